@@ -1,0 +1,56 @@
+import type { FromSchema } from "json-schema-to-ts";
+import * as d from "./defaults.js";
+import { filePathSchema, listenSchema, nameSchema, repositorySchema } from "./common.js";
+
+/**
+ * agent.yaml: local to each VM, never sent over the wire. It bounds what the agent does whatever it is
+ * asked, like an SSH forced command: a stolen reconciler token can only deploy allowed images of this app.
+ */
+export const agentConfigSchema = {
+  $id: "https://switchyard.dev/schemas/agent.schema.json",
+  title: "Switchyard node agent",
+  type: "object",
+  additionalProperties: false,
+  required: ["apiVersion", "kind", "name", "tokenFile", "dataDir"],
+  properties: {
+    apiVersion: { const: d.API_VERSION },
+    kind: { const: "Agent" },
+    name: nameSchema,
+    listen: { ...listenSchema, default: d.DEFAULT_AGENT_LISTEN },
+    /** File holding the bearer token the reconciler must present. */
+    tokenFile: filePathSchema,
+    role: { type: "string", enum: ["node", "router"], default: "node" },
+    runtime: { type: "string", enum: ["docker", "process"], default: "docker" },
+    docker: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: { socketPath: { type: "string", minLength: 1, default: d.DEFAULT_DOCKER_SOCKET } },
+    },
+    process: {
+      type: "object",
+      additionalProperties: false,
+      properties: { releasesDir: filePathSchema },
+    },
+    /** Image repositories this agent may run. Anything else is refused. */
+    allowedRepositories: { type: "array", items: repositorySchema, default: [], maxItems: 50 },
+    /** Credentials this agent uses to pull; the password never leaves this machine. */
+    registry: {
+      type: "object",
+      additionalProperties: false,
+      required: ["username", "passwordFile"],
+      properties: { username: { type: "string", minLength: 1, maxLength: 256 }, passwordFile: filePathSchema },
+    },
+    /** Address container ports are published on. */
+    publishAddress: { type: "string", pattern: "^[0-9a-fA-F.:]+$", default: d.DEFAULT_PUBLISH_ADDRESS, "x-hint": "an IP address" },
+    dataDir: filePathSchema,
+    tls: {
+      type: "object",
+      additionalProperties: false,
+      required: ["certFile", "keyFile"],
+      properties: { certFile: filePathSchema, keyFile: filePathSchema },
+    },
+  },
+} as const;
+
+export type AgentConfig = FromSchema<typeof agentConfigSchema>;

@@ -1,0 +1,176 @@
+import type { FromSchema } from "json-schema-to-ts";
+import * as d from "./defaults.js";
+import {
+  colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, metadataSchema,
+  nameSchema, portSchema, repositorySchema,
+} from "./common.js";
+
+/** How the reconciler and router probe a service. */
+export const healthSchema = {
+  type: "object",
+  additionalProperties: false,
+  default: {},
+  properties: {
+    path: { type: "string", pattern: "^/[^\\s]*$", default: d.DEFAULT_HEALTH_PATH, "x-hint": "a URL path starting with /" },
+    periodSeconds: { type: "number", minimum: 0.1, maximum: 3600, default: d.DEFAULT_HEALTH_PERIOD_SECONDS },
+    timeoutSeconds: { type: "number", minimum: 0.1, maximum: 3600, default: d.DEFAULT_HEALTH_TIMEOUT_SECONDS },
+    healthyThreshold: { type: "integer", minimum: 1, maximum: 100, default: d.DEFAULT_HEALTHY_THRESHOLD },
+    unhealthyThreshold: { type: "integer", minimum: 1, maximum: 100, default: d.DEFAULT_UNHEALTHY_THRESHOLD },
+  },
+} as const;
+
+/** One service of the app: a web service (with `port`) or a background job (`job: true`). */
+export const serviceSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    /** Port the container listens on. Required for exposed services. */
+    port: portSchema,
+    /** Routed by the router under this path prefix. Omit for internal services. */
+    expose: {
+      type: "object",
+      additionalProperties: false,
+      properties: { pathPrefix: { type: "string", pattern: "^/[^\\s]*$", default: d.DEFAULT_PATH_PREFIX, "x-hint": "a URL path starting with /" } },
+    },
+    health: healthSchema,
+    env: envSchema,
+    /** Overrides the image's command. */
+    command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
+    /** A background job: runs only on the colour that holds the jobs lease. */
+    job: { type: "boolean", default: false },
+    stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
+  },
+} as const;
+
+export const clusterNodeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "agent", "tokenFile"],
+  properties: {
+    name: nameSchema,
+    /** `node` runs the app's containers for one colour; `router` runs the data plane. */
+    role: { type: "string", enum: ["node", "router"], default: "node" },
+    /** Required for role `node`; a router has no colour. */
+    color: colorSchema,
+    /** The agent's base URL. */
+    agent: httpUrlSchema,
+    tokenFile: filePathSchema,
+    /** CA bundle that signed the agent's TLS certificate, for https agents with a private CA. */
+    caFile: filePathSchema,
+    /** Address on which the router reaches this node's published ports. */
+    address: { type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9.:-]+$", "x-hint": "an IP address or host name" },
+    /** Host port per service name. */
+    ports: { type: "object", propertyNames: nameSchema, additionalProperties: portSchema },
+  },
+} as const;
+
+export const routerConfigSchema = {
+  type: "object",
+  additionalProperties: false,
+  default: {},
+  properties: {
+    listen: { ...listenSchema, default: d.DEFAULT_ROUTER_LISTEN },
+    hosts: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        live: { type: "array", items: hostnameSchema, default: [] },
+        preview: { type: "array", items: hostnameSchema, default: [] },
+        blue: { type: "array", items: hostnameSchema, default: [] },
+        green: { type: "array", items: hostnameSchema, default: [] },
+      },
+    },
+    /** Route class for a request whose Host matches none of the lists. */
+    defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"], default: d.DEFAULT_ROUTE },
+    drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_DRAIN_TIMEOUT_SECONDS },
+  },
+} as const;
+
+export const webhookSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["url"],
+  properties: {
+    url: httpUrlSchema,
+    format: { type: "string", enum: ["json", "slack"], default: "json" },
+    /** HMAC-SHA256 key for signing JSON bodies. */
+    secretFile: filePathSchema,
+  },
+} as const;
+
+export const clusterSchema = {
+  $id: "https://switchyard.dev/schemas/cluster.schema.json",
+  title: "Switchyard cluster",
+  description: "Topology and app shape: services, nodes per colour, router, jobs, drift and alerts.",
+  type: "object",
+  additionalProperties: false,
+  required: ["apiVersion", "kind", "metadata", "spec"],
+  properties: {
+    apiVersion: { const: d.API_VERSION },
+    kind: { const: "Cluster" },
+    metadata: { ...metadataSchema, required: ["name"] },
+    spec: {
+      type: "object",
+      additionalProperties: false,
+      required: ["image", "services", "nodes"],
+      properties: {
+        image: {
+          type: "object",
+          additionalProperties: false,
+          required: ["repository"],
+          properties: {
+            repository: repositorySchema,
+            registry: {
+              type: "object",
+              additionalProperties: false,
+              required: ["url"],
+              properties: {
+                url: httpUrlSchema,
+                username: { type: "string", minLength: 1, maxLength: 256 },
+                passwordFile: filePathSchema,
+              },
+            },
+          },
+        },
+        services: {
+          type: "object",
+          propertyNames: nameSchema,
+          additionalProperties: serviceSchema,
+          minProperties: 1,
+          maxProperties: 50,
+        },
+        nodes: { type: "array", items: clusterNodeSchema, minItems: 1, maxItems: 1000 },
+        router: routerConfigSchema,
+        jobs: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: { leaseTtlSeconds: { type: "integer", minimum: 2, maximum: 600, default: d.DEFAULT_LEASE_TTL_SECONDS } },
+        },
+        deploy: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: { timeoutSeconds: { type: "integer", minimum: 5, maximum: 3600, default: d.DEFAULT_DEPLOY_TIMEOUT_SECONDS } },
+        },
+        drift: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: { policy: { type: "string", enum: ["heal", "alert"], default: d.DEFAULT_DRIFT_POLICY } },
+        },
+        alerts: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: { webhooks: { type: "array", items: webhookSchema, default: [], maxItems: 20 } },
+        },
+      },
+    },
+  },
+} as const;
+
+export type Cluster = FromSchema<typeof clusterSchema>;
+export type ClusterService = FromSchema<typeof serviceSchema>;
+export type ClusterNode = FromSchema<typeof clusterNodeSchema>;

@@ -1,0 +1,39 @@
+/**
+ * Every default in one place. The JSON Schemas use these as their `default` values and the CLI and
+ * runtime code import them, so a default is never written twice.
+ */
+export const API_VERSION = "switchyard.dev/v1";
+
+/** Agent HTTP API listen address when agent.yaml does not say. */
+export const DEFAULT_AGENT_LISTEN = "127.0.0.1:7100";
+/** Reconciler HTTP API (and dashboard) listen address. Loopback unless told otherwise. */
+export const DEFAULT_RECONCILER_LISTEN = "127.0.0.1:7000";
+/** Router data-plane listen address. */
+export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:8000";
+export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
+export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
+
+export const DEFAULT_HEALTH_PATH = "/healthz";
+export const DEFAULT_HEALTH_PERIOD_SECONDS = 1;
+export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 2;
+export const DEFAULT_HEALTHY_THRESHOLD = 1;
+export const DEFAULT_UNHEALTHY_THRESHOLD = 3;
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 30;
+export const DEFAULT_PATH_PREFIX = "/";
+
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 30;
+export const DEFAULT_DEPLOY_TIMEOUT_SECONDS = 120;
+export const DEFAULT_LEASE_TTL_SECONDS = 10;
+/** Extra wait beyond a lease's TTL before an unreachable holder is assumed to have stopped its jobs. */
+export const LEASE_SAFETY_MARGIN_MS = 2_000;
+/** Leases are renewed every third of their TTL. */
+export const LEASE_RENEW_FRACTION = 1 / 3;
+
+export const DEFAULT_DRIFT_POLICY = "heal";
+export const DEFAULT_JOBS_OWNER = "active";
+export const DEFAULT_ROUTE = "live";
+
+/** Largest YAML file we will parse. Real files are a few KiB; anything near this is a mistake or an attack. */
+export const MAX_YAML_BYTES = 256 * 1024;
+/** Largest number of alias expansions allowed when resolving a YAML document (billion-laughs guard). */
+export const MAX_YAML_ALIAS_COUNT = 50;

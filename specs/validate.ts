@@ -1,0 +1,186 @@
+/**
+ * One ajv instance for every schema. Validation returns plain, position-free issues keyed by path;
+ * `source.ts` turns them into `file:line:col` for YAML files.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { closest, distance } from "fastest-levenshtein";
+import { clusterSchema } from "./cluster.js";
+import { stateSchema } from "./state.js";
+import { agentConfigSchema } from "./agent.js";
+import { leaseRequestSchema, nodeSpecSchema, nodeStatusSchema, routerSpecSchema } from "./wire.js";
+
+/** Every schema we publish, by the name used for its JSON file and for `kind` dispatch. */
+export const schemas = {
+  cluster: clusterSchema,
+  state: stateSchema,
+  agent: agentConfigSchema,
+  "node-spec": nodeSpecSchema,
+  "router-spec": routerSpecSchema,
+  lease: leaseRequestSchema,
+  "node-status": nodeStatusSchema,
+} as const;
+export type SchemaName = keyof typeof schemas;
+
+/** A validation problem at a path inside a document. `atKey` points at the key rather than the value. */
+export interface PathIssue {
+  path: readonly (string | number)[];
+  atKey: boolean;
+  message: string;
+}
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIssue[] };
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
+ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+/** Validates `value` in place (schema defaults are filled in) against the named schema. */
+export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
+  let fn = compiled.get(name);
+  if (!fn) {
+    fn = ajv.compile(schemas[name]);
+    compiled.set(name, fn);
+  }
+  if (fn(value)) return { ok: true, value: value as T };
+  return { ok: false, issues: describeErrors(fn.errors ?? []) };
+}
+
+/** Turns ajv's errors into one readable issue per problem. */
+export function describeErrors(errors: readonly ErrorObject[]): PathIssue[] {
+  const anyOfPaths = errors.filter((e) => e.keyword === "anyOf").map((e) => e.schemaPath);
+  const out: PathIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword === "propertyNames" || e.keyword === "if") continue;
+    // Branch failures inside an anyOf are summarised by the anyOf error itself.
+    if (e.keyword !== "anyOf" && anyOfPaths.some((p) => e.schemaPath.startsWith(p + "/"))) continue;
+    const issue = describe(e);
+    const key = issue.path.join("/") + "|" + issue.message;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(issue);
+  }
+  return dropTypoTwins(out);
+}
+
+/** A misspelt required key shows up twice (unknown "actvie", missing "active"): keep the "did you mean". */
+function dropTypoTwins(issues: PathIssue[]): PathIssue[] {
+  const meant = new Set<string>();
+  for (const i of issues) {
+    const m = /did you mean "([^"]+)"/.exec(i.message);
+    if (m) meant.add(i.path.slice(0, -1).join("/") + "|" + m[1]);
+  }
+  return issues.filter((i) => {
+    const m = /missing required field "([^"]+)"/.exec(i.message);
+    return !(m && meant.has(i.path.join("/") + "|" + m[1]));
+  });
+}
+
+/** "did you mean" for a misspelt key: the closest known key, when it is close enough to be a typo. */
+export function suggest(word: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(word, known as string[]);
+  const limit = Math.max(2, Math.floor(best.length / 3));
+  return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? best : undefined;
+}
+
+export function parsePointer(pointer: string): (string | number)[] {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((s) => (/^(0|[1-9][0-9]*)$/.test(s) ? Number(s) : s));
+}
+
+export function dotted(path: readonly (string | number)[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
+  return s || "(document)";
+}
+
+function describe(e: ErrorObject): PathIssue {
+  const path = parsePointer(e.instancePath);
+  const schema = (e.parentSchema ?? {}) as Record<string, unknown>;
+  const hint = typeof schema["x-hint"] === "string" ? (schema["x-hint"] as string) : undefined;
+  const propertyName = (e as ErrorObject & { propertyName?: string }).propertyName;
+  if (propertyName !== undefined) {
+    return { path: [...path, propertyName], atKey: true, message: `${dotted([...path, propertyName])}: "${propertyName}" is not ${hint ?? "a valid name"}` };
+  }
+  const at = dotted(path);
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const key = String(e.params.additionalProperty);
+      const known = Object.keys((schema.properties as Record<string, unknown>) ?? {});
+      const guess = suggest(key, known);
+      const tail = guess ? ` (did you mean "${guess}"?)` : known.length ? ` (known fields: ${known.join(", ")})` : "";
+      return { path: [...path, key], atKey: true, message: `${dotted([...path, key])}: unknown field "${key}"${tail}` };
+    }
+    case "required": {
+      const missing = String(e.params.missingProperty);
+      return { path, atKey: true, message: `${at}: missing required field "${missing}"` };
+    }
+    case "enum":
+      return { path, atKey: false, message: `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(", ")} (got ${show(e.data)})` };
+    case "const":
+      return { path, atKey: false, message: `${at}: must be ${JSON.stringify(e.params.allowedValue)} (got ${show(e.data)})` };
+    case "type":
+      return { path, atKey: false, message: `${at}: must be ${typeWords(e.params.type)} (got ${kindOf(e.data)})` };
+    case "pattern":
+      return { path, atKey: false, message: `${at}: ${show(e.data)} is not ${hint ?? `matching ${e.params.pattern}`}` };
+    case "anyOf":
+      return { path, atKey: false, message: `${at}: must be ${anyOfWords(schema)} (got ${show(e.data)})` };
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum":
+      return { path, atKey: false, message: `${at}: must be ${e.params.comparison} ${e.params.limit} (got ${show(e.data)})` };
+    case "minItems":
+      return { path, atKey: false, message: `${at}: needs at least ${e.params.limit} item(s)` };
+    case "maxItems":
+      return { path, atKey: false, message: `${at}: has more than ${e.params.limit} items` };
+    case "minProperties":
+      return { path, atKey: false, message: `${at}: needs at least ${e.params.limit} entr${e.params.limit === 1 ? "y" : "ies"}` };
+    case "maxProperties":
+      return { path, atKey: false, message: `${at}: has more than ${e.params.limit} entries` };
+    case "minLength":
+      return { path, atKey: false, message: `${at}: must not be empty` };
+    case "maxLength":
+      return { path, atKey: false, message: `${at}: is longer than ${e.params.limit} characters` };
+    default:
+      return { path, atKey: false, message: `${at}: ${e.message ?? "is invalid"}` };
+  }
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `the text ${show(v)}`;
+  return `${typeof v} ${show(v)}`;
+}
+
+function typeWords(t: unknown): string {
+  const words: Record<string, string> = {
+    object: "a mapping", array: "a list", string: "text", integer: "a whole number", number: "a number",
+    boolean: "true or false", null: "null",
+  };
+  const list = Array.isArray(t) ? t : String(t).split(",");
+  return list.map((x) => words[String(x)] ?? String(x)).join(" or ");
+}
+
+function anyOfWords(schema: Record<string, unknown>): string {
+  const branches = (schema.anyOf as Record<string, unknown>[] | undefined) ?? [];
+  const parts: string[] = [];
+  for (const b of branches) {
+    if (Array.isArray(b.enum)) parts.push(...b.enum.map(String));
+    else if (b.type) parts.push(typeWords(b.type));
+  }
+  return parts.length ? `one of ${parts.join(", ")}` : "valid";
+}

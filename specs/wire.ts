@@ -1,0 +1,225 @@
+/**
+ * Wire messages between the reconciler and the agents (contract). Every body is validated against these
+ * schemas on arrival; the TypeScript types are derived from them.
+ */
+import type { FromSchema } from "json-schema-to-ts";
+import * as d from "./defaults.js";
+import {
+  colorSchema, envSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
+} from "./common.js";
+import { healthSchema } from "./cluster.js";
+
+const generationSchema = { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
+
+/**
+ * One service as a node runs it. Deliberately narrow: there is no way to ask for privileged mode, host
+ * mounts, host network, capabilities or devices.
+ */
+export const nodeServiceSpecSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["job"],
+  properties: {
+    /** Container port. */
+    port: portSchema,
+    /** Host port published on the agent's publishAddress. */
+    hostPort: portSchema,
+    /** Probe the service over HTTP on its published port. Only services with a port are probed. */
+    health: healthSchema,
+    env: envSchema,
+    command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
+    job: { type: "boolean" },
+    stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
+  },
+} as const;
+
+/** PUT /v1/spec on a node agent: what this node should run. Idempotent; `generation` only grows. */
+export const nodeSpecSchema = {
+  $id: "https://switchyard.dev/schemas/node-spec.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "generation", "app", "node", "color", "repository", "stopped", "services"],
+  properties: {
+    kind: { const: "NodeSpec" },
+    generation: generationSchema,
+    app: nameSchema,
+    node: nameSchema,
+    color: colorSchema,
+    repository: repositorySchema,
+    /** Absent only when the colour has never been given a tag (nothing to run). */
+    tag: tagSchema,
+    /** A stopped node runs nothing (maintenance). */
+    stopped: { type: "boolean" },
+    services: {
+      type: "object",
+      propertyNames: nameSchema,
+      additionalProperties: nodeServiceSpecSchema,
+      maxProperties: 50,
+    },
+  },
+} as const;
+
+export const upstreamServiceSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["service", "pathPrefix", "nodes"],
+  properties: {
+    service: nameSchema,
+    pathPrefix: { type: "string", pattern: "^/[^\\s]*$" },
+    health: healthSchema,
+    nodes: {
+      type: "array",
+      maxItems: 1000,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["node", "address", "port"],
+        properties: { node: nameSchema, address: { type: "string", minLength: 1, maxLength: 253 }, port: portSchema },
+      },
+    },
+  },
+} as const;
+
+/** PUT /v1/spec on a router agent: the routing table. Swapped atomically on arrival. */
+export const routerSpecSchema = {
+  $id: "https://switchyard.dev/schemas/router-spec.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "generation", "app", "listen", "live", "preview", "hosts", "defaultRoute", "drainTimeoutSeconds", "upstreams"],
+  properties: {
+    kind: { const: "RouterSpec" },
+    generation: generationSchema,
+    app: nameSchema,
+    listen: listenSchema,
+    /** Colour that gets live traffic; null serves 503 until told. */
+    live: { anyOf: [colorSchema, { type: "null" }] },
+    /** Colour reachable on the preview host names. */
+    preview: { anyOf: [colorSchema, { type: "null" }] },
+    hosts: {
+      type: "object",
+      additionalProperties: false,
+      required: ["live", "preview", "blue", "green"],
+      properties: {
+        live: { type: "array", items: hostnameSchema },
+        preview: { type: "array", items: hostnameSchema },
+        blue: { type: "array", items: hostnameSchema },
+        green: { type: "array", items: hostnameSchema },
+      },
+    },
+    defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"] },
+    drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600 },
+    upstreams: {
+      type: "object",
+      additionalProperties: false,
+      required: ["blue", "green"],
+      properties: {
+        blue: { type: "array", items: upstreamServiceSchema, maxItems: 50 },
+        green: { type: "array", items: upstreamServiceSchema, maxItems: 50 },
+      },
+    },
+  },
+} as const;
+
+/** PUT /v1/lease: grant or renew the job lease. */
+export const leaseRequestSchema = {
+  $id: "https://switchyard.dev/schemas/lease.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["epoch", "ttlMs"],
+  properties: {
+    epoch: generationSchema,
+    ttlMs: { type: "integer", minimum: 1000, maximum: 600_000 },
+  },
+} as const;
+
+export const serviceStates = ["pulling", "starting", "running", "unhealthy", "stopping", "exited", "missing"] as const;
+
+export const serviceStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["tag", "state", "health"],
+  properties: {
+    /** Tag of the running container (null when none runs). */
+    tag: { anyOf: [tagSchema, { type: "null" }] },
+    containerId: { anyOf: [{ type: "string" }, { type: "null" }] },
+    state: { type: "string", enum: serviceStates },
+    health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+    /** ISO time of the last state change. */
+    since: { type: "string" },
+    /** What went wrong, in words a person can act on. */
+    error: { anyOf: [{ type: "string" }, { type: "null" }] },
+    pull: {
+      type: "object",
+      additionalProperties: false,
+      required: ["currentBytes", "totalBytes"],
+      properties: { currentBytes: { type: "integer", minimum: 0 }, totalBytes: { type: "integer", minimum: 0 } },
+    },
+  },
+} as const;
+
+export const leaseStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["state", "epoch", "remainingMs"],
+  properties: {
+    state: { type: "string", enum: ["none", "held", "expired", "revoked"] },
+    /** Highest epoch this agent has seen since it started (0 if none). */
+    epoch: { type: "integer", minimum: 0 },
+    remainingMs: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+export const routerStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["spec", "inFlight", "websockets"],
+  properties: {
+    spec: { anyOf: [routerSpecSchema, { type: "null" }] },
+    inFlight: {
+      type: "object", additionalProperties: false, required: ["blue", "green"],
+      properties: { blue: { type: "integer", minimum: 0 }, green: { type: "integer", minimum: 0 } },
+    },
+    websockets: {
+      type: "object", additionalProperties: false, required: ["blue", "green"],
+      properties: { blue: { type: "integer", minimum: 0 }, green: { type: "integer", minimum: 0 } },
+    },
+    /** Set when the stored table could not be restored (kept aside for inspection). */
+    tableError: { anyOf: [{ type: "string" }, { type: "null" }] },
+  },
+} as const;
+
+/** GET /v1/status and every /v1/watch event: what the node really runs. */
+export const nodeStatusSchema = {
+  $id: "https://switchyard.dev/schemas/node-status.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "node", "role", "observedGeneration", "converging", "services", "lease"],
+  properties: {
+    kind: { const: "NodeStatus" },
+    node: nameSchema,
+    role: { type: "string", enum: ["node", "router"] },
+    /** Identifies one run of the agent process; changes on restart. */
+    bootId: { type: "string" },
+    /** Generation of the last spec the agent accepted (0 before any). */
+    observedGeneration: { type: "integer", minimum: 0 },
+    /** The last spec the agent accepted, as persisted in its data dir. */
+    spec: { anyOf: [nodeSpecSchema, { type: "null" }] },
+    /** True while the agent works towards its spec. */
+    converging: { type: "boolean" },
+    services: { type: "object", additionalProperties: serviceStatusSchema },
+    lease: leaseStatusSchema,
+    router: routerStatusSchema,
+    error: { anyOf: [{ type: "string" }, { type: "null" }] },
+  },
+} as const;
+
+export type NodeSpec = FromSchema<typeof nodeSpecSchema>;
+export type NodeServiceSpec = FromSchema<typeof nodeServiceSpecSchema>;
+export type RouterSpec = FromSchema<typeof routerSpecSchema>;
+export type UpstreamService = FromSchema<typeof upstreamServiceSchema>;
+export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
+export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
+export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
+export type ServiceState = (typeof serviceStates)[number];
+export type LeaseStatus = FromSchema<typeof leaseStatusSchema>;
+export type RouterStatus = FromSchema<typeof routerStatusSchema>;

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Switchyard test bed: a Docker engine, a registry on 127.0.0.1 and the demo app's images in it.
+#
+#   test/bed/setup.sh
+#
+# Idempotent and cheap to run again: it reuses an engine and a registry that already answer, and
+# rebuilds no image whose sources did not change. On a fresh Debian machine (root) it installs
+# docker.io and docker-registry from apt and starts both in the background; they stay up after
+# the script ends (test/bed/teardown.sh leaves them running too).
+#
+# Environment (all optional):
+#   SWITCHYARD_BED_DIR         state and logs                        (default /tmp/switchyard-bed)
+#   SWITCHYARD_REGISTRY_PORT   registry port on 127.0.0.1            (default 5000)
+#   SWITCHYARD_DEMO_REPO       repository for the demo images        (default 127.0.0.1:PORT/switchyard-demo/app)
+#   SWITCHYARD_DEMO_TAGS       tags to build                         (default "v1 v2 v3")
+#   SWITCHYARD_DOCKERD_FLAGS   extra dockerd flags, replacing the automatic choice
+#
+# Progress goes to stderr; stdout gets only KEY=value lines at the end (DOCKER_HOST, REGISTRY,
+# REGISTRY_URL, REPO, TAGS, BED_DIR, ...), so a caller can `eval "$(test/bed/setup.sh)"` or parse them.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bed="${SWITCHYARD_BED_DIR:-/tmp/switchyard-bed}"
+reg_port="${SWITCHYARD_REGISTRY_PORT:-5000}"
+registry="127.0.0.1:$reg_port"
+repo="${SWITCHYARD_DEMO_REPO:-$registry/switchyard-demo/app}"
+read -r -a tags <<<"${SWITCHYARD_DEMO_TAGS:-v1 v2 v3}"
+mkdir -p "$bed"
+
+t0="${EPOCHREALTIME/[.,]/}"
+log() {
+  local ms=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
+  printf 'setup.sh [%3d.%ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*" >&2
+}
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# apt: install only what is missing; never let a package's maintainer script start a service
+# (we start our own, with our own config), and run `apt-get update` only when an install needs it.
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "need root to apt-get install $*"
+  command -v apt-get >/dev/null || die "no apt-get here: install $* by hand"
+  log "apt-get install $*"
+  local added_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  local ok=0
+  export DEBIAN_FRONTEND=noninteractive
+  if apt-get install -y -q --no-install-recommends "$@" >"$bed/apt.log" 2>&1; then
+    ok=1
+  else
+    log "apt-get install failed; running apt-get update and trying again"
+    if apt-get update -q >>"$bed/apt.log" 2>&1 && apt-get install -y -q --no-install-recommends "$@" >>"$bed/apt.log" 2>&1; then
+      ok=1
+    fi
+  fi
+  [ "$added_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+  [ "$ok" = 1 ] || { tail -20 "$bed/apt.log" >&2; die "apt-get install $* failed (log: $bed/apt.log)"; }
+}
+
+wait_for() { # seconds, command...
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+docker_ok() { timeout 10 docker info >/dev/null 2>&1; }
+registry_ok() { curl -fsS --max-time 2 -o /dev/null "http://$registry/v2/" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+need=()
+if ! docker_ok; then
+  command -v dockerd >/dev/null || need+=(docker.io)
+  command -v docker >/dev/null || need+=(docker.io)
+fi
+if ! registry_ok && ! command -v docker-registry >/dev/null; then need+=(docker-registry); fi
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+  apt_install "${need[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Docker engine
+start_dockerd() { # flags...
+  local pidfile=/var/run/docker.pid
+  if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then rm -f "$pidfile"; fi
+  log "starting dockerd $* (log: $bed/dockerd.log)"
+  echo "=== $(date -Is) dockerd $*" >>"$bed/dockerd.log"
+  setsid nohup dockerd "$@" >>"$bed/dockerd.log" 2>&1 </dev/null &
+  local pid=$!
+  local deadline=$((SECONDS + 30))
+  while [ $SECONDS -lt $deadline ]; do
+    if docker_ok; then echo "$*" >"$bed/dockerd.flags"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.3
+  done
+  log "dockerd $* did not come up; last lines of its log:"
+  tail -5 "$bed/dockerd.log" | sed 's/^/    /' >&2
+  kill "$pid" 2>/dev/null || true
+  wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+  return 1
+}
+
+if docker_ok; then
+  log "Docker engine answers: $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
+else
+  [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer; unset it to let this script start a local engine"
+  if pgrep -x dockerd >/dev/null; then
+    log "a dockerd runs but does not answer yet; waiting"
+    wait_for 30 docker_ok || die "the running dockerd (pid $(pgrep -x dockerd | tr '\n' ' ')) does not answer; see its log"
+  elif [ -n "${SWITCHYARD_DOCKERD_FLAGS:-}" ]; then
+    # shellcheck disable=SC2086
+    start_dockerd $SWITCHYARD_DOCKERD_FLAGS || die "dockerd did not start (log: $bed/dockerd.log)"
+  else
+    # Defaults first (bridge network, iptables, userland proxy: `-p 127.0.0.1:X:Y` works);
+    # fall back step by step for kernels or sandboxes without iptables/nat or overlayfs.
+    start_dockerd ||
+      start_dockerd --iptables=false --ip-masq=false ||
+      start_dockerd --iptables=false --ip-masq=false --storage-driver=vfs ||
+      die "dockerd did not start with any flags (log: $bed/dockerd.log)"
+  fi
+  log "Docker engine up: $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Registry on 127.0.0.1:$reg_port (Debian's docker-registry = distribution 2.x), storage in the bed.
+if registry_ok; then
+  log "registry answers at http://$registry/v2/"
+else
+  if curl -sS --max-time 2 -o /dev/null "http://$registry/" 2>/dev/null; then
+    die "something other than a registry listens on $registry"
+  fi
+  mkdir -p "$bed/registry/data"
+  cat >"$bed/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $bed/registry/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $registry
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  log "starting docker-registry on $registry (log: $bed/registry.log)"
+  setsid nohup docker-registry serve "$bed/registry/config.yml" >>"$bed/registry.log" 2>&1 </dev/null &
+  echo $! >"$bed/registry.pid"
+  wait_for 20 registry_ok || { tail -5 "$bed/registry.log" >&2; die "registry did not answer at http://$registry/v2/"; }
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Leftovers of earlier runs: every container (and network) the deployer labelled, and bed probes.
+leftovers="$( { docker ps -aq --filter label=dev.switchyard.app; docker ps -aq --filter label=dev.switchyard.bed; } | sort -u)"
+if [ -n "$leftovers" ]; then
+  log "removing $(echo "$leftovers" | wc -l) leftover container(s)"
+  echo "$leftovers" | xargs docker rm -f >/dev/null
+fi
+nets="$(docker network ls -q --filter label=dev.switchyard.app)"
+[ -z "$nets" ] || echo "$nets" | xargs docker network rm >/dev/null 2>&1 || true
+
+# ---------------------------------------------------------------------------------------------
+# Demo images
+log "building demo images ${tags[*]} into $repo"
+SWITCHYARD_DEMO_REGISTRY_URL="http://$registry" "$root/examples/demo-app/build.sh" "$repo" "${tags[@]}"
+
+# ---------------------------------------------------------------------------------------------
+# Probe: a container publishing on 127.0.0.1 answers through that port, as the agent's will.
+probe_port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+probe_name="switchyard-bed-probe-$$"
+docker run -d --name "$probe_name" --label dev.switchyard.bed=probe -p "127.0.0.1:$probe_port:8080" "$repo:${tags[0]}" >/dev/null
+if wait_for 15 curl -fsS --max-time 1 "http://127.0.0.1:$probe_port/version"; then
+  docker rm -f "$probe_name" >/dev/null
+  log "probe: $repo:${tags[0]} answered on 127.0.0.1:$probe_port"
+else
+  docker logs "$probe_name" 2>&1 | tail -5 >&2 || true
+  docker rm -f "$probe_name" >/dev/null 2>&1 || true
+  die "probe container published on 127.0.0.1:$probe_port did not answer"
+fi
+
+# ---------------------------------------------------------------------------------------------
+docker_host="${DOCKER_HOST:-$(docker context inspect -f '{{.Endpoints.docker.Host}}' 2>/dev/null || echo unix:///var/run/docker.sock)}"
+log "bed ready"
+cat <<EOF
+DOCKER_HOST=$docker_host
+DOCKER_SOCKET=${docker_host#unix://}
+DOCKER_SERVER_VERSION=$(docker version -f '{{.Server.Version}}' 2>/dev/null)
+REGISTRY=$registry
+REGISTRY_URL=http://$registry
+REPO=$repo
+TAGS="${tags[*]}"
+BED_DIR=$bed
+EOF
