@@ -11,7 +11,7 @@ import type { AgentConfig } from "./agent.js";
 import { MAX_YAML_BYTES } from "./defaults.js";
 import { formatIssue, locate, parseYaml, type SpecIssue, type YamlSource } from "./source.js";
 import { agentRules, clusterRules, crossFileRules, referencedFiles, stateRules } from "./rules.js";
-import { suggest, validateAgainst, type PathIssue, type SchemaName } from "./validate.js";
+import { dotted, suggest, validateAgainst, type PathIssue, type SchemaName } from "./validate.js";
 
 export type SpecKind = "Cluster" | "State" | "Agent";
 export const SPEC_KINDS: readonly SpecKind[] = ["Cluster", "State", "Agent"];
@@ -72,7 +72,7 @@ export function parseSpec(file: string, bytes: Uint8Array | string, opts: LoadOp
     const base = dirname(resolve(file));
     for (const ref of referencedFiles(k, v.value)) {
       if (!existsSync(resolve(base, ref.file))) {
-        issues.push(locate(src, { path: ref.path, atKey: false, message: `${ref.path.join(".")}: file ${ref.file} does not exist (paths are relative to ${dirname(file)})` }));
+        issues.push(locate(src, { path: ref.path, atKey: false, message: `${dotted(ref.path)}: file ${ref.file} does not exist (paths are relative to ${dirname(file)})` }));
       }
     }
   }

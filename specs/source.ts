@@ -52,7 +52,7 @@ export function parseYaml(file: string, bytes: Uint8Array | string): Parsed {
       ok: false,
       issues: problems.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        const snippet = text.slice(e.pos[0], Math.min(e.pos[1], e.pos[0] + 60)).split("\n")[0] ?? "";
+        const snippet = /^[^:\n]{1,60}/.exec(text.slice(e.pos[0]))?.[0] ?? "";
         return { file, line: pos.line, col: pos.col, message: yamlMessage(e.code, e.message, snippet) };
       }),
     };

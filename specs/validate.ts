@@ -30,15 +30,23 @@ export interface PathIssue {
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIssue[] };
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
+/** Files people write get schema defaults filled in; wire messages must be complete as sent. */
+const fileSchemas: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent"]);
+const ajvFiles = makeAjv(true);
+const ajvWire = makeAjv(false);
 const compiled = new Map<SchemaName, ValidateFunction>();
+
+function makeAjv(useDefaults: boolean): Ajv {
+  const a = new Ajv({ allErrors: true, useDefaults, verbose: true, strict: true, allowUnionTypes: true });
+  a.addKeyword({ keyword: "x-hint", schemaType: "string" });
+  return a;
+}
 
 /** Validates `value` in place (schema defaults are filled in) against the named schema. */
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
   let fn = compiled.get(name);
   if (!fn) {
-    fn = ajv.compile(schemas[name]);
+    fn = (fileSchemas.has(name) ? ajvFiles : ajvWire).compile(schemas[name]);
     compiled.set(name, fn);
   }
   if (fn(value)) return { ok: true, value: value as T };

@@ -18,7 +18,7 @@ const generationSchema = { type: "integer", minimum: 1, maximum: Number.MAX_SAFE
 export const nodeServiceSpecSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["job"],
+  required: ["job", "health", "stopTimeoutSeconds"],
   properties: {
     /** Container port. */
     port: portSchema,

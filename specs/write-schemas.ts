@@ -4,6 +4,8 @@
  * Run: npm run schemas. A unit test fails when the committed files are out of date.
  */
 import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { schemas } from "./validate.js";
 
@@ -16,7 +18,18 @@ export function renderSchemas(): Record<string, string> {
   return out;
 }
 
-export const schemasDir = fileURLToPath(new URL("../../specs/schemas/", import.meta.url));
+/** specs/schemas/ in the package, whether this runs from source or from dist/. */
+export const schemasDir = join(packageRoot(dirname(fileURLToPath(import.meta.url))), "specs", "schemas") + "/";
+
+function packageRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await mkdir(schemasDir, { recursive: true });

@@ -1,0 +1,41 @@
+/**
+ * The typed steps the planner asks for and the executor performs. Every action is safe to perform on
+ * its own in the order given; anything that must wait for a later observation is left to a later plan.
+ */
+import type { NodeSpec, RouterSpec } from "../specs/wire.js";
+import type { Color } from "../specs/types.js";
+
+export type NodeSpecReason = "deploy" | "stop" | "heal" | "update" | "start";
+export type RouterSpecReason = "switch" | "update";
+
+/** Conditions the planner can raise when it refuses a desired state (human action needed). */
+export type RefuseReason = "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed";
+
+/** Things the plan waits for; each clears by itself once the world moves on. */
+export type WaitReason =
+  | "WaitingForHealth"
+  | "Converging"
+  | "NodeUnreachable"
+  | "RouterUnreachable"
+  | "Draining"
+  | "SwitchFirst"
+  | "LeaseRevocation"
+  | "LeaseExpiry";
+
+export type Action =
+  /** PUT /v1/spec on a node agent. */
+  | { readonly type: "applyNodeSpec"; readonly node: string; readonly color: Color; readonly reason: NodeSpecReason; readonly spec: NodeSpec }
+  /** PUT /v1/spec on a router agent (atomic table swap). */
+  | { readonly type: "applyRouterSpec"; readonly node: string; readonly reason: RouterSpecReason; readonly spec: RouterSpec }
+  /** DELETE /v1/lease: answers once the node's job containers stopped. */
+  | { readonly type: "revokeLease"; readonly node: string }
+  /** PUT /v1/lease with a new epoch (the ledger is written before sending). */
+  | { readonly type: "grantLease"; readonly node: string; readonly epoch: number; readonly ttlMs: number }
+  /** PUT /v1/lease with the epoch the node already holds. */
+  | { readonly type: "renewLease"; readonly node: string; readonly epoch: number; readonly ttlMs: number }
+  /** Nothing done: the desired state asks for something unsafe. Becomes a condition and an alert. */
+  | { readonly type: "refuse"; readonly reason: RefuseReason; readonly color?: Color; readonly message: string }
+  /** Nothing to do yet; plan again after the world changes or at `untilMs`. */
+  | { readonly type: "wait"; readonly reason: WaitReason; readonly node?: string; readonly color?: Color; readonly message: string; readonly untilMs?: number };
+
+export type ActionType = Action["type"];

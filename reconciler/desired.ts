@@ -1,0 +1,112 @@
+/**
+ * Turns cluster.yaml + state.yaml into the exact specs each agent should hold. Pure.
+ */
+import type { Cluster, ClusterNode } from "../specs/cluster.js";
+import type { State } from "../specs/state.js";
+import type { NodeServiceSpec, NodeSpec, RouterSpec, UpstreamService } from "../specs/wire.js";
+import { COLORS, type Color } from "../specs/types.js";
+
+export interface Desired {
+  readonly cluster: Cluster;
+  readonly state: State;
+}
+
+export function colorNodes(cluster: Cluster, color: Color): ClusterNode[] {
+  return cluster.spec.nodes.filter((n) => n.role !== "router" && n.color === color);
+}
+
+export function routerNodes(cluster: Cluster): ClusterNode[] {
+  return cluster.spec.nodes.filter((n) => n.role === "router");
+}
+
+export function jobServices(cluster: Cluster): string[] {
+  return Object.entries(cluster.spec.services).filter(([, s]) => s.job).map(([n]) => n);
+}
+
+/** The spec a colour node should hold, without its generation (compared with `sameSpec`). */
+export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): NodeSpec {
+  const color = node.color as Color;
+  const want = d.state.spec.colors[color];
+  const services: Record<string, NodeServiceSpec> = {};
+  for (const [name, svc] of Object.entries(d.cluster.spec.services)) {
+    const hostPort = node.ports?.[name];
+    services[name] = {
+      job: svc.job,
+      stopTimeoutSeconds: svc.stopTimeoutSeconds,
+      ...(svc.port !== undefined ? { port: svc.port } : {}),
+      health: svc.health,
+      ...(hostPort !== undefined ? { hostPort } : {}),
+      ...(svc.env ? { env: svc.env } : {}),
+      ...(svc.command ? { command: svc.command } : {}),
+    };
+  }
+  return {
+    kind: "NodeSpec",
+    generation,
+    app: d.cluster.metadata.name,
+    node: node.name,
+    color,
+    repository: d.cluster.spec.image.repository,
+    ...(want.tag !== undefined ? { tag: want.tag } : {}),
+    stopped: want.stopped,
+    services,
+  };
+}
+
+/** The routing table every router should hold for the given live colour. */
+export function routerSpecFor(d: Desired, live: Color | null, generation: number): RouterSpec {
+  const { router, services } = d.cluster.spec;
+  const upstreams = {} as Record<Color, UpstreamService[]>;
+  for (const color of COLORS) {
+    upstreams[color] = Object.entries(services)
+      .filter(([, s]) => s.expose !== undefined)
+      .map(([name, s]) => ({
+        service: name,
+        pathPrefix: s.expose!.pathPrefix,
+        health: s.health,
+        nodes: colorNodes(d.cluster, color)
+          .filter((n) => n.address !== undefined && n.ports?.[name] !== undefined)
+          .map((n) => ({ node: n.name, address: n.address!, port: n.ports![name]! })),
+      }));
+  }
+  const previewColor: Color | null = live
+    ? otherIfRunning(d, live)
+    : d.state.spec.colors[otherOf(d.state.spec.active)].stopped ? null : otherOf(d.state.spec.active);
+  return {
+    kind: "RouterSpec",
+    generation,
+    app: d.cluster.metadata.name,
+    listen: router.listen,
+    live,
+    preview: previewColor,
+    hosts: { live: router.hosts.live, preview: router.hosts.preview, blue: router.hosts.blue, green: router.hosts.green },
+    defaultRoute: router.defaultRoute,
+    drainTimeoutSeconds: router.drainTimeoutSeconds,
+    upstreams,
+  };
+}
+
+/** Two specs are the same when they differ at most in their generation. */
+export function sameSpec(a: NodeSpec | RouterSpec | null | undefined, b: NodeSpec | RouterSpec | null | undefined): boolean {
+  if (!a || !b) return a === b;
+  return canonical({ ...a, generation: 0 }) === canonical({ ...b, generation: 0 });
+}
+
+/** JSON with sorted keys, so that key order never makes two equal values differ. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function otherOf(c: Color): Color {
+  return c === "blue" ? "green" : "blue";
+}
+
+function otherIfRunning(d: Desired, live: Color): Color | null {
+  const other = otherOf(live);
+  return d.state.spec.colors[other].stopped ? null : other;
+}

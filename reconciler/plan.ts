@@ -1,0 +1,338 @@
+/**
+ * The planner: plan(desired, observed, now) → the ordered actions that are safe to perform now.
+ *
+ * Pure: no I/O, no clock, no randomness — only its arguments. It re-derives everything from scratch
+ * each time (level-triggered), so a restarted reconciler resumes from observation, not from memory.
+ * Action order: refusals, lease revocations (break before make), node specs, router tables, lease
+ * grants and renewals, then what the plan waits for.
+ */
+import type { Action, NodeSpecReason } from "./actions.js";
+import type { ClusterNode } from "../specs/cluster.js";
+import type { NodeObservation, Observed } from "../specs/observed.js";
+import type { NodeSpec } from "../specs/wire.js";
+import { COLORS, otherColor, type Color } from "../specs/types.js";
+import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../specs/defaults.js";
+import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, sameSpec, type Desired } from "./desired.js";
+
+export function plan(desired: Desired, observed: Observed, nowMs: number): Action[] {
+  const p = new Planner(desired, observed, nowMs);
+  p.planColors();
+  p.planRouters();
+  p.planJobs();
+  return [...p.refusals, ...p.revokes, ...p.nodeSpecs, ...p.routerSpecs, ...p.leases, ...p.waits];
+}
+
+/** Router observations folded into one view: which colours are live on any reachable router. */
+export interface RouterView {
+  /** At least one router answered. */
+  readonly known: boolean;
+  /** Colours live on the reachable routers (two when routers disagree, none before the first switch). */
+  readonly live: ReadonlySet<Color>;
+  /** The one colour all reachable routers agree is live, else null. */
+  readonly consensus: Color | null;
+}
+
+export function observeRouters(d: Desired, o: Observed): RouterView {
+  const live = new Set<Color>();
+  let known = false;
+  for (const r of routerNodes(d.cluster)) {
+    const obs = o.nodes[r.name];
+    if (!obs?.reachable) continue;
+    known = true;
+    const l = obs.status.router?.spec?.live;
+    if (l) live.add(l);
+  }
+  return { known, live, consensus: live.size === 1 ? [...live][0]! : null };
+}
+
+/** One colour node as the planner sees it. */
+export interface NodeView {
+  readonly node: ClusterNode;
+  readonly obs: NodeObservation | undefined;
+  /** The spec it should hold (generation is the next one to send). */
+  readonly want: NodeSpec;
+  readonly specMatches: boolean;
+  readonly ready: boolean;
+  /** Why the node is not ready, in words (null when ready). */
+  readonly problem: string | null;
+  /** Containers that differ from an accepted spec (a candidate for healing), in words. */
+  readonly drift: readonly string[];
+}
+
+export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | undefined): NodeView {
+  const status = obs?.reachable ? obs.status : undefined;
+  const want = nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1);
+  const base = { node, obs, want };
+  if (!status) {
+    const why = obs && !obs.reachable ? obs.error : "not observed yet";
+    return { ...base, specMatches: false, ready: false, problem: `${node.name} is unreachable: ${why}`, drift: [] };
+  }
+  const specMatches = sameSpec(status.spec, want);
+  const drift: string[] = [];
+  let problem: string | null = null;
+  if (!specMatches) problem = `${node.name} has not been given ${describeWant(want)} yet`;
+  else if (status.converging) problem = `${node.name} is still converging`;
+  for (const [name, svc] of Object.entries(want.services)) {
+    const s = status.services[name];
+    if (want.stopped) {
+      if (s && (s.state === "running" || s.state === "starting" || s.state === "unhealthy")) drift.push(`${name} on ${node.name} runs although the colour is stopped`);
+      continue;
+    }
+    if (svc.job) continue; // job containers follow the lease, not the spec
+    if (!s || s.state === "missing" || s.state === "exited") {
+      drift.push(`${name} on ${node.name} is ${s?.state ?? "missing"}`);
+      problem ??= `${name} on ${node.name} is ${s?.state ?? "missing"}${s?.error ? `: ${s.error}` : ""}`;
+    } else if (s.tag !== want.tag) {
+      drift.push(`${name} on ${node.name} runs ${s.tag ?? "no tag"} instead of ${want.tag}`);
+      problem ??= `${name} on ${node.name} runs ${s.tag ?? "no tag"}, not ${want.tag}`;
+    } else if (s.state !== "running" || (svc.hostPort !== undefined && s.health !== "healthy")) {
+      problem ??= `${name} on ${node.name} is ${s.state === "running" ? s.health : s.state}${s.error ? `: ${s.error}` : ""}`;
+    }
+  }
+  const ready = !want.stopped && specMatches && !status.converging && problem === null;
+  return { ...base, specMatches, ready, problem: want.stopped ? null : problem, drift: specMatches && !status.converging ? drift : [] };
+}
+
+class Planner {
+  readonly refusals: Action[] = [];
+  readonly revokes: Action[] = [];
+  readonly nodeSpecs: Action[] = [];
+  readonly routerSpecs: Action[] = [];
+  readonly leases: Action[] = [];
+  readonly waits: Action[] = [];
+  private readonly routers: RouterView;
+  private readonly views: Record<Color, NodeView[]>;
+  private readonly failed = new Set<Color>();
+
+  constructor(private readonly d: Desired, private readonly o: Observed, private readonly now: number) {
+    this.routers = observeRouters(d, o);
+    this.views = {
+      blue: colorNodes(d.cluster, "blue").map((n) => viewNode(d, n, o.nodes[n.name])),
+      green: colorNodes(d.cluster, "green").map((n) => viewNode(d, n, o.nodes[n.name])),
+    };
+  }
+
+  /** Colours that may be serving live traffic: all of them while no router can be asked. */
+  private isProtected(c: Color): boolean {
+    return !this.routers.known || this.routers.live.has(c);
+  }
+
+  private isReady(c: Color): boolean {
+    return !this.d.state.spec.colors[c].stopped && this.views[c].every((v) => v.ready);
+  }
+
+  planColors(): void {
+    const policy = this.d.cluster.spec.drift.policy;
+    for (const c of COLORS) {
+      this.checkDeployTimeout(c);
+      for (const v of this.views[c]) {
+        const status = v.obs?.reachable ? v.obs.status : undefined;
+        if (!status) {
+          this.waits.push({ type: "wait", reason: "NodeUnreachable", node: v.node.name, color: c, message: v.problem! });
+          continue;
+        }
+        if (v.specMatches) {
+          if (v.drift.length > 0 && policy === "heal" && !this.failed.has(c)) {
+            this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "heal", spec: v.want });
+          }
+          continue;
+        }
+        if (this.isProtected(c)) {
+          this.planLiveChange(c, v, status.spec ?? null);
+          continue;
+        }
+        const draining = this.inFlight(c);
+        if (draining > 0) {
+          this.waits.push({ type: "wait", reason: "Draining", node: v.node.name, color: c, message: `${c} still serves ${draining} request(s) or connection(s); ${v.node.name} changes once they finish` });
+          continue;
+        }
+        this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: specReason(status.spec ?? null, v.want), spec: v.want });
+      }
+    }
+  }
+
+  /** A spec change on a colour that may be serving live traffic: heal in place, wait for the switch, or refuse. */
+  private planLiveChange(c: Color, v: NodeView, current: NodeSpec | null): void {
+    const want = v.want;
+    const status = v.obs?.reachable ? v.obs.status : undefined;
+    const runningTags = new Set(Object.values(status?.services ?? {}).map((s) => s.tag).filter((t) => t !== null));
+    const switchingAway = this.d.state.spec.active !== c;
+    if (!this.routers.known) {
+      this.waits.push({ type: "wait", reason: "RouterUnreachable", node: v.node.name, color: c, message: `no router answers, so ${c} may be live; ${v.node.name} is left as it is` });
+      return;
+    }
+    if (current === null && !want.stopped && [...runningTags].every((t) => t === want.tag)) {
+      // The agent lost its spec but runs (or ran) the desired tag: giving it back is healing, not a deploy.
+      this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "heal", spec: want });
+      return;
+    }
+    if (switchingAway) {
+      this.waits.push({ type: "wait", reason: "SwitchFirst", node: v.node.name, color: c, message: `${c} is live; ${v.node.name} changes after traffic has switched to ${otherColor(c)}` });
+      return;
+    }
+    if (want.stopped) {
+      this.refuse("WouldStopLive", c, `${c} is live and cannot be stopped; make ${otherColor(c)} active first`);
+    } else if (current?.tag !== want.tag) {
+      this.refuse("WouldReplaceLive", c, `${c} is live and runs ${current?.tag ?? "an unknown tag"}; ${want.tag} would replace it under live traffic. Deploy ${want.tag} to ${otherColor(c)} and make it active instead`);
+    } else {
+      this.refuse("LiveSpecChange", c, `${c} is live; its changed service settings apply on its next deploy. Deploy to ${otherColor(c)} and switch to roll them out`);
+    }
+  }
+
+  private refuse(reason: "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed", color: Color, message: string): void {
+    if (!this.refusals.some((a) => a.type === "refuse" && a.reason === reason && a.color === color)) {
+      this.refusals.push({ type: "refuse", reason, color, message });
+    }
+  }
+
+  private checkDeployTimeout(c: Color): void {
+    const want = this.d.state.spec.colors[c];
+    const rec = this.o.deploys[c];
+    if (want.stopped || !rec || rec.tag !== want.tag || this.isReady(c)) return;
+    const timeoutMs = this.d.cluster.spec.deploy.timeoutSeconds * 1000;
+    if (this.now - rec.startedAtMs < timeoutMs) return;
+    const why = this.views[c].map((v) => v.problem).filter((x) => x !== null).join("; ");
+    this.failed.add(c);
+    this.refuse("DeployFailed", c, `${c} did not become ready with ${want.tag} within ${timeoutMs / 1000}s: ${why}. Live traffic was not touched; deploy another tag or fix the app`);
+  }
+
+  private inFlight(c: Color): number {
+    let n = 0;
+    for (const r of routerNodes(this.d.cluster)) {
+      const obs = this.o.nodes[r.name];
+      if (obs?.reachable && obs.status.router) n += obs.status.router.inFlight[c] + obs.status.router.websockets[c];
+    }
+    return n;
+  }
+
+  planRouters(): void {
+    const active = this.d.state.spec.active;
+    const { known, consensus, live } = this.routers;
+    if (!known) {
+      this.waits.push({ type: "wait", reason: "RouterUnreachable", message: "no router answers; traffic keeps flowing to the colour the routers last knew" });
+      return;
+    }
+    let target: Color | null;
+    if (consensus === active || (this.isReady(active) && !this.failed.has(active))) target = active;
+    else if (live.size === 2) return; // routers disagree and the active colour is not ready: leave them until it is
+    else target = consensus;
+    if (target !== active && !this.failed.has(active)) {
+      const why = this.views[active].map((v) => v.problem).filter((x) => x !== null);
+      this.waits.push({ type: "wait", reason: "WaitingForHealth", color: active, message: `traffic switches to ${active} once it is ready: ${why.join("; ") || "not ready"}` });
+    }
+    for (const r of routerNodes(this.d.cluster)) {
+      const obs = this.o.nodes[r.name];
+      if (!obs?.reachable) {
+        this.waits.push({ type: "wait", reason: "NodeUnreachable", node: r.name, message: `router ${r.name} is unreachable: ${obs ? (obs as { error: string }).error : "not observed yet"}` });
+        continue;
+      }
+      const current = obs.status.router?.spec ?? null;
+      const want = routerSpecFor(this.d, target, obs.status.observedGeneration + 1);
+      if (sameSpec(current, want)) continue;
+      this.routerSpecs.push({ type: "applyRouterSpec", node: r.name, reason: (current?.live ?? null) !== target ? "switch" : "update", spec: want });
+    }
+  }
+
+  planJobs(): void {
+    const ttlMs = this.d.cluster.spec.jobs.leaseTtlSeconds * 1000;
+    const owner = this.resolveOwner();
+    if (owner === "hold") {
+      this.renewHolders(ttlMs);
+      return;
+    }
+    const ledger = this.o.jobs;
+    let blocked = false;
+    let maxSeen = ledger.epoch;
+    for (const c of COLORS) {
+      for (const v of this.views[c]) {
+        const name = v.node.name;
+        const obs = v.obs;
+        if (obs?.reachable) {
+          maxSeen = Math.max(maxSeen, obs.status.lease.epoch);
+          if (c !== owner && holdsJobs(obs)) {
+            this.revokes.push({ type: "revokeLease", node: name });
+            this.waits.push({ type: "wait", reason: "LeaseRevocation", node: name, color: c, message: `${name} must confirm its jobs stopped before anyone else runs them` });
+            blocked = true;
+          }
+        } else if (c !== owner) {
+          const until = this.mayHoldUntil(name, ttlMs);
+          if (this.now < until) {
+            this.waits.push({ type: "wait", reason: "LeaseExpiry", node: name, color: c, untilMs: until, message: `${name} is unreachable and may still run jobs until its lease expires` });
+            blocked = true;
+          }
+        }
+      }
+    }
+    if (owner === null) return;
+    const owners = this.views[owner].filter((v) => v.obs?.reachable);
+    const holding = owners.filter((v) => heldEpoch(v.obs) === ledger.epoch && ledger.epoch > 0 && ledger.epoch >= maxSeen);
+    if (blocked) {
+      // Break before make: nothing new is granted; current holders of the owner colour keep their lease.
+      for (const v of holding) this.renew(v.node.name, ledger.epoch, ttlMs, v.obs);
+      return;
+    }
+    const epoch = holding.length > 0 ? ledger.epoch : maxSeen + 1;
+    for (const v of owners) {
+      if (heldEpoch(v.obs) === epoch) this.renew(v.node.name, epoch, ttlMs, v.obs);
+      else this.leases.push({ type: "grantLease", node: v.node.name, epoch, ttlMs });
+    }
+  }
+
+  /** The colour that should run jobs; "hold" when it cannot be known (no router answers). */
+  private resolveOwner(): Color | null | "hold" {
+    const { owner } = this.d.state.spec.jobs;
+    if (owner === "none") return null;
+    if (owner === "active") {
+      if (!this.routers.known || this.routers.live.size === 2) return "hold";
+      return this.routers.consensus;
+    }
+    return this.d.state.spec.colors[owner].stopped ? null : owner;
+  }
+
+  private renewHolders(ttlMs: number): void {
+    for (const c of COLORS) {
+      for (const v of this.views[c]) {
+        const e = heldEpoch(v.obs);
+        if (e !== null && e === this.o.jobs.epoch) this.renew(v.node.name, e, ttlMs, v.obs);
+      }
+    }
+  }
+
+  private renew(node: string, epoch: number, ttlMs: number, obs: NodeObservation | undefined): void {
+    const rec = this.o.jobs.grants[node];
+    const remaining = obs?.reachable ? obs.status.lease.remainingMs : 0;
+    const due = !rec || rec.epoch !== epoch || this.now - rec.sentAtMs >= ttlMs * LEASE_RENEW_FRACTION || remaining <= ttlMs * (1 - LEASE_RENEW_FRACTION);
+    if (due) this.leases.push({ type: "renewLease", node, epoch, ttlMs });
+  }
+
+  /** Until when an unreachable node may still hold a lease: last grant sent + TTL + margin. */
+  private mayHoldUntil(node: string, ttlMs: number): number {
+    const rec = this.o.jobs.grants[node];
+    const from = rec ? rec.sentAtMs + rec.ttlMs : this.o.jobs.startedAtMs + ttlMs;
+    return from + LEASE_SAFETY_MARGIN_MS;
+  }
+}
+
+/** A node holds jobs while its lease is held or any job container still runs. */
+function holdsJobs(obs: NodeObservation & { reachable: true }): boolean {
+  if (obs.status.lease.state === "held") return true;
+  const spec = obs.status.spec;
+  return Object.entries(obs.status.services).some(
+    ([name, s]) => spec?.services[name]?.job === true && (s.state === "running" || s.state === "starting" || s.state === "stopping" || s.state === "unhealthy"),
+  );
+}
+
+function heldEpoch(obs: NodeObservation | undefined): number | null {
+  return obs?.reachable && obs.status.lease.state === "held" ? obs.status.lease.epoch : null;
+}
+
+function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
+  if (want.stopped) return "stop";
+  if (current?.stopped) return "start";
+  if (!current || current.tag !== want.tag) return "deploy";
+  return "update";
+}
+
+function describeWant(want: NodeSpec): string {
+  return want.stopped ? "its stop order" : `tag ${want.tag}`;
+}

@@ -1,0 +1,375 @@
+import { describe, expect, it } from "vitest";
+import { plan } from "../../reconciler/plan.js";
+import { freeze, type Observed } from "../../specs/observed.js";
+import type { Desired } from "../../reconciler/desired.js";
+import {
+  NOW, TTL, cluster1x1, cluster2x2, desired, down, ledger, node, router, summarize, world,
+} from "../support/world.js";
+
+const c1 = cluster1x1();
+const c2 = cluster2x2();
+const MARGIN = 2_000;
+
+/** Jobs held by blue-1 at epoch 3, last renewed a second ago: the quiet steady state. */
+const blueOwns = { epoch: 3 };
+const blueLedger = ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 1_000, ttlMs: TTL } } });
+
+interface Row {
+  name: string;
+  d: Desired;
+  o: Observed;
+  expect: string[];
+}
+
+const d = desired(c1); // active blue, blue v1, green v2, owner active
+const dGreen = desired(c1, { active: "green" });
+
+const rows: Row[] = [
+  {
+    name: "first deploy: agents empty, router without a table",
+    d,
+    o: world({ "blue-1": node(d, "blue-1"), "green-1": node(d, "green-1"), "router-1": router(d, "router-1", { fresh: true }) }),
+    expect: ["deploy blue-1 v1", "deploy green-1 v2", "update router-1 live=none", "wait WaitingForHealth blue"],
+  },
+  {
+    name: "first deploy: blue became ready, green still converging → switch to blue",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(d, "green-1", { tag: "v2", converging: true, web: "pulling" }), "router-1": router(d, "router-1", { live: null }) }),
+    expect: ["switch router-1 live=blue"],
+  },
+  {
+    name: "steady state with a fresh lease: nothing to do",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: [],
+  },
+  {
+    name: "steady state, a third of the TTL passed: renew the lease",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 3_400, ttlMs: TTL } } })),
+    expect: ["renew blue-1 epoch 3"],
+  },
+  {
+    name: "both colours on the same tag: nothing to do",
+    d: desired(c1, { blue: "v1", green: "v1" }),
+    o: (() => { const x = desired(c1, { blue: "v1", green: "v1" }); return world({ "blue-1": node(x, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(x, "green-1", { tag: "v1" }), "router-1": router(x, "router-1", { live: "blue" }) }, blueLedger); })(),
+    expect: [],
+  },
+  {
+    name: "new tag for the idle colour: deploy it there only",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["deploy green-1 v3"],
+  },
+  {
+    name: "desired changes in the middle of a deploy: the newest tag wins",
+    d: desired(c1, { green: "v4" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v3", converging: true, web: "pulling" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["deploy green-1 v4"],
+  },
+  {
+    name: "promote: green ready → switch; jobs stay with blue until the switch is observed",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["switch router-1 live=green"],
+  },
+  {
+    name: "owner active while the switch has not happened: switch, and keep renewing the old owner",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 4_000, ttlMs: TTL } } })),
+    expect: ["switch router-1 live=green", "renew blue-1 epoch 3"],
+  },
+  {
+    name: "switch observed: revoke the old owner first, grant nothing yet",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, blueLedger),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "old owner confirmed its jobs stopped: grant the new owner a higher epoch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: { epoch: 3, state: "revoked" } }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, ledger({ epoch: 3 })),
+    expect: ["grant green-1 epoch 4"],
+  },
+  {
+    name: "lease revoked but a job container still runs: keep revoking",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: { epoch: 3, state: "revoked" }, worker: "running" }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, ledger({ epoch: 3 })),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "target colour unhealthy: no switch, say why",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "unhealthy" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "a new tag for the live colour without switching away is refused",
+    d: desired(c1, { blue: "v5" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["refuse WouldReplaceLive blue"],
+  },
+  {
+    name: "changed service settings on the live colour are refused (they roll out by deploy + switch)",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns, env: { LOG_LEVEL: "debug" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["refuse LiveSpecChange blue"],
+  },
+  {
+    name: "switch away and stop the old colour: switch first, the stop waits",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: "v1" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "blue" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["switch router-1 live=green", "wait SwitchFirst blue-1"],
+  },
+  {
+    name: "maintenance: once green is live, blue is stopped",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: "v1" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["stop blue-1"],
+  },
+  {
+    name: "a stopped colour that runs nothing: nothing to do",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: [],
+  },
+  {
+    name: "a stopped colour brought back with a new tag: start it",
+    d: desired(c1, { active: "green", blue: "v4", owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["start blue-1 v4", "update router-1 live=green"], // preview points at blue again
+  },
+  {
+    name: "router unreachable: no deploy anywhere, jobs held where they are",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": down() },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 4_000, ttlMs: TTL } } })),
+    expect: ["renew blue-1 epoch 3", "wait RouterUnreachable green-1", "wait RouterUnreachable"],
+  },
+  {
+    name: "router unreachable: healing a live container in place is still allowed",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": down() }, blueLedger),
+    expect: ["heal blue-1 v1", "wait RouterUnreachable"],
+  },
+  {
+    name: "target colour's node unreachable: no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": down(), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait NodeUnreachable green-1", "wait WaitingForHealth green"],
+  },
+  {
+    name: "owner none: revoke the holder",
+    d: desired(c1, { owner: "none" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "owner none and nobody holds: nothing to do",
+    d: desired(c1, { owner: "none" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
+    expect: [],
+  },
+  {
+    name: "owner green (explicit) while blue is live: jobs move without a switch",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "old owner unreachable, lease may still run: wait until TTL + margin after the last grant",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 3_000, ttlMs: TTL } } })),
+    expect: ["wait NodeUnreachable blue-1", "wait LeaseExpiry blue-1"],
+  },
+  {
+    name: "old owner unreachable and its lease certainly expired: grant the new owner",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - TTL - MARGIN, ttlMs: TTL } } })),
+    expect: ["grant green-1 epoch 4", "wait NodeUnreachable blue-1"],
+  },
+  {
+    name: "restarted reconciler without a grant record: an unreachable node blocks grants for TTL + margin",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, startedAtMs: NOW - 5_000 })),
+    expect: ["wait NodeUnreachable blue-1", "wait LeaseExpiry blue-1"],
+  },
+  {
+    name: "an agent has seen a higher epoch than the ledger: the next grant goes above it",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: { epoch: 9, state: "expired" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 2 })),
+    expect: ["grant green-1 epoch 10"],
+  },
+  {
+    name: "drift: a live container stopped by hand is restarted in place (policy heal)",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["heal blue-1 v1"],
+  },
+  {
+    name: "drift with policy alert: reported elsewhere, nothing converged",
+    d: { ...d, cluster: { ...c1, spec: { ...c1.spec, drift: { policy: "alert" } } } },
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: [],
+  },
+  {
+    name: "drift: a wrong-tag container on the idle colour is healed",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2", web: { tag: "v1" } }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["heal green-1 v2"],
+  },
+  {
+    name: "drift: the router points at the wrong colour and the active one is ready → switch back",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "green" }) }, blueLedger),
+    expect: ["revoke blue-1", "switch router-1 live=blue", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "deploy timed out: the colour is Failed, live untouched, no retry loop",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v3", web: "unhealthy" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger,
+      { green: { tag: "v3", startedAtMs: NOW - 121_000 } }),
+    expect: ["refuse DeployFailed green"],
+  },
+  {
+    name: "deploy still within its timeout: nothing to do but wait",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v3", web: "unhealthy" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger,
+      { green: { tag: "v3", startedAtMs: NOW - 60_000 } }),
+    expect: [],
+  },
+  {
+    name: "the colour just switched away still serves requests: its redeploy waits for the drain",
+    d: desired(c1, { active: "green", blue: "v3", owner: "green" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(dGreen, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(dGreen, "router-1", { live: "green", inFlight: { blue: 4 } }) },
+      ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })),
+    expect: ["wait Draining blue-1"],
+  },
+  {
+    name: "the live colour's agent lost its spec but still runs the desired tag: give it back (heal)",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { web: { tag: "v1" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
+    expect: ["heal blue-1 v1", "grant blue-1 epoch 4"],
+  },
+];
+
+const d2 = desired(c2, { active: "green" });
+const ready2 = (extra: Record<string, ReturnType<typeof node>>) =>
+  world({
+    "blue-1": node(d2, "blue-1", { tag: "v1" }), "blue-2": node(d2, "blue-2", { tag: "v1" }),
+    "green-1": node(d2, "green-1", { tag: "v2" }), "green-2": node(d2, "green-2", { tag: "v2" }),
+    "router-1": router(d2, "router-1", { live: "blue" }), "router-2": router(d2, "router-2", { live: "blue" }),
+    ...extra,
+  }, ledger({ epoch: 0 }));
+
+rows.push(
+  {
+    name: "two nodes per colour, all ready: both routers switch, jobs follow later",
+    d: d2, o: ready2({}),
+    expect: ["switch router-1 live=green", "switch router-2 live=green", "grant blue-1 epoch 1", "grant blue-2 epoch 1"],
+  },
+  {
+    name: "one node of the target colour unhealthy: no switch on either router",
+    d: d2, o: ready2({ "green-2": node(d2, "green-2", { tag: "v2", web: "unhealthy" }) }),
+    expect: ["grant blue-1 epoch 1", "grant blue-2 epoch 1", "wait WaitingForHealth green"],
+  },
+  {
+    name: "one router down: the other still switches; the down one waits",
+    d: d2, o: ready2({ "router-2": down() }),
+    expect: ["switch router-1 live=green", "grant blue-1 epoch 1", "grant blue-2 epoch 1", "wait NodeUnreachable router-2"],
+  },
+  {
+    name: "a router that lost its table gets the live one back",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 2 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 2 } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { fresh: true }),
+    }, ledger({ epoch: 2, grants: { "blue-1": { epoch: 2, sentAtMs: NOW, ttlMs: TTL }, "blue-2": { epoch: 2, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["switch router-2 live=blue"],
+  },
+  {
+    name: "routers disagree and the active colour is not ready: leave them, hold the jobs",
+    d: d2, o: ready2({ "green-1": node(d2, "green-1", { tag: "v2", web: "starting" }), "router-2": router(d2, "router-2", { live: "green" }) }),
+    expect: [],
+  },
+  {
+    name: "a node of the owner colour joined late: it gets the epoch its colour already holds",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 7 } }), "blue-2": node(x, "blue-2", { tag: "v1" }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["grant blue-2 epoch 7"],
+  },
+);
+
+describe("plan(desired, observed, now)", () => {
+  it("has a table of at least 30 situations", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(rows.map((r) => [r.name, r] as const))("%s", (_name, row) => {
+    const actions = plan(row.d, freeze(row.o), NOW);
+    expect(actions.map(summarize)).toEqual(row.expect);
+  });
+});
+
+describe("plan details", () => {
+  const o = world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns, gen: 7 }), "green-1": node(d, "green-1", { tag: "v2", gen: 4 }), "router-1": router(d, "router-1", { live: "blue", gen: 9 }) }, blueLedger);
+
+  it("sends the next generation and the full node spec", () => {
+    const [a] = plan(desired(c1, { green: "v3" }), o, NOW);
+    expect(a).toMatchObject({ type: "applyNodeSpec", node: "green-1", reason: "deploy", spec: { generation: 5, tag: "v3", color: "green", app: "demo", repository: "127.0.0.1:5000/switchyard-demo/app" } });
+    if (a?.type !== "applyNodeSpec") throw new Error("unreachable");
+    expect(a.spec.services.web).toMatchObject({ port: 8080, hostPort: 18082, job: false });
+    expect(a.spec.services.worker).toMatchObject({ job: true, command: ["node", "worker.js"] });
+    expect(a.spec.services.worker).not.toHaveProperty("hostPort");
+  });
+
+  it("switch carries the whole table: preview is the other colour, upstreams per colour", () => {
+    const g = world({ ...o.nodes, "router-1": router(dGreen, "router-1", { live: "blue", gen: 9 }) }, blueLedger);
+    const a = plan(dGreen, g, NOW).find((x) => x.type === "applyRouterSpec");
+    if (a?.type !== "applyRouterSpec") throw new Error("expected a router action");
+    expect(a.spec).toMatchObject({ generation: 10, live: "green", preview: "blue", listen: "127.0.0.1:8000" });
+    expect(a.spec.upstreams.green).toEqual([
+      { service: "web", pathPrefix: "/", health: expect.any(Object), nodes: [{ node: "green-1", address: "127.0.0.1", port: 18082 }] },
+    ]);
+  });
+
+  it("waits for an unreachable holder exactly until its last grant + TTL + margin", () => {
+    const sent = NOW - 3_000;
+    const w = plan(desired(c1, { owner: "green" }), world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: sent, ttlMs: TTL } } })), NOW).find((x) => x.type === "wait" && x.reason === "LeaseExpiry");
+    expect(w).toMatchObject({ untilMs: sent + TTL + MARGIN });
+  });
+
+  it("never grants while any other colour may hold the lease, whatever the timing", () => {
+    for (let ago = 0; ago <= TTL + MARGIN + 1000; ago += 500) {
+      const acts = plan(desired(c1, { owner: "green" }), world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+        ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - ago, ttlMs: TTL } } })), NOW);
+      const granted = acts.some((a) => a.type === "grantLease");
+      expect(granted).toBe(ago >= TTL + MARGIN);
+    }
+  });
+
+  it("is pure: frozen input, same answer twice, input unchanged", () => {
+    const frozen = freeze(structuredClone(o));
+    const before = JSON.stringify(frozen);
+    const a = plan(dGreen, frozen, NOW);
+    const b = plan(dGreen, frozen, NOW);
+    expect(a).toEqual(b);
+    expect(JSON.stringify(frozen)).toBe(before);
+  });
+
+  it("says why in every refusal and wait", () => {
+    const acts = plan(desired(c1, { blue: "v5" }), o, NOW);
+    const refusal = acts.find((x) => x.type === "refuse");
+    expect(refusal).toMatchObject({ reason: "WouldReplaceLive" });
+    if (refusal?.type === "refuse") expect(refusal.message).toMatch(/Deploy v5 to green and make it active/);
+  });
+});
