@@ -44,6 +44,13 @@ export const agentConfigSchema = {
     /** Address container ports are published on. */
     publishAddress: { type: "string", pattern: "^[0-9a-fA-F.:]+$", default: d.DEFAULT_PUBLISH_ADDRESS, "x-hint": "an IP address" },
     dataDir: filePathSchema,
+    /** Router role only: where the data plane listens. A router spec asking for another address is refused. */
+    router: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: { listen: { ...listenSchema, default: d.DEFAULT_ROUTER_LISTEN } },
+    },
     tls: {
       type: "object",
       additionalProperties: false,

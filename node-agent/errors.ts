@@ -1,0 +1,40 @@
+/**
+ * Every error the agent answers with, by code, with its HTTP status. One error class; handlers throw
+ * `agentError(code, message)` and the server turns it into `{ error: { code, message } }`.
+ */
+export const agentErrors = {
+  AGENT_ERR_UNAUTHORIZED: 401,
+  AGENT_ERR_RATE_LIMITED: 429,
+  AGENT_ERR_BAD_REQUEST: 400,
+  AGENT_ERR_INVALID_SPEC: 422,
+  AGENT_ERR_IMAGE_NOT_ALLOWED: 403,
+  AGENT_ERR_WRONG_NODE: 409,
+  AGENT_ERR_STALE_GENERATION: 409,
+  AGENT_ERR_WRONG_ROLE: 409,
+  AGENT_ERR_LISTEN_NOT_ALLOWED: 403,
+  AGENT_ERR_STALE_EPOCH: 409,
+  AGENT_ERR_NOT_FOUND: 404,
+  AGENT_ERR_PAYLOAD_TOO_LARGE: 413,
+  AGENT_ERR_UNSUPPORTED_MEDIA: 415,
+  AGENT_ERR_INTERNAL: 500,
+  AGENT_ERR_RUNTIME: 503,
+} as const;
+
+export type AgentErrorCode = keyof typeof agentErrors;
+
+export class AgentError extends Error {
+  readonly statusCode: number;
+  constructor(readonly code: AgentErrorCode, message: string, readonly details?: unknown) {
+    super(message);
+    this.name = "AgentError";
+    this.statusCode = agentErrors[code];
+  }
+
+  toJSON(): { error: { code: AgentErrorCode; message: string; details?: unknown } } {
+    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } };
+  }
+}
+
+export function agentError(code: AgentErrorCode, message: string, details?: unknown): AgentError {
+  return new AgentError(code, message, details);
+}
