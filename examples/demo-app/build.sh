@@ -18,6 +18,7 @@
 # A tag is skipped when the local image was built from the same sources (label
 # org.opencontainers.image.revision) and the registry serves that very image under the tag.
 set -euo pipefail
+trap 'echo "build.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 force=0
@@ -59,12 +60,6 @@ registry_url="${SWITCHYARD_DEMO_REGISTRY_URL:-http://$registry_host}"
 app_files=(server.js worker.js version.js package.json)
 sha() { sha256sum | cut -c1-64; }
 
-# What the images are made of: any change here means a rebuild.
-node_version="$("$node_bin" --version)"
-base_hash="$( { echo "base-format 1"; echo "$node_version"; sha256sum "$node_bin" | cut -c1-64; } | sha)"
-base_ref="switchyard-demo/base:${node_version}-${base_hash:0:12}"
-src_hash="$( { echo "$base_hash"; for f in "${app_files[@]}"; do echo "$f"; cat "$here/$f"; done; sed -n '/^# --- image layout/,$p' "${BASH_SOURCE[0]}"; } | sha)"
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-demo-build.XXXXXX")"
 cid=""
 cleanup() {
@@ -79,14 +74,15 @@ registry_digest() {
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "$registry_url/v2/$repo_path/manifests/$1" 2>/dev/null |
-    tr -d '\r' | awk 'tolower($1)=="docker-content-digest:" {print $2}'
+    tr -d '\r' | awk 'tolower($1)=="docker-content-digest:" {print $2}' || true
 }
 local_label() { docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.revision"}}' "$1" 2>/dev/null || true; }
 local_has_digest() { docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$1" 2>/dev/null | grep -qxF "$repo@$2"; }
 
-# --- image layout (changes below this line change the source hash) ---
-
-build_base() {
+base_done=0
+build_base() { # once per run, and only when a tag needs building
+  [ "$base_done" = 0 ] || return 0
+  base_done=1
   if [ "$force" = 0 ] && docker image inspect "$base_ref" >/dev/null 2>&1; then return; fi
   log "importing base image $base_ref (node $node_version from $node_bin)"
   local root="$tmp/rootfs"
@@ -104,7 +100,8 @@ build_base() {
   printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
   printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
-  tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
+  # Reproducible tar (fixed order, owners and times): a re-import yields the very same layer.
+  tar -C "$root" --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -c . |
     docker import \
       --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
       --change 'WORKDIR /app' \
@@ -141,11 +138,14 @@ build_tag() {
   fi
 
   log "$ref: building"
+  local old_id
+  old_id="$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)"
   local stage="$tmp/app-$tag"
   mkdir -p "$stage"
   for f in "${app_files[@]}"; do cp "$here/$f" "$stage/$f"; done
   printf '%s\n' "$tag" >"$stage/VERSION"
   chmod 0644 "$stage"/*
+  build_base
   cid="$(docker create "$base_ref" node)"
   docker cp "$stage/." "$cid:/app"
   docker commit \
@@ -159,15 +159,24 @@ build_tag() {
     "$cid" "$ref" >/dev/null
   docker rm "$cid" >/dev/null
   cid=""
+  # The image this tag named before is now untagged: drop it unless a container still uses it.
+  if [ -n "$old_id" ] && [ -z "$(docker image inspect -f '{{join .RepoTags ""}}' "$old_id" 2>/dev/null)" ]; then
+    docker rmi "$old_id" >/dev/null 2>&1 || true
+  fi
   if [ "$push" = 1 ]; then
     log "$ref: pushing"
     docker push "$ref" >/dev/null || die "push of $ref failed (is a registry listening at $registry_url?)"
   fi
 }
 
+# What the images are made of (node, app files, the two functions above): any change means a rebuild.
+node_version="$("$node_bin" --version)"
+base_hash="$( { echo "$node_version"; sha256sum "$node_bin" | cut -c1-64; declare -f build_base; } | sha)"
+base_ref="switchyard-demo/base:${node_version}-${base_hash:0:12}"
+src_hash="$( { echo "$base_hash"; for f in "${app_files[@]}"; do echo "$f"; cat "$here/$f"; done; declare -f build_tag; } | sha)"
+
 if [ "$push" = 1 ]; then
   curl -fsS --max-time 5 -o /dev/null "$registry_url/v2/" || die "no registry answers at $registry_url/v2/ (run test/bed/setup.sh)"
 fi
-build_base
 for t in "${tags[@]}"; do build_tag "$t"; done
 log "done: ${tags[*]/#/$repo:}"

@@ -1,14 +1,16 @@
 // Switchyard demo app: the background job (run the image with the command `node worker.js`).
 //
 // Every 500 ms (JOB_INTERVAL_MS) it "processes a job". With RECORDER_URL set it POSTs
-//   {"color","node","tag","epoch","pid","at","seq","version"}
+//   {"color","node","tag","epoch","pid","at","seq","version","host"}
 // to that URL (errors are ignored: the recorder is a test fixture, not a dependency); without it, it
 // logs one line per job. `epoch` is SWITCHYARD_JOBS_EPOCH, the lease epoch the agent started it with,
-// so a recorder can tell whether two workers ever ran under different owners at the same time.
+// so a recorder can tell whether two workers ever ran under different owners at the same time. In a
+// container pid is 1, so `host` (the container's hostname, its short id by default) tells workers apart.
 //
 // Runs as PID 1 in its container: SIGTERM and SIGINT stop it at once (a POST still in flight is
 // aborted), well within a second.
 
+import { hostname } from 'node:os';
 import { color, node, tag, version } from './version.js';
 
 const recorderUrl = process.env.RECORDER_URL || '';
@@ -25,7 +27,7 @@ const inflight = new Set();
 
 async function processJob() {
   seq += 1;
-  const job = { color, node, tag, epoch, pid: process.pid, at: new Date().toISOString(), seq, version };
+  const job = { color, node, tag, epoch, pid: process.pid, at: new Date().toISOString(), seq, version, host: hostname() };
   if (!recorderUrl) {
     log(`processed job ${seq} (epoch ${epoch ?? 'none'})`);
     return;

@@ -18,6 +18,7 @@
 # Progress goes to stderr; stdout gets only KEY=value lines at the end (DOCKER_HOST, REGISTRY,
 # REGISTRY_URL, REPO, TAGS, BED_DIR, ...), so a caller can `eval "$(test/bed/setup.sh)"` or parse them.
 set -euo pipefail
+trap 'echo "setup.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -71,6 +72,16 @@ wait_for() { # seconds, command...
   done
 }
 
+# A process that runs, not a zombie: PID 1 here (and in some containers) reaps orphans late, so a
+# killed dockerd can linger as a zombie that `kill -0` and pgrep still see.
+alive() { # pid [name]
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ "$(echo "${stat##*) }" | cut -d' ' -f1)" != Z ] || return 1
+  [ -z "${2:-}" ] || [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+}
+running_dockerd() { local p; for p in $(pgrep -x dockerd); do alive "$p" dockerd && echo "$p"; done; true; }
+
 docker_ok() { timeout 10 docker info >/dev/null 2>&1; }
 registry_ok() { curl -fsS --max-time 2 -o /dev/null "http://$registry/v2/" 2>/dev/null; }
 
@@ -91,21 +102,28 @@ fi
 # Docker engine
 start_dockerd() { # flags...
   local pidfile=/var/run/docker.pid
-  if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then rm -f "$pidfile"; fi
-  log "starting dockerd $* (log: $bed/dockerd.log)"
+  # A pid file left by a dockerd that died (or whose pid now belongs to another process) stops a new one.
+  if [ -f "$pidfile" ] && ! alive "$(cat "$pidfile" 2>/dev/null || echo 0)" dockerd; then rm -f "$pidfile"; fi
+  # Likewise the containerd that dockerd manages: with its pid still taken (say by a zombie) dockerd
+  # waits 15 s for a socket that never answers.
+  local cpid=/var/run/docker/containerd/containerd.pid
+  if [ -f "$cpid" ] && ! alive "$(cat "$cpid" 2>/dev/null || echo 0)" containerd; then rm -f "$cpid"; fi
+  log "starting dockerd ${*:-with default flags} (log: $bed/dockerd.log)"
   echo "=== $(date -Is) dockerd $*" >>"$bed/dockerd.log"
   setsid nohup dockerd "$@" >>"$bed/dockerd.log" 2>&1 </dev/null &
   local pid=$!
   local deadline=$((SECONDS + 30))
   while [ $SECONDS -lt $deadline ]; do
-    if docker_ok; then echo "$*" >"$bed/dockerd.flags"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || break
+    if docker_ok; then echo "${*:-(defaults)}" >"$bed/dockerd.flags"; return 0; fi
+    alive "$pid" || break
     sleep 0.3
   done
   log "dockerd $* did not come up; last lines of its log:"
   tail -5 "$bed/dockerd.log" | sed 's/^/    /' >&2
   kill "$pid" 2>/dev/null || true
-  wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+  local _
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.2; done
+  ! alive "$pid" || kill -9 "$pid" 2>/dev/null || true
   return 1
 }
 
@@ -113,9 +131,10 @@ if docker_ok; then
   log "Docker engine answers: $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
 else
   [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer; unset it to let this script start a local engine"
-  if pgrep -x dockerd >/dev/null; then
-    log "a dockerd runs but does not answer yet; waiting"
-    wait_for 30 docker_ok || die "the running dockerd (pid $(pgrep -x dockerd | tr '\n' ' ')) does not answer; see its log"
+  live="$(running_dockerd)"
+  if [ -n "$live" ]; then
+    log "a dockerd runs (pid $live) but does not answer yet; waiting"
+    wait_for 30 docker_ok || die "the running dockerd (pid $live) does not answer; stop it or see its log"
   elif [ -n "${SWITCHYARD_DOCKERD_FLAGS:-}" ]; then
     # shellcheck disable=SC2086
     start_dockerd $SWITCHYARD_DOCKERD_FLAGS || die "dockerd did not start (log: $bed/dockerd.log)"
@@ -138,8 +157,9 @@ else
   if curl -sS --max-time 2 -o /dev/null "http://$registry/" 2>/dev/null; then
     die "something other than a registry listens on $registry"
   fi
-  mkdir -p "$bed/registry/data"
-  cat >"$bed/registry/config.yml" <<EOF
+  regdir="$bed/registry-$reg_port"
+  mkdir -p "$regdir/data"
+  cat >"$regdir/config.yml" <<EOF
 version: 0.1
 log:
   level: warn
@@ -147,7 +167,7 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: $bed/registry/data
+    rootdirectory: $regdir/data
   delete:
     enabled: true
   cache:
@@ -157,10 +177,10 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-  log "starting docker-registry on $registry (log: $bed/registry.log)"
-  setsid nohup docker-registry serve "$bed/registry/config.yml" >>"$bed/registry.log" 2>&1 </dev/null &
-  echo $! >"$bed/registry.pid"
-  wait_for 20 registry_ok || { tail -5 "$bed/registry.log" >&2; die "registry did not answer at http://$registry/v2/"; }
+  log "starting docker-registry on $registry (log: $regdir/registry.log)"
+  setsid nohup docker-registry serve "$regdir/config.yml" >>"$regdir/registry.log" 2>&1 </dev/null &
+  echo $! >"$regdir/registry.pid"
+  wait_for 20 registry_ok || { tail -5 "$regdir/registry.log" >&2; die "registry did not answer at http://$registry/v2/"; }
 fi
 
 # ---------------------------------------------------------------------------------------------
