@@ -3,6 +3,7 @@
  * Exit 0 on success; non-zero with clear lines on stderr on failure.
  */
 import { runValidate, validateHelp } from "./validate.js";
+import { agentHelp, runAgent } from "./agent.js";
 
 interface Command {
   summary: string;
@@ -12,6 +13,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   validate: { summary: "check cluster, state and agent files (every error, with file:line:col)", help: validateHelp, run: runValidate },
+  agent: { summary: "run the node agent of this VM (containers or router)", help: agentHelp, run: runAgent },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 npm run --silent build
 mkdir -p test-results
+
+# Integration tests need a Docker engine, a registry on 127.0.0.1:5000 and the demo images.
+# The test bed installs and starts what is missing (as root) and removes leftovers of earlier runs.
+if [ "${SWITCHYARD_SKIP_BED:-0}" != 1 ]; then
+  bash test/bed/setup.sh >test-results/bed.env
+fi
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
 

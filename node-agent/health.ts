@@ -1,0 +1,85 @@
+/**
+ * HTTP health probing of one container through its published port, with the period, timeout and
+ * thresholds from the spec. A probe reports only transitions, so status changes stay cheap.
+ */
+import { request } from "node:http";
+
+export type Health = "healthy" | "unhealthy" | "unknown";
+
+export interface ProbeConfig {
+  host: string;
+  port: number;
+  path: string;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+export class HealthProbe {
+  health: Health = "unknown";
+  lastError: string | null = null;
+  private ok = 0;
+  private bad = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly cfg: ProbeConfig, private readonly onChange: () => void) {}
+
+  start(): void {
+    this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const started = Date.now();
+    probeOnce(this.cfg).then((err) => {
+      if (this.stopped) return;
+      this.record(err);
+      const wait = Math.max(0, this.cfg.periodSeconds * 1000 - (Date.now() - started));
+      this.timer = setTimeout(() => this.tick(), wait);
+      this.timer.unref();
+    });
+  }
+
+  private record(err: string | null): void {
+    const before = this.health;
+    const beforeError = this.lastError;
+    if (err === null) {
+      this.ok++;
+      this.bad = 0;
+      this.lastError = null;
+      if (this.ok >= this.cfg.healthyThreshold) this.health = "healthy";
+    } else {
+      this.bad++;
+      this.ok = 0;
+      this.lastError = err;
+      if (this.bad >= this.cfg.unhealthyThreshold) this.health = "unhealthy";
+    }
+    if (before !== this.health || (beforeError === null) !== (this.lastError === null)) this.onChange();
+  }
+}
+
+/** One GET; resolves to null when the answer is 2xx/3xx, else to the reason in words. */
+export function probeOnce(cfg: Pick<ProbeConfig, "host" | "port" | "path" | "timeoutSeconds">): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: cfg.host, port: cfg.port, path: cfg.path, method: "GET", timeout: cfg.timeoutSeconds * 1000, agent: false, headers: { "user-agent": "switchyard-health" } },
+      (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        resolve(code >= 200 && code < 400 ? null : `GET ${cfg.path} answered ${code}`);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${cfg.timeoutSeconds}s`)));
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      resolve(e.code === "ECONNREFUSED" ? `nothing listens on ${cfg.host}:${cfg.port} yet` : `GET ${cfg.path} failed: ${e.message}`),
+    );
+    req.end();
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * The narrow interface between the agent's converge loop and whatever runs containers. The Docker
+ * runtime implements it through dockerode; a process runtime (for hosts without Docker) fits the same.
+ * A runtime only ever sees and touches workloads labelled with this agent's app and node.
+ */
+export type WorkloadKind = "web" | "job";
+
+/** Labels on every workload (Docker labels, or the process runtime's bookkeeping). */
+export const LABEL = {
+  app: "dev.switchyard.app",
+  node: "dev.switchyard.node",
+  color: "dev.switchyard.color",
+  service: "dev.switchyard.service",
+  tag: "dev.switchyard.tag",
+  kind: "dev.switchyard.kind",
+  /** Hash of everything that defines the workload; a different hash means replace it. */
+  specHash: "dev.switchyard.spec-hash",
+  /** Job lease epoch the workload was started under. */
+  epoch: "dev.switchyard.epoch",
+} as const;
+
+export interface WorkloadDef {
+  app: string;
+  node: string;
+  color: string;
+  service: string;
+  repository: string;
+  tag: string;
+  kind: WorkloadKind;
+  specHash: string;
+  epoch?: number;
+  command?: string[];
+  env: Record<string, string>;
+  /** Container port, published on publishAddress:hostPort. */
+  port?: number;
+  hostPort?: number;
+  publishAddress: string;
+  /** Web services restart with the engine; jobs never restart by themselves. */
+  restart: "unless-stopped" | "no";
+}
+
+export interface Workload {
+  id: string;
+  name: string;
+  service: string;
+  tag: string;
+  kind: WorkloadKind;
+  specHash: string;
+  epoch?: number;
+  running: boolean;
+  /** e.g. "running", "exited (1)", "restarting". */
+  stateText: string;
+  /** ISO time of the last start or exit. */
+  since: string;
+}
+
+export interface PullProgress {
+  currentBytes: number;
+  totalBytes: number;
+}
+
+export interface Runtime {
+  readonly name: "docker" | "process";
+  /** Workloads of this app and node (of any app when `app` is empty: leftovers before a spec is known). */
+  list(app: string, node: string): Promise<Workload[]>;
+  /** Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message. */
+  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void): Promise<void>;
+  /** Creates and starts a workload; returns its id. */
+  start(def: WorkloadDef): Promise<string>;
+  /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
+  stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
+  /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */
+  watch(node: string, onChange: () => void): () => void;
+  /** Quick liveness check of the runtime itself (e.g. the Docker engine answers). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A runtime failure phrased for a person: what happened and what to do. */
+export class RuntimeError extends Error {
+  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "port-in-use" | "engine-unreachable" | "other" = "other") {
+    super(message);
+    this.name = "RuntimeError";
+  }
+}
+
+export function containerName(def: Pick<WorkloadDef, "app" | "node" | "service">): string {
+  return `sy-${def.app}-${def.node}-${def.service}`;
+}

@@ -1,0 +1,168 @@
+/**
+ * The agent's HTTP API (contract): JSON over HTTP(S), `Authorization: Bearer <token>` on everything but
+ * GET /v1/healthz. Errors are always `{ error: { code, message } }`; internals never leak to clients.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { LeaseRequest, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
+import { validateAgainst } from "../specs/validate.js";
+import { AgentError, agentError } from "./errors.js";
+import type { TokenGuard } from "./auth.js";
+
+/** What the server needs from the agent behind it (a node or a router). */
+export interface AgentCore {
+  readonly role: "node" | "router";
+  status(): NodeStatus;
+  applySpec(spec: NodeSpec | RouterSpec): Promise<{ changed: boolean }>;
+  onChange(listener: () => void): () => void;
+  grantLease?(epoch: number, ttlMs: number): Promise<void>;
+  revokeLease?(): Promise<void>;
+}
+
+export interface AgentServerOptions {
+  core: AgentCore;
+  guard: TokenGuard;
+  logger: Logger;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** Largest request body accepted. A node spec is a few KiB. */
+export const AGENT_BODY_LIMIT = 256 * 1024;
+/** SSE comment sent this often so proxies and clients notice dead connections. */
+export const WATCH_HEARTBEAT_MS = 15_000;
+
+export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: o.logger.child({ component: "api" }),
+    disableRequestLogging: true,
+    bodyLimit: AGENT_BODY_LIMIT,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.url === "/v1/healthz" && req.method === "GET") return;
+    const verdict = o.guard.check(req.ip, req.headers.authorization);
+    if (verdict === "ok") return;
+    if (verdict === "limited") {
+      reply.header("retry-after", "60");
+      throw agentError("AGENT_ERR_RATE_LIMITED", "too many failed authentication attempts from this address; wait a minute");
+    }
+    req.log.warn({ ip: req.ip, route: req.url }, "authentication failed");
+    throw agentError("AGENT_ERR_UNAUTHORIZED", "missing or wrong bearer token");
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    const e = toAgentError(err);
+    if (e.statusCode >= 500) req.log.error({ err: err.message, route: req.url }, "request failed");
+    void reply.code(e.statusCode).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(agentError("AGENT_ERR_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`).toJSON());
+  });
+
+  /** Liveness only: tells nothing about the node to anonymous callers. */
+  app.get("/v1/healthz", async () => ({ ok: true }));
+
+  /** The observed node: services, lease, router table. */
+  app.get("/v1/status", async () => o.core.status());
+
+  /** The node's desired spec. Idempotent per generation; the agent converges on its own. */
+  app.put("/v1/spec", async (req, reply) => {
+    const body = requireJsonObject(req);
+    const kind = (body as { kind?: unknown }).kind;
+    const expected = o.core.role === "router" ? "RouterSpec" : "NodeSpec";
+    if (kind !== expected) {
+      throw agentError(kind === "RouterSpec" || kind === "NodeSpec" ? "AGENT_ERR_WRONG_ROLE" : "AGENT_ERR_INVALID_SPEC",
+        `this agent has role ${o.core.role} and takes kind ${expected}, got ${JSON.stringify(kind) ?? "nothing"}`);
+    }
+    const v = validateAgainst<NodeSpec | RouterSpec>(o.core.role === "router" ? "router-spec" : "node-spec", body);
+    if (!v.ok) throw agentError("AGENT_ERR_INVALID_SPEC", v.issues.map((i) => i.message).join("; ").slice(0, 2000), v.issues.slice(0, 20));
+    const r = await o.core.applySpec(v.value);
+    void reply.code(r.changed ? 202 : 200);
+    return { accepted: true, changed: r.changed, generation: v.value.generation };
+  });
+
+  /** Grant or renew the job lease. */
+  app.put("/v1/lease", async (req) => {
+    if (!o.core.grantLease) throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
+    const body = requireJsonObject(req);
+    const v = validateAgainst<LeaseRequest>("lease", body);
+    if (!v.ok) throw agentError("AGENT_ERR_BAD_REQUEST", v.issues.map((i) => i.message).join("; "), v.issues);
+    await o.core.grantLease(v.value.epoch, v.value.ttlMs);
+    return o.core.status().lease;
+  });
+
+  /** Revoke the job lease; answers once every job container of this node has stopped. */
+  app.delete("/v1/lease", async () => {
+    if (!o.core.revokeLease) throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
+    await o.core.revokeLease();
+    return o.core.status().lease;
+  });
+
+  /** Server-sent events: a status snapshot at once and whenever anything changes. */
+  app.get("/v1/watch", (req, reply) => watch(o.core, req, reply));
+
+  return app;
+}
+
+function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-store",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  let last = "";
+  let scheduled = false;
+  let id = 0;
+  const send = () => {
+    scheduled = false;
+    const body = JSON.stringify(core.status());
+    if (body === last) return;
+    last = body;
+    res.write(`id: ${++id}\nevent: status\ndata: ${body}\n\n`);
+  };
+  send();
+  // Coalesce bursts (a converge changes many things at once) into one event per tick.
+  const off = core.onChange(() => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(send);
+  });
+  const beat = setInterval(() => res.write(": keep-alive\n\n"), WATCH_HEARTBEAT_MS);
+  beat.unref();
+  const done = () => {
+    off();
+    clearInterval(beat);
+  };
+  req.raw.on("close", done);
+  res.on("error", done);
+}
+
+function requireJsonObject(req: FastifyRequest): object {
+  const body = req.body;
+  if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw agentError("AGENT_ERR_BAD_REQUEST", "the body must be a JSON object (Content-Type: application/json)");
+  }
+  return body;
+}
+
+function toAgentError(err: Error & { code?: string; statusCode?: number }): AgentError {
+  if (err instanceof AgentError) return err;
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return agentError("AGENT_ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${AGENT_BODY_LIMIT} bytes`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return agentError("AGENT_ERR_UNSUPPORTED_MEDIA", "send the body as Content-Type: application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return agentError("AGENT_ERR_BAD_REQUEST", "the body is empty or its length is wrong");
+  }
+  if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") return agentError("AGENT_ERR_BAD_REQUEST", "the body is not valid JSON");
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return agentError("AGENT_ERR_BAD_REQUEST", "bad request");
+  return agentError("AGENT_ERR_INTERNAL", "internal error; see the agent's log");
+}
