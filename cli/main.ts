@@ -4,6 +4,8 @@
  */
 import { runValidate, validateHelp } from "./validate.js";
 import { agentHelp, runAgent } from "./agent.js";
+import { reconcilerHelp, runReconciler } from "./reconciler.js";
+import { runStatus, statusHelp } from "./status.js";
 
 interface Command {
   summary: string;
@@ -14,6 +16,8 @@ interface Command {
 const commands: Record<string, Command> = {
   validate: { summary: "check cluster, state and agent files (every error, with file:line:col)", help: validateHelp, run: runValidate },
   agent: { summary: "run the node agent of this VM (containers or router)", help: agentHelp, run: runAgent },
+  reconciler: { summary: "watch the desired state and drive every agent until reality matches", help: reconcilerHelp, run: runReconciler },
+  status: { summary: "show the cluster's status (conditions, colours, router, jobs)", help: statusHelp, run: runStatus },
 };
 
 export async function main(argv: string[]): Promise<number> {

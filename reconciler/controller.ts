@@ -1,0 +1,250 @@
+/**
+ * The level-triggered loop. File changes, agent events and timers only queue a reconcile; each
+ * reconcile re-reads the desired and observed state, plans from scratch, launches the next safe
+ * actions and requeues. Restarting at any moment is safe: it resumes from observation, not memory.
+ */
+import { readFileSync } from "node:fs";
+import { resolve as resolvePath, dirname } from "node:path";
+import type { Logger } from "pino";
+import type { Action } from "./actions.js";
+import { AgentClient } from "./agent-client.js";
+import { Observer } from "./observer.js";
+import { Executor } from "./executor.js";
+import type { Memory } from "./memory.js";
+import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
+import { plan } from "./plan.js";
+import { detectDrift } from "./drift.js";
+import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
+import type { AlertManager } from "./alerts.js";
+import type { EventLog } from "./events.js";
+import { freeze, type Observed } from "../specs/observed.js";
+import { LEASE_RENEW_FRACTION } from "../specs/defaults.js";
+import { formatIssue } from "../specs/source.js";
+
+/** Even with nothing happening, re-read every agent's status this often. */
+export const RESYNC_MS = 10_000;
+/** Coalesce bursts of triggers into one reconcile. */
+export const QUEUE_DELAY_MS = 2;
+
+export interface ControllerOptions {
+  source: DesiredSource;
+  memory: Memory;
+  alerts: AlertManager;
+  events: EventLog;
+  logger: Logger;
+}
+
+export class Controller {
+  private clients = new Map<string, AgentClient>();
+  private observer: Observer | undefined;
+  private executor: Executor | undefined;
+  private topology = "";
+  private timer: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private running = false;
+  private dirty = false;
+  private closed = false;
+  private conditions: Condition[] = [];
+  private current: ClusterStatus = emptyStatus();
+  private readonly listeners = new Set<(s: ClusterStatus) => void>();
+  /** Reconcile counters and timings, for /metrics. */
+  readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0 };
+
+  constructor(private readonly o: ControllerOptions) {}
+
+  start(): void {
+    this.resync = setInterval(() => {
+      void this.observer?.refreshAll().then(() => this.queue("resync"));
+    }, RESYNC_MS);
+    this.resync.unref();
+    this.queue("start");
+  }
+
+  /** Asks for a reconcile soon. Safe to call from anywhere, any number of times. */
+  queue(_reason: string, delayMs = QUEUE_DELAY_MS): void {
+    if (this.closed) return;
+    if (this.timer) {
+      if (delayMs > QUEUE_DELAY_MS) return; // an earlier one is already queued
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reconcile();
+    }, delayMs);
+  }
+
+  status(): ClusterStatus {
+    return this.current;
+  }
+
+  onStatus(fn: (s: ClusterStatus) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Nodes and their observations, for tests and benchmarks. */
+  observedNodes(): Observed["nodes"] {
+    return this.observer?.snapshot() ?? {};
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.resync) clearInterval(this.resync);
+    this.observer?.close();
+    await this.executor?.drain();
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+
+  /** One pass of the loop. Exposed for tests and benchmarks; normally driven by queue(). */
+  async reconcile(): Promise<void> {
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.dirty = false;
+        this.reconcileOnce();
+      } while (this.dirty && !this.closed);
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).stack }, "reconcile failed");
+      this.queue("error", 1000);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private reconcileOnce(): void {
+    const snap = this.o.source.get();
+    if (!snap || this.closed) return;
+    const started = performance.now();
+    this.connect(snap);
+    const memory = this.o.memory.get();
+    const observed: Observed = freeze({
+      nodes: this.observer!.snapshot(),
+      jobs: this.o.memory.jobsLedger(),
+      deploys: { ...memory.deploys },
+    });
+    const now = Date.now();
+    const actions = plan(snap.desired, observed, now);
+    const launched = this.executor!.launch(actions, now);
+    for (const a of launched) {
+      if (a.type === "applyRouterSpec" && a.reason === "switch") this.stats.flips++;
+      if (a.type === "applyNodeSpec" && a.reason === "deploy") this.stats.deploys++;
+    }
+    this.stats.actions += launched.length;
+    void this.o.memory.recordActed(snap.revision);
+    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive });
+    this.o.alerts.sync(drift);
+    const status = buildStatus(
+      {
+        desired: snap.desired,
+        revision: snap.revision,
+        actedRevision: snap.revision,
+        observed,
+        actions,
+        drift,
+        specErrors: this.o.source.errors().map(formatIssue),
+        busy: this.executor!.busy(),
+        now: new Date(now),
+      },
+      this.conditions,
+    );
+    this.publish(status);
+    const ms = performance.now() - started;
+    this.stats.reconciles++;
+    this.stats.reconcileMsTotal += ms;
+    this.stats.lastReconcileMs = ms;
+    this.requeue(snap, actions, now);
+  }
+
+  private publish(status: ClusterStatus): void {
+    for (const c of status.conditions) {
+      const prev = this.conditions.find((p) => p.type === c.type);
+      if (!prev || prev.status !== c.status || prev.reason !== c.reason) {
+        this.o.events.append({ type: "condition", message: `${c.type}=${c.status} (${c.reason}): ${c.message}`, condition: c.type, status: c.status, reason: c.reason });
+      }
+    }
+    this.conditions = status.conditions;
+    const changed = JSON.stringify({ ...status, lastReconcileAt: null }) !== JSON.stringify({ ...this.current, lastReconcileAt: null });
+    this.current = status;
+    if (changed) for (const l of this.listeners) l(status);
+  }
+
+  /** Plans again when the earliest thing we wait for is due. */
+  private requeue(snap: DesiredSnapshot, actions: readonly Action[], now: number): void {
+    let due = now + RESYNC_MS;
+    for (const a of actions) if (a.type === "wait" && a.untilMs !== undefined) due = Math.min(due, a.untilMs + 1);
+    const ttlMs = snap.desired.cluster.spec.jobs.leaseTtlSeconds * 1000;
+    for (const g of Object.values(this.o.memory.get().jobs.grants)) due = Math.min(due, g.sentAtMs + ttlMs * LEASE_RENEW_FRACTION + 1);
+    const retry = this.executor!.nextRetryAt();
+    if (retry !== undefined) due = Math.min(due, retry + 1);
+    this.queue("timer", Math.max(QUEUE_DELAY_MS + 1, due - now));
+  }
+
+  /** (Re)builds agent clients and watches when the set of nodes changes. */
+  private connect(snap: DesiredSnapshot): void {
+    const c = snap.desired.cluster;
+    const base = dirname(resolvePath(snap.dir.cluster.file));
+    const topology = JSON.stringify(c.spec.nodes.map((n) => [n.name, n.agent, n.tokenFile, n.caFile]));
+    if (topology === this.topology && this.observer) return;
+    this.observer?.close();
+    for (const old of this.clients.values()) void old.close();
+    this.clients = new Map();
+    for (const n of c.spec.nodes) {
+      const token = readFileSync(resolvePath(base, n.tokenFile), "utf8").trim();
+      const ca = n.caFile ? readFileSync(resolvePath(base, n.caFile), "utf8") : undefined;
+      this.clients.set(n.name, new AgentClient({ node: n.name, url: n.agent, token, ...(ca ? { ca } : {}) }));
+    }
+    this.observer = new Observer({ clients: this.clients, onChange: () => this.queue("observed") });
+    const stopTimeouts = Object.values(c.spec.services).filter((s) => s.job).map((s) => s.stopTimeoutSeconds);
+    this.executor = new Executor({
+      clients: this.clients,
+      memory: this.o.memory,
+      observer: this.observer,
+      logger: this.o.logger,
+      revokeTimeoutMs: (Math.max(0, ...stopTimeouts) + 15) * 1000,
+      onSettled: () => this.queue("settled"),
+      onEvent: (e) => {
+        if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
+        this.o.events.append({
+          type: e.type,
+          message: e.type === "action" ? describeAction(e.action) : `${describeAction(e.action)}: ${e.ok ? "done" : `failed: ${e.error}`}`,
+          action: e.action.type,
+          ...("node" in e.action ? { node: e.action.node } : {}),
+          ...(e.ok !== undefined ? { ok: e.ok } : {}),
+          ...(e.ms !== undefined ? { ms: e.ms } : {}),
+        });
+      },
+    });
+    this.topology = topology;
+    this.observer.start();
+  }
+}
+
+export function describeAction(a: Action): string {
+  switch (a.type) {
+    case "applyNodeSpec":
+      return a.spec.stopped ? `stop ${a.node} (${a.color})` : `${a.reason} ${a.spec.tag} on ${a.node} (${a.color})`;
+    case "applyRouterSpec":
+      return a.reason === "switch" ? `switch ${a.node}: live → ${a.spec.live ?? "none"}, preview → ${a.spec.preview ?? "none"}` : `update the routing table on ${a.node}`;
+    case "revokeLease":
+      return `revoke the job lease of ${a.node}`;
+    case "grantLease":
+      return `grant the job lease to ${a.node} (epoch ${a.epoch})`;
+    case "renewLease":
+      return `renew the job lease of ${a.node} (epoch ${a.epoch})`;
+    case "refuse":
+    case "wait":
+      return a.message;
+  }
+}
+
+function emptyStatus(): ClusterStatus {
+  return {
+    app: null, revision: null, actedRevision: null, specErrors: [], active: null, colors: null, router: null, jobs: null, pending: [], lastReconcileAt: null,
+    conditions: carryTransitions([{ type: "Ready", status: "Unknown", reason: "Starting", message: "the reconciler is starting" }], [], null, new Date()),
+  };
+}

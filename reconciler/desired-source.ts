@@ -1,0 +1,142 @@
+/**
+ * The desired state as files on disk: cluster.yaml and state.yaml in the deploy dir, watched with
+ * chokidar (editors that save by rename, in-place writes, git checkout and git pull all show up as
+ * events on the folder). An invalid file never acts: the last valid pair stays in force.
+ */
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import type { Logger } from "pino";
+import { loadDeployDir, type DeployDir } from "../specs/load.js";
+import { formatIssue, type SpecIssue } from "../specs/source.js";
+import type { Desired } from "./desired.js";
+
+export const WATCHED_FILES = ["cluster.yaml", "state.yaml"] as const;
+/** Writes come in bursts (truncate, write, rename); act once the burst is over. */
+export const DEBOUNCE_MS = 30;
+/** An invalid read is confirmed after this pause, so a half-written file raises nothing. */
+export const INVALID_CONFIRM_MS = 150;
+
+export interface DesiredSnapshot {
+  desired: Desired;
+  /** Content hash of cluster.yaml + state.yaml. */
+  revision: string;
+  /** Content hash of state.yaml alone (what the API's If-Match compares). */
+  stateRevision: string;
+  dir: DeployDir;
+}
+
+export interface DesiredSourceOptions {
+  dir: string;
+  logger: Logger;
+  /** A new valid desired state is in force. */
+  onChange: (s: DesiredSnapshot) => void;
+  /** The files became invalid (issues) or valid again (empty list). */
+  onInvalid: (issues: SpecIssue[]) => void;
+}
+
+export class DesiredSource {
+  private current: DesiredSnapshot | null = null;
+  private issues: SpecIssue[] = [];
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly o: DesiredSourceOptions) {}
+
+  /** Loads once (the files must be valid to start), then watches. */
+  async start(): Promise<void> {
+    const r = await loadDeployDir(this.o.dir);
+    if (!r.ok) throw new Error(`the deploy dir ${this.o.dir} is not valid:\n${r.issues.map(formatIssue).join("\n")}`);
+    this.current = snapshot(r.dir);
+    this.watcher = watch(this.o.dir, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (p: string) => p !== this.o.dir && !WATCHED_FILES.includes(basename(p) as (typeof WATCHED_FILES)[number]),
+    });
+    this.watcher.on("all", (_event, path) => {
+      if (WATCHED_FILES.includes(basename(path) as (typeof WATCHED_FILES)[number])) this.schedule();
+    });
+    this.watcher.on("error", (err) => this.o.logger.error({ err: (err as Error).message }, "file watcher error"));
+    await new Promise<void>((resolve) => this.watcher!.once("ready", () => resolve()));
+  }
+
+  get(): DesiredSnapshot | null {
+    return this.current;
+  }
+
+  errors(): SpecIssue[] {
+    return this.issues;
+  }
+
+  /** Re-reads the files now (also used after the API writes state.yaml). */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        await this.loadOnce();
+      } while (this.again);
+    })().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.watcher?.close();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reload();
+    }, DEBOUNCE_MS);
+  }
+
+  private async loadOnce(): Promise<void> {
+    let r = await loadDeployDir(this.o.dir);
+    if (!r.ok) {
+      // A save in progress looks invalid for a moment; only a state that stays invalid counts.
+      await new Promise((res) => setTimeout(res, INVALID_CONFIRM_MS));
+      r = await loadDeployDir(this.o.dir);
+    }
+    if (!r.ok) {
+      const lines = r.issues.map(formatIssue).join(" | ");
+      if (lines !== this.issues.map(formatIssue).join(" | ")) {
+        this.o.logger.warn({ errors: r.issues.map(formatIssue) }, "desired state invalid; keeping the last valid one");
+        this.issues = r.issues;
+        this.o.onInvalid(r.issues);
+      }
+      return;
+    }
+    if (this.issues.length > 0) {
+      this.issues = [];
+      this.o.onInvalid([]);
+    }
+    const next = snapshot(r.dir);
+    if (next.revision === this.current?.revision) return; // a write that changes nothing
+    this.current = next;
+    this.o.logger.info({ revision: next.revision, active: next.desired.state.spec.active }, "desired state changed");
+    this.o.onChange(next);
+  }
+}
+
+function snapshot(dir: DeployDir): DesiredSnapshot {
+  return {
+    desired: { cluster: dir.cluster.value, state: dir.state.value },
+    revision: hash(dir.cluster.text + "\u0000" + dir.state.text),
+    stateRevision: hash(dir.state.text),
+    dir,
+  };
+}
+
+export function hash(s: string): string {
+  return createHash("sha256").update(s).digest("hex").slice(0, 12);
+}

@@ -1,0 +1,90 @@
+/**
+ * Drift: everything observed that the desired state does not explain. Pure: (desired, observed,
+ * plan) → alert candidates with stable fingerprints, so one problem fires once and resolves once.
+ */
+import type { Action } from "./actions.js";
+import type { Observed } from "../specs/observed.js";
+import type { Color } from "../specs/types.js";
+import { COLORS } from "../specs/types.js";
+import { colorNodes, routerNodes, type Desired } from "./desired.js";
+import { observeRouters, viewNode } from "./plan.js";
+
+/** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
+export interface DriftAlert {
+  fingerprint: string;
+  name: string;
+  severity: "warning" | "critical";
+  summary: string;
+  labels: Record<string, string>;
+}
+
+export interface DriftInput {
+  desired: Desired;
+  observed: Observed;
+  actions: readonly Action[];
+  /** The live colour the reconciler last set on the routers (null before the first switch). */
+  routerLive: Color | null;
+}
+
+export function detectDrift({ desired: d, observed: o, actions, routerLive }: DriftInput): DriftAlert[] {
+  const out: DriftAlert[] = [];
+  const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
+    out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
+
+  for (const c of COLORS) {
+    for (const n of colorNodes(d.cluster, c)) {
+      const obs = o.nodes[n.name];
+      if (!obs?.reachable) {
+        add("NodeUnreachable", "critical", n.name, `node ${n.name} (${c}) is unreachable: ${obs ? obs.error : "not observed yet"}`, { node: n.name, color: c });
+        continue;
+      }
+      const v = viewNode(d, n, obs);
+      const status = obs.status;
+      if (v.specMatches && !status.converging) {
+        for (const [svcName, svc] of Object.entries(v.want.services)) {
+          const s = status.services[svcName];
+          if (v.want.stopped) {
+            if (s && s.state !== "missing" && s.state !== "exited") add("ContainerRunning", "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} runs although ${c} is stopped`, { node: n.name, color: c, service: svcName });
+            continue;
+          }
+          if (svc.job) {
+            const running = s && (s.state === "running" || s.state === "starting" || s.state === "unhealthy");
+            if (running && status.lease.state !== "held") add("JobWithoutLease", "critical", `${n.name}/${svcName}`, `job ${svcName} runs on ${n.name} without a lease`, { node: n.name, color: c, service: svcName });
+            continue;
+          }
+          if (!s || s.state === "missing" || s.state === "exited") {
+            add("ContainerDown", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) is ${s?.state ?? "missing"}${s?.error ? `: ${s.error}` : ""}`, { node: n.name, color: c, service: svcName });
+          } else if (s.tag !== v.want.tag) {
+            add("WrongImage", "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} runs ${s.tag ?? "an unknown tag"} instead of ${v.want.tag}`, { node: n.name, color: c, service: svcName });
+          }
+        }
+      }
+      for (const svcName of Object.keys(status.services)) {
+        if (!(svcName in d.cluster.spec.services) && status.services[svcName]!.state !== "missing") {
+          add("ExtraContainer", "warning", `${n.name}/${svcName}`, `${n.name} runs ${svcName}, which is not a service of this cluster`, { node: n.name, color: c, service: svcName });
+        }
+      }
+    }
+  }
+
+  const routers = observeRouters(d, o);
+  for (const r of routerNodes(d.cluster)) {
+    const obs = o.nodes[r.name];
+    if (!obs?.reachable) {
+      add("NodeUnreachable", "critical", r.name, `router ${r.name} is unreachable: ${obs ? obs.error : "not observed yet"}`, { node: r.name });
+      continue;
+    }
+    const live = obs.status.router?.spec?.live ?? null;
+    if (routerLive !== null && live !== null && live !== routerLive) {
+      add("RouterElsewhere", "critical", r.name, `router ${r.name} sends live traffic to ${live}, but Switchyard last set ${routerLive}`, { node: r.name, color: live });
+    }
+    if (obs.status.router?.tableError) add("RouterTableCorrupt", "warning", r.name, `router ${r.name}: ${obs.status.router.tableError}`, { node: r.name });
+  }
+  if (routers.live.size === 2) add("RoutersDisagree", "critical", "all", "routers disagree about the live colour", {});
+
+  for (const a of actions) {
+    if (a.type !== "refuse") continue;
+    add(a.reason, a.reason === "DeployFailed" ? "critical" : "warning", a.color ?? "all", a.message, a.color ? { color: a.color } : {});
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+/**
+ * Starting the reconciler: the locks, its memory, the desired-state watcher, the alert sinks and event
+ * log, the loop, and the API.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { makeLogger, type Logger } from "../node-agent/log.js";
+import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
+import { lockReconciler } from "./lock.js";
+import { Memory } from "./memory.js";
+import { DesiredSource } from "./desired-source.js";
+import { Controller } from "./controller.js";
+import { AlertManager, type AlertSink } from "./alerts.js";
+import { EventLog } from "./events.js";
+import { WebhookSink } from "./webhooks.js";
+import { buildApi } from "./api.js";
+import { formatIssue } from "../specs/source.js";
+
+export interface ReconcilerOptions {
+  dir: string;
+  dataDir: string;
+  listen?: string;
+  logger?: Logger;
+  /** Allow a listen address other than loopback (the API must then be protected otherwise). */
+  allowPublic?: boolean;
+}
+
+export interface RunningReconciler {
+  url: string;
+  controller: Controller;
+  source: DesiredSource;
+  alerts: AlertManager;
+  events: EventLog;
+  server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startReconciler(o: ReconcilerOptions): Promise<RunningReconciler> {
+  const logger = o.logger ?? makeLogger("switchyard-reconciler");
+  const listen = o.listen ?? DEFAULT_RECONCILER_LISTEN;
+  const [host, port] = splitListen(listen);
+  if (!o.allowPublic && !isLoopback(host)) {
+    throw new Error(`--listen ${listen} is not a loopback address; the API would be reachable from the network. Use 127.0.0.1 (and a reverse proxy with TLS) for now`);
+  }
+  const lock = lockReconciler(o.dir, o.dataDir);
+  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
+  try {
+    const memory = new Memory(o.dataDir);
+    await memory.load();
+    const events = new EventLog({ dir: join(o.dataDir, "events") });
+    await events.open();
+    cleanups.unshift(() => events.close());
+    let controller: Controller | undefined;
+    let alerts: AlertManager | undefined;
+    const source = new DesiredSource({
+      dir: o.dir,
+      logger,
+      onChange: (s) => {
+        events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
+        controller?.queue("desired");
+      },
+      onInvalid: (issues) => {
+        if (issues.length === 0) {
+          alerts?.clear("SpecInvalid");
+          events.append({ type: "spec", message: "desired state valid again" });
+        } else {
+          alerts?.raise({ fingerprint: "SpecInvalid", name: "SpecInvalid", severity: "critical", summary: `${issues.map(formatIssue).join("; ")} — the last valid desired state stays in force`, labels: {} });
+          events.append({ type: "spec", message: `desired state invalid: ${issues.map(formatIssue).join("; ")}` });
+        }
+        controller?.queue("invalid");
+      },
+    });
+    await source.start();
+    cleanups.unshift(() => source.close());
+    const snap = source.get()!;
+    alerts = new AlertManager({ sinks: webhookSinks(snap.dir.cluster.file, snap.desired, logger), logger, events });
+    cleanups.unshift(() => alerts!.close());
+    controller = new Controller({ source, memory, alerts, events, logger });
+    cleanups.unshift(() => controller!.close());
+    controller.start();
+    const server = buildApi({ controller, alerts, events, logger });
+    await server.listen({ host, port });
+    cleanups.unshift(() => server.close());
+    const addr = server.server.address();
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${typeof addr === "object" && addr ? addr.port : port}`;
+    logger.info({ url, dir: o.dir, dataDir: o.dataDir }, "reconciler listening");
+    let closing: Promise<void> | undefined;
+    return {
+      url, controller, source, alerts, events, server,
+      close: () => (closing ??= runAll(cleanups)),
+    };
+  } catch (err) {
+    await runAll(cleanups);
+    throw err;
+  }
+}
+
+function webhookSinks(clusterFile: string, d: import("./desired.js").Desired, logger: Logger): AlertSink[] {
+  const base = dirname(resolve(clusterFile));
+  return d.cluster.spec.alerts.webhooks.map(
+    (w) =>
+      new WebhookSink({
+        url: w.url,
+        format: w.format,
+        logger,
+        cluster: d.cluster.metadata.name,
+        ...(w.secretFile ? { secret: readFileSync(resolve(base, w.secretFile), "utf8").trim() } : {}),
+      }),
+  );
+}
+
+async function runAll(fns: (() => Promise<void> | void)[]): Promise<void> {
+  for (const f of fns) {
+    try {
+      await f();
+    } catch {
+      /* keep closing the rest */
+    }
+  }
+}
+
+function splitListen(listen: string): [string, number] {
+  const i = listen.lastIndexOf(":");
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ""), Number(listen.slice(i + 1))];
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}

@@ -1,0 +1,93 @@
+/**
+ * The little the reconciler must remember across restarts, written ahead of the actions it covers:
+ * the job-lease ledger (the epoch only grows; when each grant was sent), when each colour's deploy
+ * started (for the deploy timeout), and the live colour it last set on the routers (router drift).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { DeployRecord, JobsLedger, LeaseGrantRecord } from "../specs/observed.js";
+import type { Color } from "../specs/types.js";
+import { writeFileAtomic } from "../node-agent/atomic-file.js";
+
+export interface MemoryDoc {
+  version: 1;
+  jobs: { epoch: number; grants: Record<string, LeaseGrantRecord> };
+  deploys: Partial<Record<Color, DeployRecord>>;
+  /** Live colour the reconciler last set on every router (null: none yet). */
+  routerLive: Color | null;
+  /** Revision of the desired state last acted on. */
+  actedRevision: string | null;
+}
+
+export class Memory {
+  private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, actedRevision: null };
+  private writing: Promise<void> = Promise.resolve();
+  readonly startedAtMs = Date.now();
+
+  constructor(private readonly dataDir: string) {}
+
+  private get file(): string {
+    return join(this.dataDir, "memory.json");
+  }
+
+  async load(): Promise<void> {
+    try {
+      const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
+      if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
+      this.doc = { ...this.doc, ...parsed };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
+      }
+    }
+  }
+
+  get(): Readonly<MemoryDoc> {
+    return this.doc;
+  }
+
+  jobsLedger(): JobsLedger {
+    return { epoch: this.doc.jobs.epoch, grants: { ...this.doc.jobs.grants }, startedAtMs: this.startedAtMs };
+  }
+
+  /** Records a grant or renewal before it is sent; resolves once it is on disk. */
+  recordGrant(node: string, epoch: number, ttlMs: number, sentAtMs: number): Promise<void> {
+    this.doc = {
+      ...this.doc,
+      jobs: { epoch: Math.max(this.doc.jobs.epoch, epoch), grants: { ...this.doc.jobs.grants, [node]: { epoch, sentAtMs, ttlMs } } },
+    };
+    return this.persist();
+  }
+
+  /** The node confirmed its job containers stopped: it holds nothing any more. */
+  recordRevoked(node: string): Promise<void> {
+    const grants = { ...this.doc.jobs.grants };
+    delete grants[node];
+    this.doc = { ...this.doc, jobs: { ...this.doc.jobs, grants } };
+    return this.persist();
+  }
+
+  recordDeploy(color: Color, tag: string, atMs: number): Promise<void> {
+    if (this.doc.deploys[color]?.tag === tag) return Promise.resolve();
+    this.doc = { ...this.doc, deploys: { ...this.doc.deploys, [color]: { tag, startedAtMs: atMs } } };
+    return this.persist();
+  }
+
+  recordRouterLive(live: Color | null): Promise<void> {
+    if (this.doc.routerLive === live) return Promise.resolve();
+    this.doc = { ...this.doc, routerLive: live };
+    return this.persist();
+  }
+
+  recordActed(revision: string): Promise<void> {
+    if (this.doc.actedRevision === revision) return Promise.resolve();
+    this.doc = { ...this.doc, actedRevision: revision };
+    return this.persist();
+  }
+
+  private persist(): Promise<void> {
+    const snapshot = JSON.stringify(this.doc, null, 2);
+    this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, snapshot));
+    return this.writing;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * A whole cluster on one machine for reconciler tests: a deploy dir (cluster.yaml + state.yaml + tokens),
+ * a blue and a green node agent on the real Docker engine, a router agent, and the reconciler — in this
+ * process or as child processes (for SIGKILL tests). Everything is labelled and cleaned up by name.
+ */
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
+import { request } from "undici";
+import { startAgent, type RunningAgent } from "../../node-agent/main.js";
+import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
+import type { ClusterStatus } from "../../reconciler/status.js";
+import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
+
+export interface ClusterBedOptions {
+  /** Unique per test file: names nodes and the app. */
+  prefix: string;
+  policy?: "heal" | "alert";
+  deployTimeoutSeconds?: number;
+  leaseTtlSeconds?: number;
+  withWorker?: boolean;
+  state?: { active?: "blue" | "green"; blue?: string; green?: string; owner?: string };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export class ClusterBed {
+  readonly dir: string;
+  readonly deployDir: string;
+  readonly dataDir: string;
+  readonly names: { blue: string; green: string; router: string };
+  agents = new Map<string, RunningAgent>();
+  reconciler: RunningReconciler | undefined;
+  child: ChildProcess | undefined;
+  reconcilerUrl = "";
+  routerPort = 0;
+  ports: { blue: number; green: number } = { blue: 0, green: 0 };
+  private agentPorts = new Map<string, number>();
+
+  constructor(readonly o: ClusterBedOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), `sy-${o.prefix}-`));
+    this.deployDir = join(this.dir, "deploy");
+    this.dataDir = join(this.dir, "data");
+    mkdirSync(join(this.deployDir, "secrets"), { recursive: true });
+    this.names = { blue: `${o.prefix}-blue-1`, green: `${o.prefix}-green-1`, router: `${o.prefix}-router-1` };
+  }
+
+  /** Starts the three agents (fixed free ports, so they can be restarted on the same URL). */
+  async startAgents(): Promise<void> {
+    for (const n of Object.values(this.names)) await removeNodeContainers(n);
+    this.routerPort = await freePort();
+    this.ports = { blue: await freePort(), green: await freePort() };
+    for (const [role, name] of [["node", this.names.blue], ["node", this.names.green], ["router", this.names.router]] as const) {
+      this.agentPorts.set(name, await freePort());
+      const token = randomBytes(24).toString("hex");
+      writeFileSync(join(this.deployDir, "secrets", `${name}.token`), token + "\n");
+      const adir = join(this.dir, "agents", name);
+      mkdirSync(adir, { recursive: true });
+      writeFileSync(join(adir, "token"), token + "\n");
+      writeFileSync(
+        join(adir, "agent.yaml"),
+        [
+          "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
+          "tokenFile: token", `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
+          role === "router" ? `router: { listen: 127.0.0.1:${this.routerPort} }` : "",
+        ].join("\n"),
+      );
+      await this.startAgent(name);
+    }
+    this.writeCluster();
+    this.writeState(this.o.state ?? {});
+  }
+
+  async startAgent(name: string): Promise<void> {
+    this.agents.set(name, await startAgent(join(this.dir, "agents", name, "agent.yaml")));
+  }
+
+  async stopAgent(name: string): Promise<void> {
+    await this.agents.get(name)?.close();
+    this.agents.delete(name);
+  }
+
+  writeCluster(): void {
+    const svc = [
+      "  services:",
+      "    web:",
+      "      port: 8080",
+      "      expose: { pathPrefix: / }",
+      "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
+      "      stopTimeoutSeconds: 5",
+      ...(this.o.withWorker ? ["    worker:", "      job: true", "      command: [node, worker.js]", "      stopTimeoutSeconds: 2"] : []),
+    ];
+    const a = (n: string) => `http://127.0.0.1:${this.agentPorts.get(n)}`;
+    const text = [
+      "apiVersion: switchyard.dev/v1",
+      "kind: Cluster",
+      `metadata: { name: ${this.o.prefix} }`,
+      "spec:",
+      `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000 } }`,
+      ...svc,
+      "  nodes:",
+      `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue} } }`,
+      `    - { name: ${this.names.green}, color: green, agent: ${a(this.names.green)}, tokenFile: secrets/${this.names.green}.token, address: 127.0.0.1, ports: { web: ${this.ports.green} } }`,
+      `    - { name: ${this.names.router}, role: router, agent: ${a(this.names.router)}, tokenFile: secrets/${this.names.router}.token }`,
+      "  router:",
+      `    listen: 127.0.0.1:${this.routerPort}`,
+      "    hosts: { live: [live.test], preview: [preview.test], blue: [blue.test], green: [green.test] }",
+      "    drainTimeoutSeconds: 5",
+      `  jobs: { leaseTtlSeconds: ${this.o.leaseTtlSeconds ?? 4} }`,
+      `  deploy: { timeoutSeconds: ${this.o.deployTimeoutSeconds ?? 30} }`,
+      `  drift: { policy: ${this.o.policy ?? "heal"} }`,
+      "",
+    ].join("\n");
+    this.writeAtomically("cluster.yaml", text);
+  }
+
+  writeState(s: { active?: string; blue?: string; green?: string; owner?: string; blueStopped?: boolean; greenStopped?: boolean }): void {
+    const color = (tag: string | undefined, stopped: boolean | undefined, dflt: string) => (stopped ? "{ stopped: true }" : `{ tag: ${tag ?? dflt} }`);
+    this.writeAtomically(
+      "state.yaml",
+      [
+        "apiVersion: switchyard.dev/v1",
+        "kind: State",
+        "spec:",
+        `  active: ${s.active ?? "blue"}`,
+        "  colors:",
+        `    blue: ${color(s.blue, s.blueStopped, "v1")}`,
+        `    green: ${color(s.green, s.greenStopped, "v2")}`,
+        `  jobs: { owner: ${s.owner ?? "active"} }`,
+        "",
+      ].join("\n"),
+    );
+  }
+
+  /** Writes like an editor that saves by rename. */
+  writeAtomically(file: string, text: string): void {
+    const tmp = join(this.deployDir, `.${file}.tmp`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(this.deployDir, file));
+  }
+
+  async startReconciler(): Promise<RunningReconciler> {
+    this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0" });
+    this.reconcilerUrl = this.reconciler.url;
+    return this.reconciler;
+  }
+
+  /** The reconciler as a child process (so a test can SIGKILL it). */
+  async spawnReconciler(): Promise<ChildProcess> {
+    const port = await freePort();
+    const proc = spawn(process.execPath, ["bin/switchyard.js", "reconciler", "--dir", this.deployDir, "--data", this.dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = proc;
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => (out += d));
+    proc.stderr!.on("data", (d: Buffer) => (out += d));
+    this.reconcilerUrl = `http://127.0.0.1:${port}`;
+    await waitFor(`reconciler child up (${out})`, async () => (await fetch(this.reconcilerUrl + "/healthz")).ok, 15_000);
+    return proc;
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const res = await fetch(this.reconcilerUrl + "/api/v1/status");
+    return (await res.json()) as ClusterStatus;
+  }
+
+  condition(s: ClusterStatus, type: string) {
+    return s.conditions.find((c) => c.type === type);
+  }
+
+  /** GET through the router with a route class host; returns the colour that served it (or the failure). */
+  async viaRouter(host = "live.test", path = "/version"): Promise<{ status: number; color: string | null; body: string }> {
+    const res = await request(`http://127.0.0.1:${this.routerPort}${path}`, { headers: { host }, headersTimeout: 5000, bodyTimeout: 5000 });
+    const body = await res.body.text();
+    return { status: res.statusCode, color: (res.headers["x-switchyard-color"] as string | undefined) ?? null, body };
+  }
+
+  async close(): Promise<void> {
+    this.child?.kill("SIGKILL");
+    await this.reconciler?.close();
+    for (const a of this.agents.values()) await a.close();
+    for (const n of Object.values(this.names)) await removeNodeContainers(n);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Light continuous load through the router: counts every answer by colour and every failure. */
+export class Load {
+  ok = 0;
+  failed: string[] = [];
+  colors: string[] = [];
+  private stopped = false;
+  private done: Promise<void>[] = [];
+
+  constructor(private readonly bed: ClusterBed, concurrency = 4, private readonly pauseMs = 5) {
+    for (let i = 0; i < concurrency; i++) this.done.push(this.worker());
+  }
+
+  private async worker(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const r = await this.bed.viaRouter();
+        if (r.status === 200) {
+          this.ok++;
+          if (this.colors.at(-1) !== r.color) this.colors.push(r.color ?? "?");
+        } else this.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
+      } catch (err) {
+        this.failed.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, this.pauseMs));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.done);
+  }
+}
