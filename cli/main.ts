@@ -2,22 +2,17 @@
  * The `switchyard` command line. Thin: each command lives in its own file and returns an exit code.
  * Exit 0 on success; non-zero with clear lines on stderr on failure.
  */
-import { runValidate, validateHelp } from "./validate.js";
-import { agentHelp, runAgent } from "./agent.js";
-import { reconcilerHelp, runReconciler } from "./reconciler.js";
-import { runStatus, statusHelp } from "./status.js";
-
 interface Command {
   summary: string;
-  help: string;
-  run: (argv: string[]) => Promise<number>;
+  /** Loaded only when the command runs, so each command pays only for what it uses. */
+  load: () => Promise<{ help: string; run: (argv: string[]) => Promise<number> }>;
 }
 
 const commands: Record<string, Command> = {
-  validate: { summary: "check cluster, state and agent files (every error, with file:line:col)", help: validateHelp, run: runValidate },
-  agent: { summary: "run the node agent of this VM (containers or router)", help: agentHelp, run: runAgent },
-  reconciler: { summary: "watch the desired state and drive every agent until reality matches", help: reconcilerHelp, run: runReconciler },
-  status: { summary: "show the cluster's status (conditions, colours, router, jobs)", help: statusHelp, run: runStatus },
+  validate: { summary: "check cluster, state and agent files (every error, with file:line:col)", load: async () => { const m = await import("./validate.js"); return { help: m.validateHelp, run: m.runValidate }; } },
+  agent: { summary: "run the node agent of this VM (containers or router)", load: async () => { const m = await import("./agent.js"); return { help: m.agentHelp, run: m.runAgent }; } },
+  reconciler: { summary: "watch the desired state and drive every agent until reality matches", load: async () => { const m = await import("./reconciler.js"); return { help: m.reconcilerHelp, run: m.runReconciler }; } },
+  status: { summary: "show the cluster's status (conditions, colours, router, jobs)", load: async () => { const m = await import("./status.js"); return { help: m.statusHelp, run: m.runStatus }; } },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,11 +30,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`switchyard: unknown command "${name}"; run "switchyard --help" for the list\n`);
     return 2;
   }
+  const loaded = await cmd.load();
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(cmd.help);
+    process.stdout.write(loaded.help);
     return 0;
   }
-  return cmd.run(rest);
+  return loaded.run(rest);
 }
 
 function usage(): string {

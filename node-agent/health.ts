@@ -16,11 +16,16 @@ export interface ProbeConfig {
   unhealthyThreshold: number;
 }
 
+/** Before its first success a container is probed this often, so a ready app is seen at once. */
+export const STARTUP_PROBE_MS = 100;
+
 export class HealthProbe {
   health: Health = "unknown";
   lastError: string | null = null;
   private ok = 0;
   private bad = 0;
+  private everHealthy = false;
+  private lastCountedFailure = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -41,7 +46,8 @@ export class HealthProbe {
     probeOnce(this.cfg).then((err) => {
       if (this.stopped) return;
       this.record(err);
-      const wait = Math.max(0, this.cfg.periodSeconds * 1000 - (Date.now() - started));
+      const period = this.everHealthy ? this.cfg.periodSeconds * 1000 : Math.min(STARTUP_PROBE_MS, this.cfg.periodSeconds * 1000);
+      const wait = Math.max(0, period - (Date.now() - started));
       this.timer = setTimeout(() => this.tick(), wait);
       this.timer.unref();
     });
@@ -54,8 +60,18 @@ export class HealthProbe {
       this.ok++;
       this.bad = 0;
       this.lastError = null;
-      if (this.ok >= this.cfg.healthyThreshold) this.health = "healthy";
+      if (this.ok >= this.cfg.healthyThreshold) {
+        this.health = "healthy";
+        this.everHealthy = true;
+      }
     } else {
+      // Fast start-up probes must not turn a slow starter unhealthy early: count failures at the configured period.
+      const now = Date.now();
+      if (!this.everHealthy && now - this.lastCountedFailure < this.cfg.periodSeconds * 1000) {
+        this.lastError = err;
+        return;
+      }
+      this.lastCountedFailure = now;
       this.bad++;
       this.ok = 0;
       this.lastError = err;

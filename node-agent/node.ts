@@ -39,7 +39,7 @@ interface ServiceMemo {
 export class NodeAgent {
   private spec: NodeSpec | null = null;
   private workloads: Workload[] = [];
-  private readonly probes = new Map<string, HealthProbe>(); // by workload id
+  private readonly probes = new Map<string, HealthProbe>(); // by workload id + probe settings
   private readonly errors = new Map<string, string>(); // by service
   private readonly pulling = new Map<string, PullProgress>(); // by service
   private readonly stopping = new Set<string>(); // workload ids
@@ -373,8 +373,10 @@ export class NodeAgent {
     for (const w of this.workloads) {
       const svc = this.spec?.services[w.service];
       if (!w.running || w.kind !== "web" || !svc || svc.hostPort === undefined) continue;
-      live.add(w.id);
-      if (this.probes.has(w.id)) continue;
+      // A new spec may change how the service is probed: the key includes the settings.
+      const key = probeKey(w.id, svc);
+      live.add(key);
+      if (this.probes.has(key)) continue;
       const probe = new HealthProbe(
         {
           host: this.o.publishAddress === "0.0.0.0" || this.o.publishAddress === "::" ? "127.0.0.1" : this.o.publishAddress,
@@ -383,7 +385,7 @@ export class NodeAgent {
         },
         () => this.emit(),
       );
-      this.probes.set(w.id, probe);
+      this.probes.set(key, probe);
       probe.start();
     }
     for (const [id, p] of this.probes) {
@@ -405,13 +407,13 @@ export class NodeAgent {
     else if (!w) state = "missing";
     else if (!w.running) state = w.stateText === "created" || w.stateText === "restarting" ? "starting" : "exited";
     else {
-      const probe = this.probes.get(w.id);
+      const probe = svc ? this.probes.get(probeKey(w.id, svc)) : undefined;
       if (w.kind === "web" && svc?.hostPort !== undefined && probe) {
         health = probe.health;
         state = health === "healthy" ? "running" : health === "unhealthy" ? "unhealthy" : "starting";
       } else state = "running";
     }
-    const probeError = w ? this.probes.get(w.id)?.lastError ?? null : null;
+    const probeError = w && svc ? this.probes.get(probeKey(w.id, svc))?.lastError ?? null : null;
     const error = this.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
     const tag = pull ? null : w?.tag ?? null;
     const prev = this.memo.get(name);
@@ -449,6 +451,10 @@ export class NodeAgent {
   private async persistLease(): Promise<void> {
     await writeFileAtomic(join(this.o.dataDir, "lease.json"), JSON.stringify(this.lease.memory()));
   }
+}
+
+function probeKey(id: string, svc: NodeServiceSpec): string {
+  return `${id}|${svc.hostPort}|${canonical(svc.health)}`;
 }
 
 /** Everything that defines a service's container; a change means the container is replaced. */

@@ -21,8 +21,8 @@ const SSE_HEARTBEAT_MS = 15_000;
 
 export function buildApi(o: ApiOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: o.logger.child({ component: "api" }),
-    disableRequestLogging: true,
+    // Request logs are info level; the API logger keeps warnings and errors only.
+    loggerInstance: o.logger.child({ component: "api" }, { level: o.logger.levelVal > 40 ? o.logger.level : "warn" }),
     bodyLimit: API_BODY_LIMIT,
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
