@@ -1,0 +1,386 @@
+/**
+ * state.yaml as a git-backed source of truth. Every change made through the API is validated, written
+ * atomically and committed in the deploy dir's repository with the signed-in user as author; history and
+ * "roll back to this revision" come from git. A deploy dir outside git still works, without history.
+ */
+import { readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { State } from "../specs/state.js";
+import { COLORS, type Color } from "../specs/types.js";
+import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../specs/load.js";
+import { formatIssue } from "../specs/source.js";
+import { writeFileAtomic } from "../node-agent/atomic-file.js";
+import { hash } from "./desired-source.js";
+import { reconError } from "./errors.js";
+import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
+import { unifiedDiff } from "./text-diff.js";
+
+export const STATE_FILE = "state.yaml";
+export const DEFAULT_HISTORY_LIMIT = 50;
+export const MAX_HISTORY_LIMIT = 500;
+export const PUSH_TIMEOUT_MS = 60_000;
+/** A commit id as the API accepts it: abbreviated or full hex, nothing else (no refs, no options). */
+export const COMMIT_ID_PATTERN = /^[0-9a-f]{7,40}$/i;
+const MAX_MESSAGE_CHARS = 4000;
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+export interface CommitResult {
+  /** Content revision of state.yaml after the change (what If-Match compares). */
+  revision: string;
+  /** The new commit, or null when history is off or state.yaml already was exactly this text in HEAD. */
+  commit: string | null;
+}
+
+export interface HistoryEntry {
+  commit: string;
+  author: string;
+  email: string;
+  /** Author date, ISO 8601. */
+  date: string;
+  message: string;
+  /** Unified diff of state.yaml in this commit (against its first parent). */
+  diff: string;
+  /** Content revision of state.yaml at this commit; null when the commit deleted it. */
+  revision: string | null;
+}
+
+export interface StateRepoOptions {
+  /** The deploy dir (holds state.yaml and cluster.yaml). */
+  dir: string;
+  logger: Logger;
+  /** Push every commit here (a remote name or URL); failures are logged, never fatal. */
+  remote?: string;
+}
+
+export class StateRepo {
+  private readonly file: string;
+  private detected: Promise<{ enabled: boolean; warning?: string }> | undefined;
+  /** Path of the deploy dir inside the work tree, "" or ending in "/" (for `<rev>:<path>`). */
+  private prefix = "";
+  private tail: Promise<unknown> = Promise.resolve();
+  private pushes: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: StateRepoOptions) {
+    this.file = join(o.dir, STATE_FILE);
+  }
+
+  /** Finds out whether history is possible here. Safe to call more than once. */
+  init(): Promise<{ enabled: boolean; warning?: string }> {
+    this.detected ??= this.detect().catch((err: unknown) => {
+      this.detected = undefined; // a deploy dir that appears later is found on the next call
+      throw err;
+    });
+    return this.detected;
+  }
+
+  /**
+   * Validates `text`, checks it against `expectedRevision`, writes state.yaml atomically and commits it
+   * (state.yaml only; anything else staged is left alone). Concurrent calls run one after another.
+   */
+  async commitState(o: { text: string; author: Author; message: string; expectedRevision?: string }): Promise<CommitResult> {
+    const env = authorEnv(o.author);
+    const message = cleanMessage(o.message);
+    // Validation runs now, but the place in the queue is taken now too: commits land in call order.
+    const valid = this.validate(o.text);
+    valid.catch(() => undefined);
+    return this.serial(async () => {
+      await valid;
+      const { enabled } = await this.init();
+      const current = await this.readCurrent();
+      const currentRevision = current === null ? null : hash(current);
+      if (o.expectedRevision !== undefined && o.expectedRevision !== currentRevision) {
+        throw reconError(
+          "RECON_ERR_CONFLICT",
+          `state.yaml changed since you loaded it (your revision ${o.expectedRevision}, now ${currentRevision ?? "no file"}); nothing was written. Reload and try again`,
+          { expectedRevision: o.expectedRevision, currentRevision },
+        );
+      }
+      const revision = hash(o.text);
+      if (current !== o.text) await this.write(o.text);
+      if (!enabled) {
+        this.o.logger.info({ revision, author: o.author.name }, "state.yaml written (not committed: history is off)");
+        return { revision, commit: null };
+      }
+      const commit = await this.commit(message, env, current);
+      if (commit) {
+        this.o.logger.info({ commit, revision, author: o.author.name, message }, "state.yaml committed");
+        if (this.o.remote) this.schedulePush();
+      }
+      return { revision, commit };
+    });
+  }
+
+  /** The git log of state.yaml, newest first, with each commit's diff and the revision it left. */
+  async history(o: { limit?: number } = {}): Promise<HistoryEntry[]> {
+    const { enabled } = await this.init();
+    if (!enabled || !(await this.hasHead())) return [];
+    const wanted = Number.isFinite(o.limit) ? Math.floor(o.limit!) : DEFAULT_HISTORY_LIMIT;
+    const limit = Math.max(1, Math.min(MAX_HISTORY_LIMIT, wanted));
+    const out = await this.git([
+      "log", `--max-count=${limit}`, "--format=%x00%H%x00%an%x00%ae%x00%aI%x00%B%x00", "--patch", "--relative", "--diff-merges=first-parent",
+      "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--", STATE_FILE,
+    ]);
+    const fields = out.split("\0");
+    const entries: Omit<HistoryEntry, "revision">[] = [];
+    for (let i = 1; i + 4 < fields.length; i += 6) {
+      entries.push({
+        commit: fields[i]!,
+        author: fields[i + 1]!,
+        email: fields[i + 2]!,
+        date: fields[i + 3]!,
+        message: fields[i + 4]!.trimEnd(),
+        diff: cleanDiff(fields[i + 5] ?? ""),
+      });
+    }
+    const revisions = await this.revisionsAt(entries.map((e) => e.commit));
+    return entries.map((e, i) => ({ ...e, revision: revisions[i] ?? null }));
+  }
+
+  /** A new commit that restores state.yaml as it was in `commit` (which must be in its history). */
+  async rollbackTo(commit: string, author: Author, expectedRevision?: string): Promise<CommitResult> {
+    if (typeof commit !== "string" || !COMMIT_ID_PATTERN.test(commit)) {
+      throw reconError("RECON_ERR_BAD_REQUEST", "a commit id is 7 to 40 hexadecimal digits");
+    }
+    const { enabled, warning } = await this.init();
+    if (!enabled) throw reconError("RECON_ERR_UNAVAILABLE", `cannot roll back to a revision: ${warning}`);
+    const notFound = () => reconError("RECON_ERR_NOT_FOUND", `commit ${commit} is not in the history of state.yaml`);
+    const resolved = await this.run(["rev-parse", "--verify", "--quiet", `${commit}^{commit}`]);
+    if (resolved.code !== 0) throw notFound();
+    const full = resolved.stdout.toString("utf8").trim();
+    const touching = (await this.git(["log", "--format=%H", "--", STATE_FILE])).split("\n");
+    if (!touching.includes(full)) throw notFound();
+    const blob = await this.run(["cat-file", "blob", `${full}:${this.prefix}${STATE_FILE}`]);
+    if (blob.code !== 0) throw reconError("RECON_ERR_BAD_REQUEST", `commit ${commit} deleted state.yaml; there is nothing to restore from it`);
+    const subject = (await this.git(["log", "-1", "--format=%s", full, "--"])).trim();
+    const short = (await this.git(["rev-parse", "--short", full])).trim();
+    return this.commitState({
+      text: blob.stdout.toString("utf8"),
+      author,
+      message: `roll back to ${short} (${subject})`,
+      ...(expectedRevision !== undefined ? { expectedRevision } : {}),
+    });
+  }
+
+  /** The unified diff from the current state.yaml to `newText`; the repository is not touched. */
+  async diffFor(newText: string): Promise<string> {
+    const current = await this.readCurrent();
+    return unifiedDiff(current ?? "", newText, { from: current === null ? null : STATE_FILE, to: STATE_FILE });
+  }
+
+  /** Resolves once every push queued so far has finished (for shutdown and tests). */
+  async idle(): Promise<void> {
+    await this.tail.catch(() => undefined);
+    await this.pushes;
+  }
+
+  private async detect(): Promise<{ enabled: boolean; warning?: string }> {
+    const st = await stat(this.o.dir).catch(() => null);
+    if (!st?.isDirectory()) throw new Error(`the deploy dir ${this.o.dir} does not exist or is not a folder`);
+    const off = (why: string) => {
+      const warning = `history is off: ${why}. Changes are still written to state.yaml, but not committed, so there is no history and no roll back to a revision`;
+      this.o.logger.warn({ dir: this.o.dir }, warning);
+      return { enabled: false, warning };
+    };
+    let inside;
+    try {
+      inside = await this.run(["rev-parse", "--is-inside-work-tree"]);
+    } catch (err) {
+      if (err instanceof GitError && err.notInstalled) return off("git is not installed on this machine; install git to turn history on");
+      throw err;
+    }
+    if (inside.code !== 0 || inside.stdout.toString().trim() !== "true") {
+      const why = firstLines(inside.stderr, 1);
+      const hint = /not a git repository/i.test(why) || !why ? "" : ` (git says: ${why})`;
+      return off(`the deploy dir ${this.o.dir} is not in a git repository${hint}. To turn history on: git -C ${this.o.dir} init && git -C ${this.o.dir} add ${STATE_FILE} && git -C ${this.o.dir} commit -m "initial state"`);
+    }
+    this.prefix = (await this.git(["rev-parse", "--show-prefix"])).trim();
+    const ignored = await this.run(["check-ignore", "--quiet", "--", STATE_FILE], { env: { GIT_LITERAL_PATHSPECS: "0" } }); // no pathspec magic here
+    if (ignored.code === 0) return off(`${STATE_FILE} is ignored by git here (see .gitignore); remove it from there to turn history on`);
+    this.o.logger.info({ dir: this.o.dir, remote: this.o.remote ? redactUrls(this.o.remote) : undefined }, "state.yaml history is on (git)");
+    return { enabled: true };
+  }
+
+  private async validate(text: string): Promise<void> {
+    if (typeof text !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "state.yaml text must be a string");
+    const r = parseSpec(STATE_FILE, text, { expectKind: "State", checkFiles: false });
+    let issues = r.ok ? [] : r.issues;
+    if (r.ok) {
+      // The rules between the two files too, so a commit never makes the deploy dir invalid.
+      const cluster = await loadSpecFile(join(this.o.dir, "cluster.yaml"), { expectKind: "Cluster", checkFiles: false });
+      if (cluster.ok) issues = crossFiles(cluster.spec as LoadedSpec<"Cluster">, r.spec as LoadedSpec<"State">);
+    }
+    if (issues.length > 0) {
+      const lines = issues.map(formatIssue);
+      throw reconError("RECON_ERR_INVALID_STATE", `state.yaml is not valid, nothing was written: ${lines.join("; ")}`, { issues: lines });
+    }
+  }
+
+  private async commit(message: string, env: Record<string, string>, previous: string | null): Promise<string | null> {
+    const indexBefore = (await this.git(["ls-files", "--stage", "--", STATE_FILE])).trim();
+    try {
+      await this.git(["add", "--", STATE_FILE]);
+      const staged = await this.run(["diff", "--cached", "--quiet", "--", STATE_FILE]);
+      if (staged.code === 0) return null; // HEAD already has exactly this state.yaml
+      await this.git(["commit", "--quiet", "--cleanup=whitespace", `--message=${message}`, "--only", "--", STATE_FILE], { env });
+      return (await this.git(["rev-parse", "--verify", "HEAD"])).trim();
+    } catch (err) {
+      await this.undo(previous, indexBefore);
+      throw reconError("RECON_ERR_UNAVAILABLE", `${(err as Error).message}; state.yaml was put back as it was and nothing changed. Fix the repository (see the reconciler's log) and try again`);
+    }
+  }
+
+  /** Puts state.yaml and its index entry back after a failed commit. */
+  private async undo(previous: string | null, indexBefore: string): Promise<void> {
+    try {
+      if (previous === null) await rm(this.file, { force: true });
+      else await this.write(previous);
+      const m = /^(\d{6}) ([0-9a-f]{40,64}) 0\t/.exec(indexBefore);
+      if (m) await this.git(["update-index", "--cacheinfo", `${m[1]},${m[2]},${this.prefix}${STATE_FILE}`]); // a path from the top, not the cwd
+      else await this.git(["rm", "--cached", "--quiet", "--ignore-unmatch", "--", STATE_FILE]);
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message }, "could not put state.yaml back after a failed commit");
+    }
+  }
+
+  private schedulePush(): void {
+    const remote = this.o.remote!;
+    this.pushes = this.pushes.then(async () => {
+      const r = await this.run(["push", "--porcelain", "--", remote, "HEAD"], { timeoutMs: PUSH_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stderr: err.message }));
+      if (r.code === 0) this.o.logger.info({ remote: redactUrls(remote) }, "pushed state.yaml history");
+      else this.o.logger.warn({ remote: redactUrls(remote), err: firstLines(r.stderr) }, "git push failed; the commit is kept here and goes with the next push");
+    });
+  }
+
+  /** Revision of state.yaml at each commit, read in one `git cat-file --batch`. */
+  private async revisionsAt(commits: string[]): Promise<(string | null)[]> {
+    if (commits.length === 0) return [];
+    const input = commits.map((c) => `${c}:${this.prefix}${STATE_FILE}\n`).join("");
+    const r = await this.run(["cat-file", "--batch"], { input });
+    const out = r.stdout;
+    const revisions: (string | null)[] = [];
+    let pos = 0;
+    for (let i = 0; i < commits.length && pos < out.length; i++) {
+      const eol = out.indexOf(0x0a, pos);
+      if (eol < 0) break;
+      const header = out.subarray(pos, eol).toString("utf8");
+      pos = eol + 1;
+      const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+      if (!m) {
+        revisions.push(null); // "<object> missing": state.yaml was deleted in that commit
+        continue;
+      }
+      const size = Number(m[2]);
+      revisions.push(m[1] === "blob" ? hash(out.subarray(pos, pos + size).toString("utf8")) : null);
+      pos += size + 1;
+    }
+    return revisions;
+  }
+
+  private async readCurrent(): Promise<string | null> {
+    try {
+      return await readFile(this.file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+  }
+
+  /** Atomic write that keeps the file's permissions (state.yaml is not a secret: 0644 when new). */
+  private async write(text: string): Promise<void> {
+    const st = await stat(this.file).catch(() => null);
+    await writeFileAtomic(this.file, text, st ? st.mode & 0o777 : 0o644);
+  }
+
+  private async hasHead(): Promise<boolean> {
+    return (await this.run(["rev-parse", "--verify", "--quiet", "HEAD"])).code === 0;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn, fn);
+    this.tail = r.catch(() => undefined);
+    return r;
+  }
+
+  private git(args: string[], o: { env?: Record<string, string> } = {}): Promise<string> {
+    return git(args, { cwd: this.o.dir, ...o });
+  }
+
+  private run(args: string[], o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
+    return runGit(args, { cwd: this.o.dir, ...o });
+  }
+}
+
+/**
+ * A message a person understands for the change from `before` to `after`: "deploy v2 to green",
+ * "promote green (v2)", "roll back to blue (v1)", "stop blue", "move jobs to green", joined by commas.
+ * Whether a switch is a promotion or a rollback is the caller's `intent` when given; otherwise a switch
+ * to an older version tag (v1 after v2) reads as a rollback.
+ */
+export function describeChange(before: State, after: State, o: { intent?: "promote" | "rollback" } = {}): string {
+  const b = before.spec;
+  const a = after.spec;
+  const starts: string[] = [];
+  const stops: string[] = [];
+  for (const c of COLORS) {
+    const was = b.colors[c];
+    const now = a.colors[c];
+    const wasRunning = was.stopped !== true;
+    const nowRunning = now.stopped !== true;
+    if (nowRunning && (!wasRunning || was.tag !== now.tag)) starts.push(was.tag === now.tag ? `start ${c} (${now.tag})` : `deploy ${now.tag} to ${c}`);
+    else if (!nowRunning && wasRunning) stops.push(`stop ${c}`);
+    else if (!nowRunning && was.tag !== now.tag) stops.push(`set ${c} to ${now.tag ?? "no tag"} (stopped)`);
+  }
+  const parts = [...starts];
+  if (a.active !== b.active) {
+    const tag = a.colors[a.active].tag;
+    const rollback = o.intent ? o.intent === "rollback" : isOlderVersion(tag, b.colors[b.active].tag);
+    parts.push(`${rollback ? "roll back to" : "promote"} ${a.active}${tag ? ` (${tag})` : ""}`);
+  }
+  parts.push(...stops);
+  const ownerBefore = b.jobs?.owner ?? "active";
+  const ownerAfter = a.jobs?.owner ?? "active";
+  if (ownerAfter !== ownerBefore) {
+    parts.push(ownerAfter === "none" ? "stop jobs (owner none)" : ownerAfter === "active" ? `move jobs to the active colour (${a.active})` : `move jobs to ${ownerAfter as Color}`);
+  }
+  if (parts.length > 0) return parts.join(", ");
+  return JSON.stringify(before) === JSON.stringify(after) ? "no change" : "edit state.yaml";
+}
+
+const versionOrder = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+function isOlderVersion(tag: string | undefined, than: string | undefined): boolean {
+  const looksVersioned = (t: string | undefined): t is string => t !== undefined && /^v?\d/i.test(t);
+  return looksVersioned(tag) && looksVersioned(than) && versionOrder.compare(tag, than) < 0;
+}
+
+function authorEnv(a: Author): Record<string, string> {
+  const bad = (s: unknown, max: number) => typeof s !== "string" || s.trim() === "" || s.length > max || /[<>\p{Cc}]/u.test(s);
+  if (!a || bad(a.name, 200)) throw reconError("RECON_ERR_BAD_REQUEST", "the author name must be 1–200 characters without <, > or control characters");
+  if (bad(a.email, 254) || /\s/.test(a.email)) throw reconError("RECON_ERR_BAD_REQUEST", "the author email must be 1–254 characters without spaces, <, > or control characters");
+  return { GIT_AUTHOR_NAME: a.name, GIT_AUTHOR_EMAIL: a.email, GIT_COMMITTER_NAME: a.name, GIT_COMMITTER_EMAIL: a.email };
+}
+
+function cleanMessage(m: string): string {
+  if (typeof m !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "a commit message must be text");
+  // Newlines and tabs stay; other control characters (terminal escapes) go.
+  const clean = m.replace(/[^\P{Cc}\n\t]/gu, "").trim();
+  if (clean === "") throw reconError("RECON_ERR_BAD_REQUEST", "a commit message cannot be empty");
+  if (clean.length > MAX_MESSAGE_CHARS) throw reconError("RECON_ERR_BAD_REQUEST", `a commit message is at most ${MAX_MESSAGE_CHARS} characters`);
+  return clean;
+}
+
+/**
+ * From git's `diff --git` block keep what a unified diff shows (from the `---` line on), without the
+ * section names git appends to hunk headers: the same format as `unifiedDiff`.
+ */
+function cleanDiff(patch: string): string {
+  const body = patch.replace(/^\n+/, "");
+  const at = body.search(/^--- /m);
+  const diff = (at >= 0 ? body.slice(at) : body).replace(/\n+$/, "").replace(/^(@@ -[\d,]+ \+[\d,]+ @@).*$/gm, "$1");
+  return diff === "" ? "" : diff + "\n";
+}

@@ -1,0 +1,300 @@
+/**
+ * Who may use the API: users with scrypt password hashes and API tokens (stored as sha256 hashes) in
+ * one JSON file in the data dir, written atomically with mode 0600; and the roles and what they allow.
+ * Sessions, CSRF and login rate limiting are in sessions.ts.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { chmodSync, readFileSync, statSync } from "node:fs";
+import { Ajv } from "ajv";
+import type { FromSchema } from "json-schema-to-ts";
+import { writeFileAtomic } from "../node-agent/atomic-file.js";
+import { reconError } from "./errors.js";
+
+export const ROLES = ["viewer", "deployer", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+export type Permission = "read" | "deploy" | "admin";
+
+export const USER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{1,31}$/;
+export const MIN_PASSWORD_CHARS = 10;
+export const MAX_PASSWORD_CHARS = 1024;
+/** scrypt cost for new hashes (about 32 MiB and 50–100 ms each); stored with every hash. */
+export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
+const SCRYPT_KEY_BYTES = 32;
+const SCRYPT_SALT_BYTES = 16;
+/** A token's last use is written at most this often. */
+const LAST_USED_WRITE_MS = 60_000;
+const TOKEN_PATTERN = /^sy_[A-Za-z0-9_-]{43}$/;
+
+const rolesSchema = { type: "string", enum: ROLES } as const;
+const usersFileSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["users", "tokens"],
+  properties: {
+    users: {
+      type: "array",
+      maxItems: 10_000,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "role", "hash", "createdAt"],
+        properties: {
+          name: { type: "string", pattern: USER_NAME_PATTERN.source },
+          role: rolesSchema,
+          /** `scrypt$N$r$p$salt$key`, salt and key in base64url. */
+          hash: { type: "string", maxLength: 512 },
+          createdAt: { type: "string", maxLength: 64 },
+        },
+      },
+    },
+    tokens: {
+      type: "array",
+      maxItems: 10_000,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["id", "name", "role", "hash", "createdAt"],
+        properties: {
+          id: { type: "string", pattern: "^[0-9a-f]{12}$" },
+          name: { type: "string", pattern: USER_NAME_PATTERN.source },
+          role: rolesSchema,
+          /** sha256 of the token, hex. The token itself is shown once and never stored. */
+          hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          createdAt: { type: "string", maxLength: 64 },
+          lastUsedAt: { type: "string", maxLength: 64 },
+        },
+      },
+    },
+  },
+} as const;
+
+type UsersFile = FromSchema<typeof usersFileSchema>;
+const validateUsersFile = new Ajv({ allErrors: false, strict: true }).compile(usersFileSchema);
+
+/** A user as the API shows it: never the hash. */
+export interface User {
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+
+/** An API token as the API shows it: never the token or its hash. */
+export interface Token {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  lastUsedAt?: string;
+}
+
+/** What a role may do: viewers read, deployers also deploy, promote, roll back and move jobs, admins all. */
+export function roleAllows(role: Role, action: Permission): boolean {
+  const rank = ROLES.indexOf(role);
+  if (rank < 0) return false;
+  return action === "read" ? true : action === "deploy" ? rank >= 1 : rank >= 2;
+}
+
+export class Users {
+  private data: UsersFile = { users: [], tokens: [] };
+  private stamp = "";
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: { file: string; scrypt?: { N: number; r: number; p: number } }) {}
+
+  /** Reads the file (a missing file is no users yet). A damaged file is an error, never "no users". */
+  async load(): Promise<void> {
+    this.refresh(true);
+  }
+
+  /** Adds a user; an existing name is refused unless `replace` (which sets a new role and password). */
+  async addUser(name: string, role: Role, password: string, o: { replace?: boolean } = {}): Promise<void> {
+    checkName(name, "a user name");
+    checkRole(role);
+    if (typeof password !== "string" || [...password].length < MIN_PASSWORD_CHARS) {
+      throw reconError("RECON_ERR_BAD_REQUEST", `a password has at least ${MIN_PASSWORD_CHARS} characters`);
+    }
+    if ([...password].length > MAX_PASSWORD_CHARS) throw reconError("RECON_ERR_BAD_REQUEST", `a password has at most ${MAX_PASSWORD_CHARS} characters`);
+    const hash = await hashPassword(password, this.o.scrypt ?? SCRYPT_PARAMS);
+    await this.mutate((d) => {
+      const existing = d.users.find((u) => u.name === name);
+      if (existing && !o.replace) throw reconError("RECON_ERR_CONFLICT", `user ${name} already exists; use replace to set a new password or role`);
+      if (existing) Object.assign(existing, { role, hash });
+      else d.users.push({ name, role, hash, createdAt: new Date().toISOString() });
+    });
+  }
+
+  /** Removes a user; true when there was one. (Their sessions are the caller's to end.) */
+  async removeUser(name: string): Promise<boolean> {
+    let found = false;
+    await this.mutate((d) => {
+      const before = d.users.length;
+      d.users = d.users.filter((u) => u.name !== name);
+      found = d.users.length < before;
+    });
+    return found;
+  }
+
+  /**
+   * The user when the password is right, else null. Unknown users cost one scrypt like known ones, and
+   * the comparison is constant time, so neither the answer nor its timing says which names exist.
+   */
+  async verify(name: string, password: string): Promise<User | null> {
+    this.refresh(false);
+    const user = typeof name === "string" ? this.data.users.find((u) => u.name === name) : undefined;
+    const stored = user ? parseHash(user.hash) : null;
+    const params = stored?.params ?? this.o.scrypt ?? SCRYPT_PARAMS;
+    const salt = stored?.salt ?? randomBytes(SCRYPT_SALT_BYTES);
+    const expected = stored?.key ?? randomBytes(SCRYPT_KEY_BYTES);
+    const pw = typeof password === "string" ? password : "";
+    const key = await scryptKey(pw, salt, expected.length, params);
+    const match = timingSafeEqual(key, expected);
+    if (!match || !user || !stored || [...pw].length > MAX_PASSWORD_CHARS) return null;
+    return { name: user.name, role: user.role, createdAt: user.createdAt };
+  }
+
+  /** A new API token for `name` with `role`. Returned once; only its sha256 is stored. */
+  async createToken(name: string, role: Role): Promise<string> {
+    checkName(name, "a token name");
+    checkRole(role);
+    const token = `sy_${randomBytes(32).toString("base64url")}`;
+    const entry = { id: randomBytes(6).toString("hex"), name, role, hash: sha256(token), createdAt: new Date().toISOString() };
+    await this.mutate((d) => {
+      d.tokens.push(entry);
+    });
+    return token;
+  }
+
+  /** Revokes a token by id; true when there was one. */
+  async revokeToken(id: string): Promise<boolean> {
+    let found = false;
+    await this.mutate((d) => {
+      const before = d.tokens.length;
+      d.tokens = d.tokens.filter((t) => t.id !== id);
+      found = d.tokens.length < before;
+    });
+    return found;
+  }
+
+  /** The token's record when `token` is a valid API token, else null. Records its last use (lazily). */
+  verifyToken(token: string): Token | null {
+    if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) return null;
+    this.refresh(false);
+    const h = Buffer.from(sha256(token), "hex");
+    let found: UsersFile["tokens"][number] | undefined;
+    for (const t of this.data.tokens) if (timingSafeEqual(Buffer.from(t.hash, "hex"), h)) found = t;
+    if (!found) return null;
+    const now = Date.now();
+    if (!found.lastUsedAt || now - Date.parse(found.lastUsedAt) > LAST_USED_WRITE_MS) {
+      const id = found.id;
+      const at = new Date(now).toISOString();
+      found.lastUsedAt = at;
+      void this.mutate((d) => {
+        const t = d.tokens.find((x) => x.id === id);
+        if (t) t.lastUsedAt = at;
+      }).catch(() => undefined); // a missed last-use time is not worth failing a request
+    }
+    return publicToken(found);
+  }
+
+  /** Users and tokens without any hash. */
+  list(): { users: User[]; tokens: Token[] } {
+    this.refresh(false);
+    return {
+      users: this.data.users.map((u) => ({ name: u.name, role: u.role, createdAt: u.createdAt })),
+      tokens: this.data.tokens.map(publicToken),
+    };
+  }
+
+  /** Resolves when every write queued so far is on disk. */
+  async flush(): Promise<void> {
+    await this.writes.catch(() => undefined);
+  }
+
+  /** Read-modify-write under one queue, from the file as it is now (the CLI may have changed it). */
+  private mutate(fn: (d: UsersFile) => void): Promise<void> {
+    const run = async () => {
+      this.refresh(true);
+      const next = structuredClone(this.data);
+      fn(next);
+      await writeFileAtomic(this.o.file, JSON.stringify(next, null, 2) + "\n", 0o600);
+      this.data = next;
+      this.stamp = stampOf(this.o.file);
+    };
+    const r = this.writes.then(run, run);
+    this.writes = r.catch(() => undefined);
+    return r;
+  }
+
+  /** Re-reads the file when it changed on disk. `strict`: a damaged file throws; else the last good copy stays. */
+  private refresh(strict: boolean): void {
+    const stamp = stampOf(this.o.file);
+    if (stamp === this.stamp) return;
+    if (stamp === "") {
+      this.data = { users: [], tokens: [] };
+      this.stamp = stamp;
+      return;
+    }
+    try {
+      const st = statSync(this.o.file);
+      if ((st.mode & 0o077) !== 0) chmodSync(this.o.file, 0o600); // holds password hashes: owner only
+      const parsed: unknown = JSON.parse(readFileSync(this.o.file, "utf8"));
+      if (!validateUsersFile(parsed)) {
+        const e = validateUsersFile.errors?.[0];
+        throw new Error(`${e?.instancePath || "the file"} ${e?.message ?? "is not valid"}`);
+      }
+      this.data = parsed as UsersFile;
+      this.stamp = stamp;
+    } catch (err) {
+      if (strict) throw new Error(`the users file ${this.o.file} is damaged (${(err as Error).message}); fix or remove it`);
+    }
+  }
+}
+
+/** `scrypt$N$r$p$salt$key` for a password, with a fresh random salt. */
+export async function hashPassword(password: string, params: { N: number; r: number; p: number } = SCRYPT_PARAMS): Promise<string> {
+  const salt = randomBytes(SCRYPT_SALT_BYTES);
+  const key = await scryptKey(password, salt, SCRYPT_KEY_BYTES, params);
+  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString("base64url")}$${key.toString("base64url")}`;
+}
+
+/** The parts of a stored hash, or null for anything malformed or with costs out of a sane range. */
+function parseHash(h: string): { params: { N: number; r: number; p: number }; salt: Buffer; key: Buffer } | null {
+  const m = /^scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9_-]{11,88})\$([A-Za-z0-9_-]{22,88})$/.exec(h);
+  if (!m) return null;
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (N < 1024 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return null;
+  return { params: { N, r, p }, salt: Buffer.from(m[4]!, "base64url"), key: Buffer.from(m[5]!, "base64url") };
+}
+
+function scryptKey(password: string, salt: Buffer, keylen: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize("NFC"), salt, keylen, { ...o, maxmem: 256 * o.N * o.r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+function stampOf(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "";
+  }
+}
+
+function publicToken(t: UsersFile["tokens"][number]): Token {
+  return { id: t.id, name: t.name, role: t.role, createdAt: t.createdAt, ...(t.lastUsedAt ? { lastUsedAt: t.lastUsedAt } : {}) };
+}
+
+function checkName(name: string, what: string): void {
+  if (typeof name !== "string" || !USER_NAME_PATTERN.test(name)) {
+    throw reconError("RECON_ERR_BAD_REQUEST", `${what} is 2–32 characters: a lowercase letter, then lowercase letters, digits, '_', '.' or '-'`);
+  }
+}
+
+function checkRole(role: Role): void {
+  if (!ROLES.includes(role)) throw reconError("RECON_ERR_BAD_REQUEST", `a role is one of ${ROLES.join(", ")}`);
+}

@@ -1,0 +1,291 @@
+/**
+ * Users, API tokens, sessions, CSRF and the login limiter: hashes never hold the password, unknown users
+ * cost a scrypt like known ones, the file is 0600, tokens are stored hashed, sessions expire by idle and
+ * absolute time, and the limiter locks and unlocks on a fake clock.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/users.js";
+import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS } from "../../reconciler/sessions.js";
+import { ReconError } from "../../reconciler/errors.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A users file in a fresh data dir (the dir does not exist yet: the first write makes it, 0700). */
+function usersFile(): string {
+  const d = mkdtempSync(join(tmpdir(), "sy-users-"));
+  dirs.push(d);
+  return join(d, "data", "users.json");
+}
+
+/** Cheap scrypt for tests that are not about its cost. */
+const FAST = { N: 1024, r: 8, p: 1 };
+
+async function rejects(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  const err = await p.then(
+    () => new Error("expected a refusal"),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ReconError);
+  expect((err as ReconError).code).toBe(code);
+  expect((err as ReconError).message).toMatch(message);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+describe("Users", () => {
+  it("stores scrypt hashes with their parameters and a salt of their own, never the password", async () => {
+    const file = usersFile();
+    const users = new Users({ file });
+    await users.load();
+    const password = "correct horse battery";
+    await users.addUser("alice", "admin", password);
+    await users.addUser("bob", "viewer", password);
+    const text = readFileSync(file, "utf8");
+    for (const form of [password, Buffer.from(password).toString("base64"), Buffer.from(password).toString("base64url"), Buffer.from(password).toString("hex")]) expect(text).not.toContain(form);
+    const stored = JSON.parse(text) as { users: { name: string; hash: string; role: string; createdAt: string }[] };
+    const [a, b] = stored.users;
+    expect(a!.hash).toMatch(new RegExp(`^scrypt\\$${SCRYPT_PARAMS.N}\\$${SCRYPT_PARAMS.r}\\$${SCRYPT_PARAMS.p}\\$[A-Za-z0-9_-]{22}\\$[A-Za-z0-9_-]{43}$`));
+    expect(a!.hash.split("$")[4]).not.toBe(b!.hash.split("$")[4]);
+    expect(a!.hash).not.toBe(b!.hash);
+    expect(await users.verify("alice", password)).toEqual({ name: "alice", role: "admin", createdAt: a!.createdAt });
+    expect(await users.verify("alice", "correct horse battery!")).toBeNull();
+    expect(await users.verify("carol", password)).toBeNull();
+    expect(await users.verify("alice", "")).toBeNull();
+    expect(await users.verify(undefined as unknown as string, password)).toBeNull();
+    expect(await users.verify("alice", password + "x".repeat(2000))).toBeNull();
+  });
+
+  it("runs scrypt for unknown users too: their verify takes about as long as a known user's", async () => {
+    const users = new Users({ file: usersFile() });
+    await users.addUser("alice", "deployer", "a long enough password");
+    await users.verify("alice", "warm up the thread pool");
+    const time = async (name: string) => {
+      const t = performance.now();
+      expect(await users.verify(name, "wrong password here")).toBeNull();
+      return performance.now() - t;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time("alice"));
+      unknown.push(await time(`nobody${i}`));
+    }
+    expect(median(known)).toBeGreaterThan(5); // a real scrypt, not a shortcut
+    expect(median(unknown)).toBeGreaterThanOrEqual(median(known) / 2);
+  });
+
+  it("validates names and passwords, refuses duplicates unless replace, and keeps createdAt on replace", async () => {
+    const users = new Users({ file: usersFile(), scrypt: FAST });
+    for (const name of ["a", "Alice", "1alice", "al ice", "al/ice", "../x", "a".repeat(33), "", "alice\n"]) {
+      await rejects(users.addUser(name, "viewer", "long enough password"), "RECON_ERR_BAD_REQUEST", /a user name is 2–32 characters/);
+    }
+    await rejects(users.addUser("alice", "viewer", "short"), "RECON_ERR_BAD_REQUEST", /at least 10 characters/);
+    await rejects(users.addUser("alice", "root" as Role, "long enough password"), "RECON_ERR_BAD_REQUEST", /a role is one of viewer, deployer, admin/);
+    await users.addUser("alice", "viewer", "first password");
+    await users.addUser("ops.bot_2-x", "viewer", "first password");
+    await rejects(users.addUser("alice", "admin", "second password"), "RECON_ERR_CONFLICT", /user alice already exists/);
+    const createdAt = users.list().users[0]!.createdAt;
+    await users.addUser("alice", "admin", "second password", { replace: true });
+    expect(await users.verify("alice", "first password")).toBeNull();
+    expect(await users.verify("alice", "second password")).toEqual({ name: "alice", role: "admin", createdAt });
+    expect(await users.removeUser("alice")).toBe(true);
+    expect(await users.removeUser("alice")).toBe(false);
+    expect(await users.verify("alice", "second password")).toBeNull();
+  });
+
+  it("writes the file atomically with mode 0600 (in a 0700 dir) and tightens a file others can read", async () => {
+    const file = usersFile();
+    const users = new Users({ file, scrypt: FAST });
+    await users.addUser("alice", "viewer", "long enough password");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(file, "..")).mode & 0o777).toBe(0o700);
+    expect(readdirSync(join(file, ".."))).toEqual(["users.json"]);
+    chmodSync(file, 0o644);
+    const again = new Users({ file, scrypt: FAST });
+    await again.load();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it("creates API tokens that are shown once and stored only as a hash", async () => {
+    const file = usersFile();
+    const users = new Users({ file, scrypt: FAST });
+    const token = await users.createToken("ci", "deployer");
+    expect(token).toMatch(/^sy_[A-Za-z0-9_-]{43}$/);
+    expect(readFileSync(file, "utf8")).not.toContain(token.slice(3));
+    const t = users.verifyToken(token)!;
+    expect(t).toMatchObject({ name: "ci", role: "deployer" });
+    expect(t.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(t.lastUsedAt).toBeDefined();
+    expect(t).not.toHaveProperty("hash");
+    await users.flush();
+    expect((JSON.parse(readFileSync(file, "utf8")) as { tokens: { lastUsedAt?: string }[] }).tokens[0]!.lastUsedAt).toBe(t.lastUsedAt);
+    const other = await users.createToken("ci", "viewer");
+    expect(other).not.toBe(token);
+    expect(users.verifyToken(other)!.role).toBe("viewer");
+    const flipped = token.slice(0, -1) + (token.endsWith("A") ? "B" : "A");
+    for (const bad of [flipped, token + "x", token.slice(3), "", `Bearer ${token}`, undefined as unknown as string, "sy_" + "A".repeat(43)]) expect(users.verifyToken(bad)).toBeNull();
+    expect(await users.revokeToken(t.id)).toBe(true);
+    expect(users.verifyToken(token)).toBeNull();
+    expect(users.verifyToken(other)).not.toBeNull();
+    await rejects(users.createToken("CI token", "viewer"), "RECON_ERR_BAD_REQUEST", /a token name/);
+  });
+
+  it("lists users and tokens without hashes", async () => {
+    const users = new Users({ file: usersFile(), scrypt: FAST });
+    await users.addUser("alice", "admin", "long enough password");
+    const token = await users.createToken("ci", "deployer");
+    const listed = users.list();
+    expect(listed.users).toEqual([{ name: "alice", role: "admin", createdAt: expect.any(String) }]);
+    expect(listed.tokens).toEqual([{ id: expect.any(String), name: "ci", role: "deployer", createdAt: expect.any(String) }]);
+    const json = JSON.stringify(listed);
+    expect(json).not.toContain("scrypt$");
+    expect(json).not.toMatch(/[0-9a-f]{64}/);
+    expect(json).not.toContain(token);
+  });
+
+  it("sees changes another process made to the file, and refuses a damaged file instead of treating it as empty", async () => {
+    const file = usersFile();
+    const server = new Users({ file, scrypt: FAST });
+    await server.addUser("alice", "viewer", "long enough password");
+    const cli = new Users({ file, scrypt: FAST });
+    await cli.addUser("bob", "deployer", "another long password");
+    expect(await server.verify("bob", "another long password")).toMatchObject({ role: "deployer" });
+
+    writeFileSync(file, "{ not json");
+    await expect(new Users({ file }).load()).rejects.toThrow(/the users file .* is damaged/);
+    expect(await server.verify("alice", "long enough password")).not.toBeNull(); // the last good copy stays
+    await expect(server.addUser("carol", "viewer", "long enough password")).rejects.toThrow(/damaged/);
+    writeFileSync(file, JSON.stringify({ users: [{ name: "x", role: "god", hash: "", createdAt: "" }], tokens: [] }));
+    await expect(new Users({ file }).load()).rejects.toThrow(/damaged/);
+  });
+
+  it("hashPassword makes a new salt every time", async () => {
+    expect(await hashPassword("same password", FAST)).not.toBe(await hashPassword("same password", FAST));
+  });
+});
+
+describe("Sessions", () => {
+  const alice = { name: "alice", role: "deployer" as Role };
+
+  it("creates random sessions and finds them by id", () => {
+    const s = new Sessions();
+    const a = s.create(alice);
+    const b = s.create(alice);
+    expect(a.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(a.csrf).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set([a.id, b.id, a.csrf, b.csrf]).size).toBe(4);
+    expect(s.get(a.id)).toMatchObject({ id: a.id, csrf: a.csrf, user: alice });
+    for (const bad of [undefined, null, "", a.id + "x", a.id.slice(1), b.csrf.replace(/./, "!")]) expect(s.get(bad)).toBeNull();
+    s.destroy(a.id);
+    expect(s.get(a.id)).toBeNull();
+    expect(s.get(b.id)).not.toBeNull();
+  });
+
+  it("ends a session after the idle timeout, and after the absolute timeout however busy", () => {
+    let now = 1_000_000;
+    const s = new Sessions({ idleMs: 1000, absoluteMs: 5000, now: () => now });
+    const a = s.create(alice);
+    expect(a.expiresAt).toBe(now + 1000);
+    for (let i = 0; i < 4; i++) {
+      now += 900;
+      expect(s.get(a.id)).not.toBeNull();
+    }
+    now += 900; // 4500 after login, 900 after the last use: still inside both
+    expect(s.get(a.id)!.expiresAt).toBe(1_000_000 + 5000);
+    now = 1_000_000 + 5000;
+    expect(s.get(a.id)).toBeNull();
+    const b = s.create(alice);
+    now += 1000;
+    expect(s.get(b.id)).toBeNull();
+  });
+
+  it("ends all of a user's sessions, and keeps at most maxSessions", () => {
+    const s = new Sessions({ maxSessions: 3 });
+    const ids = [s.create(alice), s.create({ name: "bob", role: "viewer" }), s.create(alice)].map((x) => x.id);
+    expect(s.destroyUser("alice")).toBe(2);
+    expect(s.get(ids[1]!)).not.toBeNull();
+    const more = [s.create(alice), s.create(alice), s.create(alice)];
+    expect(s.size).toBe(3);
+    expect(s.get(ids[1]!)).toBeNull(); // the oldest went
+    expect(s.get(more[2]!.id)).not.toBeNull();
+  });
+
+  it("checks the CSRF token exactly", () => {
+    const s = new Sessions();
+    const a = s.create(alice);
+    const session = s.get(a.id)!;
+    expect(checkCsrf(session, a.csrf)).toBe(true);
+    for (const bad of [undefined, null, "", a.csrf + " ", a.csrf.slice(1), s.create(alice).csrf, [a.csrf], "x".repeat(10_000)]) {
+      expect(checkCsrf(session, bad as string | undefined)).toBe(false);
+    }
+  });
+});
+
+describe("LoginLimiter", () => {
+  it("locks a user name after 5 failures in 15 minutes, says for how long, unlocks, and doubles the next lock", () => {
+    let now = 0;
+    const l = new LoginLimiter({ now: () => now });
+    for (let i = 0; i < 4; i++) expect(l.fail(`10.0.0.${i}`, "alice")).toEqual({ allowed: true });
+    expect(l.fail("10.0.0.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    expect(l.check("10.9.9.9", "Alice")).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    expect(l.check("10.9.9.9", "bob")).toEqual({ allowed: true });
+    now += 59_500;
+    expect(l.check("10.9.9.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    now += 500;
+    expect(l.check("10.9.9.9", "alice")).toEqual({ allowed: true });
+    for (let i = 0; i < 4; i++) l.fail(`10.1.0.${i}`, "alice");
+    expect(l.fail("10.1.0.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 120 });
+    now += LOGIN_FORGET_MS + 120_000;
+    for (let i = 0; i < 4; i++) l.fail(`10.2.0.${i}`, "alice");
+    expect(l.fail("10.2.0.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 60 }); // a day later, counting starts over
+  });
+
+  it("locks an IP that sprays many user names, and forgets failures older than the window", () => {
+    let now = 0;
+    const l = new LoginLimiter({ now: () => now });
+    for (let i = 0; i < 4; i++) l.fail("203.0.113.7", `user${i}`);
+    expect(l.fail("203.0.113.7", "user9")).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    expect(l.check("203.0.113.7", "someone-else")).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    expect(l.check("203.0.113.8", "user1")).toEqual({ allowed: true });
+    now = 10 * 60 * 60 * 1000;
+    for (let i = 0; i < 4; i++) {
+      l.fail("198.51.100.1", "carol");
+      now += 4 * 60 * 1000; // 4 failures 4 minutes apart: the first has left the 15-minute window by the 5th
+    }
+    expect(l.fail("198.51.100.1", "carol")).toEqual({ allowed: true });
+  });
+
+  it("a success clears the user name's failures but not the IP's, and locks never exceed the maximum", () => {
+    let now = 0;
+    const l = new LoginLimiter({ now: () => now, maxLockMs: 300_000 });
+    for (let i = 0; i < 4; i++) l.fail("192.0.2.1", "alice");
+    l.succeed("192.0.2.1", "alice");
+    expect(l.fail("192.0.2.2", "alice")).toEqual({ allowed: true });
+    expect(l.fail("192.0.2.1", "mallory")).toEqual({ allowed: false, retryAfterSeconds: 60 }); // the IP's fifth
+    for (let round = 0; round < 8; round++) {
+      now += 400_000;
+      for (let i = 0; i < 5; i++) l.fail("192.0.2.50", "bob");
+    }
+    expect(l.check("192.0.2.50", "bob")).toEqual({ allowed: false, retryAfterSeconds: 300 });
+  });
+});
+
+describe("roleAllows", () => {
+  it("viewers read, deployers read and deploy, admins do everything", () => {
+    const table: [Role, boolean, boolean, boolean][] = [
+      ["viewer", true, false, false],
+      ["deployer", true, true, false],
+      ["admin", true, true, true],
+    ];
+    for (const [role, read, deploy, admin] of table) {
+      expect([roleAllows(role, "read"), roleAllows(role, "deploy"), roleAllows(role, "admin")]).toEqual([read, deploy, admin]);
+    }
+    expect(roleAllows("root" as Role, "read")).toBe(false);
+  });
+});
