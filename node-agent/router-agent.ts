@@ -1,20 +1,80 @@
-/** Placeholder replaced when the router data plane lands. */
+/**
+ * The agent core for role router: the routing data plane behind the agent API. A router spec is
+ * applied atomically (persisted first, then swapped in); status carries the table and per-colour
+ * in-flight counts so the reconciler never replaces a colour that still serves requests.
+ */
 import type { Logger } from "pino";
 import type { NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
+import { sameSpec } from "../reconciler/desired.js";
+import { agentError } from "./errors.js";
+import { RouterDataPlane } from "./router/data-plane.js";
+
+export interface RouterAgentOptions {
+  name: string;
+  dataDir: string;
+  /** From agent.yaml router.listen: the only address this router serves on. */
+  listen: string;
+  logger: Logger;
+  bootId: string;
+}
+
 export class RouterAgent {
   readonly role = "router" as const;
-  constructor(_o: { name: string; dataDir: string; listen: string; logger: Logger; bootId: string }) {}
-  async start(): Promise<void> {
-    throw new Error("the router role is not available in this build");
+  private readonly plane: RouterDataPlane;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly o: RouterAgentOptions) {
+    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
   }
+
+  /** Restores the last table from disk and serves it before any contact with the reconciler. */
+  start(): Promise<void> {
+    return this.plane.start();
+  }
+
   status(): NodeStatus {
-    throw new Error("unavailable");
+    const router = {
+      ...this.plane.status(),
+      upstreams: this.plane.health().map((u) => ({ color: u.color, service: u.service, node: u.node, health: u.health })),
+    };
+    return {
+      kind: "NodeStatus",
+      node: this.o.name,
+      role: "router",
+      bootId: this.o.bootId,
+      observedGeneration: router.spec?.generation ?? 0,
+      spec: null,
+      converging: false,
+      services: {},
+      lease: { state: "none", epoch: 0, remainingMs: 0 },
+      router,
+      error: router.tableError,
+    };
   }
-  async applySpec(_s: NodeSpec | RouterSpec): Promise<{ changed: boolean }> {
-    throw new Error("unavailable");
+
+  async applySpec(s: NodeSpec | RouterSpec): Promise<{ changed: boolean }> {
+    const spec = s as RouterSpec;
+    const current = this.plane.status().spec;
+    if (current && spec.generation < current.generation) {
+      throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the table's generation ${current.generation}`);
+    }
+    if (current && sameSpec(current, spec)) return { changed: false };
+    await this.plane.apply(spec);
+    this.o.logger.info({ generation: spec.generation, live: spec.live, preview: spec.preview }, "routing table applied");
+    this.emit();
+    return { changed: true };
   }
-  onChange(_l: () => void): () => void {
-    return () => undefined;
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
-  async close(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.plane.close();
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) l();
+  }
 }

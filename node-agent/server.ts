@@ -33,6 +33,7 @@ export const WATCH_HEARTBEAT_MS = 15_000;
 
 export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   const app = Fastify({
+    forceCloseConnections: true,
     // Request logs are info level; the API logger keeps warnings and errors only.
     loggerInstance: o.logger.child({ component: "api" }, { level: o.logger.levelVal > 40 ? o.logger.level : "warn" }),
     bodyLimit: AGENT_BODY_LIMIT,
@@ -102,14 +103,20 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   });
 
   /** Server-sent events: a status snapshot at once and whenever anything changes. */
-  app.get("/v1/watch", (req, reply) => watch(o.core, req, reply));
+  const streams = new Set<import("node:http").ServerResponse>();
+  app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
+  // Watch streams never end by themselves: end them so that close() does not wait forever.
+  app.addHook("preClose", async () => {
+    for (const res of streams) res.end();
+  });
 
   return app;
 }
 
-function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply): void {
+function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, streams: Set<import("node:http").ServerResponse>): void {
   reply.hijack();
   const res = reply.raw;
+  streams.add(res);
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-store",
@@ -138,6 +145,7 @@ function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply): void 
   const done = () => {
     off();
     clearInterval(beat);
+    streams.delete(res);
   };
   req.raw.on("close", done);
   res.on("error", done);

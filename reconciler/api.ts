@@ -1,6 +1,6 @@
 /**
- * The reconciler's HTTP API under /api/v1 (contract). This part serves status, alerts and the event
- * log; it binds to loopback unless told otherwise.
+ * The reconciler's HTTP API under /api/v1 (contract), /metrics, and the dashboard's static files.
+ * Every route but login, health and the static files needs a session or an API token.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
@@ -8,12 +8,20 @@ import type { Controller } from "./controller.js";
 import type { AlertManager } from "./alerts.js";
 import type { EventLog, EventRecord } from "./events.js";
 import { ReconError, reconError } from "./errors.js";
+import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js";
+import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
+import { registerStatic } from "./static.js";
+import { renderMetrics } from "./metrics.js";
 
 export interface ApiOptions {
   controller: Controller;
   alerts: AlertManager;
   events: EventLog;
   logger: Logger;
+  auth: AuthOptions;
+  state: Omit<StateApiOptions, "controller">;
+  /** Built dashboard folder, or null when it is not built. */
+  dashboardRoot: string | null;
 }
 
 export const API_BODY_LIMIT = 64 * 1024;
@@ -21,6 +29,7 @@ const SSE_HEARTBEAT_MS = 15_000;
 
 export function buildApi(o: ApiOptions): FastifyInstance {
   const app = Fastify({
+    forceCloseConnections: true,
     // Request logs are info level; the API logger keeps warnings and errors only.
     loggerInstance: o.logger.child({ component: "api" }, { level: o.logger.levelVal > 40 ? o.logger.level : "warn" }),
     bodyLimit: API_BODY_LIMIT,
@@ -29,7 +38,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
-    const e = err instanceof ReconError ? err : err.statusCode && err.statusCode < 500 ? reconError("RECON_ERR_BAD_REQUEST", "bad request") : reconError("RECON_ERR_INTERNAL", "internal error; see the reconciler's log");
+    const e = toReconError(err);
     if (e.statusCode >= 500) req.log.error({ err: err.message, route: req.url }, "request failed");
     void reply.code(e.statusCode).send(e.toJSON());
   });
@@ -38,15 +47,30 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
 
   app.get("/healthz", async () => ({ ok: true }));
+  registerAuth(app, o.auth);
+  registerStateRoutes(app, { ...o.state, controller: o.controller });
 
   /** The cluster's status document: conditions, colours, router, jobs, pending steps. */
-  app.get("/api/v1/status", async () => o.controller.status());
+  app.get("/api/v1/status", async (req) => {
+    requirePermission(req, "read");
+    return o.controller.status();
+  });
 
   /** Firing alerts first, then recently resolved ones. */
-  app.get("/api/v1/alerts", async () => ({ alerts: o.alerts.recent() }));
+  app.get("/api/v1/alerts", async (req) => {
+    requirePermission(req, "read");
+    return { alerts: o.alerts.recent() };
+  });
+
+  /** Prometheus text format. */
+  app.get("/metrics", async (req, reply) => {
+    requirePermission(req, "read");
+    return reply.type("text/plain; version=0.0.4; charset=utf-8").send(renderMetrics(o.controller, o.alerts));
+  });
 
   /** The event log: JSON (?limit, ?after) or, with Accept: text/event-stream, a live stream of events and status. */
   app.get("/api/v1/events", async (req, reply) => {
+    requirePermission(req, "read");
     const q = req.query as { limit?: string; after?: string };
     const limit = clampInt(q.limit, 1, 1000, 200);
     const after = clampInt(q.after, 0, Number.MAX_SAFE_INTEGER, 0);
@@ -54,12 +78,32 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     return { events: o.events.recent({ limit, afterSeq: after }) };
   });
 
+  registerStatic(app, o.dashboardRoot);
+  app.addHook("preClose", async () => {
+    for (const res of openStreams) res.end();
+  });
   return app;
 }
+
+function toReconError(err: Error & { code?: string; statusCode?: number }): ReconError {
+  if (err instanceof ReconError) return err;
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return reconError("RECON_ERR_PAYLOAD_TOO_LARGE", `the body is larger than ${API_BODY_LIMIT} bytes`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return reconError("RECON_ERR_UNSUPPORTED_MEDIA", "send the body as Content-Type: application/json");
+  }
+  if (err instanceof SyntaxError || err.code === "FST_ERR_CTP_INVALID_JSON_BODY") return reconError("RECON_ERR_BAD_REQUEST", "the body is not valid JSON");
+  if (err.statusCode && err.statusCode < 500) return reconError("RECON_ERR_BAD_REQUEST", "bad request");
+  return reconError("RECON_ERR_INTERNAL", "internal error; see the reconciler's log");
+}
+
+const openStreams = new Set<import("node:http").ServerResponse>();
 
 function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: number): void {
   reply.hijack();
   const res = reply.raw;
+  openStreams.add(res);
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
   const sendEvent = (r: EventRecord) => res.write(`id: ${r.seq}\nevent: event\ndata: ${JSON.stringify(r)}\n\n`);
   const sendStatus = () => res.write(`event: status\ndata: ${JSON.stringify(o.controller.status())}\n\n`);
@@ -73,6 +117,7 @@ function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: 
     offEvents();
     offStatus();
     clearInterval(beat);
+    openStreams.delete(res);
   });
 }
 

@@ -20,6 +20,7 @@ import type { EventLog } from "./events.js";
 import { freeze, type Observed } from "../specs/observed.js";
 import { LEASE_RENEW_FRACTION } from "../specs/defaults.js";
 import { formatIssue } from "../specs/source.js";
+import { COLORS } from "../specs/types.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -136,7 +137,8 @@ export class Controller {
     }
     this.stats.actions += launched.length;
     void this.o.memory.recordActed(snap.revision);
-    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive });
+    const firing = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
+    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing });
     this.o.alerts.sync(drift);
     const status = buildStatus(
       {
@@ -152,6 +154,9 @@ export class Controller {
       },
       this.conditions,
     );
+    for (const c of COLORS) {
+      if (status.colors?.[c].phase === "Ready" && memory.deploys[c]?.tag === status.colors[c].tag) void this.o.memory.clearDeploy(c);
+    }
     this.publish(status);
     const ms = performance.now() - started;
     this.stats.reconciles++;

@@ -24,9 +24,11 @@ export interface DriftInput {
   actions: readonly Action[];
   /** The live colour the reconciler last set on the routers (null before the first switch). */
   routerLive: Color | null;
+  /** Fingerprints firing now: a problem being healed stays open until reality matches again. */
+  firing?: ReadonlySet<string>;
 }
 
-export function detectDrift({ desired: d, observed: o, actions, routerLive }: DriftInput): DriftAlert[] {
+export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set() }: DriftInput): DriftAlert[] {
   const out: DriftAlert[] = [];
   const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
     out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
@@ -40,6 +42,16 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive }: Dr
       }
       const v = viewNode(d, n, obs);
       const status = obs.status;
+      if (v.specMatches && status.converging) {
+        // Healing in progress: a container-down alert stays open until the container runs again.
+        for (const [svcName, svc] of Object.entries(v.want.services)) {
+          const s = status.services[svcName];
+          const fp = `ContainerDown/${n.name}/${svcName}`;
+          if (!svc.job && firing.has(fp) && (!s || (s.state !== "running" && s.state !== "starting" && s.state !== "unhealthy"))) {
+            add("ContainerDown", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) is ${s?.state ?? "missing"}; healing`, { node: n.name, color: c, service: svcName });
+          }
+        }
+      }
       if (v.specMatches && !status.converging) {
         for (const [svcName, svc] of Object.entries(v.want.services)) {
           const s = status.services[svcName];

@@ -143,6 +143,12 @@ export class StateRepo {
 
   /** A new commit that restores state.yaml as it was in `commit` (which must be in its history). */
   async rollbackTo(commit: string, author: Author, expectedRevision?: string): Promise<CommitResult> {
+    const old = await this.textAt(commit);
+    return this.commitState({ text: old.text, author, message: old.message, ...(expectedRevision !== undefined ? { expectedRevision } : {}) });
+  }
+
+  /** state.yaml as it was in `commit` (validated: in its history), with the message a restore would use. */
+  async textAt(commit: string): Promise<{ text: string; message: string }> {
     if (typeof commit !== "string" || !COMMIT_ID_PATTERN.test(commit)) {
       throw reconError("RECON_ERR_BAD_REQUEST", "a commit id is 7 to 40 hexadecimal digits");
     }
@@ -158,12 +164,7 @@ export class StateRepo {
     if (blob.code !== 0) throw reconError("RECON_ERR_BAD_REQUEST", `commit ${commit} deleted state.yaml; there is nothing to restore from it`);
     const subject = (await this.git(["log", "-1", "--format=%s", full, "--"])).trim();
     const short = (await this.git(["rev-parse", "--short", full])).trim();
-    return this.commitState({
-      text: blob.stdout.toString("utf8"),
-      author,
-      message: `roll back to ${short} (${subject})`,
-      ...(expectedRevision !== undefined ? { expectedRevision } : {}),
-    });
+    return { text: blob.stdout.toString("utf8"), message: `roll back to ${short} (${subject})` };
   }
 
   /** The unified diff from the current state.yaml to `newText`; the repository is not touched. */

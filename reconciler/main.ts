@@ -16,14 +16,23 @@ import { EventLog } from "./events.js";
 import { WebhookSink } from "./webhooks.js";
 import { buildApi } from "./api.js";
 import { formatIssue } from "../specs/source.js";
+import { Users } from "./users.js";
+import { LoginLimiter, Sessions } from "./sessions.js";
+import { StateRepo } from "./git.js";
+import { RegistryClient } from "./registry.js";
+import { dashboardRoot } from "./static.js";
 
 export interface ReconcilerOptions {
   dir: string;
   dataDir: string;
   listen?: string;
   logger?: Logger;
-  /** Allow a listen address other than loopback (the API must then be protected otherwise). */
+  /** Allow a listen address other than loopback (put a TLS-terminating proxy in front). */
   allowPublic?: boolean;
+  /** Push every state commit to this git remote. */
+  gitRemote?: string;
+  /** Folder of the built dashboard (default: dist/dashboard of this package). */
+  dashboardRoot?: string | null;
 }
 
 export interface RunningReconciler {
@@ -41,7 +50,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   const listen = o.listen ?? DEFAULT_RECONCILER_LISTEN;
   const [host, port] = splitListen(listen);
   if (!o.allowPublic && !isLoopback(host)) {
-    throw new Error(`--listen ${listen} is not a loopback address; the API would be reachable from the network. Use 127.0.0.1 (and a reverse proxy with TLS) for now`);
+    throw new Error(`--listen ${listen} is not a loopback address; put a reverse proxy with TLS in front and pass --public to confirm`);
   }
   const lock = lockReconciler(o.dir, o.dataDir);
   const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
@@ -79,7 +88,31 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     controller = new Controller({ source, memory, alerts, events, logger });
     cleanups.unshift(() => controller!.close());
     controller.start();
-    const server = buildApi({ controller, alerts, events, logger });
+    const users = new Users({ file: join(o.dataDir, "users.json") });
+    await users.load();
+    const repo = new StateRepo({ dir: o.dir, logger, ...(o.gitRemote ? { remote: o.gitRemote } : {}) });
+    const git = await repo.init();
+    if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
+    let registry: RegistryClient | null = null;
+    let registryKey = "";
+    const registryFor = () => {
+      const c = source.get()!.desired.cluster;
+      const reg = c.spec.image.registry;
+      if (!reg) return null;
+      const key = JSON.stringify([reg, c.spec.image.repository]);
+      if (key !== registryKey) {
+        const password = reg.passwordFile ? readFileSync(resolve(dirname(resolve(snap.dir.cluster.file)), reg.passwordFile), "utf8").trim() : undefined;
+        registry = new RegistryClient({ url: reg.url, repository: c.spec.image.repository, logger, ...(reg.username ? { username: reg.username } : {}), ...(password ? { password } : {}) });
+        registryKey = key;
+      }
+      return registry;
+    };
+    const server = buildApi({
+      controller, alerts, events, logger,
+      auth: { users, sessions: new Sessions(), limiter: new LoginLimiter() },
+      state: { source, repo, registry: registryFor },
+      dashboardRoot: o.dashboardRoot === undefined ? dashboardRoot() : o.dashboardRoot,
+    });
     await server.listen({ host, port });
     cleanups.unshift(() => server.close());
     const addr = server.server.address();

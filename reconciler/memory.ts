@@ -73,6 +73,15 @@ export class Memory {
     return this.persist();
   }
 
+  /** The colour became ready with its tag: the deploy is over (later trouble is drift, not a failed deploy). */
+  clearDeploy(color: Color): Promise<void> {
+    if (!this.doc.deploys[color]) return Promise.resolve();
+    const deploys = { ...this.doc.deploys };
+    delete deploys[color];
+    this.doc = { ...this.doc, deploys };
+    return this.persist();
+  }
+
   recordRouterLive(live: Color | null): Promise<void> {
     if (this.doc.routerLive === live) return Promise.resolve();
     this.doc = { ...this.doc, routerLive: live };

@@ -213,11 +213,13 @@ class Planner {
       return;
     }
     let target: Color | null;
-    if (consensus === active || (this.isReady(active) && !this.failed.has(active))) target = active;
+    const routerDoubt = this.routerDoubt(active);
+    if (consensus === active || (this.isReady(active) && !this.failed.has(active) && routerDoubt === null)) target = active;
     else if (live.size === 2) return; // routers disagree and the active colour is not ready: leave them until it is
     else target = consensus;
     if (target !== active && !this.failed.has(active)) {
       const why = this.views[active].map((v) => v.problem).filter((x) => x !== null);
+      if (why.length === 0 && routerDoubt) why.push(routerDoubt);
       this.waits.push({ type: "wait", reason: "WaitingForHealth", color: active, message: `traffic switches to ${active} once it is ready: ${why.join("; ") || "not ready"}` });
     }
     for (const r of routerNodes(this.d.cluster)) {
@@ -231,6 +233,17 @@ class Planner {
       if (sameSpec(current, want)) continue;
       this.routerSpecs.push({ type: "applyRouterSpec", node: r.name, reason: (current?.live ?? null) !== target ? "switch" : "update", spec: want });
     }
+  }
+
+  /** Why a router would not yet send traffic to `c` (its own health checks disagree), or null. */
+  private routerDoubt(c: Color): string | null {
+    for (const r of routerNodes(this.d.cluster)) {
+      const obs = this.o.nodes[r.name];
+      if (!obs?.reachable) continue;
+      const bad = (obs.status.router?.upstreams ?? []).filter((u) => u.color === c && u.health === "unhealthy");
+      if (bad.length > 0) return `router ${r.name} does not see ${bad.map((u) => `${u.service} on ${u.node}`).join(", ")} healthy yet`;
+    }
+    return null;
   }
 
   planJobs(): void {

@@ -185,6 +185,22 @@ export const routerStatusSchema = {
     },
     /** Set when the stored table could not be restored (kept aside for inspection). */
     tableError: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /** The router's own health view of every upstream node; a switch waits until it sees the target healthy. */
+    upstreams: {
+      type: "array",
+      maxItems: 5000,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["color", "service", "node", "health"],
+        properties: {
+          color: colorSchema,
+          service: nameSchema,
+          node: nameSchema,
+          health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+        },
+      },
+    },
   },
 } as const;
 

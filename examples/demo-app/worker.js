@@ -25,7 +25,34 @@ let seq = 0;
 let stopping = false;
 const inflight = new Set();
 
+const storeUrl = (process.env.STORE_URL || '').replace(/\/+$/, '');
+
+/** With a store: claim a notification, "send" it, report it sent, always under our epoch (the fence). */
+async function processFromStore() {
+  const ac = new AbortController();
+  const timeout = setTimeout(() => ac.abort(), Math.max(intervalMs * 2, 1000));
+  inflight.add(ac);
+  const me = { epoch, color, node, host: hostname() };
+  try {
+    const post = (path, body) => fetch(storeUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: ac.signal });
+    const claim = await post('/claim', me);
+    const c = await claim.json();
+    if (claim.status === 409) return log(`fenced: ${c.error}`);
+    if (!claim.ok) return log(`claim failed: ${claim.status}`);
+    seq += 1;
+    const sent = await post('/sent', { ...me, id: c.id });
+    const r = await sent.json();
+    if (sent.status === 409) log(`not sent: ${r.error}`);
+  } catch (err) {
+    if (!stopping) log(`store unreachable: ${err.message}`);
+  } finally {
+    clearTimeout(timeout);
+    inflight.delete(ac);
+  }
+}
+
 async function processJob() {
+  if (storeUrl) return processFromStore();
   seq += 1;
   const job = { color, node, tag, epoch, pid: process.pid, at: new Date().toISOString(), seq, version, host: hostname() };
   if (!recorderUrl) {
@@ -55,7 +82,7 @@ const timer = setInterval(() => {
   if (!stopping) processJob();
 }, intervalMs);
 
-log(`started: job every ${intervalMs} ms, epoch ${epoch ?? 'none'}, ${recorderUrl ? `recording to ${recorderUrl}` : 'logging only'}`);
+log(`started: job every ${intervalMs} ms, epoch ${epoch ?? 'none'}, ${storeUrl ? `taking jobs from ${storeUrl}` : recorderUrl ? `recording to ${recorderUrl}` : 'logging only'}`);
 
 function stop(signal) {
   if (stopping) process.exit(1);

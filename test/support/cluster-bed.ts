@@ -14,6 +14,7 @@ import { startAgent, type RunningAgent } from "../../node-agent/main.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import type { ClusterStatus } from "../../reconciler/status.js";
 import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
+import { Users } from "../../reconciler/users.js";
 
 export interface ClusterBedOptions {
   /** Unique per test file: names nodes and the app. */
@@ -22,6 +23,12 @@ export interface ClusterBedOptions {
   deployTimeoutSeconds?: number;
   leaseTtlSeconds?: number;
   withWorker?: boolean;
+  /** Extra env for the worker (e.g. STORE_URL). */
+  workerEnv?: Record<string, string>;
+  /** Nodes whose agent runs as a child process (for SIGSTOP) instead of in this process. */
+  childAgents?: string[];
+  /** Nodes reached by the reconciler through a relay the test can cut (name → relay). */
+  relays?: Record<string, Relay>;
   state?: { active?: "blue" | "green"; blue?: string; green?: string; owner?: string };
 }
 
@@ -42,6 +49,7 @@ export class ClusterBed {
   readonly dataDir: string;
   readonly names: { blue: string; green: string; router: string };
   agents = new Map<string, RunningAgent>();
+  private childProcs = new Map<string, ChildProcess>();
   reconciler: RunningReconciler | undefined;
   child: ChildProcess | undefined;
   reconcilerUrl = "";
@@ -84,10 +92,34 @@ export class ClusterBed {
   }
 
   async startAgent(name: string): Promise<void> {
-    this.agents.set(name, await startAgent(join(this.dir, "agents", name, "agent.yaml")));
+    const config = join(this.dir, "agents", name, "agent.yaml");
+    const relay = this.o.relays?.[name];
+    if (relay) await relay.start(this.agentPorts.get(name)!);
+    if (this.o.childAgents?.includes(name)) {
+      const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+      this.childProcs.set(name, proc);
+      let out = "";
+      proc.stdout!.on("data", (d: Buffer) => (out += d));
+      proc.stderr!.on("data", (d: Buffer) => (out += d));
+      await waitFor(`agent ${name} up (${out})`, async () => (await fetch(`http://127.0.0.1:${this.agentPorts.get(name)}/v1/healthz`)).ok, 15_000);
+      return;
+    }
+    this.agents.set(name, await startAgent(config));
+  }
+
+  /** The agent's child process, for signals. */
+  agentProcess(name: string): ChildProcess | undefined {
+    return this.childProcs.get(name);
   }
 
   async stopAgent(name: string): Promise<void> {
+    const proc = this.childProcs.get(name);
+    if (proc) {
+      proc.kill("SIGCONT");
+      proc.kill("SIGTERM");
+      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once("exit", r)));
+      this.childProcs.delete(name);
+    }
     await this.agents.get(name)?.close();
     this.agents.delete(name);
   }
@@ -100,9 +132,12 @@ export class ClusterBed {
       "      expose: { pathPrefix: / }",
       "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
       "      stopTimeoutSeconds: 5",
-      ...(this.o.withWorker ? ["    worker:", "      job: true", "      command: [node, worker.js]", "      stopTimeoutSeconds: 2"] : []),
+      ...(this.o.withWorker
+        ? ["    worker:", "      job: true", "      command: [node, worker.js]", "      stopTimeoutSeconds: 2",
+           ...(this.o.workerEnv ? [`      env: { ${Object.entries(this.o.workerEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : [])]
+        : []),
     ];
-    const a = (n: string) => `http://127.0.0.1:${this.agentPorts.get(n)}`;
+    const a = (n: string) => `http://127.0.0.1:${this.o.relays?.[n]?.port ?? this.agentPorts.get(n)}`;
     const text = [
       "apiVersion: switchyard.dev/v1",
       "kind: Cluster",
@@ -151,7 +186,31 @@ export class ClusterBed {
     renameSync(tmp, join(this.deployDir, file));
   }
 
+  /** An admin API token for this bed's reconciler (users.json in its data dir). */
+  token = "";
+
+  private async ensureToken(): Promise<void> {
+    if (this.token) return;
+    const users = new Users({ file: join(this.dataDir, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
+    await users.load();
+    await users.addUser("tester", "admin", "tester-password-1", { replace: true });
+    this.token = await users.createToken("tester", "admin");
+    await users.flush();
+  }
+
+  /** GET (or another method) on the reconciler API with the bed's token; returns the parsed JSON. */
+  async api<T = any>(path: string, init: RequestInit = {}): Promise<T> {
+    const res = await fetch(this.reconcilerUrl + path, { ...init, headers: { authorization: `Bearer ${this.token}`, ...(init.body ? { "content-type": "application/json" } : {}), ...(init.headers as Record<string, string> | undefined) } });
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      return text as T;
+    }
+  }
+
   async startReconciler(): Promise<RunningReconciler> {
+    await this.ensureToken();
     this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0" });
     this.reconcilerUrl = this.reconciler.url;
     return this.reconciler;
@@ -159,6 +218,7 @@ export class ClusterBed {
 
   /** The reconciler as a child process (so a test can SIGKILL it). */
   async spawnReconciler(): Promise<ChildProcess> {
+    await this.ensureToken();
     const port = await freePort();
     const proc = spawn(process.execPath, ["bin/switchyard.js", "reconciler", "--dir", this.deployDir, "--data", this.dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
     this.child = proc;
@@ -171,8 +231,7 @@ export class ClusterBed {
   }
 
   async status(): Promise<ClusterStatus> {
-    const res = await fetch(this.reconcilerUrl + "/api/v1/status");
-    return (await res.json()) as ClusterStatus;
+    return this.api<ClusterStatus>("/api/v1/status");
   }
 
   condition(s: ClusterStatus, type: string) {
@@ -189,7 +248,9 @@ export class ClusterBed {
   async close(): Promise<void> {
     this.child?.kill("SIGKILL");
     await this.reconciler?.close();
+    for (const name of [...this.childProcs.keys()]) await this.stopAgent(name);
     for (const a of this.agents.values()) await a.close();
+    for (const r of Object.values(this.o.relays ?? {})) await r.close();
     for (const n of Object.values(this.names)) await removeNodeContainers(n);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -225,5 +286,51 @@ export class Load {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.done);
+  }
+}
+
+/** A TCP relay between the reconciler and one agent, which a test can cut (a network partition). */
+export class Relay {
+  port = 0;
+  private server: import("node:net").Server | undefined;
+  private sockets = new Set<import("node:net").Socket>();
+  private cutOff = false;
+
+  async start(target: number): Promise<void> {
+    if (this.server) return;
+    const net = await import("node:net");
+    this.port ||= await freePort();
+    this.server = net.createServer((client) => {
+      if (this.cutOff) return client.destroy();
+      const upstream = net.connect(target, "127.0.0.1");
+      this.sockets.add(client).add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on("error", drop).on("close", drop);
+      upstream.on("error", drop).on("close", drop);
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => this.server!.listen(this.port, "127.0.0.1", r));
+  }
+
+  /** Every connection breaks and new ones are dropped: the agent keeps running but cannot be reached. */
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  heal(): void {
+    this.cutOff = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((r) => (this.server ? this.server.close(r) : r(null)));
+    this.server = undefined;
   }
 }

@@ -109,6 +109,8 @@ export interface RouterOpts {
   fresh?: boolean;
   gen?: number;
   inFlight?: Partial<Record<Color, number>>;
+  /** The router's own view of upstream health. */
+  upstreams?: { color: Color; node: string; health: "healthy" | "unhealthy" | "unknown" }[];
 }
 
 export function router(d: Desired, name: string, o: RouterOpts = {}): NodeObservation {
@@ -119,6 +121,7 @@ export function router(d: Desired, name: string, o: RouterOpts = {}): NodeObserv
     inFlight: { blue: o.inFlight?.blue ?? 0, green: o.inFlight?.green ?? 0 },
     websockets: { blue: 0, green: 0 },
     tableError: null,
+    ...(o.upstreams ? { upstreams: o.upstreams.map((u) => ({ ...u, service: "web" })) } : {}),
   };
   return checked({
     kind: "NodeStatus", node: name, role: "router", observedGeneration: o.fresh ? 0 : gen, spec: null,

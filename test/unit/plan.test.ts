@@ -82,6 +82,12 @@ const rows: Row[] = [
     expect: ["switch router-1 live=green", "renew blue-1 epoch 3"],
   },
   {
+    name: "the router's own health checks do not see the target healthy yet: the switch waits",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "blue", upstreams: [{ color: "green", node: "green-1", health: "unhealthy" }] }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
     name: "switch observed: revoke the old owner first, grant nothing yet",
     d: dGreen,
     o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, blueLedger),

@@ -1,0 +1,264 @@
+/**
+ * `npm run bench:router`: the Switchyard router against nginx, on loopback.
+ *
+ * Two upstream plain Node HTTP servers (blue, green), the router (its own process, like the agent runs it),
+ * and nginx from Debian (1 worker, upstream keep-alive) proxying to the same blue upstream. One load
+ * generator for all (wrk, 1 thread, the same connection count), runs alternating between direct, router
+ * and nginx, several rounds, medians reported. Then 20 flips blue↔green during sustained load through the
+ * router, counting every failed request (non-2xx, socket errors, timeouts) and the time from each flip call
+ * until the first request lands on the new colour's upstream.
+ *
+ * The last line printed is one JSON object (see the issue). Environment knobs: BENCH_ROUNDS (12),
+ * BENCH_SECONDS (2), BENCH_CONNECTIONS (64), BENCH_PIN=1 to pin nginx/router to CPU 0 and everything
+ * else to CPU 1 (off by default: on 2 cores it changes what is measured more than it removes noise).
+ *
+ * Many short alternating rounds rather than a few long ones: on a shared 2-core machine other work comes
+ * and goes, and short interleaved runs spread it evenly over the three targets. The proxies' CPU time per
+ * request (from /proc) is printed too: it is far less sensitive to other load than requests per second.
+ */
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, connect, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RouterSpec } from "../specs/wire.js";
+import { runWrk, type WrkResult } from "./lib/wrk.js";
+import { startNginx } from "./lib/nginx.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PIN = process.env.BENCH_PIN === "1";
+const FLIPS = 20;
+const FLIP_EVERY_MS = 400;
+
+const children: ChildProcess[] = [];
+let workDir = "";
+
+function say(msg: string): void {
+  process.stdout.write(`${msg}\n`);
+}
+
+function ensureTools(): void {
+  const missing = ["nginx", "wrk"].filter((t) => {
+    try {
+      execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  const pkgs = missing.map((t) => (t === "nginx" ? "nginx" : "wrk"));
+  say(`installing ${pkgs.join(", ")} from Debian…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  try {
+    execFileSync("apt-get", ["install", "-y", "-qq", ...pkgs], { stdio: ["ignore", "ignore", "inherit"], env });
+  } catch {
+    execFileSync("apt-get", ["update", "-qq"], { stdio: ["ignore", "ignore", "inherit"], env });
+    execFileSync("apt-get", ["install", "-y", "-qq", ...pkgs], { stdio: ["ignore", "ignore", "inherit"], env });
+  }
+  // Debian's package may start its own nginx on port 80; ours runs from a temp dir and does not need it.
+  try { execFileSync("sh", ["-c", "command -v systemctl >/dev/null && systemctl stop nginx || service nginx stop || true"], { stdio: "ignore" }); } catch { /* not running */ }
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => { s.destroy(); resolve(true); });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Forks a compiled bench helper with an IPC channel; resolves once it says "ready". */
+async function forkChild(script: string, args: string[], cpus?: string): Promise<ChildProcess> {
+  const execArgv = cpus ? [] : [];
+  const child = fork(join(here, "lib", script), args, { stdio: ["ignore", 2, 2, "ipc"], execArgv });
+  children.push(child);
+  if (cpus && child.pid) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(child.pid)], { stdio: "ignore" });
+  await nextMessage(child, "ready", 10_000);
+  return child;
+}
+
+function nextMessage<T extends { type: string }>(child: ChildProcess, type: string, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.off("message", on); reject(new Error(`no "${type}" from child within ${ms} ms`)); }, ms);
+    const on = (m: T): void => {
+      if (m.type === "error") { clearTimeout(timer); child.off("message", on); reject(new Error(String((m as unknown as { message: string }).message))); }
+      if (m.type !== type) return;
+      clearTimeout(timer);
+      child.off("message", on);
+      resolve(m);
+    };
+    child.on("message", on);
+  });
+}
+
+function spec(listen: string, live: "blue" | "green", generation: number, bluePort: number, greenPort: number): RouterSpec {
+  const health = { path: "/healthz", periodSeconds: 1, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 3 };
+  return {
+    kind: "RouterSpec", generation, app: "bench", listen, live, preview: live === "blue" ? "green" : "blue",
+    hosts: { live: ["bench.test"], preview: ["preview.bench.test"], blue: ["blue.bench.test"], green: ["green.bench.test"] },
+    defaultRoute: "live", drainTimeoutSeconds: 30,
+    upstreams: {
+      blue: [{ service: "web", pathPrefix: "/", health, nodes: [{ node: "blue-1", address: "127.0.0.1", port: bluePort }] }],
+      green: [{ service: "web", pathPrefix: "/", health, nodes: [{ node: "green-1", address: "127.0.0.1", port: greenPort }] }],
+    },
+  };
+}
+
+/** CPU time (user + system, in clock ticks) of a process and its direct children, from /proc. */
+function cpuTicks(pid: number): number {
+  const ticks = (p: number): number => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  let total = ticks(pid);
+  try {
+    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/)) if (c) total += ticks(Number(c));
+  } catch { /* no children file */ }
+  return total;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function main(): Promise<void> {
+  ensureTools();
+  workDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"));
+  const [bluePort, greenPort, routerPort, nginxPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const proxyCpu = PIN ? "0" : undefined;
+  const otherCpu = PIN ? "1" : undefined;
+  const blue = await forkChild("upstream.js", [String(bluePort), "blue"], otherCpu);
+  const green = await forkChild("upstream.js", [String(greenPort), "green"], otherCpu);
+  const listen = `127.0.0.1:${routerPort}`;
+  const router = await forkChild("router-child.js", [join(workDir, "router"), listen], proxyCpu);
+  let generation = 1;
+  router.send({ type: "apply", spec: spec(listen, "blue", generation, bluePort, greenPort) });
+  await nextMessage(router, "applied", 10_000);
+  const nginx = startNginx(join(workDir, "nginx"), nginxPort, bluePort, proxyCpu);
+  children.push(nginx);
+  await waitForPort(nginxPort);
+  say(`upstreams blue :${bluePort} green :${greenPort}, router :${routerPort}, nginx :${nginxPort}; wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds × ${SECONDS}s${PIN ? ", pinned" : ""}`);
+
+  const targets = { direct: bluePort, router: routerPort, nginx: nginxPort } as const;
+  type Target = keyof typeof targets;
+  const load = (port: number, seconds: number): Promise<WrkResult> =>
+    runWrk({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, seconds, ...(otherCpu ? { cpus: otherCpu } : {}) }).done;
+
+  // Warm-up: JIT, pools, nginx upstream keep-alive connections.
+  for (const t of ["router", "nginx", "direct"] as Target[]) await load(targets[t], 2);
+
+  const results: Record<Target, WrkResult[]> = { direct: [], router: [], nginx: [] };
+  const pids: Record<Target, number> = { direct: blue.pid!, router: router.pid!, nginx: nginx.pid! };
+  const cpuUsPerRequest: Record<Target, number[]> = { direct: [], router: [], nginx: [] };
+  const tickUs = 1e6 / Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim() || 100);
+  const orders: Target[][] = [["direct", "router", "nginx"], ["nginx", "direct", "router"], ["router", "nginx", "direct"]];
+  for (let round = 0; round < ROUNDS; round++) {
+    const line: string[] = [];
+    for (const t of orders[round % orders.length]!) {
+      const before = cpuTicks(pids[t]);
+      const r = await load(targets[t], SECONDS);
+      if (r.failed > 0) throw new Error(`${t}: ${r.failed} failed requests during the throughput run:\n${r.raw}`);
+      results[t].push(r);
+      cpuUsPerRequest[t].push(((cpuTicks(pids[t]) - before) * tickUs) / Math.max(1, r.requests));
+      line.push(`${t} ${Math.round(r.rps)} rps p50 ${r.p50Ms}ms p99 ${r.p99Ms}ms`);
+    }
+    say(`round ${round + 1}: ${line.join(" | ")}`);
+  }
+  const med = (t: Target, k: "rps" | "p50Ms" | "p99Ms"): number => median(results[t].map((r) => r[k]));
+  for (const t of ["direct", "router", "nginx"] as Target[]) {
+    say(`${t.padEnd(6)} median ${Math.round(med(t, "rps"))} rps, p50 ${med(t, "p50Ms")} ms, p99 ${med(t, "p99Ms")} ms`);
+  }
+  say(`router/nginx: throughput ${round2(med("router", "rps") / med("nginx", "rps"))}×, p99 ${round2(med("router", "p99Ms") / med("nginx", "p99Ms"))}×`);
+  say(`CPU per request (median): router ${Math.round(median(cpuUsPerRequest.router))} µs, nginx ${Math.round(median(cpuUsPerRequest.nginx))} µs, the upstream itself (direct) ${Math.round(median(cpuUsPerRequest.direct))} µs`);
+
+  // 20 flips under sustained load through the router.
+  const flipSeconds = Math.ceil((FLIPS * FLIP_EVERY_MS + 2_000) / 1000);
+  const sustained = load(routerPort, flipSeconds);
+  await sleep(700);
+  const flipMs: number[] = [];
+  const ipcMs: number[] = [];
+  const applyMs: number[] = [];
+  let live: "blue" | "green" = "blue";
+  for (let i = 0; i < FLIPS; i++) {
+    const began = Date.now();
+    const next: "blue" | "green" = live === "blue" ? "green" : "blue";
+    const target = next === "blue" ? blue : green;
+    target.send({ type: "arm" });
+    await nextMessage(target, "armed", 2_000);
+    const first = nextMessage<{ type: string; at: string }>(target, "first", 5_000);
+    const t0 = process.hrtime.bigint();
+    router.send({ type: "apply", spec: spec(listen, next, ++generation, bluePort, greenPort) });
+    const applied = await nextMessage<{ type: string; applyMs: number; at: string }>(router, "applied", 5_000);
+    const landed = BigInt((await first).at);
+    flipMs.push(Number(landed - t0) / 1e6);
+    ipcMs.push(Number(BigInt(applied.at) - t0) / 1e6);
+    applyMs.push(applied.applyMs);
+    live = next;
+    await sleep(Math.max(0, FLIP_EVERY_MS - (Date.now() - began)));
+  }
+  const flipRun = await sustained;
+  say(`flips: ${FLIPS} under load, ${flipRun.requests} requests, ${flipRun.failed} failed, ${Math.round(flipRun.rps)} rps; flip→first request on new colour: p50 ${round2(median(flipMs))} ms, p99 ${round2(percentile(flipMs, 99))} ms, max ${round2(Math.max(...flipMs))} ms`);
+  say(`  of which: flip message waiting for the router's event loop p50 ${round2(median(ipcMs))} ms (max ${round2(Math.max(...ipcMs))}), apply() (write, fsync, rename, swap) p50 ${round2(median(applyMs))} ms (max ${round2(Math.max(...applyMs))})`);
+
+  const summary = {
+    directRps: Math.round(med("direct", "rps")),
+    routerRps: Math.round(med("router", "rps")),
+    nginxRps: Math.round(med("nginx", "rps")),
+    routerP99Ms: round2(med("router", "p99Ms")),
+    nginxP99Ms: round2(med("nginx", "p99Ms")),
+    flips: FLIPS,
+    failed: flipRun.failed,
+    flipP99Ms: round2(percentile(flipMs, 99)),
+  };
+  say(JSON.stringify(summary));
+}
+
+function cleanupAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+}
+
+process.on("SIGINT", () => { cleanupAll(); process.exit(130); });
+process.on("SIGTERM", () => { cleanupAll(); process.exit(143); });
+main().then(
+  () => { cleanupAll(); process.exit(0); },
+  (err: Error) => { process.stderr.write(`bench failed: ${err.message}\n`); cleanupAll(); process.exit(1); },
+);

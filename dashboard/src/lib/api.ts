@@ -1,0 +1,140 @@
+/**
+ * The reconciler's HTTP API as the dashboard uses it (contract: design.md, issue 7). The session
+ * cookie is HttpOnly and travels by itself; every mutating request carries the CSRF token that
+ * login/me handed out. Errors come back as ApiError with the server's RECON_ERR_… code.
+ */
+import type { ClusterStatus } from "../../../reconciler/status.js";
+import type { HistoryEntry } from "../../../reconciler/git.js";
+import type { TagInfo } from "../../../reconciler/registry.js";
+import type { Alert } from "../../../reconciler/alerts.js";
+import type { Role } from "../../../reconciler/users.js";
+import type { State } from "../../../specs/state.js";
+import type { Color } from "../../../specs/types.js";
+
+export type { ClusterStatus, HistoryEntry, TagInfo, Alert, Role, State, Color };
+
+export const API = "/api/v1";
+
+export interface SessionUser {
+  name: string;
+  role: Role;
+}
+
+export interface Session {
+  user: SessionUser;
+  csrf: string;
+}
+
+export interface StateDoc {
+  text: string;
+  revision: string;
+  state: State;
+}
+
+export interface HistoryPage {
+  enabled: boolean;
+  warning?: string;
+  entries: HistoryEntry[];
+}
+
+/** The tag picker's source: never an empty list that looks real when the registry failed. */
+export type Tags = { status: "loading" } | { status: "ok"; tags: TagInfo[] } | { status: "error"; message: string };
+
+export type JobsOwner = "active" | "blue" | "green" | "none";
+
+/** What each action button sends (besides dryRun). */
+export type ActionRequest =
+  | { kind: "deploy"; tag: string; color?: Color }
+  | { kind: "promote" }
+  | { kind: "rollback" }
+  | { kind: "jobs"; owner: JobsOwner }
+  | { kind: "restore"; commit: string };
+
+export interface DryRun {
+  message: string;
+  diff: string;
+  revision: string;
+}
+
+export interface Committed {
+  message: string;
+  revision: string;
+  commit: string | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds, from a 429's retry-after header. */
+    readonly retryAfter: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+let csrf = "";
+let onUnauthorized: () => void = () => {};
+
+/** Called when any request other than login/me answers 401: the session is gone. */
+export function whenUnauthorized(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+export async function me(): Promise<Session | null> {
+  try {
+    const s = await request<Session>("GET", "/auth/me", undefined, {}, false);
+    csrf = s.csrf;
+    return s;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+}
+
+export async function login(username: string, password: string): Promise<Session> {
+  const s = await request<Session>("POST", "/auth/login", { username, password }, {}, false);
+  csrf = s.csrf;
+  return s;
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await request<void>("POST", "/auth/logout", undefined, {}, false);
+  } finally {
+    csrf = "";
+  }
+}
+
+export const getStatus = () => request<ClusterStatus>("GET", "/status");
+export const getState = () => request<StateDoc>("GET", "/state");
+export const getTags = () => request<{ tags: TagInfo[] }>("GET", "/tags");
+export const getHistory = (limit = 50) => request<HistoryPage>("GET", `/history?limit=${limit}`);
+export const getAlerts = () => request<{ alerts: Alert[] }>("GET", "/alerts");
+
+export function runAction(a: ActionRequest, revision: string, dryRun: true): Promise<DryRun>;
+export function runAction(a: ActionRequest, revision: string, dryRun: false): Promise<Committed>;
+export function runAction(a: ActionRequest, revision: string, dryRun: boolean): Promise<DryRun | Committed> {
+  const { kind, ...body } = a;
+  return request("POST", `/actions/${kind}`, { ...body, dryRun }, { "if-match": revision });
+}
+
+async function request<T>(method: "GET" | "POST", path: string, body?: unknown, headers: Record<string, string> = {}, signalUnauthorized = true): Promise<T> {
+  const h: Record<string, string> = { accept: "application/json", ...headers };
+  if (body !== undefined) h["content-type"] = "application/json";
+  if (method !== "GET" && csrf) h["x-csrf-token"] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(API + path, { method, headers: h, body: body === undefined ? null : JSON.stringify(body), credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "NETWORK", "The reconciler did not answer. Check that it is running and reachable, then try again.");
+  }
+  if (res.status === 204) return undefined as T;
+  const data: unknown = await res.json().catch(() => null);
+  if (res.ok) return data as T;
+  const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
+  const retry = Number(res.headers.get("retry-after"));
+  if (res.status === 401 && signalUnauthorized) onUnauthorized();
+  throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? `${res.status} ${res.statusText}`, Number.isFinite(retry) && retry > 0 ? retry : null);
+}

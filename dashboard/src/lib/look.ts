@@ -1,0 +1,47 @@
+/** How states look: a tone (colour) and an icon, always shown next to the word itself. */
+import type { ColorPhase, Condition } from "../../../reconciler/status.js";
+
+export type Tone = "ok" | "warn" | "bad" | "info" | "idle";
+
+export const PHASE: Record<ColorPhase, { tone: Tone; icon: string; hint: string }> = {
+  Empty: { tone: "idle", icon: "○", hint: "no tag assigned" },
+  Stopped: { tone: "idle", icon: "■", hint: "taken offline on purpose" },
+  Deploying: { tone: "info", icon: "↻", hint: "pulling and starting the new tag" },
+  Ready: { tone: "ok", icon: "✓", hint: "every node runs the tag and is healthy" },
+  Degraded: { tone: "warn", icon: "⚠", hint: "some node or service is not healthy" },
+  Failed: { tone: "bad", icon: "✕", hint: "the deploy failed" },
+};
+
+const ICON: Record<Tone, string> = { ok: "✓", warn: "⚠", bad: "✕", info: "↻", idle: "–" };
+
+export function icon(t: Tone): string {
+  return ICON[t];
+}
+
+/** Ready and Progressing are good when True; Degraded, Drifted and SpecInvalid are bad when True. */
+export function conditionTone(c: Pick<Condition, "type" | "status">): Tone {
+  if (c.status === "Unknown") return "idle";
+  const yes = c.status === "True";
+  switch (c.type) {
+    case "Ready":
+      return yes ? "ok" : "bad";
+    case "Progressing":
+      return yes ? "info" : "idle";
+    case "Drifted":
+      return yes ? "warn" : "ok";
+    default:
+      return yes ? "bad" : "ok";
+  }
+}
+
+/** A container's state. Job containers sit exited or missing on colours that do not own jobs, so those are neutral. */
+export function serviceTone(state: string): Tone {
+  if (state === "running") return "ok";
+  if (state === "pulling" || state === "starting") return "info";
+  if (state === "unhealthy") return "bad";
+  return "idle";
+}
+
+export function healthTone(health: string): Tone {
+  return health === "healthy" ? "ok" : health === "unhealthy" ? "bad" : "idle";
+}

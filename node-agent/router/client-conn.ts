@@ -1,0 +1,444 @@
+/**
+ * One client connection to the router: reads requests (HTTP/1.0 and 1.1, keep-alive, pipelined ones one
+ * after the other), routes each by the current table, hands it to a pooled upstream connection, streams
+ * the request body up and the response down, and answers by itself when there is nowhere to send it.
+ *
+ * The server side is hand-written rather than node:http because on the hot path node:http's per-request
+ * objects, streams and header validation cost as much CPU as all the rest of the proxy: see bench/router.ts
+ * and the closing note of the router issue for the numbers.
+ */
+import type { Socket } from "node:net";
+import type { Color } from "../../specs/types.js";
+import type { RoutingTable, ServiceRoute } from "./table.js";
+import type { RouterContext } from "./upstream.js";
+import type { UpstreamConn } from "./upstream-conn.js";
+import type { ResponseHead } from "./response-head.js";
+import type { Tunnel } from "./websocket.js";
+import { BODY_CHUNKED, BODY_UNTIL_CLOSE } from "./response-head.js";
+import { REQ_LENGTH, REQ_NONE, RequestHead } from "./request-head.js";
+import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.js";
+import { pickNode } from "./balancer.js";
+import { colorLine, replyText } from "./replies.js";
+import { startTunnel } from "./websocket.js";
+import { MAX_REQUEST_HEAD_BYTES } from "./limits.js";
+
+const C_HEAD = 0;
+const C_BODY = 1;
+const C_WAIT = 2;
+const C_TUNNEL = 3;
+const C_CLOSED = 4;
+
+const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
+/** Bodies up to this size go out in one write together with the response head. */
+const INLINE_BODY_MAX = 16 * 1024;
+/** A closed-by-us connection whose client never closes its side is destroyed after this long. */
+const LINGER_MS = 5_000;
+
+/** What client connections share with the data plane. */
+export interface PlaneState {
+  readonly table: RoutingTable | null;
+  /** Body of the 503 answered while there is no table. */
+  readonly noTableBody: string;
+  readonly ctx: RouterContext;
+  readonly tunnels: Set<Tunnel>;
+  readonly clients: Set<ClientConn>;
+  readonly clientTimeouts: { keepAliveMs: number; headersMs: number };
+}
+
+export class ClientConn {
+  state = C_HEAD;
+  /** When the current state began (keep-alive and header timeouts, linger). */
+  private since: number;
+  /** Unparsed bytes: a partial request head, or the next pipelined request. */
+  private buf: Buffer | null = null;
+  /** The current request (reused for every request of the connection). */
+  readonly rq = new RequestHead();
+  route: ServiceRoute | null = null;
+  color: Color = "blue";
+  /** The upstream connection serving the current exchange. */
+  up: UpstreamConn | null = null;
+  /** An exchange is in progress (counted in inFlight). */
+  active = false;
+  /** The whole request body has been handed upstream. */
+  reqDone = true;
+  /** When the table stopped routing this exchange's host and path here (0: it still does). */
+  strandedAt = 0;
+  private reqRemaining = 0;
+  private readonly reqChunks = new ChunkedScanner();
+  private attempt = 0;
+  private staleRetried = false;
+  private pendingHead: string | null = null;
+  private respStarted = false;
+  private respClose = false;
+  private clientEnded = false;
+  private paused = false;
+  private activity = 0;
+  private seenActivity = -1;
+  private seenAt = 0;
+
+  constructor(readonly plane: PlaneState, readonly socket: Socket) {
+    this.since = Date.now();
+    socket.on("data", (d: Buffer) => this.onData(d));
+    socket.on("end", () => this.onEnd());
+    socket.on("error", () => { /* 'close' follows */ });
+    socket.on("close", () => this.onClose());
+    socket.on("drain", () => { this.up?.resume(); });
+    plane.clients.add(this);
+  }
+
+  // ---- called by the upstream connection -------------------------------------------------------
+
+  /** A 1xx answer (100 Continue, 103 Early Hints): HTTP/1.1 clients get it as it is. */
+  respondInterim(text: string): void {
+    if (!this.rq.http10) this.socket.write(text, "latin1");
+  }
+
+  /** The final response head; sent with the first body bytes (one write), or by flushHead(). */
+  respondHead(rh: ResponseHead): void {
+    const rq = this.rq;
+    // With the request body not all read, the connection cannot stay in step: close it after this answer.
+    let close = !rq.keepAlive || this.clientEnded || !this.reqDone;
+    let framing = "";
+    if (rh.framing === BODY_CHUNKED) {
+      if (rq.http10) close = true; // decoded, delimited by closing
+      else framing = "transfer-encoding: chunked\r\n";
+    } else if (rh.framing === BODY_UNTIL_CLOSE) close = true;
+    this.respClose = close;
+    this.pendingHead = rh.statusLine + "\r\n" + rh.lines + framing + colorLine(this.color) +
+      (close ? "connection: close\r\n\r\n" : rq.http10 ? "connection: keep-alive\r\n\r\n" : "\r\n");
+  }
+
+  flushHead(): void {
+    const h = this.pendingHead;
+    if (h === null) return;
+    this.pendingHead = null;
+    this.respStarted = true;
+    this.socket.write(h, "latin1");
+  }
+
+  respondData(d: Buffer): void {
+    if (!this.out(d)) this.up?.pause();
+  }
+
+  /** The response is complete (the upstream connection has already been pooled or closed). */
+  respondEnd(last: Buffer | null): void {
+    this.out(last);
+    this.finish(false);
+  }
+
+  /** The exchange failed: a short answer if nothing was sent yet (and `body` is given), else a cut. */
+  respondFail(status: number, body: string): void {
+    if (!this.active) return;
+    this.up = null;
+    if (body !== "" && !this.respStarted && !this.socket.destroyed) {
+      this.pendingHead = null;
+      this.socket.write(replyText(status, body, this.color, true, false), "latin1");
+      this.finish(true);
+    } else {
+      this.finish(true);
+      this.socket.destroy();
+    }
+  }
+
+  /** The upstream connection could not be opened: retry once on another node of the route. */
+  upstreamConnectFailed(conn: UpstreamConn, pendingBody: Buffer[] | null): void {
+    const up = conn.upstream;
+    const timedOut = conn.lastError === "ETIMEDOUT";
+    up.markDownPassive(timedOut ? "connect timed out" : `connect failed: ${conn.lastError || "closed"}`);
+    const route = this.route!;
+    const next = this.attempt === 0 ? pickNode(route, up) : null;
+    if (next !== null) {
+      this.attempt = 1;
+      this.dispatch(next.acquire(), pendingBody);
+      return;
+    }
+    if (pickNode(route, null) === null) this.respondFail(503, `every upstream node of ${this.color} is down\n`);
+    else this.respondFail(timedOut ? 504 : 502, `could not connect to an upstream node of ${this.color}\n`);
+  }
+
+  /** A reused connection closed before answering: the upstream closed it as we wrote. Retry once, fresh. */
+  upstreamClosedEarly(conn: UpstreamConn): void {
+    const m = this.rq.method;
+    const idempotent = m === "GET" || m === "HEAD" || m === "OPTIONS" || m === "PUT" || m === "DELETE" || m === "TRACE";
+    if (!this.staleRetried && this.rq.framing === REQ_NONE && idempotent) {
+      this.staleRetried = true;
+      this.dispatch(conn.upstream.open(), null);
+      return;
+    }
+    this.respondFail(502, `the upstream node of ${this.color} closed the connection without answering\n`);
+  }
+
+  /** The upstream took the request body bytes it was given: read more from the client. */
+  upstreamDrained(): void {
+    if (this.paused && this.state === C_BODY) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---- called by the data plane --------------------------------------------------------------------
+
+  /** Ends the current exchange (drain, shutdown): 503 if nothing was sent yet, else a cut. */
+  abort(why: string): void {
+    if (!this.active) return;
+    const up = this.up;
+    this.up = null;
+    up?.abandon();
+    this.respondFail(503, why);
+  }
+
+  /** Keep-alive, header, body-idle and linger timeouts. */
+  sweep(now: number, idleMs: number): void {
+    const t = this.plane.clientTimeouts;
+    switch (this.state) {
+      case C_HEAD:
+        if (this.buf === null ? now - this.since > t.keepAliveMs : now - this.since > t.headersMs) {
+          if (this.buf !== null) this.socket.write(replyText(408, "request head not received in time\n", null, true, false), "latin1");
+          this.close();
+        }
+        return;
+      case C_BODY:
+        if (this.activity !== this.seenActivity) {
+          this.seenActivity = this.activity;
+          this.seenAt = now;
+        } else if (now - this.seenAt > idleMs) {
+          this.abort("");
+        }
+        return;
+      case C_CLOSED:
+        if (now - this.since > LINGER_MS) this.socket.destroy();
+        return;
+    }
+  }
+
+  // ---- reading requests ------------------------------------------------------------------------------
+
+  private onData(d: Buffer): void {
+    this.activity++;
+    switch (this.state) {
+      case C_HEAD: this.readHead(d); return;
+      case C_BODY: this.readBody(d, 0); return;
+      case C_WAIT: this.stash(d, 0); return;
+      default: // a tunnel reads the socket itself; after close we ignore the rest
+    }
+  }
+
+  private readHead(d: Buffer): void {
+    let buf = d;
+    if (this.buf !== null) {
+      buf = Buffer.concat([this.buf, d]);
+      this.buf = null;
+    }
+    // Empty lines before a request are allowed (RFC 9112 §2.2).
+    let start = 0;
+    while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
+    if (start > 0) buf = buf.subarray(start);
+    const end = buf.indexOf(CRLFCRLF);
+    if (end < 0) {
+      if (buf.length > MAX_REQUEST_HEAD_BYTES) this.replyAndClose(431, "request head too large\n");
+      else if (buf.length > 0) this.buf = buf;
+      return;
+    }
+    const rq = this.rq;
+    if (!rq.parse(buf, end, this.socket.remoteAddress ?? "")) {
+      this.replyAndClose(rq.errorStatus, rq.error);
+      return;
+    }
+    const bodyAt = end + 4;
+    const table = this.plane.table;
+    if (table === null) {
+      this.replyEarly(503, this.plane.noTableBody, null, buf, bodyAt);
+      return;
+    }
+    const r = table.resolve(rq.host, rq.path);
+    if (!r.ok) {
+      this.replyEarly(r.status, r.body, r.color, buf, bodyAt);
+      return;
+    }
+    const route = r.route;
+    const up = pickNode(route, null);
+    if (up === null) {
+      this.replyEarly(503, noNodeBody(route), route.color, buf, bodyAt);
+      return;
+    }
+    if (rq.upgrade !== undefined) {
+      this.state = C_TUNNEL;
+      this.plane.clients.delete(this);
+      startTunnel(this.plane.ctx, this.plane.tunnels, this.socket, rq, route, up, buf.subarray(bodyAt));
+      return;
+    }
+    this.route = route;
+    this.color = route.color;
+    this.active = true;
+    this.attempt = 0;
+    this.staleRetried = false;
+    this.strandedAt = 0;
+    this.respStarted = false;
+    this.respClose = false;
+    this.pendingHead = null;
+    const ctx = this.plane.ctx;
+    ctx.inFlight[route.color]++;
+    ctx.countsChanged();
+    if (rq.framing === REQ_NONE) {
+      this.reqDone = true;
+      this.state = C_WAIT;
+    } else {
+      this.reqDone = false;
+      this.state = C_BODY;
+      if (rq.framing === REQ_LENGTH) this.reqRemaining = rq.contentLength;
+      else this.reqChunks.reset();
+    }
+    this.dispatch(up.acquire(), null);
+    if (bodyAt < buf.length) {
+      if (this.state === C_BODY) this.readBody(buf, bodyAt);
+      else if (this.state === C_WAIT) this.stash(buf, bodyAt);
+    }
+  }
+
+  private readBody(d: Buffer, from: number): void {
+    let end: number;
+    if (this.rq.framing === REQ_LENGTH) {
+      const avail = d.length - from;
+      if (avail < this.reqRemaining) {
+        this.reqRemaining -= avail;
+        this.forward(from === 0 ? d : d.subarray(from));
+        return;
+      }
+      end = from + this.reqRemaining;
+      this.reqRemaining = 0;
+    } else {
+      end = this.reqChunks.feed(d, from, null);
+      if (end === CHUNKED_ERROR) {
+        const up = this.up;
+        this.up = null;
+        up?.abandon();
+        this.respondFail(400, "malformed chunked request body\n");
+        return;
+      }
+      if (end === CHUNKED_MORE) {
+        this.forward(from === 0 ? d : d.subarray(from));
+        return;
+      }
+    }
+    if (end > from) this.forward(from === 0 && end === d.length ? d : d.subarray(from, end));
+    this.reqDone = true;
+    this.state = C_WAIT;
+    this.up?.requestSent();
+    if (end < d.length) this.stash(d, end);
+  }
+
+  private forward(d: Buffer): void {
+    if (!this.up!.sendBody(d) && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Keeps bytes of a pipelined request until the current exchange is over. */
+  private stash(d: Buffer, from: number): void {
+    const part = from === 0 ? d : d.subarray(from);
+    this.buf = this.buf === null ? part : Buffer.concat([this.buf, part]);
+    if (this.buf.length > MAX_REQUEST_HEAD_BYTES && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private dispatch(c: UpstreamConn, pendingBody: Buffer[] | null): void {
+    this.up = c;
+    c.attach(this, this.rq.upstreamHead, pendingBody, this.rq.method === "HEAD", this.rq.http10);
+    if (this.reqDone) c.requestSent();
+  }
+
+  // ---- answering -------------------------------------------------------------------------------------
+
+  private out(d: Buffer | null): boolean {
+    const s = this.socket;
+    const h = this.pendingHead;
+    if (h !== null) {
+      this.pendingHead = null;
+      this.respStarted = true;
+      if (d === null) return s.write(h, "latin1");
+      if (d.length <= INLINE_BODY_MAX) return s.write(h + d.toString("latin1"), "latin1");
+      s.cork();
+      s.write(h, "latin1");
+      const ok = s.write(d);
+      s.uncork();
+      return ok;
+    }
+    return d === null || s.write(d);
+  }
+
+  /** The exchange is over: next request (keep-alive), or close. */
+  private finish(forceClose: boolean): void {
+    this.up = null;
+    this.active = false;
+    this.route = null;
+    const ctx = this.plane.ctx;
+    ctx.inFlight[this.color]--;
+    ctx.countsChanged();
+    if (forceClose || this.respClose || !this.reqDone || !this.rq.keepAlive || this.clientEnded) {
+      this.close();
+      return;
+    }
+    this.state = C_HEAD;
+    this.since = Date.now();
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (this.buf !== null) {
+      const b = this.buf;
+      this.buf = null;
+      this.readHead(b);
+    }
+  }
+
+  /** The router's own answer, before anything went upstream; keeps the connection when it can. */
+  private replyEarly(status: number, body: string, color: Color | null, buf: Buffer, bodyAt: number): void {
+    const close = this.rq.framing !== REQ_NONE || !this.rq.keepAlive || this.clientEnded || this.rq.upgrade !== undefined;
+    this.socket.write(replyText(status, body, color, close, this.rq.http10), "latin1");
+    if (close) {
+      this.close();
+      return;
+    }
+    if (bodyAt < buf.length) this.readHead(buf.subarray(bodyAt));
+  }
+
+  private replyAndClose(status: number, body: string): void {
+    this.socket.write(replyText(status, body, null, true, false), "latin1");
+    this.close();
+  }
+
+  private close(): void {
+    this.state = C_CLOSED;
+    this.since = Date.now();
+    this.buf = null;
+    this.socket.end();
+  }
+
+  private onEnd(): void {
+    this.clientEnded = true;
+    if (!this.active && this.state !== C_TUNNEL) this.close();
+  }
+
+  private onClose(): void {
+    this.plane.clients.delete(this);
+    if (this.active) {
+      const up = this.up;
+      this.up = null;
+      up?.abandon();
+      this.active = false;
+      const ctx = this.plane.ctx;
+      ctx.inFlight[this.color]--;
+      ctx.countsChanged();
+    }
+    if (this.state !== C_TUNNEL) this.state = C_CLOSED;
+  }
+}
+
+export function noNodeBody(route: ServiceRoute): string {
+  return route.nodes.length === 0
+    ? `no upstream node of ${route.color} serves this path\n`
+    : `every upstream node of ${route.color} is down\n`;
+}

@@ -1,0 +1,336 @@
+/**
+ * The router data plane: listens on `router.listen`, routes every request by the current routing table,
+ * and flips by swapping that table (one reference assignment) after it is safely on disk.
+ *
+ * Drain semantics ("a colour that is being replaced"). A RouterSpec does not say which colour is about to
+ * get new containers, only where each host name and path leads. So the data plane judges every open
+ * exchange and tunnel by the route it came through: when the current table would no longer send that
+ * Host and path to the same colour and upstream node — the live host after a flip, the preview host after
+ * preview moved, a colour that is now neither live nor preview (stopped), a node removed from its colour —
+ * the connection is *stranded*. Stranded connections are left alone for `drainTimeoutSeconds` (ordinary
+ * requests finish long before), then closed, so that their clients reconnect and land on the colour the
+ * table now names. Traffic that asked for a colour by its own host name (blue.example.com) is never
+ * stranded by a flip: it still goes where it asked to. A flip back before the deadline un-strands. The
+ * counts in status() include stranded connections until they end, so the reconciler can see a colour drain.
+ */
+import { createServer, type Server } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { RouterSpec, RouterStatus, UpstreamService } from "../../specs/wire.js";
+import type { Color } from "../../specs/types.js";
+import { agentError } from "../errors.js";
+import { RoutingTable } from "./table.js";
+import { Upstream, type HealthState, type RouterContext } from "./upstream.js";
+import { HealthCheck, healthSettings } from "./health-check.js";
+import { ClientConn, type PlaneState } from "./client-conn.js";
+import type { Tunnel } from "./websocket.js";
+import { persistTable, restoreTable } from "./table-store.js";
+import {
+  CLIENT_HEADERS_TIMEOUT_MS, CLIENT_KEEPALIVE_TIMEOUT_MS, COUNTS_CHANGE_THROTTLE_MS, DEFAULT_ROUTER_TIMEOUTS, SWEEP_INTERVAL_MS, type RouterTimeouts,
+} from "./limits.js";
+
+export interface DataPlaneOptions {
+  /** The table lives at <dataDir>/router-table.json. */
+  dataDir: string;
+  /** host:port from agent.yaml router.listen; the data plane always listens here. */
+  listen: string;
+  logger: Logger;
+  /**
+   * Called whenever status() (or health()) would change: table swapped, in-flight/websocket counts changed
+   * (at most every 100 ms), upstream health flipped. Must be cheap.
+   */
+  onChange?: () => void;
+  /** Overrides for connect/header/idle/pool timeouts (tests use short ones). */
+  timeouts?: Partial<RouterTimeouts>;
+}
+
+/** One upstream node as the router sees it (not part of RouterStatus: for logs, the dashboard and tests). */
+export interface UpstreamHealth {
+  color: Color;
+  service: string;
+  node: string;
+  address: string;
+  port: number;
+  health: HealthState;
+}
+
+const NO_TABLE_BODY = "no routing table yet\n";
+const CORRUPT_TABLE_BODY = "no usable routing table: the stored one was unreadable and is kept aside; waiting for a new one\n";
+
+export class RouterDataPlane implements PlaneState {
+  /** The current routing table; replaced (never mutated) by apply(). */
+  table: RoutingTable | null = null;
+  noTableBody = NO_TABLE_BODY;
+  private spec: RouterSpec | null = null;
+  private tableError: string | null = null;
+  readonly ctx: RouterContext;
+  readonly tunnels = new Set<Tunnel>();
+  readonly clients = new Set<ClientConn>();
+  readonly clientTimeouts = { keepAliveMs: CLIENT_KEEPALIVE_TIMEOUT_MS, headersMs: CLIENT_HEADERS_TIMEOUT_MS };
+  private readonly log: Logger;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly server: Server;
+  private readonly upstreams = new Map<string, { up: Upstream; check: HealthCheck }>();
+  /** Upstreams no longer in the table whose busy connections have not finished yet. */
+  private readonly retired = new Set<Upstream>();
+  private applying: Promise<void> = Promise.resolve();
+  private sweeper: NodeJS.Timeout | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private countsTimer: NodeJS.Timeout | null = null;
+  private reported = "";
+  private closed = false;
+
+  constructor(private readonly opts: DataPlaneOptions) {
+    this.log = opts.logger;
+    [this.host, this.port] = parseListen(opts.listen);
+    const inFlight = { blue: 0, green: 0 };
+    const websockets = { blue: 0, green: 0 };
+    const self = this;
+    this.ctx = {
+      timeouts: { ...DEFAULT_ROUTER_TIMEOUTS, ...opts.timeouts },
+      log: opts.logger,
+      inFlight,
+      websockets,
+      countsChanged(): void {
+        if (self.countsTimer === null && self.opts.onChange !== undefined) self.scheduleCounts();
+      },
+      healthChanged(): void {
+        self.changed();
+      },
+    };
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (this.closed) socket.destroy();
+      else new ClientConn(this, socket);
+    });
+  }
+
+  /** Restores the stored table (never fails on a bad one), then listens. */
+  async start(): Promise<void> {
+    const restored = await restoreTable(this.opts.dataDir);
+    if (restored.spec !== null) {
+      this.install(restored.spec);
+      this.log.info({ generation: restored.spec.generation, live: restored.spec.live, preview: restored.spec.preview }, "routing table restored");
+    } else if (restored.error !== null) {
+      this.tableError = restored.error;
+      this.noTableBody = CORRUPT_TABLE_BODY;
+      this.log.error({ error: restored.error }, "stored routing table unusable; serving 503 until a new one is applied");
+    } else {
+      this.log.info({ dataDir: this.opts.dataDir }, "no stored routing table; serving 503 until one is applied");
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new Error(`the router cannot listen on ${this.opts.listen}: ${err.message}`));
+      this.server.once("error", onError);
+      this.server.listen({ host: this.host, port: this.port }, () => {
+        this.server.removeListener("error", onError);
+        resolve();
+      });
+    });
+    this.server.on("error", (err) => this.log.error({ err: err.message }, "router server error"));
+    this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, this.ctx.timeouts.connectMs / 4));
+    this.sweeper.unref();
+    this.log.info({ listen: this.opts.listen }, "router listening");
+  }
+
+  /** Persists the spec atomically, then swaps the in-memory table. Idempotent; applies run one at a time. */
+  async apply(spec: RouterSpec): Promise<void> {
+    if (spec.listen !== this.opts.listen) {
+      throw agentError("AGENT_ERR_LISTEN_NOT_ALLOWED",
+        `this router listens on ${this.opts.listen} (agent.yaml router.listen); the spec asks for ${spec.listen}; nothing was changed`);
+    }
+    const run = this.applying.then(() => this.applyNow(spec));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  status(): RouterStatus {
+    return {
+      spec: this.spec,
+      inFlight: { blue: this.ctx.inFlight.blue, green: this.ctx.inFlight.green },
+      websockets: { blue: this.ctx.websockets.blue, green: this.ctx.websockets.green },
+      tableError: this.tableError,
+    };
+  }
+
+  /** Health of every upstream node in the current table. */
+  health(): UpstreamHealth[] {
+    const out: UpstreamHealth[] = [];
+    const t = this.table;
+    if (t === null) return out;
+    for (const color of ["blue", "green"] as const) {
+      for (const r of t.routes(color)) {
+        for (const u of r.nodes) out.push({ color, service: r.service, node: u.node, address: u.address, port: u.port, health: u.health });
+      }
+    }
+    return out;
+  }
+
+  /** Stops listening, ends every tunnel and upstream connection, and waits for the server to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [this.sweeper, this.drainTimer, this.countsTimer]) if (t !== null) clearTimeout(t);
+    await this.applying;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const t of [...this.tunnels]) t.close();
+    for (const { up, check } of this.upstreams.values()) {
+      check.stop();
+      up.destroyAll();
+    }
+    for (const up of this.retired) up.destroyAll();
+    this.upstreams.clear();
+    this.retired.clear();
+    for (const c of [...this.clients]) c.socket.destroy();
+    await Promise.race([closed, sleep(2_000)]);
+    this.log.info({ listen: this.opts.listen }, "router closed");
+  }
+
+  private async applyNow(spec: RouterSpec): Promise<void> {
+    if (this.closed) throw agentError("AGENT_ERR_RUNTIME", "the router is shutting down; the routing table was not changed");
+    const copy = deepFreeze(structuredClone(spec));
+    if (this.spec !== null && JSON.stringify(this.spec) === JSON.stringify(copy)) return;
+    const t0 = performance.now();
+    persistTable(this.opts.dataDir, copy);
+    const persistMs = performance.now() - t0;
+    if (persistMs > 100) this.log.warn({ persistMs: Math.round(persistMs) }, "writing the routing table was slow");
+    const before = this.spec;
+    this.install(copy);
+    this.tableError = null;
+    this.noTableBody = NO_TABLE_BODY;
+    this.log.info({ generation: copy.generation, live: copy.live, preview: copy.preview, wasLive: before?.live ?? null }, "routing table applied");
+    this.changed();
+  }
+
+  /** Builds the table for `spec` (reusing pools and health of nodes that stay), swaps it in, retires the rest. */
+  private install(spec: RouterSpec): void {
+    const keep = new Set<string>();
+    const table = new RoutingTable(spec, (_color: Color, svc: UpstreamService, node) => {
+      const h = healthSettings(svc.health);
+      const key = `${node.address}|${node.port}|${h.path}|${h.periodMs}|${h.timeoutMs}|${h.healthyThreshold}|${h.unhealthyThreshold}`;
+      keep.add(key);
+      let e = this.upstreams.get(key);
+      if (e === undefined) {
+        const up = new Upstream(this.ctx, key, node.node, node.address, node.port);
+        e = { up, check: new HealthCheck(up, h) };
+        this.upstreams.set(key, e);
+        e.check.start();
+      }
+      return e.up;
+    });
+    this.table = table; // the flip: one reference assignment
+    this.spec = spec;
+    for (const [key, e] of this.upstreams) {
+      if (keep.has(key)) continue;
+      e.check.stop();
+      e.up.retire();
+      this.upstreams.delete(key);
+      if (e.up.conns.size > 0) this.retired.add(e.up);
+    }
+    this.markStranded();
+  }
+
+  /** Re-judges every open exchange and tunnel against the current table; see the drain note at the top. */
+  private markStranded(): void {
+    const table = this.table;
+    if (table === null) return;
+    const now = Date.now();
+    const strandedNow = (host: string | undefined, path: string, color: Color, up: Upstream): boolean => {
+      const r = table.resolve(host, path.charCodeAt(0) === 47 ? path : "/");
+      return !r.ok || r.color !== color || !r.route.nodes.includes(up);
+    };
+    for (const c of this.clients) {
+      if (!c.active || c.up === null) continue;
+      if (strandedNow(c.rq.host, c.rq.path, c.color, c.up.upstream)) { if (c.strandedAt === 0) c.strandedAt = now; } else c.strandedAt = 0;
+    }
+    for (const t of this.tunnels) {
+      if (strandedNow(t.host, t.path, t.color, t.upstream)) { if (t.strandedAt === 0) t.strandedAt = now; } else t.strandedAt = 0;
+    }
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    if (this.closed || this.spec === null) return;
+    const drainMs = this.spec.drainTimeoutSeconds * 1000;
+    let first = Infinity;
+    for (const c of this.clients) if (c.active && c.strandedAt > 0) first = Math.min(first, c.strandedAt);
+    for (const t of this.tunnels) if (t.strandedAt > 0) first = Math.min(first, t.strandedAt);
+    if (first === Infinity) return;
+    this.drainTimer = setTimeout(() => this.drain(), Math.max(0, first + drainMs - Date.now()));
+    this.drainTimer.unref();
+  }
+
+  /** Closes what has been stranded for longer than the drain timeout. */
+  private drain(): void {
+    this.drainTimer = null;
+    if (this.spec === null) return;
+    const drainMs = this.spec.drainTimeoutSeconds * 1000;
+    const now = Date.now();
+    const closed = { blue: 0, green: 0 };
+    for (const c of [...this.clients]) {
+      if (!c.active || c.strandedAt === 0 || now - c.strandedAt < drainMs) continue;
+      closed[c.color]++;
+      c.abort("this colour no longer serves this route; please retry\n");
+    }
+    for (const t of [...this.tunnels]) {
+      if (t.strandedAt === 0 || now - t.strandedAt < drainMs) continue;
+      closed[t.color]++;
+      t.close();
+    }
+    if (closed.blue + closed.green > 0) this.log.info({ closed, drainTimeoutSeconds: this.spec.drainTimeoutSeconds }, "drain timeout: closed connections to a replaced route");
+    this.scheduleDrain();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const e of this.upstreams.values()) e.up.sweep(now);
+    for (const up of this.retired) {
+      up.sweep(now);
+      if (up.conns.size === 0) this.retired.delete(up);
+    }
+    for (const c of this.clients) c.sweep(now, this.ctx.timeouts.idleMs);
+  }
+
+  private scheduleCounts(): void {
+    this.countsTimer = setTimeout(() => {
+      this.countsTimer = null;
+      const { inFlight: f, websockets: w } = this.ctx;
+      const now = `${f.blue},${f.green},${w.blue},${w.green}`;
+      if (now === this.reported) return;
+      this.reported = now;
+      this.notify();
+    }, COUNTS_CHANGE_THROTTLE_MS);
+    this.countsTimer.unref();
+  }
+
+  private changed(): void {
+    this.notify();
+  }
+
+  private notify(): void {
+    const cb = this.opts.onChange;
+    if (cb === undefined) return;
+    try {
+      cb();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "router onChange callback failed");
+    }
+  }
+}
+
+/** "127.0.0.1:8000" → ["127.0.0.1", 8000]; "[::1]:8000" → ["::1", 8000]. */
+export function parseListen(listen: string): [string, number] {
+  const colon = listen.lastIndexOf(":");
+  let host = listen.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return [host, Number(listen.slice(colon + 1))];
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === "object") {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

@@ -1,0 +1,117 @@
+/**
+ * Who is asking: a dashboard session (HttpOnly cookie, CSRF header on every change) or an API token
+ * (Authorization: Bearer, for the CLI and scrapers). Every route but login, health and the static
+ * dashboard files needs one of them; each route then checks the role's permission.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { checkCsrf, type LoginLimiter, type Session, type Sessions } from "./sessions.js";
+import { roleAllows, type Permission, type Role, type Users } from "./users.js";
+import { reconError } from "./errors.js";
+
+export const SESSION_COOKIE = "sy_session";
+
+export interface Principal {
+  name: string;
+  role: Role;
+  via: "session" | "token";
+  session?: Session;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AuthOptions {
+  users: Users;
+  sessions: Sessions;
+  limiter: LoginLimiter;
+}
+
+/** Paths anyone may request. */
+function isPublic(req: FastifyRequest): boolean {
+  const path = req.url.split("?")[0]!;
+  if (path === "/healthz") return true;
+  if (path === "/api/v1/auth/login" && req.method === "POST") return true;
+  return !path.startsWith("/api/") && path !== "/metrics";
+}
+
+export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
+  app.addHook("onRequest", async (req) => {
+    if (isPublic(req)) return;
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer (\S{1,512})$/.exec(auth);
+      const token = m ? o.users.verifyToken(m[1]!) : null;
+      if (!token) throw reconError("RECON_ERR_UNAUTHORIZED", "the API token is missing, wrong or revoked");
+      req.principal = { name: token.name, role: token.role, via: "token" };
+      return;
+    }
+    const session = o.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+    if (!session) throw reconError("RECON_ERR_UNAUTHORIZED", "log in first (or send an API token as Authorization: Bearer)");
+    if (req.method !== "GET" && req.method !== "HEAD" && !checkCsrf(session, req.headers["x-csrf-token"])) {
+      throw reconError("RECON_ERR_FORBIDDEN", "missing or wrong X-CSRF-Token header; reload the page");
+    }
+    req.principal = { name: session.user.name, role: session.user.role, via: "session", session };
+  });
+
+  /** Log in: sets the session cookie; answers the CSRF token the dashboard sends back on changes. */
+  app.post("/api/v1/auth/login", async (req, reply) => {
+    const body = req.body as { username?: unknown; password?: unknown } | undefined;
+    const username = typeof body?.username === "string" ? body.username : "";
+    const password = typeof body?.password === "string" ? body.password : "";
+    if (!username || !password || username.length > 64 || password.length > 1024) {
+      throw reconError("RECON_ERR_BAD_REQUEST", "send { username, password } as JSON");
+    }
+    const gate = o.limiter.check(req.ip, username);
+    if (!gate.allowed) {
+      void reply.header("retry-after", String(gate.retryAfterSeconds));
+      throw reconError("RECON_ERR_RATE_LIMITED", `too many failed logins; try again in ${gate.retryAfterSeconds} s`);
+    }
+    const user = await o.users.verify(username, password);
+    if (!user) {
+      const after = o.limiter.fail(req.ip, username);
+      if (!after.allowed) void reply.header("retry-after", String(after.retryAfterSeconds));
+      req.log.warn({ user: username.slice(0, 64), ip: req.ip }, "login failed");
+      throw reconError("RECON_ERR_UNAUTHORIZED", "wrong user name or password");
+    }
+    o.limiter.succeed(req.ip, username);
+    const s = o.sessions.create({ name: user.name, role: user.role });
+    void reply.header("set-cookie", sessionCookie(s.id, Math.floor((s.expiresAt - Date.now()) / 1000), req.protocol === "https"));
+    return { user: { name: user.name, role: user.role }, csrf: s.csrf };
+  });
+
+  app.post("/api/v1/auth/logout", async (req, reply) => {
+    if (req.principal?.session) o.sessions.destroy(req.principal.session.id);
+    void reply.header("set-cookie", sessionCookie("", 0, req.protocol === "https"));
+    return reply.code(204).send();
+  });
+
+  app.get("/api/v1/auth/me", async (req) => {
+    const p = req.principal!;
+    return { user: { name: p.name, role: p.role }, ...(p.session ? { csrf: p.session.csrf } : {}) };
+  });
+}
+
+/** Throws 403 unless the caller's role may do `what`. */
+export function requirePermission(req: FastifyRequest, what: Permission): Principal {
+  const p = req.principal;
+  if (!p) throw reconError("RECON_ERR_UNAUTHORIZED", "log in first");
+  if (!roleAllows(p.role, what)) throw reconError("RECON_ERR_FORBIDDEN", `your role (${p.role}) may not ${what === "deploy" ? "change the deployment" : what}`);
+  return p;
+}
+
+export function sessionCookie(id: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.max(0, maxAgeSeconds)}${secure ? "; Secure" : ""}`;
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header || header.length > 8192) return undefined;
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+

@@ -1,0 +1,193 @@
+/**
+ * The desired state over HTTP: read it, change it (If-Match on its revision, 409 when someone changed
+ * it first), and the one-click actions — deploy, promote, roll back, move jobs, restore a revision —
+ * which are only sugar that produce a new state.yaml. Nothing changes production except that file,
+ * committed to git with the signed-in user as author.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { parseDocument } from "yaml";
+import type { State } from "../specs/state.js";
+import { parseSpec } from "../specs/load.js";
+import { formatIssue } from "../specs/source.js";
+import { otherColor, type Color } from "../specs/types.js";
+import type { DesiredSource } from "./desired-source.js";
+import type { Controller } from "./controller.js";
+import type { StateRepo, Author } from "./git.js";
+import { describeChange } from "./git.js";
+import type { RegistryClient } from "./registry.js";
+import { reconError } from "./errors.js";
+import { requirePermission, type Principal } from "./api-auth.js";
+
+export interface StateApiOptions {
+  source: DesiredSource;
+  repo: StateRepo;
+  controller: Controller;
+  /** null when cluster.yaml names no registry. */
+  registry: () => RegistryClient | null;
+}
+
+export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): void {
+  /** The desired state: its text (comments and all), revision and parsed form. */
+  app.get("/api/v1/state", async (req) => {
+    requirePermission(req, "read");
+    return current(o);
+  });
+
+  /** Replace state.yaml. Needs If-Match: <revision>. */
+  app.put("/api/v1/state", async (req) => {
+    const who = requirePermission(req, "deploy");
+    const body = req.body as { text?: unknown; message?: unknown } | undefined;
+    if (typeof body?.text !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "send { text: <the new state.yaml> }");
+    if (body.message !== undefined && (typeof body.message !== "string" || body.message.length > 200)) {
+      throw reconError("RECON_ERR_BAD_REQUEST", "message must be text of at most 200 characters");
+    }
+    const cur = current(o);
+    const next = parseState(body.text);
+    const message = (body.message as string | undefined)?.trim() || describeChange(cur.state, next);
+    return commit(o, req, who, body.text, message);
+  });
+
+  /** Tags that exist in the registry, newest first. */
+  app.get("/api/v1/tags", async (req) => {
+    requirePermission(req, "read");
+    const reg = o.registry();
+    if (!reg) throw reconError("RECON_ERR_UNAVAILABLE", "cluster.yaml names no registry (spec.image.registry.url), so tags cannot be listed");
+    return { tags: await reg.tags() };
+  });
+
+  /** The git log of state.yaml, each commit with its diff. */
+  app.get("/api/v1/history", async (req) => {
+    requirePermission(req, "read");
+    const q = req.query as { limit?: string };
+    const limit = q.limit !== undefined && /^\d{1,4}$/.test(q.limit) ? Number(q.limit) : 50;
+    const { enabled, warning } = await o.repo.init();
+    return { enabled, ...(warning ? { warning } : {}), entries: enabled ? await o.repo.history({ limit }) : [] };
+  });
+
+  app.post("/api/v1/actions/deploy", async (req) => {
+    const body = actionBody(req);
+    const cur = current(o);
+    const active = cur.state.spec.active;
+    const color = body.color === undefined ? otherColor(active) : asColor(body.color);
+    if (typeof body.tag !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(body.tag)) {
+      throw reconError("RECON_ERR_BAD_REQUEST", "tag must be a Docker image tag, e.g. v2");
+    }
+    const tag = body.tag;
+    if (color === active) throw reconError("RECON_ERR_INVALID_STATE", `${color} is live; deploy ${tag} to ${otherColor(color)} and promote it instead`);
+    const reg = o.registry();
+    if (reg) {
+      const known = await reg.tags();
+      if (!known.some((t) => t.tag === tag)) throw reconError("RECON_ERR_INVALID_STATE", `tag ${tag} is not in the registry; push it first or pick one of ${known.slice(0, 5).map((t) => t.tag).join(", ")}`);
+    }
+    const text = edit(cur.text, (doc) => {
+      doc.setIn(["spec", "colors", color, "tag"], tag);
+      if (doc.hasIn(["spec", "colors", color, "stopped"])) doc.deleteIn(["spec", "colors", color, "stopped"]);
+    });
+    return act(o, req, body, cur, text, `deploy ${tag} to ${color}`);
+  });
+
+  app.post("/api/v1/actions/promote", async (req) => switchActive(o, req, "promote"));
+  app.post("/api/v1/actions/rollback", async (req) => switchActive(o, req, "rollback"));
+
+  app.post("/api/v1/actions/jobs", async (req) => {
+    const body = actionBody(req);
+    const owner = body.owner;
+    if (owner !== "active" && owner !== "blue" && owner !== "green" && owner !== "none") {
+      throw reconError("RECON_ERR_BAD_REQUEST", "owner must be active, blue, green or none");
+    }
+    const cur = current(o);
+    const text = edit(cur.text, (doc) => doc.setIn(["spec", "jobs", "owner"], owner));
+    return act(o, req, body, cur, text, owner === "none" ? "stop all jobs" : `move jobs to ${owner}`);
+  });
+
+  /** Roll back to a revision from history: a new commit that restores it. */
+  app.post("/api/v1/actions/restore", async (req) => {
+    const body = actionBody(req);
+    if (typeof body.commit !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "send { commit: <id from history> }");
+    const cur = current(o);
+    const old = await o.repo.textAt(body.commit);
+    return act(o, req, body, cur, old.text, old.message);
+  });
+}
+
+interface ActionBody {
+  dryRun?: unknown;
+  tag?: unknown;
+  color?: unknown;
+  owner?: unknown;
+  commit?: unknown;
+}
+
+function actionBody(req: FastifyRequest): ActionBody {
+  requirePermission(req, "deploy");
+  const b = req.body;
+  if (b === undefined || b === null || typeof b !== "object" || Array.isArray(b)) throw reconError("RECON_ERR_BAD_REQUEST", "the body must be a JSON object");
+  const body = b as ActionBody;
+  if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") throw reconError("RECON_ERR_BAD_REQUEST", "dryRun must be true or false");
+  return body;
+}
+
+async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "promote" | "rollback") {
+  const body = actionBody(req);
+  const cur = current(o);
+  const target = otherColor(cur.state.spec.active);
+  const phase = o.controller.status().colors?.[target].phase;
+  if (cur.state.spec.colors[target].stopped) throw reconError("RECON_ERR_INVALID_STATE", `${target} is stopped; deploy a tag to it first`);
+  if (phase !== "Ready") {
+    throw reconError("RECON_ERR_INVALID_STATE", `${target} is not ready (${phase ?? "unknown"}); it can take traffic once every node runs its tag healthy`);
+  }
+  const text = edit(cur.text, (doc) => doc.setIn(["spec", "active"], target));
+  const tag = cur.state.spec.colors[target].tag ?? "";
+  return act(o, req, body, cur, text, intent === "promote" ? `promote ${target} (${tag})` : `roll back to ${target} (${tag})`);
+}
+
+/** dryRun → the exact diff and message; otherwise the commit. */
+async function act(o: StateApiOptions, req: FastifyRequest, body: ActionBody, cur: Current, text: string, message: string) {
+  parseState(text); // refuse before showing a diff that could never be committed
+  if (body.dryRun === true) {
+    return { message, diff: await o.repo.diffFor(text), revision: cur.revision };
+  }
+  return commit(o, req, req.principal!, text, message);
+}
+
+async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string) {
+  const expected = req.headers["if-match"];
+  if (typeof expected !== "string" || !/^"?[0-9a-f]{12}"?$/.test(expected)) {
+    throw reconError("RECON_ERR_BAD_REQUEST", "send If-Match: <revision> (from GET /api/v1/state) so that nobody's change is overwritten");
+  }
+  const author: Author = { name: who.name, email: `${who.name}@switchyard.local` };
+  const r = await o.repo.commitState({ text, author, message, expectedRevision: expected.replace(/"/g, "") });
+  await o.source.reload();
+  req.log.info({ user: who.name, message, revision: r.revision, commit: r.commit }, "state changed");
+  return { message, revision: r.revision, commit: r.commit };
+}
+
+interface Current {
+  text: string;
+  revision: string;
+  state: State;
+}
+
+function current(o: StateApiOptions): Current {
+  const snap = o.source.get();
+  if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet");
+  return { text: snap.dir.state.text, revision: snap.stateRevision, state: snap.desired.state };
+}
+
+function parseState(text: string): State {
+  if (text.length > 256 * 1024) throw reconError("RECON_ERR_PAYLOAD_TOO_LARGE", "state.yaml may be at most 256 KiB");
+  const r = parseSpec("state.yaml", text, { expectKind: "State", checkFiles: false });
+  if (!r.ok) throw reconError("RECON_ERR_INVALID_STATE", r.issues.map(formatIssue).join("; "), r.issues);
+  return r.spec.value as State;
+}
+
+function edit(text: string, change: (doc: ReturnType<typeof parseDocument>) => void): string {
+  const doc = parseDocument(text);
+  change(doc);
+  return doc.toString();
+}
+
+function asColor(v: unknown): Color {
+  if (v !== "blue" && v !== "green") throw reconError("RECON_ERR_BAD_REQUEST", "color must be blue or green");
+  return v;
+}
