@@ -13,7 +13,17 @@ const commands: Record<string, Command> = {
   agent: { summary: "run the node agent of this VM (containers or router)", load: async () => { const m = await import("./agent.js"); return { help: m.agentHelp, run: m.runAgent }; } },
   reconciler: { summary: "watch the desired state and drive every agent until reality matches", load: async () => { const m = await import("./reconciler.js"); return { help: m.reconcilerHelp, run: m.runReconciler }; } },
   status: { summary: "show the cluster's status (conditions, colours, router, jobs)", load: async () => { const m = await import("./status.js"); return { help: m.statusHelp, run: m.runStatus }; } },
+  tags: action("tags", "list the image tags in the registry, newest first"),
+  deploy: action("deploy", "put a tag on the idle colour (a commit to state.yaml)"),
+  promote: action("promote", "send live traffic to the idle colour once it is ready"),
+  rollback: action("rollback", "send live traffic back to the other colour"),
+  jobs: action("jobs", "choose which colour runs the background jobs"),
+  user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
 };
+
+function action(verb: "tags" | "deploy" | "promote" | "rollback" | "jobs", summary: string): Command {
+  return { summary, load: async () => { const m = await import("./actions.js"); return { help: m.actionsHelp, run: m.runAction(verb) }; } };
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

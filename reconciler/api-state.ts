@@ -59,7 +59,8 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
   app.get("/api/v1/history", async (req) => {
     requirePermission(req, "read");
     const q = req.query as { limit?: string };
-    const limit = q.limit !== undefined && /^\d{1,4}$/.test(q.limit) ? Number(q.limit) : 50;
+    if (q.limit !== undefined && !/^\d{1,4}$/.test(q.limit)) throw reconError("RECON_ERR_BAD_REQUEST", "limit must be a whole number up to 9999");
+    const limit = q.limit !== undefined ? Number(q.limit) : 50;
     const { enabled, warning } = await o.repo.init();
     return { enabled, ...(warning ? { warning } : {}), entries: enabled ? await o.repo.history({ limit }) : [] };
   });

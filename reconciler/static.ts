@@ -35,7 +35,10 @@ export function registerStatic(app: FastifyInstance, root: string | null): void 
   app.get("/*", async (req, reply) => {
     const path = decodeURIComponent(req.url.split("?")[0]!);
     if (path.startsWith("/api/")) return reply.callNotFound();
-    if (!root) return reply.code(503).type("text/plain").send("the dashboard is not built; run npm run build:dashboard\n");
+    if (!root) {
+      if (path !== "/") return reply.callNotFound();
+      return reply.code(503).type("text/plain").send("the dashboard is not built; run npm run build:dashboard\n");
+    }
     const rel = normalize(path).replace(/^(\.\.[/\\])+/, "");
     let file = join(root, rel);
     if (!file.startsWith(root + sep) && file !== root) return reply.callNotFound();

@@ -1,0 +1,63 @@
+/**
+ * tags, deploy, promote, rollback, jobs: the dashboard's one-click actions from a shell. Each is a
+ * change to state.yaml made by the reconciler API (committed to git as the token's user).
+ */
+import { parseArgs } from "node:util";
+import { call, serverUrl, ApiError } from "./client.js";
+
+export const actionsHelp = `Usage:
+  switchyard tags                               tags in the registry, newest first
+  switchyard deploy <tag> [--to blue|green]     put a tag on the idle colour (or --to)
+  switchyard promote                            send live traffic to the idle colour
+  switchyard rollback                           send live traffic back to the other colour
+  switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
+
+Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state.yaml diff only).
+Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
+`;
+
+type Verb = "tags" | "deploy" | "promote" | "rollback" | "jobs";
+
+export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, allowPositionals: true, options: { server: { type: "string" }, json: { type: "boolean" }, to: { type: "string" }, "dry-run": { type: "boolean" } } });
+    } catch (err) {
+      process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    const { values, positionals } = parsed;
+    const server = serverUrl(values.server);
+    try {
+      if (verb === "tags") {
+        const r = await call<{ tags: { tag: string; created: string | null }[] }>(server, "GET", "/api/v1/tags");
+        process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : r.tags.map((t) => `${t.tag.padEnd(20)} ${t.created ?? ""}`).join("\n") + "\n");
+        return 0;
+      }
+      const body: Record<string, unknown> = {};
+      if (verb === "deploy") {
+        if (positionals.length !== 1) throw new ApiError("name the tag to deploy, e.g. switchyard deploy v2");
+        body.tag = positionals[0];
+        if (values.to) body.color = values.to;
+      }
+      if (verb === "jobs") {
+        if (positionals.length !== 1) throw new ApiError("name the owner: active, blue, green or none");
+        body.owner = positionals[0];
+      }
+      const state = await call<{ revision: string }>(server, "GET", "/api/v1/state");
+      const path = `/api/v1/actions/${verb}`;
+      if (values["dry-run"]) {
+        const r = await call<{ message: string; diff: string }>(server, "POST", path, { ...body, dryRun: true });
+        process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}\n${r.diff}`);
+        return 0;
+      }
+      const r = await call<{ message: string; revision: string; commit: string | null }>(server, "POST", path, { ...body, dryRun: false }, { "if-match": state.revision });
+      process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}; run "switchyard status" to follow it\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  };
+}
