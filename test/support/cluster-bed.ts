@@ -25,6 +25,8 @@ export interface ClusterBedOptions {
   withWorker?: boolean;
   /** Extra env for the worker (e.g. STORE_URL). */
   workerEnv?: Record<string, string>;
+  /** Make the deploy dir a git repository (history on). */
+  git?: boolean;
   /** Nodes whose agent runs as a child process (for SIGSTOP) instead of in this process. */
   childAgents?: string[];
   /** Nodes reached by the reconciler through a relay the test can cut (name → relay). */
@@ -89,6 +91,13 @@ export class ClusterBed {
     }
     this.writeCluster();
     this.writeState(this.o.state ?? {});
+    if (this.o.git) {
+      const { execFileSync } = await import("node:child_process");
+      const git = (...a: string[]) => execFileSync("git", ["-C", this.deployDir, "-c", "user.name=ops", "-c", "user.email=ops@example.com", ...a]);
+      git("init", "-q");
+      git("add", ".");
+      git("commit", "-qm", "initial");
+    }
   }
 
   async startAgent(name: string): Promise<void> {

@@ -1,0 +1,96 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real stack:
+ * log in, pick v2, deploy it to green, wait for Ready, promote, check through the router that v2
+ * serves, roll back, check that v1 serves. A screenshot of each step is kept in test-results/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { ClusterBed } from "../support/cluster-bed.js";
+import { waitFor } from "../support/agent-bed.js";
+
+const SHOTS = "test-results/screenshots";
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("dashboard in a real browser", () => {
+  const bed = new ClusterBed({ prefix: "ui", git: true, state: { active: "blue", blue: "v1", green: "v1" } });
+  let browser: Browser;
+  let page: Page;
+  let step = 0;
+  const shot = async (name: string) => {
+    await page.screenshot({ path: `${SHOTS}/${String(++step).padStart(2, "0")}-${name}.png`, fullPage: true });
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await bed.startAgents();
+    await bed.startReconciler();
+    await waitFor("both colours ready", async () => {
+      const s = await bed.status();
+      return s.colors?.blue.phase === "Ready" && s.colors.green.phase === "Ready" && s.router?.live === "blue";
+    }, 60_000);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await bed.close();
+  });
+
+  const version = async () => JSON.parse((await bed.viaRouter()).body).version as string;
+  const confirm = async (name: string) => {
+    await page.getByTestId("confirm-dialog").waitFor();
+    await expect.poll(async () => (await page.getByTestId("confirm-diff").textContent()) ?? "").not.toBe("");
+    await shot(`${name}-confirm`);
+    await page.getByTestId("confirm-submit").click();
+    await page.getByTestId("confirm-dialog").waitFor({ state: "hidden", timeout: 10_000 });
+  };
+
+  it("log in, deploy v2 to green, promote, roll back", async () => {
+    await page.goto(bed.reconcilerUrl + "/");
+    await page.getByTestId("login-username").fill("tester");
+    await page.getByTestId("login-password").fill("tester-password-1");
+    await shot("login");
+    await page.getByTestId("login-submit").click();
+    const green = page.getByTestId("color-green");
+    const blue = page.getByTestId("color-blue");
+    await green.waitFor();
+    await expect.poll(async () => blue.getByTestId("badge-live").count(), { timeout: 10_000 }).toBe(1);
+    await shot("overview");
+
+    // Pick v2 from the registry and deploy it to the idle colour.
+    await page.getByTestId("tag-picker").selectOption("v2");
+    await page.getByTestId("deploy-button").click();
+    await page.getByTestId("confirm-dialog").waitFor();
+    expect(await page.getByTestId("confirm-diff").textContent()).toContain("tag: v2");
+    await confirm("deploy");
+    await expect.poll(async () => green.getByTestId("tag").textContent(), { timeout: 10_000 }).toBe("v2");
+    await expect.poll(async () => green.getByTestId("phase").textContent(), { timeout: 60_000 }).toBe("Ready");
+    await shot("green-ready");
+    expect(await version()).toBe("v1");
+
+    // Promote green: the router serves v2.
+    await expect.poll(async () => page.getByTestId("promote-button").isEnabled(), { timeout: 10_000 }).toBe(true);
+    await page.getByTestId("promote-button").click();
+    await confirm("promote");
+    await waitFor("v2 live", async () => (await version()) === "v2", 30_000);
+    await expect.poll(async () => green.getByTestId("badge-live").count(), { timeout: 10_000 }).toBe(1);
+    await shot("promoted");
+
+    // Roll back to blue: v1 serves again.
+    await expect.poll(async () => page.getByTestId("rollback-button").isEnabled(), { timeout: 10_000 }).toBe(true);
+    await page.getByTestId("rollback-button").click();
+    await confirm("rollback");
+    await waitFor("v1 live again", async () => (await version()) === "v1", 30_000);
+    await expect.poll(async () => blue.getByTestId("badge-live").count(), { timeout: 10_000 }).toBe(1);
+    await shot("rolled-back");
+
+    // Every click was a commit by the signed-in user.
+    const h = await bed.api<{ enabled: boolean; warning?: string; entries: { author: string; message: string }[] }>("/api/v1/history");
+    expect(h.enabled).toBe(true);
+    expect(h.entries.slice(0, 3).map((e) => `${e.author}: ${e.message}`)).toEqual(["tester: roll back to blue (v1)", "tester: promote green (v2)", "tester: deploy v2 to green"]);
+  }, 180_000);
+});
