@@ -93,6 +93,9 @@ if ! docker_ok; then
 fi
 if ! registry_ok && ! command -v docker-registry >/dev/null; then need+=(docker-registry); fi
 command -v curl >/dev/null || need+=(curl)
+command -v git >/dev/null || need+=(git)
+# The dashboard's browser test drives Debian's Chromium (with fonts for readable screenshots).
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   apt_install "${need[@]}"
