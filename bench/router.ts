@@ -91,8 +91,7 @@ function sleep(ms: number): Promise<void> {
 
 /** Forks a compiled bench helper with an IPC channel; resolves once it says "ready". */
 async function forkChild(script: string, args: string[], cpus?: string): Promise<ChildProcess> {
-  const execArgv = cpus ? [] : [];
-  const child = fork(join(here, "lib", script), args, { stdio: ["ignore", 2, 2, "ipc"], execArgv });
+  const child = fork(join(here, "lib", script), args, { stdio: ["ignore", 2, 2, "ipc"] });
   children.push(child);
   if (cpus && child.pid) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(child.pid)], { stdio: "ignore" });
   await nextMessage(child, "ready", 10_000);
@@ -202,7 +201,7 @@ async function main(): Promise<void> {
   }
   const med = (t: Target, k: "rps" | "p50Ms" | "p99Ms"): number => median(results[t].map((r) => r[k]));
   for (const t of ["direct", "router", "nginx"] as Target[]) {
-    say(`${t.padEnd(6)} median ${Math.round(med(t, "rps"))} rps, p50 ${med(t, "p50Ms")} ms, p99 ${med(t, "p99Ms")} ms`);
+    say(`${t.padEnd(6)} median ${Math.round(med(t, "rps"))} rps, p50 ${round2(med(t, "p50Ms"))} ms, p99 ${round2(med(t, "p99Ms"))} ms`);
   }
   say(`router/nginx: throughput ${round2(med("router", "rps") / med("nginx", "rps"))}×, p99 ${round2(med("router", "p99Ms") / med("nginx", "p99Ms"))}×`);
   say(`CPU per request (median): router ${Math.round(median(cpuUsPerRequest.router))} µs, nginx ${Math.round(median(cpuUsPerRequest.nginx))} µs, the upstream itself (direct) ${Math.round(median(cpuUsPerRequest.direct))} µs`);

@@ -31,6 +31,13 @@ export const COUNTS_CHANGE_THROTTLE_MS = 100;
 /** Health probes get their own connection, never a pooled one, and read at most this much of the body. */
 export const HEALTH_PROBE_MAX_BODY_BYTES = 64 * 1024;
 
+/** Idle keep-alive connections from clients are closed after this long (Node's default is 5 s). */
+export const CLIENT_KEEPALIVE_TIMEOUT_MS = 30_000;
+/** A client must send a whole request head within this long (slow-loris guard, like Node's headersTimeout). */
+export const CLIENT_HEADERS_TIMEOUT_MS = 60_000;
+/** Largest request head we accept (like Node's default maxHeaderSize); more is answered with 431. */
+export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
+
 export interface RouterTimeouts {
   connectMs: number;
   headerMs: number;
@@ -44,10 +51,3 @@ export const DEFAULT_ROUTER_TIMEOUTS: RouterTimeouts = {
   idleMs: UPSTREAM_IDLE_TIMEOUT_MS,
   poolIdleMs: UPSTREAM_POOL_IDLE_MS,
 };
-
-/** Idle keep-alive connections from clients are closed after this long (Node's default is 5 s). */
-export const CLIENT_KEEPALIVE_TIMEOUT_MS = 30_000;
-/** A client must send a whole request head within this long (slow-loris guard, like Node's headersTimeout). */
-export const CLIENT_HEADERS_TIMEOUT_MS = 60_000;
-/** Largest request head we accept (like Node's default maxHeaderSize); more is answered with 431. */
-export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;

@@ -1,7 +1,7 @@
 /**
- * The routing table: a RouterSpec compiled into what the hot path needs. A table is immutable once built;
- * the data plane swaps the whole table with one reference assignment, so a request sees either the old
- * table or the new one, never a mix.
+ * The routing table: a RouterSpec compiled into what the hot path needs. A table never changes once built
+ * (only its host cache and round-robin cursors move); the data plane swaps the whole table with one
+ * reference assignment, so a request sees either the old table or the new one, never a mix.
  */
 import type { RouterSpec, UpstreamService } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";

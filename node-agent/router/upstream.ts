@@ -10,6 +10,13 @@
  * or timed-out connect marks the node unhealthy at once — the request itself is retried on another node —
  * and only probes bring it back. Timeouts and errors on established connections say nothing about the
  * node's health (a slow page is not a dead node) and do not mark it.
+ *
+ * Pooling. Keep-alive connections per node, reused last-in-first-out so that the least recently used ones
+ * reach the pool idle timeout (4 s, below Node's default 5 s server keep-alive, so we close idle
+ * connections before the upstream does) and go; no cap on busy connections, at most 512 idle ones kept.
+ * Pools and health survive table swaps for every node that stays in the table (keyed by address, port and
+ * health settings); a node that leaves is retired: idle connections close at once, busy ones after their
+ * exchange.
  */
 import type { Logger } from "pino";
 import type { Color } from "../../specs/types.js";
