@@ -12,6 +12,7 @@ import { ClusterBed } from "../test/support/cluster-bed.js";
 import { REPO, docker, waitFor } from "../test/support/agent-bed.js";
 import { percentile, round } from "./lib/stats.js";
 
+process.env.SWITCHYARD_LOG_LEVEL ??= "warn";
 const FLIPS = Number(process.env.FLIPS ?? 50);
 const dispatcher = new Agent({ connections: 1, keepAliveTimeout: 10_000 });
 

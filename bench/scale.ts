@@ -14,6 +14,7 @@ import { startReconciler } from "../reconciler/main.js";
 import { makeLogger } from "../node-agent/log.js";
 import { percentile, round } from "./lib/stats.js";
 
+process.env.SWITCHYARD_LOG_LEVEL ??= "warn";
 const PER_COLOR = Number(process.env.NODES_PER_COLOR ?? 100);
 const ROUTER_PORT = 18600;
 const BASE_PORT = 21000;

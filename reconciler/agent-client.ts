@@ -42,7 +42,7 @@ export class AgentClient {
     this.base = o.url.replace(/\/+$/, "");
     this.auth = `Bearer ${o.token}`;
     this.timeoutMs = o.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
-    this.dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 8, ...(o.ca ? { connect: { ca: o.ca } } : {}) });
+    this.dispatcher = o.ca ? new Agent({ keepAliveTimeout: 30_000, connections: 4, connect: { ca: o.ca } }) : sharedDispatcher();
   }
 
   async status(): Promise<NodeStatus> {
@@ -128,7 +128,7 @@ export class AgentClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close().catch(() => undefined);
+    if (this.dispatcher !== shared) await this.dispatcher.close().catch(() => undefined);
   }
 
   private async call(method: "GET" | "PUT" | "DELETE", path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
@@ -168,6 +168,13 @@ export class AgentClient {
     if (v.value.node !== this.node) throw new AgentCallError(this.node, `the agent at ${this.base} is node "${v.value.node}", not "${this.node}"; check cluster.yaml`);
     return v.value;
   }
+}
+
+/** One connection pool for every agent without a private CA: pools are per origin inside it. */
+let shared: Agent | undefined;
+function sharedDispatcher(): Agent {
+  shared ??= new Agent({ keepAliveTimeout: 30_000, connections: 4 });
+  return shared;
 }
 
 function describeHttp(node: string, status: number, text: string): string {

@@ -13,7 +13,7 @@ import type { Desired } from "./desired.js";
 
 export const WATCHED_FILES = ["cluster.yaml", "state.yaml"] as const;
 /** Writes come in bursts (truncate, write, rename); act once the burst is over. */
-export const DEBOUNCE_MS = 30;
+export const DEBOUNCE_MS = 10;
 /** An invalid read is confirmed after this pause, so a half-written file raises nothing. */
 export const INVALID_CONFIRM_MS = 150;
 
