@@ -212,6 +212,38 @@ describe("reconciler API", () => {
     expect(last).toBe(429);
   });
 
+  it("the CLI works over the API with SWITCHYARD_TOKEN, with clear exit codes", async () => {
+    const { execFile } = await import("node:child_process");
+    // Asynchronous on purpose: the reconciler answers from this very process.
+    const cli = (args: string[], token = adminToken) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ["bin/switchyard.js", ...args], { encoding: "utf8", env: { ...process.env, SWITCHYARD_SERVER: url, SWITCHYARD_TOKEN: token } }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      });
+    const status = await cli(["status", "--json"]);
+    expect(status.status).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ app: "demo", active: "blue" });
+    const table = await cli(["status"]);
+    expect(table.stdout).toMatch(/^CONDITION\s+STATUS\s+REASON/m);
+    expect(table.stdout).toMatch(/^blue\s+/m);
+    const tags = await cli(["tags"]);
+    expect(tags.status).toBe(0);
+    expect(tags.stdout).toMatch(/^v1\b/m);
+    const dry = await cli(["jobs", "blue", "--dry-run"]);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain("move jobs to blue");
+    const head = git(deploy, "rev-parse", "HEAD");
+    expect(git(deploy, "rev-parse", "HEAD")).toBe(head);
+    const refused = await cli(["deploy", "v99"]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^switchyard deploy: tag v99 is not in the registry/);
+    const denied = await cli(["jobs", "none"], viewerToken);
+    expect(denied.status).toBe(1);
+    expect(denied.stderr).toMatch(/your role \(viewer\) may not change the deployment/);
+    const unauth = await cli(["status"], "");
+    expect(unauth.status).toBe(1);
+  });
+
   it("/metrics speaks Prometheus text", async () => {
     const text = await (await req("GET", "/metrics", { token: viewerToken })).text();
     expect(text).toMatch(/^# HELP switchyard_reconciles_total /m);
