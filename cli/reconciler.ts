@@ -2,22 +2,36 @@ import { parseArgs } from "node:util";
 import { startReconciler } from "../reconciler/main.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 
-export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port]
+export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--git-remote <remote>]
 
 Watches cluster.yaml and state.yaml in the deploy dir and drives every agent until reality matches.
-Keeps its memory (job-lease epoch, event log) in the data dir. Serves the API on --listen
-(default ${DEFAULT_RECONCILER_LISTEN}; loopback only). Stops on SIGINT or SIGTERM; live traffic is unaffected.
+Keeps its memory (job-lease epoch, users, event log) in the data dir. Serves the API and the dashboard
+on --listen (default ${DEFAULT_RECONCILER_LISTEN}). A non-loopback address needs --public: put a TLS proxy in
+front. With --git-remote, every state commit made through the API is also pushed there.
+Stops on SIGINT or SIGTERM; live traffic is unaffected.
 `;
 
 export async function runReconciler(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" } } });
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "git-remote": { type: "string" } } }));
+  } catch (err) {
+    process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);
+    return 2;
+  }
   if (!values.dir || !values.data) {
     process.stderr.write("switchyard reconciler: --dir <deploy-dir> and --data <data-dir> are required\n");
     return 2;
   }
   let r;
   try {
-    r = await startReconciler({ dir: values.dir, dataDir: values.data, ...(values.listen ? { listen: values.listen } : {}) });
+    r = await startReconciler({
+      dir: values.dir,
+      dataDir: values.data,
+      ...(values.listen ? { listen: values.listen } : {}),
+      ...(values.public ? { allowPublic: true } : {}),
+      ...(values["git-remote"] ? { gitRemote: values["git-remote"] } : {}),
+    });
   } catch (err) {
     process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);
     return 1;

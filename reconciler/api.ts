@@ -51,9 +51,9 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   registerStateRoutes(app, { ...o.state, controller: o.controller });
 
   /** The cluster's status document: conditions, colours, router, jobs, pending steps. */
-  app.get("/api/v1/status", async (req) => {
+  app.get("/api/v1/status", async (req, reply) => {
     requirePermission(req, "read");
-    return o.controller.status();
+    return reply.type("application/json; charset=utf-8").send(o.controller.statusJson());
   });
 
   /** Firing alerts first, then recently resolved ones. */

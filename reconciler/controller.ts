@@ -47,6 +47,7 @@ export class Controller {
   private closed = false;
   private conditions: Condition[] = [];
   private current: ClusterStatus = emptyStatus();
+  private currentJson: string | undefined;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0 };
@@ -76,6 +77,11 @@ export class Controller {
 
   status(): ClusterStatus {
     return this.current;
+  }
+
+  /** The status as JSON, serialised once per change (the API serves it to many clients). */
+  statusJson(): string {
+    return (this.currentJson ??= JSON.stringify(this.current));
   }
 
   onStatus(fn: (s: ClusterStatus) => void): () => void {
@@ -175,6 +181,7 @@ export class Controller {
     this.conditions = status.conditions;
     const changed = JSON.stringify({ ...status, lastReconcileAt: null }) !== JSON.stringify({ ...this.current, lastReconcileAt: null });
     this.current = status;
+    this.currentJson = undefined;
     if (changed) for (const l of this.listeners) l(status);
   }
 
