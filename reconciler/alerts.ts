@@ -109,6 +109,17 @@ export class AlertManager {
     return { fired, resolved };
   }
 
+  /**
+   * Carries firing alerts over from before a restart (from the event log) without firing them again:
+   * the next sync keeps the ones still observed and resolves the others, once.
+   */
+  restore(alerts: readonly Alert[]): void {
+    for (const a of alerts) {
+      if (a.state !== "firing" || this.active.has(a.fingerprint)) continue;
+      this.active.set(a.fingerprint, { alert: Object.freeze({ ...a }), sources: new Set<Source>(["sync"]), order: this.order++ });
+    }
+  }
+
   /** Fire or resolve one alert outside a full sync (e.g. SpecInvalid raised by the file watcher), keyed by fingerprint. */
   raise(c: AlertCandidate): void {
     if (!this.closed) this.claim(c, "raise");

@@ -9,6 +9,9 @@ import { COLORS } from "../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 
+/** What the observer records for a node before its first answer or failure. */
+export const NOT_OBSERVED = "not observed yet";
+
 /** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
 export interface DriftAlert {
   fingerprint: string;
@@ -37,7 +40,8 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
     for (const n of colorNodes(d.cluster, c)) {
       const obs = o.nodes[n.name];
       if (!obs?.reachable) {
-        add("NodeUnreachable", "critical", n.name, `node ${n.name} (${c}) is unreachable: ${obs ? obs.error : "not observed yet"}`, { node: n.name, color: c });
+        // Right after a start nothing has been observed yet: that is not an outage.
+        if (obs && obs.error !== NOT_OBSERVED) add("NodeUnreachable", "critical", n.name, `node ${n.name} (${c}) is unreachable: ${obs.error}`, { node: n.name, color: c });
         continue;
       }
       const v = viewNode(d, n, obs);
@@ -83,7 +87,7 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
   for (const r of routerNodes(d.cluster)) {
     const obs = o.nodes[r.name];
     if (!obs?.reachable) {
-      add("NodeUnreachable", "critical", r.name, `router ${r.name} is unreachable: ${obs ? obs.error : "not observed yet"}`, { node: r.name });
+      if (obs && obs.error !== NOT_OBSERVED) add("NodeUnreachable", "critical", r.name, `router ${r.name} is unreachable: ${obs.error}`, { node: r.name });
       continue;
     }
     const live = obs.status.router?.spec?.live ?? null;

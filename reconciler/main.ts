@@ -20,6 +20,7 @@ import { Users } from "./users.js";
 import { LoginLimiter, Sessions } from "./sessions.js";
 import { StateRepo } from "./git.js";
 import { RegistryClient } from "./registry.js";
+import { ReleaseDirTags } from "./releases.js";
 import { dashboardRoot } from "./static.js";
 
 export interface ReconcilerOptions {
@@ -33,6 +34,8 @@ export interface ReconcilerOptions {
   gitRemote?: string;
   /** Folder of the built dashboard (default: dist/dashboard of this package). */
   dashboardRoot?: string | null;
+  /** For agents on the process runtime: tags are the release directories here, not a registry's. */
+  releasesDir?: string;
 }
 
 export interface RunningReconciler {
@@ -84,6 +87,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     cleanups.unshift(() => source.close());
     const snap = source.get()!;
     alerts = new AlertManager({ sinks: webhookSinks(snap.dir.cluster.file, snap.desired, logger), logger, events });
+    alerts.restore(firingBeforeRestart(events));
     cleanups.unshift(() => alerts!.close());
     controller = new Controller({ source, memory, alerts, events, logger });
     cleanups.unshift(() => controller!.close());
@@ -95,7 +99,9 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
     let registry: RegistryClient | null = null;
     let registryKey = "";
+    const releases = o.releasesDir ? new ReleaseDirTags(resolve(o.releasesDir)) : null;
     const registryFor = () => {
+      if (releases) return releases;
       const c = source.get()!.desired.cluster;
       const reg = c.spec.image.registry;
       if (!reg) return null;
@@ -141,6 +147,17 @@ function webhookSinks(clusterFile: string, d: import("./desired.js").Desired, lo
         ...(w.secretFile ? { secret: readFileSync(resolve(base, w.secretFile), "utf8").trim() } : {}),
       }),
   );
+}
+
+/** Alerts whose last recorded transition was "firing" (the files are valid now, so SpecInvalid is over). */
+function firingBeforeRestart(events: EventLog): import("./alerts.js").Alert[] {
+  const last = new Map<string, import("./alerts.js").Alert>();
+  for (const r of events.recent({ type: "alert", limit: 1000 })) {
+    const a = r as unknown as import("./alerts.js").Alert & { alert: string };
+    if (typeof a.fingerprint !== "string") continue;
+    last.set(a.fingerprint, { fingerprint: a.fingerprint, name: a.alert, severity: a.severity, summary: a.summary, labels: a.labels ?? {}, state: a.state, startsAt: a.startsAt, endsAt: a.endsAt ?? null });
+  }
+  return [...last.values()].filter((a) => a.state === "firing" && a.fingerprint !== "SpecInvalid");
 }
 
 async function runAll(fns: (() => Promise<void> | void)[]): Promise<void> {

@@ -5,6 +5,7 @@
 import type { NodeObservation } from "../specs/observed.js";
 import type { NodeStatus } from "../specs/wire.js";
 import type { AgentClient } from "./agent-client.js";
+import { NOT_OBSERVED } from "./drift.js";
 
 export interface ObserverOptions {
   clients: ReadonlyMap<string, AgentClient>;
@@ -23,7 +24,7 @@ export class Observer {
   private readonly stops: (() => void)[] = [];
 
   constructor(private readonly o: ObserverOptions) {
-    for (const node of o.clients.keys()) this.entries.set(node, { obs: { reachable: false, error: "not observed yet" }, version: 0 });
+    for (const node of o.clients.keys()) this.entries.set(node, { obs: { reachable: false, error: NOT_OBSERVED }, version: 0 });
   }
 
   start(): void {
