@@ -47,6 +47,8 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
 
   app.get("/healthz", async () => ({ ok: true }));
+  /** Event streams never end by themselves: close() ends them. */
+  const openStreams = new Set<import("node:http").ServerResponse>();
   registerAuth(app, o.auth);
   registerStateRoutes(app, { ...o.state, controller: o.controller });
 
@@ -74,7 +76,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     const q = req.query as { limit?: string; after?: string };
     const limit = clampInt(q.limit, 1, 1000, 200);
     const after = clampInt(q.after, 0, Number.MAX_SAFE_INTEGER, 0);
-    if ((req.headers.accept ?? "").includes("text/event-stream")) return stream(o, req, reply, after);
+    if ((req.headers.accept ?? "").includes("text/event-stream")) return stream(o, req, reply, after, openStreams);
     return { events: o.events.recent({ limit, afterSeq: after }) };
   });
 
@@ -98,9 +100,7 @@ function toReconError(err: Error & { code?: string; statusCode?: number }): Reco
   return reconError("RECON_ERR_INTERNAL", "internal error; see the reconciler's log");
 }
 
-const openStreams = new Set<import("node:http").ServerResponse>();
-
-function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: number): void {
+function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: number, openStreams: Set<import("node:http").ServerResponse>): void {
   reply.hijack();
   const res = reply.raw;
   openStreams.add(res);
