@@ -46,6 +46,8 @@ export interface ColorStatus {
   live: boolean;
   preview: boolean;
   message: string;
+  /** Where to look at this colour through the router: its preview address when it is the preview, else its own host name. */
+  url: string | null;
   nodes: NodeSummary[];
 }
 
@@ -133,7 +135,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       phase = deploying || recent ? "Deploying" : "Degraded";
       message = views.map((v) => v.problem).filter((x) => x !== null).join("; ");
     }
-    colors[c] = { phase, tag: want.tag ?? null, stopped: want.stopped, live: live === c, preview: preview === c, message, nodes };
+    colors[c] = { phase, tag: want.tag ?? null, stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes };
   }
 
   const ownerSetting = d.state.spec.jobs.owner;
@@ -172,6 +174,14 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     pending: [...refusals, ...waits].map((a) => ({ type: a.type, reason: a.reason, ...("node" in a && a.node ? { node: a.node } : {}), ...(a.color ? { color: a.color } : {}), message: a.message })),
     lastReconcileAt: i.now.toISOString(),
   };
+}
+
+function colorUrl(d: Desired, c: Color, isPreview: boolean): string | null {
+  const r = d.cluster.spec.router;
+  const host = (isPreview ? r.hosts.preview[0] : undefined) ?? r.hosts[c][0];
+  if (!host) return null;
+  const port = r.listen.slice(r.listen.lastIndexOf(":") + 1);
+  return `http://${host}${port === "80" || host.includes(":") ? "" : `:${port}`}/`;
 }
 
 /** lastTransitionTime changes only when a condition's status flips. */

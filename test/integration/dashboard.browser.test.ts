@@ -60,6 +60,7 @@ describe("dashboard in a real browser", () => {
     await green.waitFor();
     await expect.poll(async () => blue.getByTestId("badge-live").count(), { timeout: 10_000 }).toBe(1);
     await shot("overview");
+    expect(await green.getByTestId("preview-link").getAttribute("href")).toBe(`http://preview.test:${bed.routerPort}/`);
 
     // Pick v2 from the registry and deploy it to the idle colour.
     await page.getByTestId("tag-picker").selectOption("v2");
