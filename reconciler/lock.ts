@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/** Locks this process holds (a second reconciler in the same process is refused too). */
+const held = new Set<string>();
+
 export interface Lock {
   release(): void;
 }
@@ -23,7 +26,10 @@ export function lockReconciler(deployDir: string, dataDir: string): Lock {
       taken.push(f);
     }
   } catch (err) {
-    for (const f of taken) rmSync(f, { force: true });
+    for (const f of taken) {
+      held.delete(f);
+      rmSync(f, { force: true });
+    }
     throw err;
   }
   let released = false;
@@ -31,6 +37,7 @@ export function lockReconciler(deployDir: string, dataDir: string): Lock {
     if (released) return;
     released = true;
     for (const f of taken) {
+      held.delete(f);
       try {
         if (readFileSync(f, "utf8").trim() === String(process.pid)) rmSync(f, { force: true });
       } catch {
@@ -43,11 +50,13 @@ export function lockReconciler(deployDir: string, dataDir: string): Lock {
 }
 
 function acquire(file: string, what: string): void {
+  if (held.has(file)) throw new Error(`another reconciler (pid ${process.pid}) already runs on the ${what}; stop it first (lock: ${file})`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, "wx", 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      held.add(file);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;

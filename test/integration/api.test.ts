@@ -244,6 +244,13 @@ describe("reconciler API", () => {
     expect(unauth.status).toBe(1);
   });
 
+  it("a second reconciler on the same deploy dir is refused, whatever its data dir", async () => {
+    await expect(startReconciler({ dir: deploy, dataDir: join(root, "data2"), listen: "127.0.0.1:0", dashboardRoot: null })).rejects.toThrow(
+      /another reconciler \(pid \d+\) already runs on the deploy dir/,
+    );
+    await expect(startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null })).rejects.toThrow(/another reconciler/);
+  });
+
   it("/metrics speaks Prometheus text", async () => {
     const text = await (await req("GET", "/metrics", { token: viewerToken })).text();
     expect(text).toMatch(/^# HELP switchyard_reconciles_total /m);
