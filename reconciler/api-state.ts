@@ -14,7 +14,7 @@ import type { DesiredSource } from "./desired-source.js";
 import type { Controller } from "./controller.js";
 import type { StateRepo, Author } from "./git.js";
 import { describeChange } from "./git.js";
-import type { RegistryClient } from "./registry.js";
+import type { TagInfo } from "./registry.js";
 import { reconError } from "./errors.js";
 import { requirePermission, type Principal } from "./api-auth.js";
 
@@ -22,8 +22,15 @@ export interface StateApiOptions {
   source: DesiredSource;
   repo: StateRepo;
   controller: Controller;
-  /** null when cluster.yaml names no registry. */
-  registry: () => RegistryClient | null;
+  /** Where tags come from (the registry, or release dirs for the process runtime); null when nowhere. */
+  registry: () => TagSource | null;
+}
+
+/** The registry client, or the release dirs of the process runtime. */
+export interface TagSource {
+  tags(): Promise<TagInfo[]>;
+  /** Why a deploy of an unknown tag is refused (default: not in the registry). */
+  notFound?(tag: string, known: readonly TagInfo[]): string;
 }
 
 export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): void {
@@ -78,7 +85,7 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     const reg = o.registry();
     if (reg) {
       const known = await reg.tags();
-      if (!known.some((t) => t.tag === tag)) throw reconError("RECON_ERR_INVALID_STATE", `tag ${tag} is not in the registry; push it first or pick one of ${known.slice(0, 5).map((t) => t.tag).join(", ")}`);
+      if (!known.some((t) => t.tag === tag)) throw reconError("RECON_ERR_INVALID_STATE", reg.notFound?.(tag, known) ?? `tag ${tag} is not in the registry; push it first or pick one of ${known.slice(0, 5).map((t) => t.tag).join(", ")}`);
     }
     const text = edit(cur.text, (doc) => {
       doc.setIn(["spec", "colors", color, "tag"], tag);
