@@ -19,6 +19,7 @@ const commands: Record<string, Command> = {
   rollback: action("rollback", "send live traffic back to the other colour"),
   jobs: action("jobs", "choose which colour runs the background jobs"),
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
+  demo: { summary: "bring up a whole local blue-green cluster with the demo app (Ctrl-C stops it)", load: async () => { const m = await import("./demo.js"); return { help: m.demoHelp, run: m.runDemo }; } },
 };
 
 function action(verb: "tags" | "deploy" | "promote" | "rollback" | "jobs", summary: string): Command {

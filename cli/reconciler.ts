@@ -2,19 +2,20 @@ import { parseArgs } from "node:util";
 import { startReconciler } from "../reconciler/main.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 
-export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--git-remote <remote>]
+export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--git-remote <remote>] [--releases-dir <dir>]
 
 Watches cluster.yaml and state.yaml in the deploy dir and drives every agent until reality matches.
 Keeps its memory (job-lease epoch, users, event log) in the data dir. Serves the API and the dashboard
 on --listen (default ${DEFAULT_RECONCILER_LISTEN}). A non-loopback address needs --public: put a TLS proxy in
-front. With --git-remote, every state commit made through the API is also pushed there.
+front. With --git-remote, every state commit made through the API is also pushed there. For agents on
+the process runtime, --releases-dir names the folder whose release directories are the tags.
 Stops on SIGINT or SIGTERM; live traffic is unaffected.
 `;
 
 export async function runReconciler(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "git-remote": { type: "string" } } }));
+    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "git-remote": { type: "string" }, "releases-dir": { type: "string" } } }));
   } catch (err) {
     process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);
     return 2;
@@ -31,6 +32,7 @@ export async function runReconciler(argv: string[]): Promise<number> {
       ...(values.listen ? { listen: values.listen } : {}),
       ...(values.public ? { allowPublic: true } : {}),
       ...(values["git-remote"] ? { gitRemote: values["git-remote"] } : {}),
+      ...(values["releases-dir"] ? { releasesDir: values["releases-dir"] } : {}),
     });
   } catch (err) {
     process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);

@@ -93,7 +93,11 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
 
 async function makeRuntime(config: ResolvedAgentConfig, logger: Logger): Promise<Runtime> {
   if (config.runtime === "process") {
-    throw new Error("runtime: process is not available in this version; use runtime: docker");
+    if (!config.process?.releasesDir) throw new Error(`${config.file}: runtime: process needs process.releasesDir (the folder with one folder per release)`);
+    const { ProcessRuntime } = await import("./process-runtime.js");
+    const rt = new ProcessRuntime({ releasesDir: config.process.releasesDir, dataDir: config.dataDir, logger });
+    await rt.ping();
+    return rt;
   }
   const auth = config.registry
     ? { username: config.registry.username, password: await readSecret(config.registry.passwordFile, "registry password") }

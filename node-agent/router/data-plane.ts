@@ -181,7 +181,7 @@ export class RouterDataPlane implements PlaneState {
     this.upstreams.clear();
     this.retired.clear();
     for (const c of [...this.clients]) c.socket.destroy();
-    await Promise.race([closed, sleep(2_000)]);
+    await Promise.race([closed, sleep(2_000, undefined, { ref: false })]);
     this.log.info({ listen: this.opts.listen }, "router closed");
   }
 

@@ -22,6 +22,7 @@ export interface AgentHandle {
   configFile: string;
   agent: RunningAgent;
   api: Api;
+  cleanupNode: (node: string) => Promise<void>;
 }
 
 export interface AgentBedOptions {
@@ -31,6 +32,8 @@ export interface AgentBedOptions {
   extra?: string;
   /** Captures the agent's log lines (JSON) here. */
   logLines?: string[];
+  /** Removes what an agent of this node left running (default: its Docker containers). */
+  cleanupNode?: (node: string) => Promise<void>;
 }
 
 /** Writes agent.yaml + token into a fresh temp dir. */
@@ -56,19 +59,20 @@ export function writeAgentConfig(o: AgentBedOptions, dir = mkdtempSync(join(tmpd
 }
 
 export async function startTestAgent(o: AgentBedOptions): Promise<AgentHandle> {
-  await removeNodeContainers(o.name);
+  const cleanupNode = o.cleanupNode ?? removeNodeContainers;
+  await cleanupNode(o.name);
   const { dir, token, configFile } = writeAgentConfig(o);
   const logger = o.logLines
     ? makeLogger("switchyard-agent", { level: "debug" }, { write: (line: string) => void o.logLines!.push(line) })
     : undefined;
   const agent = await startAgent(configFile, { listen: "127.0.0.1:0", ...(logger ? { logger } : {}) });
-  return { name: o.name, dir, token, configFile, agent, api: new Api(agent.url, token) };
+  return { name: o.name, dir, token, configFile, agent, api: new Api(agent.url, token), cleanupNode };
 }
 
 export async function stopTestAgent(h: AgentHandle | undefined): Promise<void> {
   if (!h) return;
   await h.agent.close();
-  await removeNodeContainers(h.name);
+  await h.cleanupNode(h.name);
   rmSync(h.dir, { recursive: true, force: true });
 }
 

@@ -15,6 +15,7 @@ import { startReconciler, type RunningReconciler } from "../../reconciler/main.j
 import type { ClusterStatus } from "../../reconciler/status.js";
 import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
 import { Users } from "../../reconciler/users.js";
+import type { RuntimeKit } from "./runtime-kit.js";
 
 export interface ClusterBedOptions {
   /** Unique per test file: names nodes and the app. */
@@ -32,6 +33,8 @@ export interface ClusterBedOptions {
   /** Nodes reached by the reconciler through a relay the test can cut (name → relay). */
   relays?: Record<string, Relay>;
   state?: { active?: "blue" | "green"; blue?: string; green?: string; owner?: string };
+  /** The agents' runtime (default Docker, with the test bed's registry). */
+  kit?: RuntimeKit;
 }
 
 export async function freePort(): Promise<number> {
@@ -67,9 +70,13 @@ export class ClusterBed {
     this.names = { blue: `${o.prefix}-blue-1`, green: `${o.prefix}-green-1`, router: `${o.prefix}-router-1` };
   }
 
+  private cleanupNode(node: string): Promise<void> {
+    return (this.o.kit?.cleanupNode ?? removeNodeContainers)(node);
+  }
+
   /** Starts the three agents (fixed free ports, so they can be restarted on the same URL). */
   async startAgents(): Promise<void> {
-    for (const n of Object.values(this.names)) await removeNodeContainers(n);
+    for (const n of Object.values(this.names)) await this.cleanupNode(n);
     this.routerPort = await freePort();
     this.ports = { blue: await freePort(), green: await freePort() };
     for (const [role, name] of [["node", this.names.blue], ["node", this.names.green], ["router", this.names.router]] as const) {
@@ -84,7 +91,7 @@ export class ClusterBed {
         [
           "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
           "tokenFile: token", `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
-          role === "router" ? `router: { listen: 127.0.0.1:${this.routerPort} }` : "",
+          role === "router" ? `router: { listen: 127.0.0.1:${this.routerPort} }` : this.o.kit?.agentYaml() ?? "",
         ].join("\n"),
       );
       await this.startAgent(name);
@@ -152,7 +159,7 @@ export class ClusterBed {
       "kind: Cluster",
       `metadata: { name: ${this.o.prefix} }`,
       "spec:",
-      `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000 } }`,
+      this.o.kit?.kind === "process" ? `  image: { repository: ${REPO} }` : `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000 } }`,
       ...svc,
       "  nodes:",
       `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue} } }`,
@@ -220,7 +227,7 @@ export class ClusterBed {
 
   async startReconciler(): Promise<RunningReconciler> {
     await this.ensureToken();
-    this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0" });
+    this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0", ...(this.o.kit?.releasesDir ? { releasesDir: this.o.kit.releasesDir } : {}) });
     this.reconcilerUrl = this.reconciler.url;
     return this.reconciler;
   }
@@ -260,7 +267,7 @@ export class ClusterBed {
     for (const name of [...this.childProcs.keys()]) await this.stopAgent(name);
     for (const a of this.agents.values()) await a.close();
     for (const r of Object.values(this.o.relays ?? {})) await r.close();
-    for (const n of Object.values(this.names)) await removeNodeContainers(n);
+    for (const n of Object.values(this.names)) await this.cleanupNode(n);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

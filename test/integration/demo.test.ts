@@ -1,0 +1,90 @@
+/**
+ * `switchyard demo` end to end, as a newcomer runs it: it comes up and says where, v1 serves through the
+ * router, a deploy of v2 through the API shows on the preview address and a promote makes it live, an
+ * unknown tag is refused, and Ctrl-C leaves nothing behind — on the process runtime, and on Docker when
+ * an engine is there. A second run in the same folder works.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { DemoRun } from "../support/demo-run.js";
+import { docker, waitFor } from "../support/agent-bed.js";
+import { findProcs } from "../support/procs.js";
+import { portFree } from "../../cli/demo/ports.js";
+import { DEMO_APP } from "../../cli/demo/files.js";
+
+const dockerThere = existsSync(process.env.DOCKER_SOCKET ?? "/var/run/docker.sock");
+
+for (const runtime of ["process", "docker"] as const) {
+  describe.skipIf(runtime === "docker" && !dockerThere)(`switchyard demo on the ${runtime} runtime`, () => {
+    const dir = join(mkdtempSync(join(tmpdir(), `sy-demo-${runtime}-`)), "demo");
+    const demo = new DemoRun(dir, runtime);
+    afterAll(() => {
+      demo.kill();
+      rmSync(dirname(dir), { recursive: true, force: true });
+    });
+
+    it("comes up in under a minute and says where", async () => {
+      const info = await demo.start(60_000);
+      expect(info.runtime).toBe(runtime);
+      expect(demo.out).toContain(`${runtime} runtime`);
+      expect(demo.out).toContain(`dashboard  ${info.dashboard}   user admin, password ${info.password}`);
+      expect(demo.out).toContain(`live       ${info.live}`);
+      expect(demo.out).toContain(`preview    ${info.preview}`);
+      console.log(`switchyard demo (${runtime}): up in ${info.startupMs} ms by its own count, ${demo.startedMs} ms from spawn`);
+      expect(demo.startedMs).toBeLessThan(60_000);
+    }, 70_000);
+
+    it("serves v1 on blue as live and on green as preview; the printed login works", async () => {
+      expect(await demo.viaRouter("live")).toMatchObject({ status: 200, version: "v1", color: "blue" });
+      expect(await demo.viaRouter("preview")).toMatchObject({ status: 200, version: "v1", color: "green" });
+      const login = await fetch(`${demo.info.dashboard}api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: demo.info.user, password: demo.info.password }) });
+      expect(login.status).toBe(200);
+      expect((await demo.api("GET", "/api/v1/tags")).json.tags.map((t: { tag: string }) => t.tag)).toEqual(expect.arrayContaining(["v1", "v2", "v3"]));
+      const history = await demo.api("GET", "/api/v1/history");
+      expect(history.json.enabled).toBe(true);
+    });
+
+    it("refuses an unknown tag and changes nothing", async () => {
+      const r = await demo.act("deploy", { tag: "v9" });
+      expect(r.status).toBe(422);
+      expect(r.json.error.message).toMatch(runtime === "process" ? /^release v9 does not exist in / : /^tag v9 is not in the registry/);
+    });
+
+    it("deploy v2 through the API → preview serves v2; promote → live serves v2", async () => {
+      expect((await demo.act("deploy", { tag: "v2" })).status).toBe(200);
+      await waitFor("v2 on preview", async () => (await demo.viaRouter("preview")).version === "v2", 60_000, 100);
+      expect(await demo.viaRouter("live")).toMatchObject({ version: "v1", color: "blue" });
+      await waitFor("green ready", async () => (await demo.api("GET", "/api/v1/status")).json.colors?.green.phase === "Ready", 30_000, 100);
+      expect((await demo.act("promote")).status).toBe(200);
+      await waitFor("v2 live", async () => (await demo.viaRouter("live")).version === "v2", 30_000, 50);
+      expect(await demo.viaRouter("live")).toMatchObject({ version: "v2", color: "green" });
+      const s = (await demo.api("GET", "/api/v1/status")).json;
+      expect(s.active).toBe("green");
+      await waitFor("jobs follow the live colour", async () => (await demo.api("GET", "/api/v1/status")).json.jobs?.holders.map((h: { color: string }) => h.color).join() === "green", 30_000, 100);
+    }, 120_000);
+
+    it("Ctrl-C stops everything: no processes, no containers, no ports", async () => {
+      const ports = demo.info.ports;
+      const { code, ms } = await demo.interrupt();
+      expect(code).toBe(0);
+      console.log(`switchyard demo (${runtime}): stopped in ${ms} ms`);
+      expect(demo.out).toContain("switchyard demo: stopped");
+      expect(findProcs((e) => e.SWITCHYARD_APP === DEMO_APP)).toEqual([]);
+      if (dockerThere) expect(await docker.listContainers({ all: true, filters: { label: [`dev.switchyard.app=${DEMO_APP}`] } }).catch(() => [])).toEqual([]);
+      for (const p of [ports.dashboard, ports.router, ...Object.values(ports.agents), ports.web.blue, ports.web.green]) {
+        expect(await portFree("127.0.0.1", p), `port ${p}`).toBe(true);
+      }
+    });
+
+    it("a second run in the same folder works", async () => {
+      const again = await demo.start(60_000);
+      expect(await demo.viaRouter("live")).toMatchObject({ status: 200, version: "v1", color: "blue" });
+      expect(again.password).not.toBe("");
+      const { code } = await demo.interrupt();
+      expect(code).toBe(0);
+      expect(findProcs((e) => e.SWITCHYARD_APP === DEMO_APP)).toEqual([]);
+    }, 70_000);
+  });
+}

@@ -1,0 +1,281 @@
+/**
+ * The node agent's scenarios that every runtime must pass, parameterised by a RuntimeKit: deploy, replace,
+ * report an unhealthy tag, observe a workload stopped behind its back, refuse an unknown tag and a taken
+ * port, survive its own restart without touching workloads, and run jobs only under a lease.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Api, WatchReader, demoSpec, httpGet, startTestAgent, stopTestAgent, waitFor, writeAgentConfig, type AgentHandle, type AgentBedOptions,
+} from "./agent-bed.js";
+import type { RuntimeKit } from "./runtime-kit.js";
+
+export interface AgentSuiteOptions {
+  /** Node names start with this (unique per runtime: cleanup goes by node). */
+  prefix: string;
+  /** Host ports: web of the main node, a port the test squats on, web of the restarted node, web of the lease node. */
+  ports: { web: number; squat: number; restart: number; lease: number };
+  /** More agent options for the main node (e.g. more allowed repositories). */
+  agent?: Partial<AgentBedOptions>;
+}
+
+/** Deploy, replace, observe: the agent against one runtime. */
+export function agentSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptions): void {
+  const NODE = `${o.prefix}-agent`;
+  const PORT = o.ports.web;
+  let kit: RuntimeKit;
+  let h: AgentHandle;
+
+  describe("deploy, replace, observe", () => {
+    beforeAll(async () => {
+      kit = await getKit();
+      h = await startTestAgent({ name: NODE, extra: kit.agentYaml(), cleanupNode: kit.cleanupNode, ...o.agent });
+    });
+    afterAll(() => stopTestAgent(h));
+
+    it("deploys v1: running, healthy, answering, labelled", async () => {
+      const put = await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 1, hostPort: PORT }));
+      expect(put.status).toBe(202);
+      const s = await waitFor("v1 healthy", async () => {
+        const st = await h.api.status();
+        return st.services.web?.state === "running" && st.services.web.health === "healthy" && st;
+      });
+      expect(s.services.web).toMatchObject({ tag: "v1", state: "running", health: "healthy", error: null });
+      expect(s.observedGeneration).toBe(1);
+      const page = await httpGet(`http://127.0.0.1:${PORT}/version`);
+      expect(JSON.parse(page.text)).toMatchObject({ version: "v1", color: "blue", node: NODE });
+      const id = s.services.web!.containerId!;
+      expect(await kit.labels(h.dir, id)).toMatchObject({
+        "dev.switchyard.app": "sytest", "dev.switchyard.node": NODE, "dev.switchyard.color": "blue",
+        "dev.switchyard.service": "web", "dev.switchyard.tag": "v1", "dev.switchyard.kind": "web",
+      });
+      expect(await kit.env(h.dir, id)).toEqual(expect.arrayContaining(["SWITCHYARD_COLOR=blue", "SWITCHYARD_TAG=v1", `SWITCHYARD_NODE=${NODE}`]));
+      await kit.checkShape(h.dir, id, { kind: "web", hostPort: PORT });
+    });
+
+    it("the same spec again is a no-op (idempotent)", async () => {
+      const before = (await h.api.status()).services.web!.containerId;
+      const put = await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 1, hostPort: PORT }));
+      expect(put).toMatchObject({ status: 200, json: { changed: false } });
+      expect((await h.api.status()).services.web!.containerId).toBe(before);
+      const stale = await h.api.putSpec(demoSpec({ node: NODE, tag: "v2", generation: 1, hostPort: PORT }));
+      expect(stale).toMatchObject({ status: 409, json: { error: { code: "AGENT_ERR_STALE_GENERATION" } } });
+    });
+
+    it("moves to v2: the v1 workload is gone, v2 is healthy", async () => {
+      const v1 = (await h.api.status()).services.web!.containerId!;
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v2", generation: 2, hostPort: PORT }));
+      await waitFor("v2 healthy", async () => {
+        const st = await h.api.status();
+        return st.services.web?.tag === "v2" && st.services.web.health === "healthy" && !st.converging;
+      });
+      expect(await kit.exists(h.dir, v1)).toBe(false);
+      expect(await kit.tagsOnNode(NODE)).toEqual(["v2"]);
+      expect(JSON.parse((await httpGet(`http://127.0.0.1:${PORT}/version`)).text).version).toBe("v2");
+    });
+
+    it("v3 is reported unhealthy, with the reason", async () => {
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v3", generation: 3, hostPort: PORT }));
+      const s = await waitFor("v3 unhealthy", async () => {
+        const st = await h.api.status();
+        return st.services.web?.tag === "v3" && st.services.web.state === "unhealthy" && st;
+      });
+      expect(s.services.web!.health).toBe("unhealthy");
+      expect(s.services.web!.error).toBe("GET /healthz answered 500");
+    });
+
+    it("a workload stopped by hand shows on /v1/watch within 1 s and is not undone", async () => {
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 4, hostPort: PORT }));
+      const s = await waitFor("v1 healthy again", async () => {
+        const st = await h.api.status();
+        return st.services.web?.tag === "v1" && st.services.web.health === "healthy" && !st.converging && st;
+      });
+      const watch = new WatchReader(h.api);
+      try {
+        await watch.waitFor("first snapshot", () => true);
+        const stoppedAt = Date.now();
+        await kit.stopByHand(h.dir, s.services.web!.containerId!);
+        const done = Date.now();
+        const ev = await watch.waitFor("exited on watch", (st) => st.services.web?.state === "exited");
+        // Measured from when the stop returned (the workload is down at that point).
+        expect(ev.at - done).toBeLessThan(1000);
+        expect(ev.at - stoppedAt).toBeLessThan(3000);
+        await new Promise((r) => setTimeout(r, 2500));
+        const later = await h.api.status();
+        expect(later.services.web!.state).toBe("exited");
+        expect(later.converging).toBe(false);
+      } finally {
+        watch.close();
+      }
+      // A new generation is how the reconciler heals: the agent converges again.
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 5, hostPort: PORT }));
+      await waitFor("healed", async () => (await h.api.status()).services.web?.state === "running");
+    });
+
+    it("an unknown tag gives a clear error and leaves the running workload alone", async () => {
+      const before = (await h.api.status()).services.web!.containerId;
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v99", generation: 6, hostPort: PORT }));
+      const s = await waitFor("tag error", async () => {
+        const st = await h.api.status();
+        return st.services.web?.error?.includes("v99") && !st.converging && st;
+      });
+      expect(s.services.web!.error).toBe(kit.unknownTagError("v99"));
+      expect(s.services.web!.containerId).toBe(before);
+      expect(s.services.web!.state).toBe("running");
+    });
+
+    it("a host port taken by another program is named as such", async () => {
+      const squatter = createServer().listen(o.ports.squat, "127.0.0.1");
+      try {
+        await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 8, hostPort: o.ports.squat }));
+        const s = await waitFor("port error", async () => {
+          const st = await h.api.status();
+          return st.services.web?.error?.includes(String(o.ports.squat)) && !st.converging && st;
+        });
+        expect(s.services.web!.error).toMatch(new RegExp(`host port ${o.ports.squat} on 127\\.0\\.0\\.1 is already in use`));
+      } finally {
+        squatter.close();
+      }
+    });
+  });
+}
+
+/** The agent killed and restarted: status right at once, workloads untouched, jobs only under a fresh lease. */
+export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptions): void {
+  describe("agent restart", () => {
+    const NAME = `${o.prefix}-restart`;
+    let kit: RuntimeKit;
+    let child: ChildProcess | undefined;
+    let agentDir: string | undefined;
+    beforeAll(async () => {
+      kit = await getKit();
+    });
+    afterAll(async () => {
+      child?.kill("SIGKILL");
+      await kit.cleanupNode(NAME);
+      if (agentDir) rmSync(agentDir, { recursive: true, force: true });
+    });
+
+    it("killed with SIGKILL and restarted: status right at once, workloads untouched, jobs stopped until a fresh lease", async () => {
+      await kit.cleanupNode(NAME);
+      const { configFile, token, dir } = writeAgentConfig({ name: NAME, extra: kit.agentYaml() });
+      agentDir = dir;
+      const first = await spawnAgent(configFile);
+      child = first.proc;
+      const api = new Api(first.url, token);
+      await api.putSpec(demoSpec({ node: NAME, tag: "v1", generation: 1, hostPort: o.ports.restart, withWorker: true }));
+      expect((await api.req("PUT", "/v1/lease", { epoch: 1, ttlMs: 60_000 })).status).toBe(200);
+      const before = await waitFor("web healthy and worker running", async () => {
+        const st = await api.status();
+        return st.services.web?.health === "healthy" && st.services.worker?.state === "running" && st;
+      });
+      const webId = before.services.web!.containerId!;
+      const startedAt = await kit.startedAt(dir, webId);
+
+      first.proc.kill("SIGKILL");
+      await new Promise((r) => first.proc.once("exit", r));
+      const second = await spawnAgent(configFile);
+      child = second.proc;
+      const api2 = new Api(second.url, token);
+      const after = await api2.status();
+      expect(after.observedGeneration).toBe(1);
+      expect(after.spec?.tag).toBe("v1");
+      expect(after.services.web).toMatchObject({ containerId: webId, tag: "v1" });
+      expect(after.services.worker!.state).toBe("missing"); // no job runs without a fresh lease
+      expect(after.lease.state).toBe("none");
+      expect(await kit.exists(dir, webId)).toBe(true);
+      expect(await kit.startedAt(dir, webId)).toBe(startedAt);
+      await waitFor("healthy after restart", async () => (await api2.status()).services.web?.health === "healthy");
+
+      // A fresh lease starts the worker again, with its epoch in the environment.
+      expect((await api2.req("PUT", "/v1/lease", { epoch: 2, ttlMs: 60_000 })).status).toBe(200);
+      const w = await waitFor("worker under epoch 2", async () => {
+        const st = await api2.status();
+        return st.services.worker?.state === "running" && st;
+      });
+      const workerId = w.services.worker!.containerId!;
+      expect(await kit.env(dir, workerId)).toContain("SWITCHYARD_JOBS_EPOCH=2");
+      await kit.checkShape(dir, workerId, { kind: "job" });
+
+      // A workload that dies after the restart (not this agent's child any more) is still seen within 1 s.
+      const watch = new WatchReader(api2);
+      try {
+        await watch.waitFor("first snapshot", () => true);
+        await kit.stopByHand(dir, webId);
+        const done = Date.now();
+        const ev = await watch.waitFor("exited on watch", (st) => st.services.web?.state === "exited");
+        expect(ev.at - done).toBeLessThan(1000);
+      } finally {
+        watch.close();
+      }
+    });
+  });
+}
+
+/** The job lease on one agent: grant starts the worker under its epoch, revoke answers once it stopped, a lapse stops it. */
+export function leaseSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptions): void {
+  describe("job lease", () => {
+    const NODE = `${o.prefix}-lease`;
+    let kit: RuntimeKit;
+    let h: AgentHandle;
+    beforeAll(async () => {
+      kit = await getKit();
+      h = await startTestAgent({ name: NODE, extra: kit.agentYaml(), cleanupNode: kit.cleanupNode });
+      await h.api.putSpec(demoSpec({ node: NODE, tag: "v1", generation: 1, hostPort: o.ports.lease, withWorker: true }));
+      await waitFor("web healthy", async () => (await h.api.status()).services.web?.health === "healthy");
+    });
+    afterAll(() => stopTestAgent(h));
+
+    const worker = async () => (await h.api.status()).services.worker!;
+
+    it("no lease: no worker", async () => {
+      expect((await worker()).state).toBe("missing");
+      expect(await kit.tagsOnNode(NODE)).toEqual(["v1"]); // the web service only
+    });
+
+    it("grant: the worker runs under the epoch; revoke answers once it has stopped", async () => {
+      expect((await h.api.req("PUT", "/v1/lease", { epoch: 5, ttlMs: 60_000 })).status).toBe(200);
+      const w = await waitFor("worker running", async () => {
+        const s = await worker();
+        return s.state === "running" && s;
+      });
+      expect(await kit.env(h.dir, w.containerId!)).toContain("SWITCHYARD_JOBS_EPOCH=5");
+      const del = await h.api.req("DELETE", "/v1/lease");
+      expect(del.status).toBe(200);
+      expect(del.json).toMatchObject({ state: "revoked" });
+      expect(await kit.exists(h.dir, w.containerId!)).toBe(false);
+      expect((await worker()).state).toBe("missing");
+      // A revoked epoch is never granted again.
+      expect((await h.api.req("PUT", "/v1/lease", { epoch: 5, ttlMs: 60_000 })).json).toMatchObject({ error: { code: "AGENT_ERR_STALE_EPOCH" } });
+    });
+
+    it("a lease that is not renewed lapses and the agent stops the worker by itself", async () => {
+      const ttlMs = 1500;
+      const at = Date.now();
+      expect((await h.api.req("PUT", "/v1/lease", { epoch: 6, ttlMs })).status).toBe(200);
+      const w = await waitFor("worker running", async () => {
+        const s = await worker();
+        return s.state === "running" && s;
+      });
+      await waitFor("worker stopped by the lapse", async () => !(await kit.exists(h.dir, w.containerId!)), ttlMs + 5000, 20);
+      expect(Date.now() - at).toBeLessThan(ttlMs + 1500);
+      expect((await h.api.status()).lease.state).toBe("expired");
+    });
+  });
+}
+
+function spawnAgent(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ proc, url: m[1]! });
+    });
+    proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    proc.on("exit", (code) => reject(new Error(`agent exited with ${code}: ${out}`)));
+  });
+}
