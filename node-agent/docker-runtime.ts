@@ -4,7 +4,7 @@
  */
 import Docker from "dockerode";
 import type { Logger } from "pino";
-import { LABEL, RuntimeError, containerName, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -103,16 +103,7 @@ export class DockerRuntime implements Runtime {
     const name = containerName(def);
     // A leftover with our name (e.g. after a crash between create and label bookkeeping) is ours to replace.
     await this.removeByName(name, def);
-    const labels: Record<string, string> = {
-      [LABEL.app]: def.app,
-      [LABEL.node]: def.node,
-      [LABEL.color]: def.color,
-      [LABEL.service]: def.service,
-      [LABEL.tag]: def.tag,
-      [LABEL.kind]: def.kind,
-      [LABEL.specHash]: def.specHash,
-      ...(def.epoch !== undefined ? { [LABEL.epoch]: String(def.epoch) } : {}),
-    };
+    const labels = labelsOf(def);
     const portKey = def.port !== undefined ? `${def.port}/tcp` : undefined;
     const create: Docker.ContainerCreateOptions = {
       name,

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { NodeSpec } from "../specs/wire.js";
 import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig } from "./config.js";
 import { TokenGuard } from "./auth.js";
+import { splitListen } from "../specs/values.js";
 import { makeLogger, type Logger } from "./log.js";
 import { NodeAgent } from "./node.js";
 import { DockerRuntime } from "./docker-runtime.js";
@@ -105,9 +106,4 @@ async function makeRuntime(config: ResolvedAgentConfig, logger: Logger): Promise
   const rt = new DockerRuntime({ socketPath: config.docker.socketPath, logger, ...(auth ? { auth } : {}) });
   await rt.ping();
   return rt;
-}
-
-export function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  return [listen.slice(0, i).replace(/^\[|\]$/g, ""), Number(listen.slice(i + 1))];
 }

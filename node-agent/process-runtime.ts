@@ -21,7 +21,7 @@ import type { Logger } from "pino";
 import { ProcessBook, type ProcessRecord } from "./process-book.js";
 import { identify, liveness } from "./process-identity.js";
 import { processEnv, releaseDir, resolveCommand } from "./release-command.js";
-import { LABEL, RuntimeError, containerName, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, labelsOf, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface ProcessRuntimeOptions {
   /** Where release directories live: `<releasesDir>/<tag>/`. */
@@ -238,19 +238,6 @@ export class ProcessRuntime implements Runtime {
     const node = rec.labels[LABEL.node];
     for (const w of this.watchers) if (w.node === node) w.onChange();
   }
-}
-
-function labelsOf(def: WorkloadDef): Record<string, string> {
-  return {
-    [LABEL.app]: def.app,
-    [LABEL.node]: def.node,
-    [LABEL.color]: def.color,
-    [LABEL.service]: def.service,
-    [LABEL.tag]: def.tag,
-    [LABEL.kind]: def.kind,
-    [LABEL.specHash]: def.specHash,
-    ...(def.epoch !== undefined ? { [LABEL.epoch]: String(def.epoch) } : {}),
-  };
 }
 
 function toWorkload(r: ProcessRecord): Workload {

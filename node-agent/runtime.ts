@@ -84,6 +84,20 @@ export class RuntimeError extends Error {
   }
 }
 
+/** The labels (or the process runtime's bookkeeping) that identify a workload as ours. */
+export function labelsOf(def: WorkloadDef): Record<string, string> {
+  return {
+    [LABEL.app]: def.app,
+    [LABEL.node]: def.node,
+    [LABEL.color]: def.color,
+    [LABEL.service]: def.service,
+    [LABEL.tag]: def.tag,
+    [LABEL.kind]: def.kind,
+    [LABEL.specHash]: def.specHash,
+    ...(def.epoch !== undefined ? { [LABEL.epoch]: String(def.epoch) } : {}),
+  };
+}
+
 export function containerName(def: Pick<WorkloadDef, "app" | "node" | "service">): string {
   return `sy-${def.app}-${def.node}-${def.service}`;
 }

@@ -5,6 +5,7 @@
 import { Agent, request, type Dispatcher } from "undici";
 import type { LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
 import { validateAgainst } from "../specs/validate.js";
+import { SseParser } from "../specs/sse.js";
 
 export interface AgentClientOptions {
   node: string;
@@ -95,16 +96,10 @@ export class AgentClient {
             throw new AgentCallError(this.node, describeHttp(this.node, res.statusCode, text), res.statusCode);
           }
           arm();
-          let buf = "";
+          const sse = new SseParser();
           for await (const chunk of res.body) {
-            arm();
-            buf += (chunk as Buffer).toString("utf8");
-            let i: number;
-            while ((i = buf.indexOf("\n\n")) >= 0) {
-              const frame = buf.slice(0, i);
-              buf = buf.slice(i + 2);
-              const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-              if (!data) continue;
+            arm(); // heartbeats count as signs of life
+            for (const data of sse.push(chunk as Buffer)) {
               retry = WATCH_RETRY_MIN_MS;
               onStatus(this.checkStatus(JSON.parse(data)));
             }

@@ -9,6 +9,7 @@
 import { appendFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../node-agent/log.js";
+import { deepFreeze } from "../specs/values.js";
 
 /** One line of the event log (contract: served by `GET /api/v1/events` and its SSE stream). */
 export interface EventRecord {
@@ -240,14 +241,6 @@ export function sanitize(value: unknown, depth = 0, seen: WeakSet<object> = new 
   } finally {
     seen.delete(value);
   }
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === "object" && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }
 
 async function renameIfExists(from: string, to: string): Promise<void> {

@@ -16,6 +16,7 @@ import { EventLog } from "./events.js";
 import { WebhookSink } from "./webhooks.js";
 import { buildApi } from "./api.js";
 import { formatIssue } from "../specs/source.js";
+import { splitListen } from "../specs/values.js";
 import { Users } from "./users.js";
 import { LoginLimiter, Sessions } from "./sessions.js";
 import { StateRepo } from "./git.js";
@@ -168,11 +169,6 @@ async function runAll(fns: (() => Promise<void> | void)[]): Promise<void> {
       /* keep closing the rest */
     }
   }
-}
-
-function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  return [listen.slice(0, i).replace(/^\[|\]$/g, ""), Number(listen.slice(i + 1))];
 }
 
 function isLoopback(host: string): boolean {

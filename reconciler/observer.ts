@@ -6,6 +6,7 @@ import type { NodeObservation } from "../specs/observed.js";
 import type { NodeStatus } from "../specs/wire.js";
 import type { AgentClient } from "./agent-client.js";
 import { NOT_OBSERVED } from "./drift.js";
+import { deepFreeze } from "../specs/values.js";
 
 export interface ObserverOptions {
   clients: ReadonlyMap<string, AgentClient>;
@@ -91,12 +92,4 @@ function sameObservation(a: NodeObservation, b: NodeObservation): boolean {
 /** The lease's remaining time changes on every read; it is not a change worth a reconcile by itself. */
 function stripVolatile(s: NodeStatus): unknown {
   return { ...s, lease: { ...s.lease, remainingMs: Math.round(s.lease.remainingMs / 1000) } };
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === "object" && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
-  }
-  return v;
 }

@@ -10,6 +10,7 @@ import { COLORS, type Color } from "../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 import type { DriftAlert } from "./drift.js";
+import { splitListen } from "../specs/values.js";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";
 
@@ -180,8 +181,8 @@ function colorUrl(d: Desired, c: Color, isPreview: boolean): string | null {
   const r = d.cluster.spec.router;
   const host = (isPreview ? r.hosts.preview[0] : undefined) ?? r.hosts[c][0];
   if (!host) return null;
-  const port = r.listen.slice(r.listen.lastIndexOf(":") + 1);
-  return `http://${host}${port === "80" || host.includes(":") ? "" : `:${port}`}/`;
+  const port = splitListen(r.listen)[1];
+  return `http://${host}${port === 80 || host.includes(":") ? "" : `:${port}`}/`;
 }
 
 /** lastTransitionTime changes only when a condition's status flips. */

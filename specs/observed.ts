@@ -41,12 +41,3 @@ export interface Observed {
   readonly jobs: JobsLedger;
   readonly deploys: Readonly<Partial<Record<Color, DeployRecord>>>;
 }
-
-/** Deep-freezes an observation snapshot: planning must never change what it was given. */
-export function freeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as Record<string, unknown>)) freeze(v);
-  }
-  return value;
-}

@@ -8,6 +8,7 @@ import type { AgentConfig } from "./agent.js";
 import type { PathIssue } from "./validate.js";
 import { dotted, suggest } from "./validate.js";
 import { COLORS } from "./types.js";
+import { splitListen } from "./values.js";
 
 /** The rules, as documented for operators (see README). */
 export const CLUSTER_RULES = [
@@ -207,9 +208,4 @@ export function referencedFiles(kind: "Cluster" | "State" | "Agent", v: Cluster 
     if (a.registry) out.push({ path: ["registry", "passwordFile"], file: a.registry.passwordFile });
   }
   return out;
-}
-
-function splitListen(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  return [listen.slice(0, i).replace(/^\[|\]$/g, ""), Number(listen.slice(i + 1))];
 }

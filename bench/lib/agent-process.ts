@@ -2,6 +2,8 @@
  * A node agent run as a child process (`switchyard agent --config …`) so its memory and CPU can be read
  * from /proc, with a small authenticated client for its API and a reader for its /v1/watch stream.
  */
+import { requestJson } from "../../test/support/agent-bed.js";
+import { SseParser } from "../../specs/sse.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -98,20 +100,7 @@ export class AgentProcess {
   }
 
   async req(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    let json: unknown = text;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, json };
+    return requestJson(this.url + path, this.token, method, body, {}, 10_000);
   }
 
   async putSpec(spec: NodeSpec): Promise<void> {
@@ -141,17 +130,10 @@ export class StatusWatch {
     void (async () => {
       const res = await fetch(url + "/v1/watch", { headers: { authorization: `Bearer ${token}` }, signal: this.ctrl.signal });
       if (!res.ok || !res.body) throw new Error(`/v1/watch answered ${res.status}`);
-      const decoder = new TextDecoder();
-      let buf = "";
+      const sse = new SseParser();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = frame.split("\n").find((l) => l.startsWith("data: "));
-          if (!data) continue;
-          this.events.push({ at: performance.now(), status: JSON.parse(data.slice(6)) as NodeStatus });
+        for (const data of sse.push(chunk)) {
+          this.events.push({ at: performance.now(), status: JSON.parse(data) as NodeStatus });
           for (const w of this.waiters) w();
         }
       }

@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import type { RouterSpec, RouterStatus, UpstreamService } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
 import { agentError } from "../errors.js";
+import { deepFreeze, splitListen } from "../../specs/values.js";
 import { RoutingTable } from "./table.js";
 import { Upstream, type HealthState, type RouterContext } from "./upstream.js";
 import { HealthCheck, healthSettings } from "./health-check.js";
@@ -83,7 +84,7 @@ export class RouterDataPlane implements PlaneState {
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = opts.logger;
-    [this.host, this.port] = parseListen(opts.listen);
+    [this.host, this.port] = splitListen(opts.listen);
     const inFlight = { blue: 0, green: 0 };
     const websockets = { blue: 0, green: 0 };
     const self = this;
@@ -319,18 +320,3 @@ export class RouterDataPlane implements PlaneState {
   }
 }
 
-/** "127.0.0.1:8000" → ["127.0.0.1", 8000]; "[::1]:8000" → ["::1", 8000]. */
-export function parseListen(listen: string): [string, number] {
-  const colon = listen.lastIndexOf(":");
-  let host = listen.slice(0, colon);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  return [host, Number(listen.slice(colon + 1))];
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === "object") {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}

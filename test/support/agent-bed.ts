@@ -3,6 +3,7 @@
  * tokens, an authenticated client, a watch-stream reader, and cleanup of every container they made.
  * Needs the test bed (test/bed/setup.sh): a Docker engine and the registry with the demo images.
  */
+import { SseParser } from "../../specs/sse.js";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,23 +83,29 @@ export async function removeNodeContainers(node: string): Promise<void> {
   await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }
 
+/** One authenticated call: the body is sent as JSON (a string as it is); the answer is parsed when it is JSON. */
+export async function requestJson(url: string, token: string, method: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ status: number; json: any }> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json };
+}
+
 export class Api {
   constructor(readonly url: string, readonly token: string) {}
 
   async req(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    let json: unknown = text;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, json };
+    return requestJson(this.url + path, this.token, method, body, headers);
   }
 
   async status(): Promise<NodeStatus> {
@@ -167,17 +174,9 @@ export class WatchReader {
     this.done = (async () => {
       const res = await fetch(api.url + "/v1/watch", { headers: { authorization: `Bearer ${api.token}` }, signal: this.ctrl.signal });
       if (!res.ok || !res.body) throw new Error(`watch answered ${res.status}`);
-      const decoder = new TextDecoder();
-      let buf = "";
+      const sse = new SseParser();
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const frame = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = frame.split("\n").find((l) => l.startsWith("data: "));
-          if (data) this.events.push({ at: Date.now(), status: JSON.parse(data.slice(6)) as NodeStatus });
-        }
+        for (const data of sse.push(chunk)) this.events.push({ at: Date.now(), status: JSON.parse(data) as NodeStatus });
       }
     })().catch((err: Error) => {
       if (err.name !== "AbortError") throw err;

@@ -2,6 +2,7 @@
  * `switchyard demo` as a user runs it: a child process whose output is read until it prints that it is
  * up, then driven through its router and its API, then stopped with SIGINT.
  */
+import { requestJson } from "./agent-bed.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "undici";
@@ -45,19 +46,7 @@ export class DemoRun {
   }
 
   async api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-    const res = await fetch(this.info.dashboard.replace(/\/$/, "") + path, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    let json: unknown = text;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, json };
+    return requestJson(this.info.dashboard.replace(/\/$/, "") + path, this.token, method, body, headers);
   }
 
   /** An action (deploy, promote, …) against the current revision. */
