@@ -106,7 +106,7 @@ function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: 
   openStreams.add(res);
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
   const sendEvent = (r: EventRecord) => res.write(`id: ${r.seq}\nevent: event\ndata: ${JSON.stringify(r)}\n\n`);
-  const sendStatus = () => res.write(`event: status\ndata: ${JSON.stringify(o.controller.status())}\n\n`);
+  const sendStatus = () => res.write(`event: status\ndata: ${o.controller.statusJson()}\n\n`);
   for (const r of o.events.recent({ afterSeq: after, limit: 200 })) sendEvent(r);
   sendStatus();
   const offEvents = o.events.subscribe(sendEvent);

@@ -17,7 +17,8 @@ import { detectDrift } from "./drift.js";
 import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
 import type { AlertManager } from "./alerts.js";
 import type { EventLog } from "./events.js";
-import { freeze, type Observed } from "../specs/observed.js";
+import type { Observed } from "../specs/observed.js";
+import { deepFreeze } from "../specs/values.js";
 import { LEASE_RENEW_FRACTION } from "../specs/defaults.js";
 import { formatIssue } from "../specs/source.js";
 import { COLORS } from "../specs/types.js";
@@ -48,6 +49,7 @@ export class Controller {
   private conditions: Condition[] = [];
   private current: ClusterStatus = emptyStatus();
   private currentJson: string | undefined;
+  private currentKey = "";
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0 };
@@ -129,7 +131,7 @@ export class Controller {
     const started = performance.now();
     this.connect(snap);
     const memory = this.o.memory.get();
-    const observed: Observed = freeze({
+    const observed: Observed = deepFreeze({
       nodes: this.observer!.snapshot(),
       jobs: this.o.memory.jobsLedger(),
       deploys: { ...memory.deploys },
@@ -179,7 +181,10 @@ export class Controller {
       }
     }
     this.conditions = status.conditions;
-    const changed = JSON.stringify({ ...status, lastReconcileAt: null }) !== JSON.stringify({ ...this.current, lastReconcileAt: null });
+    // Compared without its timestamp; the previous key is kept, so each pass serialises once.
+    const key = JSON.stringify({ ...status, lastReconcileAt: null });
+    const changed = key !== this.currentKey;
+    this.currentKey = key;
     this.current = status;
     this.currentJson = undefined;
     if (changed) for (const l of this.listeners) l(status);
