@@ -229,11 +229,11 @@ describe("reconciler API", () => {
     const tags = await cli(["tags"]);
     expect(tags.status).toBe(0);
     expect(tags.stdout).toMatch(/^v1\b/m);
+    const head = git(deploy, "rev-parse", "HEAD");
     const dry = await cli(["jobs", "blue", "--dry-run"]);
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain("move jobs to blue");
-    const head = git(deploy, "rev-parse", "HEAD");
-    expect(git(deploy, "rev-parse", "HEAD")).toBe(head);
+    expect(git(deploy, "rev-parse", "HEAD")).toBe(head); // a dry run commits nothing
     const refused = await cli(["deploy", "v99"]);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/^switchyard deploy: tag v99 is not in the registry/);

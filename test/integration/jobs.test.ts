@@ -49,35 +49,45 @@ function noDuplicates(r: Awaited<ReturnType<Store["records"]>>): void {
   expect(r.duplicates).toBe(0);
 }
 
+/**
+ * Registers a rig's setup and teardown for the enclosing describe (the bed's close also thaws and stops
+ * child agents); when the tests start, blue owns the jobs. Returns the rig's getter.
+ */
+function useRig(runtime: Runtime, prefix: string, extra: Partial<ConstructorParameters<typeof ClusterBed>[0]> = {}, reconciler: "inproc" | "child" = "inproc") {
+  let t: Awaited<ReturnType<typeof rig>> | undefined;
+  beforeAll(async () => {
+    t = await rig(runtime, prefix, extra);
+    if (reconciler === "child") await t.bed.spawnReconciler();
+    else await t.bed.startReconciler();
+    await waitFor("ready", async () => ready(await t!.bed.status()), 60_000);
+    await ownedBy(t.bed, t.store, "blue", 0);
+  });
+  afterAll(async () => {
+    t?.timeline.close();
+    await t?.bed.close();
+    await t?.store.close();
+  });
+  return () => t!;
+}
+
 for (const runtime of ["docker", "process"] as const) {
   const p = (prefix: string) => (runtime === "docker" ? prefix : `${prefix}p`);
   describe(`${runtime}: jobs: 50 handoffs under continuous job load`, () => {
-    let t: Awaited<ReturnType<typeof rig>>;
-    beforeAll(async () => {
-      t = await rig(runtime, p("jb1"));
-      await t.bed.startReconciler();
-      await waitFor("ready", async () => ready(await t.bed.status()), 60_000);
-      await ownedBy(t.bed, t.store, "blue", 0);
-    });
-    afterAll(async () => {
-      t.timeline.close();
-      await t.bed.close();
-      await t.store.close();
-    });
+    const t = useRig(runtime, p("jb1"));
 
     it("no notification twice, never both colours at once; the gap is measured", async () => {
       let owner: "blue" | "green" = "blue";
       for (let i = 0; i < 50; i++) {
         owner = owner === "blue" ? "green" : "blue";
         const at = Date.now();
-        t.bed.writeState({ owner });
-        await ownedBy(t.bed, t.store, owner, at);
+        t().bed.writeState({ owner });
+        await ownedBy(t().bed, t().store, owner, at);
       }
       await new Promise((r) => setTimeout(r, 300));
-      const r = await t.store.records();
+      const r = await t().store.records();
       noDuplicates(r);
-      expect(t.timeline.overlapMs()).toBe(0);
-      const gaps = t.timeline.handoffGaps();
+      expect(t().timeline.overlapMs()).toBe(0);
+      const gaps = t().timeline.handoffGaps();
       expect(gaps.length).toBeGreaterThanOrEqual(50);
       // /proc is read every 10 ms on the process runtime, so a gap shorter than that can show as 0.
       expect(Math.min(...gaps)).toBeGreaterThanOrEqual(runtime === "docker" ? 1 : 0);
@@ -87,107 +97,73 @@ for (const runtime of ["docker", "process"] as const) {
     }, 300_000);
 
     it("owner none → no job container anywhere within one TTL", async () => {
-      t.bed.writeState({ owner: "none" });
+      t().bed.writeState({ owner: "none" });
       const at = Date.now();
-      await waitFor("no job container", async () => t.timeline.running().length === 0, TTL_S * 1000 + 5000, 50);
+      await waitFor("no job container", async () => t().timeline.running().length === 0, TTL_S * 1000 + 5000, 50);
       expect(Date.now() - at).toBeLessThan(TTL_S * 1000 + 1000);
       await new Promise((r) => setTimeout(r, 1000));
-      expect(t.timeline.running()).toEqual([]);
-      expect(holders(await t.bed.status())).toEqual([]);
+      expect(t().timeline.running()).toEqual([]);
+      expect(holders(await t().bed.status())).toEqual([]);
     });
   });
 
   describe(`${runtime}: jobs: the old owner cut off from the reconciler`, () => {
     const relay = new Relay();
-    let t: Awaited<ReturnType<typeof rig>>;
-    beforeAll(async () => {
-      t = await rig(runtime, p("jb2"), { relays: { [`${p("jb2")}-blue-1`]: relay } });
-      await t.bed.startReconciler();
-      await waitFor("ready", async () => ready(await t.bed.status()), 60_000);
-      await ownedBy(t.bed, t.store, "blue", 0);
-    });
-    afterAll(async () => {
-      t.timeline.close();
-      await t.bed.close();
-      await t.store.close();
-    });
+    const t = useRig(runtime, p("jb2"), { relays: { [`${p("jb2")}-blue-1`]: relay } });
 
     it("the old agent stops its jobs when its lease lapses; the new owner starts only after that", async () => {
       relay.cut();
       const cutAt = Date.now();
-      t.bed.writeState({ owner: "green" });
-      await waitFor("blue's worker stopped by its own agent", async () => t.timeline.running("blue").length === 0, TTL_S * 1000 + 3000, 50);
-      const blueStopped = Math.max(...t.timeline.intervals.filter((x) => x.color === "blue").map((x) => x.end ?? Infinity));
+      t().bed.writeState({ owner: "green" });
+      await waitFor("blue's worker stopped by its own agent", async () => t().timeline.running("blue").length === 0, TTL_S * 1000 + 3000, 50);
+      const blueStopped = Math.max(...t().timeline.intervals.filter((x) => x.color === "blue").map((x) => x.end ?? Infinity));
       expect(blueStopped - cutAt).toBeLessThan(TTL_S * 1000 + 1000);
-      await ownedBy(t.bed, t.store, "green", cutAt, 20_000);
-      const greenStarted = Math.min(...t.timeline.intervals.filter((x) => x.color === "green").map((x) => x.start));
+      await ownedBy(t().bed, t().store, "green", cutAt, 20_000);
+      const greenStarted = Math.min(...t().timeline.intervals.filter((x) => x.color === "green").map((x) => x.start));
       expect(greenStarted).toBeGreaterThan(blueStopped);
-      expect(t.timeline.overlapMs()).toBe(0);
-      noDuplicates(await t.store.records());
+      expect(t().timeline.overlapMs()).toBe(0);
+      noDuplicates(await t().store.records());
       console.log(`${runtime}: jobs handoff with the old owner unreachable: gap ${(greenStarted - blueStopped).toFixed(0)} ms (TTL ${TTL_S * 1000} ms + margin ${MARGIN_MS} ms, counted from the last grant)`);
       relay.heal();
     });
   });
 
   describe(`${runtime}: jobs: the old owner's agent frozen (SIGSTOP)`, () => {
-    let t: Awaited<ReturnType<typeof rig>>;
-    beforeAll(async () => {
-      t = await rig(runtime, p("jb3"), { childAgents: [`${p("jb3")}-blue-1`] });
-      await t.bed.startReconciler();
-      await waitFor("ready", async () => ready(await t.bed.status()), 60_000);
-      await ownedBy(t.bed, t.store, "blue", 0);
-    });
-    afterAll(async () => {
-      t.bed.agentProcess(`${p("jb3")}-blue-1`)?.kill("SIGCONT");
-      t.timeline.close();
-      await t.bed.close();
-      await t.store.close();
-    });
+    const t = useRig(runtime, p("jb3"), { childAgents: [`${p("jb3")}-blue-1`] });
 
     it("its workers keep running, but the epoch fence refuses their writes: zero duplicates", async () => {
-      const agent = t.bed.agentProcess(`${p("jb3")}-blue-1`)!;
+      const agent = t().bed.agentProcess(`${p("jb3")}-blue-1`)!;
       agent.kill("SIGSTOP");
       const at = Date.now();
-      t.bed.writeState({ owner: "green" });
-      await ownedBy(t.bed, t.store, "green", at, 40_000);
+      t().bed.writeState({ owner: "green" });
+      await ownedBy(t().bed, t().store, "green", at, 40_000);
       // Both colours' workers now run (the frozen agent cannot stop blue's): the fence must hold.
-      expect(t.timeline.running("blue").length).toBeGreaterThan(0);
+      expect(t().timeline.running("blue").length).toBeGreaterThan(0);
       await new Promise((r) => setTimeout(r, 1500));
-      const r = await t.store.records();
+      const r = await t().store.records();
       noDuplicates(r);
       const firstGreen = Math.min(...r.delivered.filter((d) => d.color === "green").map((d) => d.at));
       expect(r.delivered.filter((d) => d.color === "blue" && d.at > firstGreen)).toEqual([]);
       expect(r.fenced).toBeGreaterThan(0);
       agent.kill("SIGCONT");
-      await waitFor("thawed agent stops its lapsed jobs", async () => t.timeline.running("blue").length === 0, 10_000, 50);
+      await waitFor("thawed agent stops its lapsed jobs", async () => t().timeline.running("blue").length === 0, 10_000, 50);
     });
   });
 
   describe(`${runtime}: jobs: the reconciler killed during a handoff`, () => {
-    let t: Awaited<ReturnType<typeof rig>>;
-    beforeAll(async () => {
-      t = await rig(runtime, p("jb4"));
-      await t.bed.spawnReconciler();
-      await waitFor("ready", async () => ready(await t.bed.status()), 60_000);
-      await ownedBy(t.bed, t.store, "blue", 0);
-    });
-    afterAll(async () => {
-      t.timeline.close();
-      await t.bed.close();
-      await t.store.close();
-    });
+    const t = useRig(runtime, p("jb4"), {}, "child");
 
     it("restarted, it still has at most one owner and never reuses an epoch", async () => {
-      const before = await t.store.records();
+      const before = await t().store.records();
       const at = Date.now();
-      t.bed.writeState({ owner: "green" });
-      await waitFor("blue's worker stopping", async () => t.timeline.running("blue").length === 0, 10_000, 10);
-      t.bed.child!.kill("SIGKILL");
-      await new Promise((r) => t.bed.child!.once("exit", r));
-      await t.bed.spawnReconciler();
-      await ownedBy(t.bed, t.store, "green", at, 30_000);
-      expect(t.timeline.overlapMs()).toBe(0);
-      const r = await t.store.records();
+      t().bed.writeState({ owner: "green" });
+      await waitFor("blue's worker stopping", async () => t().timeline.running("blue").length === 0, 10_000, 10);
+      t().bed.child!.kill("SIGKILL");
+      await new Promise((r) => t().bed.child!.once("exit", r));
+      await t().bed.spawnReconciler();
+      await ownedBy(t().bed, t().store, "green", at, 30_000);
+      expect(t().timeline.overlapMs()).toBe(0);
+      const r = await t().store.records();
       noDuplicates(r);
       const greenEpochs = new Set(r.delivered.filter((d) => d.color === "green").map((d) => d.epoch));
       expect(Math.min(...greenEpochs)).toBeGreaterThan(before.highestEpoch);

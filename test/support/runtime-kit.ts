@@ -53,6 +53,10 @@ export const dockerKit: RuntimeKit = {
     const info = await docker.getContainer(id).inspect();
     expect(info.HostConfig.RestartPolicy?.Name).toBe(o.kind === "web" ? "unless-stopped" : "no");
     expect(info.HostConfig.Privileged).toBe(false);
+    expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+    expect(info.HostConfig.Binds ?? []).toEqual([]);
+    expect(info.HostConfig.NetworkMode).not.toBe("host");
     if (o.hostPort !== undefined) expect(info.HostConfig.PortBindings?.["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(o.hostPort) }]);
   },
   unknownTagError: (tag) => `tag ${tag} does not exist in ${REPO}; push it first or pick an existing tag`,

@@ -18,6 +18,13 @@ describe("switchyard validate", () => {
     expect(r.err).toBe("");
   });
 
+  it("the five-VM example validates (its secrets live on the VMs, so files are not checked)", () => {
+    const r = cli("validate", "--no-files", "examples/vms", "examples/vms/agents");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim().split("\n")).toHaveLength(5);
+    expect(cli("validate", "examples/vms").code).toBe(1); // with file checks: the tokens are not here
+  });
+
   it("reports purple at :4: with the column of the value, exit 1", () => {
     const r = cli("validate", "examples/broken/state-purple.yaml");
     expect(r.code).toBe(1);
