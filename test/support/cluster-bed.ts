@@ -4,6 +4,7 @@
  * process or as child processes (for SIGKILL tests). Everything is labelled and cleaned up by name.
  */
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync } from "node:fs";
+import { pickPort } from "../../cli/demo/ports.js";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,15 +38,9 @@ export interface ClusterBedOptions {
   kit?: RuntimeKit;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+/** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
+export function freePort(): Promise<number> {
+  return pickPort("127.0.0.1", 0);
 }
 
 export class ClusterBed {

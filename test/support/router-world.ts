@@ -3,6 +3,7 @@
  * plane on a free loopback port, RouterSpecs for them, and an HTTP client. Everything a test starts is
  * closed when that test finishes.
  */
+import { pickPort } from "../../cli/demo/ports.js";
 import { createServer, request, Agent, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -25,12 +26,9 @@ export function cleanup(fn: () => unknown): void {
 }
 
 /** A port nothing listens on right now (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, LOOPBACK, r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+/** A free port outside the ephemeral range (see pickPort), so nothing takes it before the bind. */
+export function freePort(): Promise<number> {
+  return pickPort(LOOPBACK, 0);
 }
 
 export async function tempDir(): Promise<string> {
