@@ -4,17 +4,17 @@
  * and the reconciler's drift policy decides. Job containers run only under a held lease.
  */
 import { createHash } from "node:crypto";
-import { readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { NodeSpec, NodeServiceSpec, NodeStatus, ServiceStatus, ServiceState } from "../specs/wire.js";
 import { canonical, sameSpec } from "../reconciler/desired.js";
-import { validateAgainst } from "../specs/validate.js";
 import { agentError } from "./errors.js";
 import { HealthProbe, type Health } from "./health.js";
 import { Lease, type LeaseMemory } from "./lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { refuseNotAllowed, restoreSpec, specFile, type NodeBounds } from "./node-spec-store.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -65,7 +65,9 @@ export class NodeAgent {
 
   /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
   async start(): Promise<void> {
-    this.spec = await this.restoreSpec();
+    const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
+    this.spec = restored.spec;
+    this.specError = restored.error;
     const mem = (await readJson<LeaseMemory>(join(this.o.dataDir, "lease.json"))) ?? { highestEpoch: 0, revokedThrough: 0 };
     this.lease = new Lease(mem, () => {
       this.o.logger.warn({ epoch: this.lease.currentEpoch() }, "job lease lapsed; stopping job containers");
@@ -96,7 +98,7 @@ export class NodeAgent {
 
   /** PUT /v1/spec. Idempotent for the same generation and content; refuses anything not allowed here. */
   async applySpec(spec: NodeSpec): Promise<{ changed: boolean }> {
-    this.refuseNotAllowed(spec);
+    refuseNotAllowed(spec, this.bounds());
     const current = this.spec;
     if (current && spec.generation < current.generation) {
       throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the accepted generation ${current.generation}`);
@@ -105,7 +107,7 @@ export class NodeAgent {
       if (sameSpec(current, spec)) return { changed: false };
       throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} was already accepted with different content; send a higher generation`);
     }
-    await writeFileAtomic(join(this.o.dataDir, "spec.json"), JSON.stringify(spec, null, 2));
+    await writeFileAtomic(specFile(this.o.dataDir), JSON.stringify(spec, null, 2));
     this.spec = spec;
     this.specError = null;
     this.o.logger.info({ generation: spec.generation, tag: spec.tag, stopped: spec.stopped }, "spec accepted");
@@ -153,60 +155,6 @@ export class NodeAgent {
       lease: this.lease.status(),
       error: [this.runtimeError, this.specError].filter((e) => e !== null).join("; ") || null,
     };
-  }
-
-  /** Everything this agent refuses whatever the reconciler says: another node, images, ports, env. */
-  private refuseNotAllowed(spec: NodeSpec): void {
-    if (spec.node !== this.o.name) {
-      throw agentError("AGENT_ERR_WRONG_NODE", `this agent is node "${this.o.name}", not "${spec.node}"; check the agent URL in cluster.yaml`);
-    }
-    if (!this.o.allowedRepositories.includes(spec.repository)) {
-      throw agentError("AGENT_ERR_IMAGE_NOT_ALLOWED", `image repository ${spec.repository} is not in this agent's allowedRepositories; nothing was pulled or changed`);
-    }
-    for (const [name, svc] of Object.entries(spec.services)) {
-      if (svc.hostPort !== undefined && svc.hostPort < 1024) {
-        throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name}.hostPort ${svc.hostPort} is a privileged port; use 1024 or above`);
-      }
-      if (svc.hostPort !== undefined && svc.port === undefined) {
-        throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name} has a hostPort but no container port`);
-      }
-      try {
-        this.o.runtime.checkEnv?.(name, svc.env ?? {});
-      } catch (err) {
-        throw agentError("AGENT_ERR_ENV_NOT_ALLOWED", `${(err as Error).message}; nothing was changed`);
-      }
-    }
-  }
-
-  /**
-   * The spec persisted by the last run. One that cannot be applied (no longer valid, or no longer allowed
-   * by agent.yaml) is moved aside and reported in status: the agent serves, and the reconciler sends a new one.
-   */
-  private async restoreSpec(): Promise<NodeSpec | null> {
-    const file = join(this.o.dataDir, "spec.json");
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(file, "utf8"));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      return this.setAside(file, `it is not readable JSON (${(err as Error).message})`);
-    }
-    const v = validateAgainst<NodeSpec>("node-spec", raw);
-    if (!v.ok) return this.setAside(file, v.issues.slice(0, 3).map((i) => i.message).join("; "));
-    try {
-      this.refuseNotAllowed(v.value);
-    } catch (err) {
-      return this.setAside(file, (err as Error).message);
-    }
-    return v.value;
-  }
-
-  private async setAside(file: string, why: string): Promise<null> {
-    const aside = `${file}.rejected-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-    await rename(file, aside);
-    this.specError = `the spec kept from the last run cannot be applied: ${why.slice(0, 500)}; it was moved to ${aside} and nothing was started from it; the reconciler will send a new one`;
-    this.o.logger.error({ file: aside, err: why.slice(0, 500) }, "persisted spec set aside");
-    return null;
   }
 
   // ---- converging -------------------------------------------------------------------------
@@ -488,6 +436,10 @@ export class NodeAgent {
 
   private emit(): void {
     for (const l of this.listeners) l();
+  }
+
+  private bounds(): NodeBounds {
+    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime };
   }
 
   private appName(): string {
