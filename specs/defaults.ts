@@ -37,3 +37,9 @@ export const DEFAULT_ROUTE = "live";
 export const MAX_YAML_BYTES = 256 * 1024;
 /** Largest number of alias expansions allowed when resolving a YAML document (billion-laughs guard). */
 export const MAX_YAML_ALIAS_COUNT = 50;
+/** Issues reported per file; the rest are counted ("… and N more"), so a hostile file cannot flood status, alerts or logs. */
+export const MAX_SPEC_ISSUES = 50;
+/** Longest issue message kept; longer ones (a key of a thousand characters) are cut. */
+export const MAX_ISSUE_MESSAGE_CHARS = 300;
+/** Issues spelt out in a one-line summary (an alert, an event, a condition message). */
+export const SUMMARY_SPEC_ISSUES = 3;

@@ -55,13 +55,13 @@ export function validateAgainst<T>(name: SchemaName, value: unknown): Validation
 
 /** Turns ajv's errors into one readable issue per problem. */
 export function describeErrors(errors: readonly ErrorObject[]): PathIssue[] {
-  const anyOfPaths = errors.filter((e) => e.keyword === "anyOf").map((e) => e.schemaPath);
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.schemaPath));
   const out: PathIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
     if (e.keyword === "propertyNames" || e.keyword === "if") continue;
     // Branch failures inside an anyOf are summarised by the anyOf error itself.
-    if (e.keyword !== "anyOf" && anyOfPaths.some((p) => e.schemaPath.startsWith(p + "/"))) continue;
+    if (e.keyword !== "anyOf" && anyOfPaths.size > 0 && insideAnyOf(e.schemaPath, anyOfPaths)) continue;
     const issue = describe(e);
     const key = issue.path.join("/") + "|" + issue.message;
     if (seen.has(key)) continue;
@@ -69,6 +69,14 @@ export function describeErrors(errors: readonly ErrorObject[]): PathIssue[] {
     out.push(issue);
   }
   return dropTypoTwins(out);
+}
+
+/** Whether a schema path lies below one of the anyOf paths (checked per prefix: linear in the errors). */
+function insideAnyOf(schemaPath: string, anyOfPaths: ReadonlySet<string>): boolean {
+  for (let i = schemaPath.indexOf("/"); i >= 0; i = schemaPath.indexOf("/", i + 1)) {
+    if (anyOfPaths.has(schemaPath.slice(0, i))) return true;
+  }
+  return false;
 }
 
 /** A misspelt required key shows up twice (unknown "actvie", missing "active"): keep the "did you mean". */
@@ -84,9 +92,12 @@ function dropTypoTwins(issues: PathIssue[]): PathIssue[] {
   });
 }
 
+/** Words longer than this are no typo of a field name: no edit distance is computed for them. */
+const MAX_SUGGEST_CHARS = 64;
+
 /** "did you mean" for a misspelt key: the closest known key, when it is close enough to be a typo. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
-  if (known.length === 0) return undefined;
+  if (known.length === 0 || word.length > MAX_SUGGEST_CHARS) return undefined;
   const best = closest(word, known as string[]);
   const limit = Math.max(2, Math.floor(best.length / 3));
   return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? best : undefined;
