@@ -43,3 +43,7 @@ export const MAX_SPEC_ISSUES = 50;
 export const MAX_ISSUE_MESSAGE_CHARS = 300;
 /** Issues spelt out in a one-line summary (an alert, an event, a condition message). */
 export const SUMMARY_SPEC_ISSUES = 3;
+/** Longest alert summary kept (one human line; details live in status and the event log). */
+export const MAX_ALERT_SUMMARY_CHARS = 1000;
+/** Longest event-log message kept. */
+export const MAX_EVENT_MESSAGE_CHARS = 2000;

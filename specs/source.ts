@@ -5,6 +5,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from "yaml";
 import { MAX_ISSUE_MESSAGE_CHARS, MAX_SPEC_ISSUES, MAX_YAML_ALIAS_COUNT, MAX_YAML_BYTES, SUMMARY_SPEC_ISSUES } from "./defaults.js";
 import type { PathIssue } from "./validate.js";
+import { clip } from "./values.js";
 
 export interface SpecIssue {
   file: string;
@@ -43,16 +44,11 @@ export function capIssues(issues: readonly SpecIssue[]): SpecIssue[] {
   return kept;
 }
 
-/** One line for alerts, events and conditions: the first few issues and how many more there are. */
-export function summarizeIssues(issues: readonly SpecIssue[], max = SUMMARY_SPEC_ISSUES): string {
-  const shown = issues.slice(0, max).map(formatIssue);
-  const more = issues.length - shown.length;
+/** One line for alerts, events and conditions: the first few formatted issues and how many more there are. */
+export function summarizeIssues(lines: readonly string[], max = SUMMARY_SPEC_ISSUES): string {
+  const shown = lines.slice(0, max);
+  const more = lines.length - shown.length;
   return shown.join("; ") + (more > 0 ? `; … and ${more} more (see status.specErrors)` : "");
-}
-
-/** `text` cut to at most `max` characters, marking the cut. */
-export function clip(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
 }
 
 /** Parses one YAML document from raw bytes. Never throws on bad input. */

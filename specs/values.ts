@@ -16,3 +16,8 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** `text` cut to at most `max` characters, marking the cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
+}
