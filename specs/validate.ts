@@ -32,13 +32,20 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIs
 
 /** Files people write get schema defaults filled in; wire messages must be complete as sent. */
 const fileSchemas: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent"]);
-const ajvFiles = makeAjv(true);
-const ajvWire = makeAjv(false);
+const schemaNames = Object.keys(schemas) as SchemaName[];
+const ajvFiles = makeAjv(true, schemaNames.filter((n) => fileSchemas.has(n)));
+const ajvWire = makeAjv(false, schemaNames.filter((n) => !fileSchemas.has(n)));
 const compiled = new Map<SchemaName, ValidateFunction>();
 
-function makeAjv(useDefaults: boolean): Ajv {
+/**
+ * Every schema is added once, by its $id, when the instance is made; `getSchema` compiles it on first
+ * use. Compiling by object instead added a schema twice when another one embeds it (node-status holds
+ * node-spec): whichever came second failed with "schema … already exists".
+ */
+function makeAjv(useDefaults: boolean, names: readonly SchemaName[]): Ajv {
   const a = new Ajv({ allErrors: true, useDefaults, verbose: true, strict: true, allowUnionTypes: true });
   a.addKeyword({ keyword: "x-hint", schemaType: "string" });
+  for (const n of names) a.addSchema(schemas[n]);
   return a;
 }
 
@@ -46,7 +53,9 @@ function makeAjv(useDefaults: boolean): Ajv {
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
   let fn = compiled.get(name);
   if (!fn) {
-    fn = (fileSchemas.has(name) ? ajvFiles : ajvWire).compile(schemas[name]);
+    const got = (fileSchemas.has(name) ? ajvFiles : ajvWire).getSchema(schemas[name].$id);
+    if (!got) throw new Error(`schema ${name} is not registered`);
+    fn = got;
     compiled.set(name, fn);
   }
   if (fn(value)) return { ok: true, value: value as T };
