@@ -47,3 +47,9 @@ export const SUMMARY_SPEC_ISSUES = 3;
 export const MAX_ALERT_SUMMARY_CHARS = 1000;
 /** Longest event-log message kept. */
 export const MAX_EVENT_MESSAGE_CHARS = 2000;
+/** Event streams (SSE) one reconciler API serves at once (dashboards, CLIs); more get 503. */
+export const MAX_API_STREAMS = 64;
+/** Watch streams one agent serves at once (the reconciler needs one); more get 503. */
+export const MAX_AGENT_STREAMS = 16;
+/** A stream whose client lets more than this pile up unsent is closed (it reconnects and resumes). */
+export const MAX_STREAM_BUFFERED_BYTES = 1024 * 1024;
