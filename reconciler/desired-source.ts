@@ -115,7 +115,7 @@ export class DesiredSource {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.reload();
+      this.reload().catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, "reading the desired state failed; keeping the last valid one"));
     }, DEBOUNCE_MS);
   }
 
