@@ -26,7 +26,25 @@ function action(verb: "tags" | "deploy" | "promote" | "rollback" | "jobs", summa
   return { summary, load: async () => { const m = await import("./actions.js"); return { help: m.actionsHelp, run: m.runAction(verb) }; } };
 }
 
+/** Exit code after an error nothing handled (EX_SOFTWARE): a bug, reported as such. */
+export const EXIT_INTERNAL_ERROR = 70;
+
+/**
+ * The last resort: an error no code handled is a bug. Say so in one block on stderr and exit non-zero at
+ * once (exit handlers still release the reconciler's locks), rather than run on in an unknown state.
+ */
+export function installLastResortHandlers(): void {
+  const fatal = (what: string) => (err: unknown) => {
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`switchyard: internal error (${what}), exiting: ${detail}\n`);
+    process.exit(EXIT_INTERNAL_ERROR);
+  };
+  process.on("unhandledRejection", fatal("unhandled promise rejection"));
+  process.on("uncaughtException", fatal("uncaught exception"));
+}
+
 export async function main(argv: string[]): Promise<number> {
+  installLastResortHandlers();
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());

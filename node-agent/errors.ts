@@ -20,6 +20,7 @@ export const agentErrors = {
   AGENT_ERR_UNSUPPORTED_MEDIA: 415,
   AGENT_ERR_INTERNAL: 500,
   AGENT_ERR_RUNTIME: 503,
+  AGENT_ERR_TOO_MANY_STREAMS: 503,
 } as const;
 
 export type AgentErrorCode = keyof typeof agentErrors;

@@ -8,6 +8,8 @@ import type { LeaseRequest, NodeSpec, NodeStatus, RouterSpec } from "../specs/wi
 import { validateAgainst } from "../specs/validate.js";
 import { AgentError, agentError } from "./errors.js";
 import type { TokenGuard } from "./auth.js";
+import { SseHub } from "../specs/sse.js";
+import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 
 /** What the server needs from the agent behind it (a node or a router). */
 export interface AgentCore {
@@ -103,26 +105,20 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   });
 
   /** Server-sent events: a status snapshot at once and whenever anything changes. */
-  const streams = new Set<import("node:http").ServerResponse>();
+  const streams = new SseHub({ maxStreams: MAX_AGENT_STREAMS, maxBufferedBytes: MAX_STREAM_BUFFERED_BYTES, heartbeatMs: WATCH_HEARTBEAT_MS }, (bufferedBytes) =>
+    o.logger.warn({ bufferedBytes }, "watch stream closed: its client does not read"),
+  );
   app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
   // Watch streams never end by themselves: end them so that close() does not wait forever.
-  app.addHook("preClose", async () => {
-    for (const res of streams) res.end();
-  });
+  app.addHook("preClose", async () => streams.endAll());
 
   return app;
 }
 
-function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, streams: Set<import("node:http").ServerResponse>): void {
+function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, streams: SseHub): void {
+  if (streams.full) throw agentError("AGENT_ERR_TOO_MANY_STREAMS", `this agent already serves ${MAX_AGENT_STREAMS} watch streams; close one first`);
   reply.hijack();
-  const res = reply.raw;
-  streams.add(res);
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-store",
-    connection: "keep-alive",
-    "x-accel-buffering": "no",
-  });
+  const stream = streams.open(req.raw, reply.raw)!;
   let last = "";
   let scheduled = false;
   let id = 0;
@@ -131,7 +127,7 @@ function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, stream
     const body = JSON.stringify(core.status());
     if (body === last) return;
     last = body;
-    res.write(`id: ${++id}\nevent: status\ndata: ${body}\n\n`);
+    stream.send("status", body, ++id);
   };
   send();
   // Coalesce bursts (a converge changes many things at once) into one event per tick.
@@ -140,15 +136,7 @@ function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, stream
     scheduled = true;
     setImmediate(send);
   });
-  const beat = setInterval(() => res.write(": keep-alive\n\n"), WATCH_HEARTBEAT_MS);
-  beat.unref();
-  const done = () => {
-    off();
-    clearInterval(beat);
-    streams.delete(res);
-  };
-  req.raw.on("close", done);
-  res.on("error", done);
+  stream.onClose(off);
 }
 
 function requireJsonObject(req: FastifyRequest): object {

@@ -12,6 +12,8 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../node-agent/log.js";
 import type { EventLog } from "./events.js";
+import { MAX_ALERT_SUMMARY_CHARS } from "../specs/defaults.js";
+import { clip } from "../specs/values.js";
 
 export type AlertSeverity = "warning" | "critical";
 
@@ -160,14 +162,14 @@ export class AlertManager {
     if (entry) {
       entry.sources.add(source);
       // Same problem, new wording (e.g. a changing error message): update quietly, never re-fire.
-      entry.alert = Object.freeze({ ...entry.alert, name: c.name, severity: c.severity, summary: c.summary, labels: Object.freeze({ ...c.labels }) });
+      entry.alert = Object.freeze({ ...entry.alert, name: c.name, severity: c.severity, summary: clip(c.summary, MAX_ALERT_SUMMARY_CHARS), labels: Object.freeze({ ...c.labels }) });
       return null;
     }
     const alert: Alert = Object.freeze({
       fingerprint: c.fingerprint,
       name: c.name,
       severity: c.severity,
-      summary: c.summary,
+      summary: clip(c.summary, MAX_ALERT_SUMMARY_CHARS),
       labels: Object.freeze({ ...c.labels }),
       state: "firing",
       startsAt: new Date(this.now()).toISOString(),

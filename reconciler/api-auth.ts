@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { checkCsrf, type LoginLimiter, type Session, type Sessions } from "./sessions.js";
 import { roleAllows, type Permission, type Role, type Users } from "./users.js";
 import { reconError } from "./errors.js";
+import { isApiPath, STATIC_ROUTE, staticPath } from "./static.js";
 
 export const SESSION_COOKIE = "sy_session";
 
@@ -29,12 +30,19 @@ export interface AuthOptions {
   limiter: LoginLimiter;
 }
 
-/** Paths anyone may request. */
+/** Routes anyone may call, as `METHOD pattern` of the route the router matched. */
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /healthz", "HEAD /healthz", "POST /api/v1/auth/login"]);
+
+/**
+ * Decided on the route the router matched (and, for the dashboard's catch-all, on the path as the
+ * router decoded it), never on the raw URL: `/%61pi/v1/auth/me` is the route /api/v1/auth/me. A request
+ * that matched no route is not public either.
+ */
 function isPublic(req: FastifyRequest): boolean {
-  const path = req.url.split("?")[0]!;
-  if (path === "/healthz") return true;
-  if (path === "/api/v1/auth/login" && req.method === "POST") return true;
-  return !path.startsWith("/api/") && path !== "/metrics";
+  const route = req.routeOptions.url;
+  if (route === undefined) return false;
+  if (PUBLIC_ROUTES.has(`${req.method} ${route}`)) return true;
+  return route === STATIC_ROUTE && (req.method === "GET" || req.method === "HEAD") && !isApiPath(staticPath(req));
 }
 
 export function registerAuth(app: FastifyInstance, o: AuthOptions): void {

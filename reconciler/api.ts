@@ -12,6 +12,8 @@ import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js
 import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
 import { registerStatic } from "./static.js";
 import { renderMetrics } from "./metrics.js";
+import { SseHub } from "../specs/sse.js";
+import { MAX_API_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 
 export interface ApiOptions {
   controller: Controller;
@@ -47,8 +49,9 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
 
   app.get("/healthz", async () => ({ ok: true }));
-  /** Event streams never end by themselves: close() ends them. */
-  const openStreams = new Set<import("node:http").ServerResponse>();
+  const streams = new SseHub({ maxStreams: MAX_API_STREAMS, maxBufferedBytes: MAX_STREAM_BUFFERED_BYTES, heartbeatMs: SSE_HEARTBEAT_MS }, (bufferedBytes) =>
+    o.logger.warn({ bufferedBytes }, "event stream closed: its client does not read"),
+  );
   registerAuth(app, o.auth);
   registerStateRoutes(app, { ...o.state, controller: o.controller });
 
@@ -76,14 +79,13 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     const q = req.query as { limit?: string; after?: string };
     const limit = clampInt(q.limit, 1, 1000, 200);
     const after = clampInt(q.after, 0, Number.MAX_SAFE_INTEGER, 0);
-    if ((req.headers.accept ?? "").includes("text/event-stream")) return stream(o, req, reply, after, openStreams);
+    if ((req.headers.accept ?? "").includes("text/event-stream")) return stream(o, req, reply, after, streams);
     return { events: o.events.recent({ limit, afterSeq: after }) };
   });
 
   registerStatic(app, o.dashboardRoot);
-  app.addHook("preClose", async () => {
-    for (const res of openStreams) res.end();
-  });
+  // Event streams never end by themselves: close() ends them.
+  app.addHook("preClose", async () => streams.endAll());
   return app;
 }
 
@@ -100,24 +102,19 @@ function toReconError(err: Error & { code?: string; statusCode?: number }): Reco
   return reconError("RECON_ERR_INTERNAL", "internal error; see the reconciler's log");
 }
 
-function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: number, openStreams: Set<import("node:http").ServerResponse>): void {
+function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: number, streams: SseHub): void {
+  if (streams.full) throw reconError("RECON_ERR_TOO_MANY_STREAMS", `this reconciler already serves ${MAX_API_STREAMS} event streams; close one (another dashboard tab?) or poll GET /api/v1/events`);
   reply.hijack();
-  const res = reply.raw;
-  openStreams.add(res);
-  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
-  const sendEvent = (r: EventRecord) => res.write(`id: ${r.seq}\nevent: event\ndata: ${JSON.stringify(r)}\n\n`);
-  const sendStatus = () => res.write(`event: status\ndata: ${o.controller.statusJson()}\n\n`);
+  const s = streams.open(req.raw, reply.raw)!;
+  const sendEvent = (r: EventRecord) => s.send("event", JSON.stringify(r), r.seq);
+  const sendStatus = () => s.send("status", o.controller.statusJson());
   for (const r of o.events.recent({ afterSeq: after, limit: 200 })) sendEvent(r);
   sendStatus();
   const offEvents = o.events.subscribe(sendEvent);
   const offStatus = o.controller.onStatus(sendStatus);
-  const beat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
-  beat.unref();
-  req.raw.on("close", () => {
+  s.onClose(() => {
     offEvents();
     offStatus();
-    clearInterval(beat);
-    openStreams.delete(res);
   });
 }
 

@@ -13,7 +13,7 @@ import { Executor } from "./executor.js";
 import type { Memory } from "./memory.js";
 import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
-import { detectDrift } from "./drift.js";
+import { detectDrift, type DriftAlert } from "./drift.js";
 import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
 import type { AlertManager } from "./alerts.js";
 import type { EventLog } from "./events.js";
@@ -27,6 +27,10 @@ import { COLORS } from "../specs/types.js";
 export const RESYNC_MS = 10_000;
 /** Coalesce bursts of triggers into one reconcile. */
 export const QUEUE_DELAY_MS = 2;
+/** While memory.json cannot be written, try again this often (and so notice when it can be again). */
+export const MEMORY_RETRY_MS = 1_000;
+/** Alert (and Degraded reason) raised while the data dir cannot be written. */
+export const DATA_DIR_ALERT = "DataDirUnwritable";
 
 export interface ControllerOptions {
   source: DesiredSource;
@@ -50,6 +54,7 @@ export class Controller {
   private current: ClusterStatus = emptyStatus();
   private currentJson: string | undefined;
   private currentKey = "";
+  private memoryRetryAt = 0;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0 };
@@ -58,7 +63,7 @@ export class Controller {
 
   start(): void {
     this.resync = setInterval(() => {
-      void this.observer?.refreshAll().then(() => this.queue("resync"));
+      this.observer?.refreshAll().then(() => this.queue("resync"), (err: unknown) => this.o.logger.error({ err: (err as Error).message }, "resync failed"));
     }, RESYNC_MS);
     this.resync.unref();
     this.queue("start");
@@ -144,10 +149,11 @@ export class Controller {
       if (a.type === "applyNodeSpec" && a.reason === "deploy") this.stats.deploys++;
     }
     this.stats.actions += launched.length;
-    void this.o.memory.recordActed(snap.revision);
+    this.remember(this.o.memory.recordActed(snap.revision));
+    const faults = this.memoryFaults(now);
     const firing = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
     const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing });
-    this.o.alerts.sync(drift);
+    this.o.alerts.sync([...faults, ...drift]);
     const status = buildStatus(
       {
         desired: snap.desired,
@@ -156,6 +162,7 @@ export class Controller {
         observed,
         actions,
         drift,
+        faults,
         specErrors: this.o.source.errors().map(formatIssue),
         busy: this.executor!.busy(),
         now: new Date(now),
@@ -163,7 +170,7 @@ export class Controller {
       this.conditions,
     );
     for (const c of COLORS) {
-      if (status.colors?.[c].phase === "Ready" && memory.deploys[c]?.tag === status.colors[c].tag) void this.o.memory.clearDeploy(c);
+      if (status.colors?.[c].phase === "Ready" && memory.deploys[c]?.tag === status.colors[c].tag) this.remember(this.o.memory.clearDeploy(c));
     }
     this.publish(status);
     const ms = performance.now() - started;
@@ -171,6 +178,26 @@ export class Controller {
     this.stats.reconcileMsTotal += ms;
     this.stats.lastReconcileMs = ms;
     this.requeue(snap, actions, now);
+  }
+
+  /**
+   * A memory write nobody waits for (the acted revision, a finished deploy). A failure is not lost: the
+   * document stays in memory and is written again, and `memoryFaults` reports it until a write succeeds.
+   */
+  private remember(write: Promise<void>): void {
+    write.catch(() => this.queue("memory"));
+  }
+
+  /** While memory.json cannot be written: one critical alert, and a retry every MEMORY_RETRY_MS. */
+  private memoryFaults(now: number): DriftAlert[] {
+    const f = this.o.memory.writeFailure();
+    if (!f) return [];
+    if (now >= this.memoryRetryAt) {
+      this.memoryRetryAt = now + MEMORY_RETRY_MS;
+      this.remember(this.o.memory.retry().then(() => this.queue("memory")));
+    }
+    const summary = `cannot write ${f.file} since ${new Date(f.sinceMs).toISOString()}: ${f.error}. Job-lease grants and renewals wait until it can be written (jobs stop when a lease lapses); live traffic is untouched. Make the data dir writable (permissions, free space, read-only mount)`;
+    return [{ fingerprint: DATA_DIR_ALERT, name: DATA_DIR_ALERT, severity: "critical", summary, labels: { file: f.file } }];
   }
 
   private publish(status: ClusterStatus): void {
@@ -196,6 +223,7 @@ export class Controller {
     for (const a of actions) if (a.type === "wait" && a.untilMs !== undefined) due = Math.min(due, a.untilMs + 1);
     const ttlMs = snap.desired.cluster.spec.jobs.leaseTtlSeconds * 1000;
     for (const g of Object.values(this.o.memory.get().jobs.grants)) due = Math.min(due, g.sentAtMs + ttlMs * LEASE_RENEW_FRACTION + 1);
+    if (this.o.memory.writeFailure()) due = Math.min(due, this.memoryRetryAt);
     const retry = this.executor!.nextRetryAt();
     if (retry !== undefined) due = Math.min(due, retry + 1);
     this.queue("timer", Math.max(QUEUE_DELAY_MS + 1, due - now));

@@ -4,7 +4,9 @@
  * events on the folder). An invalid file never acts: the last valid pair stays in force.
  */
 import { createHash } from "node:crypto";
-import { basename } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { MAX_YAML_BYTES } from "../specs/defaults.js";
+import { basename, join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import type { Logger } from "pino";
 import { loadDeployDir, type DeployDir } from "../specs/load.js";
@@ -42,6 +44,8 @@ export class DesiredSource {
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
+  /** Content key of the files last found invalid (see contentKey). */
+  private invalidKey: string | undefined;
 
   constructor(private readonly o: DesiredSourceOptions) {}
 
@@ -92,21 +96,41 @@ export class DesiredSource {
     await this.watcher?.close();
   }
 
+  /**
+   * A hash of both files as they are now: their bytes, or for a file too large to load its size and
+   * time (it is refused unread), or the error that stops reading it.
+   */
+  private async contentKey(): Promise<string> {
+    const part = async (f: string): Promise<string> => {
+      const file = join(this.o.dir, f);
+      const st = await stat(file);
+      if (st.size > MAX_YAML_BYTES) return `\u0000${st.size}:${st.mtimeMs}`;
+      return (await readFile(file)).toString("latin1");
+    };
+    const parts = await Promise.all(WATCHED_FILES.map((f) => part(f).catch((err: Error) => `\u0000${err.message}`)));
+    return hash(parts.join("\u0000\u0001"));
+  }
+
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.reload();
+      this.reload().catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, "reading the desired state failed; keeping the last valid one"));
     }, DEBOUNCE_MS);
   }
 
   private async loadOnce(): Promise<void> {
+    const bytes = await this.contentKey();
+    // The same files that were invalid last time: parsing them again (up to a second for a hostile
+    // 256 KiB file) would only say the same thing.
+    if (bytes === this.invalidKey) return;
     let r = await loadDeployDir(this.o.dir);
     if (!r.ok) {
       // A save in progress looks invalid for a moment; only a state that stays invalid counts.
       await new Promise((res) => setTimeout(res, INVALID_CONFIRM_MS));
-      r = await loadDeployDir(this.o.dir);
+      if ((await this.contentKey()) !== bytes) r = await loadDeployDir(this.o.dir);
     }
+    this.invalidKey = r.ok ? undefined : bytes;
     if (!r.ok) {
       const lines = r.issues.map(formatIssue).join(" | ");
       if (lines !== this.issues.map(formatIssue).join(" | ")) {

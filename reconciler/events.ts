@@ -9,7 +9,8 @@
 import { appendFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../node-agent/log.js";
-import { deepFreeze } from "../specs/values.js";
+import { clip, deepFreeze } from "../specs/values.js";
+import { MAX_EVENT_MESSAGE_CHARS } from "../specs/defaults.js";
 
 /** One line of the event log (contract: served by `GET /api/v1/events` and its SSE stream). */
 export interface EventRecord {
@@ -100,7 +101,7 @@ export class EventLog {
       seq: this.nextSeq++,
       ts: ts ?? new Date().toISOString(),
       type,
-      message: String(message),
+      message: clip(String(message), MAX_EVENT_MESSAGE_CHARS),
     } as EventRecord);
     this.records.push(record);
     if (this.records.length > this.memory) this.records.splice(0, this.records.length - this.memory);

@@ -3,8 +3,8 @@
  * atomically and committed in the deploy dir's repository with the signed-in user as author; history and
  * "roll back to this revision" come from git. A deploy dir outside git still works, without history.
  */
-import { readFile, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { State } from "../specs/state.js";
 import { COLORS, type Color } from "../specs/types.js";
@@ -98,6 +98,13 @@ export class StateRepo {
           "RECON_ERR_CONFLICT",
           `state.yaml changed since you loaded it (your revision ${o.expectedRevision}, now ${currentRevision ?? "no file"}); nothing was written. Reload and try again`,
           { expectedRevision: o.expectedRevision, currentRevision },
+        );
+      }
+      const link = enabled ? await this.linkTarget() : null;
+      if (link !== null) {
+        throw reconError(
+          "RECON_ERR_UNAVAILABLE",
+          `state.yaml is a symbolic link (to ${link}): git would commit the link, not the desired state, so nothing was written. Replace the link with the file itself, or run the reconciler on the folder it points into`,
         );
       }
       const revision = hash(o.text);
@@ -291,10 +298,21 @@ export class StateRepo {
     }
   }
 
-  /** Atomic write that keeps the file's permissions (state.yaml is not a secret: 0644 when new). */
+  /**
+   * Atomic write that keeps the file's permissions (state.yaml is not a secret: 0644 when new). A
+   * state.yaml that is a symbolic link stays one: the file it points at is replaced, not the link.
+   */
   private async write(text: string): Promise<void> {
-    const st = await stat(this.file).catch(() => null);
-    await writeFileAtomic(this.file, text, st ? st.mode & 0o777 : 0o644);
+    const target = (await this.linkTarget()) ?? this.file;
+    const st = await stat(target).catch(() => null);
+    await writeFileAtomic(target, text, st ? st.mode & 0o777 : 0o644);
+  }
+
+  /** Where state.yaml points when it is a symbolic link (followed to the end), else null. */
+  private async linkTarget(): Promise<string | null> {
+    const st = await lstat(this.file).catch(() => null);
+    if (!st?.isSymbolicLink()) return null;
+    return realpath(this.file).catch(async () => resolve(dirname(this.file), await readlink(this.file))); // a dangling link: create its target
   }
 
   private async hasHead(): Promise<boolean> {

@@ -15,7 +15,7 @@ import { AlertManager, type AlertSink } from "./alerts.js";
 import { EventLog } from "./events.js";
 import { WebhookSink } from "./webhooks.js";
 import { buildApi } from "./api.js";
-import { formatIssue } from "../specs/source.js";
+import { formatIssue, summarizeIssues } from "../specs/source.js";
 import { splitListen } from "../specs/values.js";
 import { Users } from "./users.js";
 import { LoginLimiter, Sessions } from "./sessions.js";
@@ -61,7 +61,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   try {
     const memory = new Memory(o.dataDir);
     await memory.load();
-    const events = new EventLog({ dir: join(o.dataDir, "events") });
+    const events = new EventLog({ dir: join(o.dataDir, "events"), logger });
     await events.open();
     cleanups.unshift(() => events.close());
     let controller: Controller | undefined;
@@ -78,8 +78,8 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
           alerts?.clear("SpecInvalid");
           events.append({ type: "spec", message: "desired state valid again" });
         } else {
-          alerts?.raise({ fingerprint: "SpecInvalid", name: "SpecInvalid", severity: "critical", summary: `${issues.map(formatIssue).join("; ")} — the last valid desired state stays in force`, labels: {} });
-          events.append({ type: "spec", message: `desired state invalid: ${issues.map(formatIssue).join("; ")}` });
+          alerts?.raise({ fingerprint: "SpecInvalid", name: "SpecInvalid", severity: "critical", summary: `${summarizeIssues(issues.map(formatIssue))} — the last valid desired state stays in force`, labels: {} });
+          events.append({ type: "spec", message: `desired state invalid: ${summarizeIssues(issues.map(formatIssue))}`, issues: issues.length });
         }
         controller?.queue("invalid");
       },

@@ -19,9 +19,17 @@ export interface MemoryDoc {
   actedRevision: string | null;
 }
 
+/** The last write of memory.json failed (disk full, read-only, permissions): what and since when. */
+export interface MemoryWriteFailure {
+  file: string;
+  error: string;
+  sinceMs: number;
+}
+
 export class Memory {
   private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, actedRevision: null };
   private writing: Promise<void> = Promise.resolve();
+  private failure: MemoryWriteFailure | null = null;
   readonly startedAtMs = Date.now();
 
   constructor(private readonly dataDir: string) {}
@@ -40,6 +48,16 @@ export class Memory {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
       }
     }
+  }
+
+  /** Why the last write failed, or null when the last write reached the disk. */
+  writeFailure(): MemoryWriteFailure | null {
+    return this.failure;
+  }
+
+  /** Writes the current document again (after a failure); resolves once it is on disk. */
+  retry(): Promise<void> {
+    return this.persist();
   }
 
   get(): Readonly<MemoryDoc> {
@@ -94,9 +112,19 @@ export class Memory {
     return this.persist();
   }
 
+  /** Every write goes through here; the callers that must not act before it is on disk await it. */
   private persist(): Promise<void> {
     const snapshot = JSON.stringify(this.doc, null, 2);
-    this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, snapshot));
+    const write = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, snapshot));
+    this.writing = write.then(
+      () => {
+        this.failure = null;
+      },
+      (err: unknown) => {
+        this.failure = { file: this.file, error: (err as Error).message, sinceMs: this.failure?.sinceMs ?? Date.now() };
+        throw err;
+      },
+    );
     return this.writing;
   }
 }

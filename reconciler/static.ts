@@ -4,9 +4,9 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { extname, join, normalize, sep, dirname } from "node:path";
+import { extname, join, normalize, posix, sep, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -25,6 +25,20 @@ export function dashboardRoot(): string | null {
   return null;
 }
 
+/** The catch-all route of the dashboard's files. */
+export const STATIC_ROUTE = "/*";
+
+/** The path the catch-all matched, as the router decoded it (the same bytes the auth check reads). */
+export function staticPath(req: FastifyRequest): string {
+  return "/" + ((req.params as { "*"?: string })["*"] ?? "");
+}
+
+/** An API path however it is spelt: any case, repeated slashes, dot segments. */
+export function isApiPath(path: string): boolean {
+  const p = posix.normalize(path.replace(/\\/g, "/")).toLowerCase();
+  return p === "/api" || p.startsWith("/api/") || p === "/metrics" || p.startsWith("/metrics/");
+}
+
 export function registerStatic(app: FastifyInstance, root: string | null): void {
   app.addHook("onSend", async (_req, reply, payload) => {
     reply.header("x-content-type-options", "nosniff");
@@ -32,9 +46,9 @@ export function registerStatic(app: FastifyInstance, root: string | null): void 
     reply.header("x-frame-options", "DENY");
     return payload;
   });
-  app.get("/*", async (req, reply) => {
-    const path = decodeURIComponent(req.url.split("?")[0]!);
-    if (path.startsWith("/api/")) return reply.callNotFound();
+  app.get(STATIC_ROUTE, async (req, reply) => {
+    const path = staticPath(req);
+    if (isApiPath(path)) return reply.callNotFound();
     if (!root) {
       if (path !== "/") return reply.callNotFound();
       return reply.code(503).type("text/plain").send("the dashboard is not built; run npm run build:dashboard\n");

@@ -11,6 +11,7 @@ import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../specs/values.js";
+import { summarizeIssues } from "../specs/source.js";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";
 
@@ -73,6 +74,8 @@ export interface BuildInput {
   observed: Observed;
   actions: readonly Action[];
   drift: readonly DriftAlert[];
+  /** The reconciler's own troubles (its data dir cannot be written): Degraded before any drift. */
+  faults?: readonly DriftAlert[];
   specErrors: string[];
   busy: boolean;
   now: Date;
@@ -150,17 +153,18 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
   const activeReady = colors[d.state.spec.active].phase === "Ready" && live === d.state.spec.active;
   const progressing = waits.find((w) => w.reason !== "NodeUnreachable" && w.reason !== "RouterUnreachable");
   const cond = (type: ConditionType, status: Condition["status"], reason: string, message: string) => ({ type, status, reason, message });
+  const critical = [...(i.faults ?? []), ...i.drift].find((a) => a.severity === "critical");
   const next = [
     cond("Ready", activeReady && refusals.length === 0 ? "True" : "False",
       activeReady && refusals.length === 0 ? "Live" : refusals[0]?.reason ?? waits[0]?.reason ?? (activeReady ? "Live" : "NotReady"),
       activeReady && refusals.length === 0 ? `${d.state.spec.active} serves live traffic with ${d.state.spec.colors[d.state.spec.active].tag}` : refusals[0]?.message ?? waits[0]?.message ?? `${d.state.spec.active} is not live yet`),
     cond("Progressing", progressing || i.busy ? "True" : "False", progressing?.reason ?? (i.busy ? "Acting" : "Idle"), progressing?.message ?? (i.busy ? "actions in progress" : "nothing to do")),
-    cond("Degraded", i.drift.some((a) => a.severity === "critical") || refusals.some((r) => r.reason === "DeployFailed") ? "True" : "False",
-      i.drift.find((a) => a.severity === "critical")?.name ?? (refusals.some((r) => r.reason === "DeployFailed") ? "DeployFailed" : "AsExpected"),
-      i.drift.find((a) => a.severity === "critical")?.summary ?? refusals.find((r) => r.reason === "DeployFailed")?.message ?? "no critical problem"),
+    cond("Degraded", critical || refusals.some((r) => r.reason === "DeployFailed") ? "True" : "False",
+      critical?.name ?? (refusals.some((r) => r.reason === "DeployFailed") ? "DeployFailed" : "AsExpected"),
+      critical?.summary ?? refusals.find((r) => r.reason === "DeployFailed")?.message ?? "no critical problem"),
     cond("Drifted", driftOnly.length > 0 ? "True" : "False", driftOnly[0]?.name ?? "InSync", driftOnly.length > 0 ? driftOnly.map((a) => a.summary).join("; ") : "reality matches the desired state"),
     cond("SpecInvalid", i.specErrors.length > 0 ? "True" : "False", i.specErrors.length > 0 ? "InvalidFile" : "Valid",
-      i.specErrors.length > 0 ? `${i.specErrors.join("; ")} (the last valid desired state stays in force)` : "cluster.yaml and state.yaml are valid"),
+      i.specErrors.length > 0 ? `${summarizeIssues(i.specErrors)} (the last valid desired state stays in force)` : "cluster.yaml and state.yaml are valid"),
   ];
   return {
     app: d.cluster.metadata.name,

@@ -42,3 +42,19 @@ export const DEFAULT_ROUTE = "live";
 export const MAX_YAML_BYTES = 256 * 1024;
 /** Largest number of alias expansions allowed when resolving a YAML document (billion-laughs guard). */
 export const MAX_YAML_ALIAS_COUNT = 50;
+/** Issues reported per file; the rest are counted ("… and N more"), so a hostile file cannot flood status, alerts or logs. */
+export const MAX_SPEC_ISSUES = 50;
+/** Longest issue message kept; longer ones (a key of a thousand characters) are cut. */
+export const MAX_ISSUE_MESSAGE_CHARS = 300;
+/** Issues spelt out in a one-line summary (an alert, an event, a condition message). */
+export const SUMMARY_SPEC_ISSUES = 3;
+/** Longest alert summary kept (one human line; details live in status and the event log). */
+export const MAX_ALERT_SUMMARY_CHARS = 1000;
+/** Longest event-log message kept. */
+export const MAX_EVENT_MESSAGE_CHARS = 2000;
+/** Event streams (SSE) one reconciler API serves at once (dashboards, CLIs); more get 503. */
+export const MAX_API_STREAMS = 64;
+/** Watch streams one agent serves at once (the reconciler needs one); more get 503. */
+export const MAX_AGENT_STREAMS = 16;
+/** A stream whose client lets more than this pile up unsent is closed (it reconnects and resumes). */
+export const MAX_STREAM_BUFFERED_BYTES = 1024 * 1024;

@@ -9,7 +9,7 @@ import type { Cluster } from "./cluster.js";
 import type { State } from "./state.js";
 import type { AgentConfig } from "./agent.js";
 import { MAX_YAML_BYTES } from "./defaults.js";
-import { formatIssue, locate, parseYaml, type SpecIssue, type YamlSource } from "./source.js";
+import { capIssues, formatIssue, locate, parseYaml, type SpecIssue, type YamlSource } from "./source.js";
 import { agentRules, clusterRules, crossFileRules, referencedFiles, stateRules } from "./rules.js";
 import { dotted, suggest, validateAgainst, type PathIssue, type SchemaName } from "./validate.js";
 
@@ -64,7 +64,7 @@ export function parseSpec(file: string, bytes: Uint8Array | string, opts: LoadOp
     return { ok: false, issues: [locate(src, { path: ["kind"], atKey: false, message: `kind: expected ${opts.expectKind} here, got ${k}` })] };
   }
   const v = validateAgainst<SpecValue<typeof k>>(schemaOfKind[k], raw);
-  if (!v.ok) return { ok: false, issues: sortIssues(v.issues.map((i) => locate(src, i))) };
+  if (!v.ok) return { ok: false, issues: capIssues(v.issues.map((i) => locate(src, i))) };
   const ruleIssues: PathIssue[] =
     k === "Cluster" ? clusterRules(v.value as Cluster) : k === "State" ? stateRules(v.value as State) : agentRules(v.value as AgentConfig);
   const issues = ruleIssues.map((i) => locate(src, i));
@@ -76,7 +76,7 @@ export function parseSpec(file: string, bytes: Uint8Array | string, opts: LoadOp
       }
     }
   }
-  if (issues.length > 0) return { ok: false, issues: sortIssues(issues) };
+  if (issues.length > 0) return { ok: false, issues: capIssues(issues) };
   const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
   return { ok: true, spec: { kind: k, file, value: v.value, source: src, text } };
 }
@@ -112,7 +112,7 @@ export async function loadDeployDir(dir: string, opts: LoadOptions = {}): Promis
 
 /** Issues between a cluster and a state file, positioned in the state file. */
 export function crossFiles(cluster: LoadedSpec<"Cluster">, state: LoadedSpec<"State">): SpecIssue[] {
-  return crossFileRules(cluster.value, state.value).map((i) => locate(state.source, i));
+  return capIssues(crossFileRules(cluster.value, state.value).map((i) => locate(state.source, i)));
 }
 
 /** Lists the YAML files of a folder (not recursive), sorted. */
@@ -138,8 +138,4 @@ async function readCapped(file: string): Promise<Buffer> {
   } finally {
     await fh.close();
   }
-}
-
-function sortIssues(issues: SpecIssue[]): SpecIssue[] {
-  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
 }

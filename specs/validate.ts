@@ -37,13 +37,20 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIs
  * where ajv fills no defaults): it is validated by its own instance, without defaults.
  */
 const withDefaults: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent", "node-spec", "router-spec", "lease"]);
-const ajvDefaults = makeAjv(true);
-const ajvStatus = makeAjv(false);
+const schemaNames = Object.keys(schemas) as SchemaName[];
+const ajvDefaults = makeAjv(true, schemaNames.filter((n) => withDefaults.has(n)));
+const ajvStatus = makeAjv(false, schemaNames.filter((n) => !withDefaults.has(n)));
 const compiled = new Map<SchemaName, ValidateFunction>();
 
-function makeAjv(useDefaults: boolean): Ajv {
+/**
+ * Every schema is added once, by its $id, when the instance is made; `getSchema` compiles it on first
+ * use. Compiling by object instead added a schema twice when another one embeds it (node-status holds
+ * node-spec): whichever came second failed with "schema … already exists".
+ */
+function makeAjv(useDefaults: boolean, names: readonly SchemaName[]): Ajv {
   const a = new Ajv({ allErrors: true, useDefaults, verbose: true, strict: true, allowUnionTypes: true });
   a.addKeyword({ keyword: "x-hint", schemaType: "string" });
+  for (const n of names) a.addSchema(schemas[n]);
   return a;
 }
 
@@ -51,7 +58,9 @@ function makeAjv(useDefaults: boolean): Ajv {
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
   let fn = compiled.get(name);
   if (!fn) {
-    fn = (withDefaults.has(name) ? ajvDefaults : ajvStatus).compile(schemas[name]);
+    const got = (withDefaults.has(name) ? ajvDefaults : ajvStatus).getSchema(schemas[name].$id);
+    if (!got) throw new Error(`schema ${name} is not registered`);
+    fn = got;
     compiled.set(name, fn);
   }
   if (fn(value)) return { ok: true, value: value as T };
@@ -60,13 +69,13 @@ export function validateAgainst<T>(name: SchemaName, value: unknown): Validation
 
 /** Turns ajv's errors into one readable issue per problem. */
 export function describeErrors(errors: readonly ErrorObject[]): PathIssue[] {
-  const anyOfPaths = errors.filter((e) => e.keyword === "anyOf").map((e) => e.schemaPath);
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === "anyOf").map((e) => e.schemaPath));
   const out: PathIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
     if (e.keyword === "propertyNames" || e.keyword === "if") continue;
     // Branch failures inside an anyOf are summarised by the anyOf error itself.
-    if (e.keyword !== "anyOf" && anyOfPaths.some((p) => e.schemaPath.startsWith(p + "/"))) continue;
+    if (e.keyword !== "anyOf" && anyOfPaths.size > 0 && insideAnyOf(e.schemaPath, anyOfPaths)) continue;
     const issue = describe(e);
     const key = issue.path.join("/") + "|" + issue.message;
     if (seen.has(key)) continue;
@@ -74,6 +83,14 @@ export function describeErrors(errors: readonly ErrorObject[]): PathIssue[] {
     out.push(issue);
   }
   return dropTypoTwins(out);
+}
+
+/** Whether a schema path lies below one of the anyOf paths (checked per prefix: linear in the errors). */
+function insideAnyOf(schemaPath: string, anyOfPaths: ReadonlySet<string>): boolean {
+  for (let i = schemaPath.indexOf("/"); i >= 0; i = schemaPath.indexOf("/", i + 1)) {
+    if (anyOfPaths.has(schemaPath.slice(0, i))) return true;
+  }
+  return false;
 }
 
 /** A misspelt required key shows up twice (unknown "actvie", missing "active"): keep the "did you mean". */
@@ -89,9 +106,12 @@ function dropTypoTwins(issues: PathIssue[]): PathIssue[] {
   });
 }
 
+/** Words longer than this are no typo of a field name: no edit distance is computed for them. */
+const MAX_SUGGEST_CHARS = 64;
+
 /** "did you mean" for a misspelt key: the closest known key, when it is close enough to be a typo. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
-  if (known.length === 0) return undefined;
+  if (known.length === 0 || word.length > MAX_SUGGEST_CHARS) return undefined;
   const best = closest(word, known as string[]);
   const limit = Math.max(2, Math.floor(best.length / 3));
   return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? best : undefined;

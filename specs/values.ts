@@ -29,3 +29,8 @@ export function parseCidr(cidr: string): { net: string; prefix: number; family: 
   if (family === 0 || !/^[0-9]{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) return null;
   return { net, prefix, family: family === 4 ? "ipv4" : "ipv6" };
 }
+
+/** `text` cut to at most `max` characters, marking the cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { parseSpec, loadDeployDir, loadSpecFile } from "../../specs/load.js";
 import { formatIssue } from "../../specs/source.js";
-import { MAX_YAML_BYTES } from "../../specs/defaults.js";
+import { MAX_ISSUE_MESSAGE_CHARS, MAX_SPEC_ISSUES, MAX_YAML_BYTES } from "../../specs/defaults.js";
 
 /** Parse text as if it were `name`; return the formatted issues (empty when valid). */
 function issues(text: string | Buffer, name = "t.yaml", checkFiles = false): string[] {
@@ -134,6 +134,35 @@ describe("hostile input is refused cleanly", () => {
     expect(issues("hello\n")).toEqual(['t.yaml:1:1: expected a mapping with apiVersion, kind and spec, got the string "hello"']);
     expect(issues("")).toEqual(["t.yaml:1:1: file is empty: expected a mapping with apiVersion, kind and spec"]);
     expect(issues(STATE + "---\n" + STATE)[0]).toMatch(/^t\.yaml:\d+:1: YAML syntax error: .*multiple documents/i);
+  });
+
+  it("a 250 KiB file of ~26,000 unknown keys: at most 50 issues and a count of the rest (linear, not quadratic)", () => {
+    let text = STATE;
+    let n = 0;
+    while (text.length < 250 * 1024 - 20) text += `  x${(n++).toString(36)}: 1\n`;
+    const got = issues(text);
+    expect(got).toHaveLength(MAX_SPEC_ISSUES + 1);
+    expect(got[0]).toMatch(/^t\.yaml:8:3: spec\.x0: unknown field "x0"/);
+    expect(got.at(-1)).toBe(`t.yaml:${8 + MAX_SPEC_ISSUES}:3: … and ${n - MAX_SPEC_ISSUES} more issues in this file (fix the ones above first)`);
+    expect(Buffer.byteLength(got.join("\n"))).toBeLessThan(16 * 1024);
+  });
+
+  it("thousands of duplicate keys and YAML errors are capped the same way, in order", () => {
+    const dups = STATE + Array.from({ length: 15_000 }, () => "  active: green\n").join("");
+    const got = issues(dups);
+    expect(got).toHaveLength(MAX_SPEC_ISSUES + 1);
+    expect(got[0]).toBe('t.yaml:8:3: duplicate key "active": each key may appear once in a mapping');
+    expect(got.at(-1)).toMatch(/… and 14950 more issues in this file/);
+  });
+
+  it("keys that differ only in their YAML type are duplicates (they would overwrite each other)", () => {
+    expect(issues(STATE + "  1: a\n  '1': b\n")).toContain('t.yaml:9:3: duplicate key "1": each key may appear once in a mapping');
+  });
+
+  it("a very long key name is cut in the message", () => {
+    const got = issues(STATE + `  ${"k".repeat(100_000)}: 1\n`);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.length).toBeLessThan(MAX_ISSUE_MESSAGE_CHARS + 20);
   });
 
   it("unknown YAML tags", () => {
