@@ -17,7 +17,7 @@ import { chromium } from "playwright-core";
 import { startReconciler } from "../reconciler/main.js";
 import { Users } from "../reconciler/users.js";
 import { dashboardRoot } from "../reconciler/static.js";
-import { makeLogger } from "../node-agent/log.js";
+import { makeLogger } from "../common/log.js";
 import { percentile, round } from "./lib/stats.js";
 
 const execFileAsync = promisify(execFile);

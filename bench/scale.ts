@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startReconciler } from "../reconciler/main.js";
-import { makeLogger } from "../node-agent/log.js";
+import { makeLogger } from "../common/log.js";
 import { percentile, round } from "./lib/stats.js";
 
 process.env.SWITCHYARD_LOG_LEVEL ??= "warn";

@@ -13,7 +13,7 @@ import { agentError } from "./errors.js";
 import { HealthProbe, type Health } from "./health.js";
 import { Lease, type LeaseMemory } from "./lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
-import { writeFileAtomic } from "./atomic-file.js";
+import { writeFileAtomic } from "../common/atomic-file.js";
 import { refuseNotAllowed, restoreSpec, specFile, type NodeBounds } from "./node-spec-store.js";
 
 export interface NodeAgentOptions {

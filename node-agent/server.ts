@@ -8,7 +8,7 @@ import type { LeaseRequest, NodeSpec, NodeStatus, RouterSpec } from "../specs/wi
 import { validateAgainst } from "../specs/validate.js";
 import { AgentError, agentError } from "./errors.js";
 import type { TokenGuard } from "./auth.js";
-import { SseHub } from "../specs/sse.js";
+import { SseHub } from "../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 
 /** What the server needs from the agent behind it (a node or a router). */

@@ -5,7 +5,7 @@
 import { Agent, request, type Dispatcher } from "undici";
 import type { LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
 import { validateAgainst } from "../specs/validate.js";
-import { SseParser } from "../specs/sse.js";
+import { SseParser } from "../common/sse.js";
 
 export interface AgentClientOptions {
   node: string;

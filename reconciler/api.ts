@@ -12,7 +12,7 @@ import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js
 import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
 import { registerStatic } from "./static.js";
 import { renderMetrics } from "./metrics.js";
-import { SseHub } from "../specs/sse.js";
+import { SseHub } from "../common/sse.js";
 import { MAX_API_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 
 export interface ApiOptions {

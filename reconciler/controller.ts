@@ -18,7 +18,7 @@ import { buildStatus, carryTransitions, type ClusterStatus, type Condition } fro
 import type { AlertManager } from "./alerts.js";
 import type { EventLog } from "./events.js";
 import type { Observed } from "../specs/observed.js";
-import { deepFreeze } from "../specs/values.js";
+import { deepFreeze } from "../common/values.js";
 import { LEASE_RENEW_FRACTION } from "../specs/defaults.js";
 import { formatIssue } from "../specs/source.js";
 import { COLORS } from "../specs/types.js";

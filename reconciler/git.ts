@@ -10,7 +10,7 @@ import type { State } from "../specs/state.js";
 import { COLORS, type Color } from "../specs/types.js";
 import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../specs/load.js";
 import { formatIssue } from "../specs/source.js";
-import { writeFileAtomic } from "../node-agent/atomic-file.js";
+import { writeFileAtomic } from "../common/atomic-file.js";
 import { hash } from "./desired-source.js";
 import { reconError } from "./errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";

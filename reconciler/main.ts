@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { makeLogger, type Logger } from "../node-agent/log.js";
+import { makeLogger, type Logger } from "../common/log.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 import { lockReconciler } from "./lock.js";
 import { Memory } from "./memory.js";
@@ -16,7 +16,7 @@ import { EventLog } from "./events.js";
 import { WebhookSink } from "./webhooks.js";
 import { buildApi } from "./api.js";
 import { formatIssue, summarizeIssues } from "../specs/source.js";
-import { splitListen } from "../specs/values.js";
+import { splitListen } from "../common/values.js";
 import { Users } from "./users.js";
 import { LoginLimiter, Sessions } from "./sessions.js";
 import { StateRepo } from "./git.js";

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DeployRecord, JobsLedger, LeaseGrantRecord } from "../specs/observed.js";
 import type { Color } from "../specs/types.js";
-import { writeFileAtomic } from "../node-agent/atomic-file.js";
+import { writeFileAtomic } from "../common/atomic-file.js";
 
 export interface MemoryDoc {
   version: 1;

@@ -6,7 +6,7 @@ import type { NodeObservation } from "../specs/observed.js";
 import type { NodeStatus } from "../specs/wire.js";
 import type { AgentClient } from "./agent-client.js";
 import { NOT_OBSERVED } from "./drift.js";
-import { deepFreeze } from "../specs/values.js";
+import { deepFreeze } from "../common/values.js";
 
 export interface ObserverOptions {
   clients: ReadonlyMap<string, AgentClient>;

@@ -10,7 +10,7 @@ import { COLORS, type Color } from "../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 import type { DriftAlert } from "./drift.js";
-import { splitListen } from "../specs/values.js";
+import { splitListen } from "../common/values.js";
 import { summarizeIssues } from "../specs/source.js";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";

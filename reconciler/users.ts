@@ -7,7 +7,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { FromSchema } from "json-schema-to-ts";
-import { writeFileAtomic } from "../node-agent/atomic-file.js";
+import { writeFileAtomic } from "../common/atomic-file.js";
 import { reconError } from "./errors.js";
 
 export const ROLES = ["viewer", "deployer", "admin"] as const;

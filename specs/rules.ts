@@ -8,7 +8,7 @@ import type { AgentConfig } from "./agent.js";
 import type { PathIssue } from "./validate.js";
 import { dotted, suggest } from "./validate.js";
 import { COLORS } from "./types.js";
-import { parseCidr, splitListen } from "./values.js";
+import { parseCidr, splitListen } from "../common/values.js";
 
 /** The rules, as documented for operators (see README). */
 export const CLUSTER_RULES = [

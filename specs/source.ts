@@ -5,7 +5,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from "yaml";
 import { MAX_ISSUE_MESSAGE_CHARS, MAX_SPEC_ISSUES, MAX_YAML_ALIAS_COUNT, MAX_YAML_BYTES, SUMMARY_SPEC_ISSUES } from "./defaults.js";
 import type { PathIssue } from "./validate.js";
-import { clip } from "./values.js";
+import { clip } from "../common/values.js";
 
 export interface SpecIssue {
   file: string;

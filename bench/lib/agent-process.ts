@@ -3,7 +3,7 @@
  * from /proc, with a small authenticated client for its API and a reader for its /v1/watch stream.
  */
 import { requestJson } from "../../test/support/agent-bed.js";
-import { SseParser } from "../../specs/sse.js";
+import { SseParser } from "../../common/sse.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import { MemoryRuntime } from "./memory-runtime.js";
 
 const [dirArg, perColorArg, routerPortArg, basePortArg] = process.argv.slice(2);

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { RouterAgent } from "../../node-agent/router-agent.js";
 import { buildAgentServer } from "../../node-agent/server.js";
 import { TokenGuard } from "../../node-agent/auth.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 const [dataDir, listen] = process.argv.slice(2) as [string, string];
 const logger = makeLogger("bench-router", { level: "warn" });

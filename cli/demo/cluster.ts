@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { destination } from "pino";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { chooseEngine, type Engine, type RuntimeWish } from "./engine.js";
 import { DEMO_APP, DEMO_USER, HOSTS, NODES, layout, writeCluster, writeUsers, type DemoPorts } from "./files.js";
@@ -16,7 +16,7 @@ import { releaseLock, stopAll, stopWorkloads, takeLock, wipe } from "./leftovers
 import { DockerRuntime } from "../../node-agent/docker-runtime.js";
 import { ProcessRuntime } from "../../node-agent/process-runtime.js";
 import type { Runtime } from "../../node-agent/runtime.js";
-import type { Logger } from "../../node-agent/log.js";
+import type { Logger } from "../../common/log.js";
 import { pickPort, portFree } from "./ports.js";
 
 /** The demo gives up when the cluster is not serving after this long. */

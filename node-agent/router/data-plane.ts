@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import type { RouterSpec, RouterStatus, UpstreamService } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
 import { agentError } from "../errors.js";
-import { deepFreeze, splitListen } from "../../specs/values.js";
+import { deepFreeze, splitListen } from "../../common/values.js";
 import { RoutingTable } from "./table.js";
 import { Upstream, type HealthState, type RouterContext } from "./upstream.js";
 import { HealthCheck, healthSettings } from "./health-check.js";

@@ -6,7 +6,7 @@
 import { BlockList, isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { DEFAULT_ALLOWED_UPSTREAMS } from "../../specs/defaults.js";
-import { parseCidr } from "../../specs/values.js";
+import { parseCidr } from "../../common/values.js";
 import { agentError } from "../errors.js";
 
 export class UpstreamBounds {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
-import { SseHub } from "../../specs/sse.js";
+import { SseHub } from "../../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../../specs/defaults.js";
 import { waitFor } from "../support/agent-bed.js";
 import { AgentClient } from "../../reconciler/agent-client.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { Users } from "../../reconciler/users.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import { waitFor } from "../support/agent-bed.js";
 import { MAX_API_STREAMS, MAX_SPEC_ISSUES } from "../../specs/defaults.js";
 

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { StateRepo, type Author } from "../../reconciler/git.js";
 import { hash } from "../../reconciler/desired-source.js";
 import { ReconError } from "../../reconciler/errors.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 const alice: Author = { name: "Alice Example", email: "alice@example.com" };
 const bob: Author = { name: "Bob", email: "bob@example.com" };

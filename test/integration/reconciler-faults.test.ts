@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import { waitFor } from "../support/agent-bed.js";
 import { makeUnwritable } from "../support/unwritable.js";
 import { DATA_DIR_ALERT } from "../../reconciler/controller.js";

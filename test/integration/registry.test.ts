@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { RegistryClient, registryPath, type RegistryClientOptions } from "../../reconciler/registry.js";
 import { ReconError } from "../../reconciler/errors.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 const REPO = process.env.SWITCHYARD_TEST_REPO ?? "127.0.0.1:5000/switchyard-demo/app";
 const REGISTRY_URL = `http://${REPO.split("/")[0]}`;

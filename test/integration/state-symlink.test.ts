@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { StateRepo } from "../../reconciler/git.js";
 import { hash } from "../../reconciler/desired-source.js";
 import { ReconError } from "../../reconciler/errors.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 const temps: string[] = [];
 afterAll(() => {

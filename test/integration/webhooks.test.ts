@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebhookSink, safeTarget, verifySignature, type WebhookSinkOptions } from "../../reconciler/webhooks.js";
 import type { Alert } from "../../reconciler/alerts.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 interface Received {
   headers: IncomingHttpHeaders;

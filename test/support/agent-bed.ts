@@ -3,14 +3,14 @@
  * tokens, an authenticated client, a watch-stream reader, and cleanup of every container they made.
  * Needs the test bed (test/bed/setup.sh): a Docker engine and the registry with the demo images.
  */
-import { SseParser } from "../../specs/sse.js";
+import { SseParser } from "../../common/sse.js";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 
 export const REPO = process.env.SWITCHYARD_TEST_REPO ?? "127.0.0.1:5000/switchyard-demo/app";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onTestFinished } from "vitest";
 import { WebSocketServer, WebSocket } from "ws";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 import { RouterDataPlane, type DataPlaneOptions } from "../../node-agent/router/data-plane.js";
 import type { RouterSpec, UpstreamService } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AlertManager, alertFingerprint, type Alert, type AlertCandidate, type AlertSink } from "../../reconciler/alerts.js";
 import { EventLog } from "../../reconciler/events.js";
-import { makeLogger } from "../../node-agent/log.js";
+import { makeLogger } from "../../common/log.js";
 
 class RecordingSink implements AlertSink {
   sent: Alert[] = [];

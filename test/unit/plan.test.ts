@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { plan } from "../../reconciler/plan.js";
 import type { Observed } from "../../specs/observed.js";
-import { deepFreeze as freeze } from "../../specs/values.js";
+import { deepFreeze as freeze } from "../../common/values.js";
 import type { Desired } from "../../reconciler/desired.js";
 import {
   NOW, TTL, cluster1x1, cluster2x2, desired, down, ledger, node, router, summarize, world,

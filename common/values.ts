@@ -1,4 +1,4 @@
-/** Small helpers on values every part uses: listen addresses, CIDRs and frozen snapshots. */
+/** Small helpers on values every part uses: listen addresses, CIDRs, clipped text and frozen snapshots. */
 import { isIP } from "node:net";
 
 /** "127.0.0.1:8000" → ["127.0.0.1", 8000]; "[::1]:8000" → ["::1", 8000]. */
