@@ -64,12 +64,20 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     if (!username || !password || username.length > 64 || password.length > 1024) {
       throw reconError("RECON_ERR_BAD_REQUEST", "send { username, password } as JSON");
     }
-    const gate = o.limiter.check(req.ip, username);
+    // Reserved before hashing: concurrent guesses count like sequential ones.
+    const gate = o.limiter.begin(req.ip, username);
     if (!gate.allowed) {
       void reply.header("retry-after", String(gate.retryAfterSeconds));
       throw reconError("RECON_ERR_RATE_LIMITED", `too many failed logins; try again in ${gate.retryAfterSeconds} s`);
     }
-    const user = await o.users.verify(username, password);
+    let user;
+    try {
+      user = await o.users.verify(username, password);
+    } catch (err) {
+      o.limiter.abandon(req.ip, username);
+      void reply.header("retry-after", "1");
+      throw err;
+    }
     if (!user) {
       const after = o.limiter.fail(req.ip, username);
       if (!after.allowed) void reply.header("retry-after", String(after.retryAfterSeconds));

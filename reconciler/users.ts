@@ -3,12 +3,13 @@
  * one JSON file in the data dir, written atomically with mode 0600; and the roles and what they allow.
  * Sessions, CSRF and login rate limiting are in sessions.ts.
  */
-import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { FromSchema } from "json-schema-to-ts";
 import { writeFileAtomic } from "../node-agent/atomic-file.js";
 import { reconError } from "./errors.js";
+import { scryptKey } from "./scrypt-gate.js";
 
 export const ROLES = ["viewer", "deployer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -137,6 +138,7 @@ export class Users {
   /**
    * The user when the password is right, else null. Unknown users cost one scrypt like known ones, and
    * the comparison is constant time, so neither the answer nor its timing says which names exist.
+   * Throws RECON_ERR_UNAVAILABLE when too many checks already wait for the scrypt gate.
    */
   async verify(name: string, password: string): Promise<User | null> {
     this.refresh(false);
@@ -146,7 +148,7 @@ export class Users {
     const salt = stored?.salt ?? randomBytes(SCRYPT_SALT_BYTES);
     const expected = stored?.key ?? randomBytes(SCRYPT_KEY_BYTES);
     const pw = typeof password === "string" ? password : "";
-    const key = await scryptKey(pw, salt, expected.length, params);
+    const key = await scryptKey(pw, salt, expected.length, params, true);
     const match = timingSafeEqual(key, expected);
     if (!match || !user || !stored || [...pw].length > MAX_PASSWORD_CHARS) return null;
     return { name: user.name, role: user.role, createdAt: user.createdAt };
@@ -264,12 +266,6 @@ function parseHash(h: string): { params: { N: number; r: number; p: number }; sa
   const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (N < 1024 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return null;
   return { params: { N, r, p }, salt: Buffer.from(m[4]!, "base64url"), key: Buffer.from(m[5]!, "base64url") };
-}
-
-function scryptKey(password: string, salt: Buffer, keylen: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize("NFC"), salt, keylen, { ...o, maxmem: 256 * o.N * o.r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
 }
 
 function sha256(s: string): string {

@@ -37,3 +37,12 @@ export const DEFAULT_ROUTE = "live";
 export const MAX_YAML_BYTES = 256 * 1024;
 /** Largest number of alias expansions allowed when resolving a YAML document (billion-laughs guard). */
 export const MAX_YAML_ALIAS_COUNT = 50;
+
+/**
+ * Password hashes (scrypt) computed at once by the reconciler. scrypt runs on libuv's thread pool (4 threads
+ * unless UV_THREADPOOL_SIZE says otherwise), which also serves every file write; keeping scrypt at half of it
+ * leaves threads for the job-lease and spec writes however many logins arrive.
+ */
+export const SCRYPT_MAX_CONCURRENT = 2;
+/** Login checks that may wait for a turn; beyond that a login answers 503 at once (a burst costs no memory). */
+export const LOGIN_MAX_WAITING = 64;

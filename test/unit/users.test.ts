@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/users.js";
-import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS } from "../../reconciler/sessions.js";
+import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS, LOGIN_MAX_FAILURES } from "../../reconciler/sessions.js";
+import { scryptKey, scryptLoad } from "../../reconciler/scrypt-gate.js";
+import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT } from "../../specs/defaults.js";
 import { ReconError } from "../../reconciler/errors.js";
 
 const dirs: string[] = [];
@@ -273,6 +275,47 @@ describe("LoginLimiter", () => {
       for (let i = 0; i < 5; i++) l.fail("192.0.2.50", "bob");
     }
     expect(l.check("192.0.2.50", "bob")).toEqual({ allowed: false, retryAfterSeconds: 300 });
+  });
+});
+
+describe("LoginLimiter: attempts in flight", () => {
+  it("counts attempts in flight before any check finishes: 40 at once for one user get 5 reservations", () => {
+    const l = new LoginLimiter({ now: () => 0 });
+    const allowed = Array.from({ length: 40 }, (_, i) => l.begin(`10.3.0.${i}`, "alice")).filter((g) => g.allowed);
+    expect(allowed).toHaveLength(LOGIN_MAX_FAILURES);
+    expect(l.begin("10.3.9.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    for (let i = 0; i < LOGIN_MAX_FAILURES; i++) l.fail(`10.3.0.${i}`, "alice");
+    expect(l.begin("10.3.9.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 60 }); // now a lockout
+  });
+
+  it("one address gets 5 reservations whatever the user names; a success or an abandoned check frees its slot", () => {
+    const l = new LoginLimiter({ now: () => 0 });
+    const gates = Array.from({ length: 250 }, (_, i) => l.begin("203.0.113.9", `guess${i}`));
+    expect(gates.filter((g) => g.allowed)).toHaveLength(LOGIN_MAX_FAILURES);
+    l.succeed("203.0.113.9", "guess0");
+    l.abandon("203.0.113.9", "guess1");
+    expect(l.begin("203.0.113.9", "x1").allowed).toBe(true);
+    expect(l.begin("203.0.113.9", "x2").allowed).toBe(true);
+    expect(l.begin("203.0.113.9", "x3").allowed).toBe(false);
+  });
+});
+
+describe("scrypt gate", () => {
+  it(`runs at most ${SCRYPT_MAX_CONCURRENT} hashes at once and refuses login checks beyond ${LOGIN_MAX_WAITING} waiting`, async () => {
+    const salt = Buffer.alloc(16, 1);
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, scryptLoad().running)), 1);
+    const all = Array.from({ length: SCRYPT_MAX_CONCURRENT + LOGIN_MAX_WAITING + 10 }, () => scryptKey("pw", salt, 32, FAST, true).then(() => "ok", (e: ReconError) => e.code));
+    expect(scryptLoad()).toEqual({ running: SCRYPT_MAX_CONCURRENT, waiting: LOGIN_MAX_WAITING });
+    const results = await Promise.all(all);
+    clearInterval(watch);
+    expect(results.filter((r) => r === "ok")).toHaveLength(SCRYPT_MAX_CONCURRENT + LOGIN_MAX_WAITING);
+    expect(results.filter((r) => r === "RECON_ERR_UNAVAILABLE")).toHaveLength(10);
+    expect(peak).toBeLessThanOrEqual(SCRYPT_MAX_CONCURRENT);
+    expect(scryptLoad()).toEqual({ running: 0, waiting: 0 });
+    // Adding a user is never refused: it waits its turn.
+    const unbounded = await Promise.all(Array.from({ length: LOGIN_MAX_WAITING + 10 }, () => scryptKey("pw", salt, 32, FAST)));
+    expect(unbounded).toHaveLength(LOGIN_MAX_WAITING + 10);
   });
 });
 
