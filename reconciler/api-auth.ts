@@ -43,17 +43,24 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer (\S{1,512})$/.exec(auth);
-      const token = m ? o.users.verifyToken(m[1]!) : null;
-      if (!token) throw reconError("RECON_ERR_UNAUTHORIZED", "the API token is missing, wrong or revoked");
-      req.principal = { name: token.name, role: token.role, via: "token" };
+      const found = m ? o.users.verifyToken(m[1]!) : null;
+      if (!found) throw reconError("RECON_ERR_UNAUTHORIZED", "the API token is missing, wrong or revoked");
+      req.principal = { name: found.user.name, role: found.user.role, via: "token" };
       return;
     }
     const session = o.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
     if (!session) throw reconError("RECON_ERR_UNAUTHORIZED", "log in first (or send an API token as Authorization: Bearer)");
+    // Checked on every request against the users file (which the CLI may change): a removed user, or one
+    // given a new password, is signed out at once; a new role applies at once.
+    const user = o.users.current(session.user.name);
+    if (!user || user.stamp !== session.user.stamp) {
+      o.sessions.destroy(session.id);
+      throw reconError("RECON_ERR_UNAUTHORIZED", "your account was removed or its password changed; log in again");
+    }
     if (req.method !== "GET" && req.method !== "HEAD" && !checkCsrf(session, req.headers["x-csrf-token"])) {
       throw reconError("RECON_ERR_FORBIDDEN", "missing or wrong X-CSRF-Token header; reload the page");
     }
-    req.principal = { name: session.user.name, role: session.user.role, via: "session", session };
+    req.principal = { name: user.name, role: user.role, via: "session", session };
   });
 
   /** Log in: sets the session cookie; answers the CSRF token the dashboard sends back on changes. */
@@ -85,7 +92,7 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
       throw reconError("RECON_ERR_UNAUTHORIZED", "wrong user name or password");
     }
     o.limiter.succeed(req.ip, username);
-    const s = o.sessions.create({ name: user.name, role: user.role });
+    const s = o.sessions.create({ name: user.name, role: user.role, stamp: user.stamp });
     void reply.header("set-cookie", sessionCookie(s.id, Math.floor((s.expiresAt - Date.now()) / 1000), req.protocol === "https"));
     return { user: { name: user.name, role: user.role }, csrf: s.csrf };
   });

@@ -10,6 +10,7 @@ import type { EventLog, EventRecord } from "./events.js";
 import { ReconError, reconError } from "./errors.js";
 import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js";
 import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
+import { registerUserRoutes } from "./api-users.js";
 import { registerStatic } from "./static.js";
 import { renderMetrics } from "./metrics.js";
 
@@ -51,6 +52,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   const openStreams = new Set<import("node:http").ServerResponse>();
   registerAuth(app, o.auth);
   registerStateRoutes(app, { ...o.state, controller: o.controller });
+  registerUserRoutes(app, o.auth);
 
   /** The cluster's status document: conditions, colours, router, jobs, pending steps. */
   app.get("/api/v1/status", async (req, reply) => {

@@ -24,7 +24,10 @@ const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface SessionUser {
   name: string;
+  /** The role at login; requests act with the user's current role (see api-auth.ts). */
   role: Role;
+  /** The user record's stamp at login: a session ends when the user is removed or replaced. */
+  stamp: string;
 }
 
 export interface Session {
@@ -66,7 +69,7 @@ export class Sessions {
     this.sweep(now);
     if (this.byHash.size >= (this.o.maxSessions ?? MAX_SESSIONS)) this.byHash.delete(this.byHash.keys().next().value!); // the oldest
     const id = randomBytes(32).toString("base64url");
-    const s: Stored = { csrf: randomBytes(32).toString("base64url"), user: { name: user.name, role: user.role }, createdAt: now, lastSeenAt: now, expiresAt: 0 };
+    const s: Stored = { csrf: randomBytes(32).toString("base64url"), user: { name: user.name, role: user.role, stamp: user.stamp }, createdAt: now, lastSeenAt: now, expiresAt: 0 };
     s.expiresAt = this.expiry(s);
     this.byHash.set(sha256(id), s);
     return { id, csrf: s.csrf, expiresAt: s.expiresAt };

@@ -55,7 +55,7 @@ describe("Users", () => {
     expect(a!.hash).toMatch(new RegExp(`^scrypt\\$${SCRYPT_PARAMS.N}\\$${SCRYPT_PARAMS.r}\\$${SCRYPT_PARAMS.p}\\$[A-Za-z0-9_-]{22}\\$[A-Za-z0-9_-]{43}$`));
     expect(a!.hash.split("$")[4]).not.toBe(b!.hash.split("$")[4]);
     expect(a!.hash).not.toBe(b!.hash);
-    expect(await users.verify("alice", password)).toEqual({ name: "alice", role: "admin", createdAt: a!.createdAt });
+    expect(await users.verify("alice", password)).toEqual({ name: "alice", role: "admin", createdAt: a!.createdAt, stamp: users.current("alice")!.stamp });
     expect(await users.verify("alice", "correct horse battery!")).toBeNull();
     expect(await users.verify("carol", password)).toBeNull();
     expect(await users.verify("alice", "")).toBeNull();
@@ -90,14 +90,14 @@ describe("Users", () => {
     await rejects(users.addUser("alice", "viewer", "short"), "RECON_ERR_BAD_REQUEST", /at least 10 characters/);
     await rejects(users.addUser("alice", "root" as Role, "long enough password"), "RECON_ERR_BAD_REQUEST", /a role is one of viewer, deployer, admin/);
     await users.addUser("alice", "viewer", "first password");
-    await users.addUser("ops.bot_2-x", "viewer", "first password");
+    await users.addUser("ops.bot_2-x", "admin", "first password");
     await rejects(users.addUser("alice", "admin", "second password"), "RECON_ERR_CONFLICT", /user alice already exists/);
     const createdAt = users.list().users[0]!.createdAt;
     await users.addUser("alice", "admin", "second password", { replace: true });
     expect(await users.verify("alice", "first password")).toBeNull();
-    expect(await users.verify("alice", "second password")).toEqual({ name: "alice", role: "admin", createdAt });
-    expect(await users.removeUser("alice")).toBe(true);
-    expect(await users.removeUser("alice")).toBe(false);
+    expect(await users.verify("alice", "second password")).toEqual({ name: "alice", role: "admin", createdAt, stamp: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(await users.removeUser("alice")).toEqual({ tokens: 0 });
+    expect(await users.removeUser("alice")).toBeNull();
     expect(await users.verify("alice", "second password")).toBeNull();
   });
 
@@ -117,34 +117,75 @@ describe("Users", () => {
   it("creates API tokens that are shown once and stored only as a hash", async () => {
     const file = usersFile();
     const users = new Users({ file, scrypt: FAST });
-    const token = await users.createToken("ci", "deployer");
+    await rejects(users.createToken("ci"), "RECON_ERR_NOT_FOUND", /no user ci/);
+    await users.addUser("ci", "deployer", "long enough password");
+    const token = await users.createToken("ci");
     expect(token).toMatch(/^sy_[A-Za-z0-9_-]{43}$/);
     expect(readFileSync(file, "utf8")).not.toContain(token.slice(3));
     const t = users.verifyToken(token)!;
-    expect(t).toMatchObject({ name: "ci", role: "deployer" });
-    expect(t.id).toMatch(/^[0-9a-f]{12}$/);
-    expect(t.lastUsedAt).toBeDefined();
-    expect(t).not.toHaveProperty("hash");
+    expect(t.user).toMatchObject({ name: "ci", role: "deployer" });
+    expect(t.token.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(t.token.lastUsedAt).toBeDefined();
+    expect(t.token).not.toHaveProperty("hash");
     await users.flush();
-    expect((JSON.parse(readFileSync(file, "utf8")) as { tokens: { lastUsedAt?: string }[] }).tokens[0]!.lastUsedAt).toBe(t.lastUsedAt);
-    const other = await users.createToken("ci", "viewer");
+    expect((JSON.parse(readFileSync(file, "utf8")) as { tokens: { lastUsedAt?: string }[] }).tokens[0]!.lastUsedAt).toBe(t.token.lastUsedAt);
+    const other = await users.createToken("ci");
     expect(other).not.toBe(token);
-    expect(users.verifyToken(other)!.role).toBe("viewer");
     const flipped = token.slice(0, -1) + (token.endsWith("A") ? "B" : "A");
     for (const bad of [flipped, token + "x", token.slice(3), "", `Bearer ${token}`, undefined as unknown as string, "sy_" + "A".repeat(43)]) expect(users.verifyToken(bad)).toBeNull();
-    expect(await users.revokeToken(t.id)).toBe(true);
+    expect(await users.revokeTokens("ci", t.token.id)).toEqual([t.token.id]);
+    expect(await users.revokeTokens("ci", t.token.id)).toEqual([]);
     expect(users.verifyToken(token)).toBeNull();
     expect(users.verifyToken(other)).not.toBeNull();
-    await rejects(users.createToken("CI token", "viewer"), "RECON_ERR_BAD_REQUEST", /a token name/);
+    await rejects(users.createToken("CI token"), "RECON_ERR_BAD_REQUEST", /a user name/);
+  });
+
+  it("a token acts with its user's current role; removing the user revokes their tokens, also for a user re-added under the same name", async () => {
+    const file = usersFile();
+    const users = new Users({ file, scrypt: FAST });
+    await users.addUser("root", "admin", "long enough password");
+    await users.addUser("dora", "deployer", "long enough password");
+    const token = await users.createToken("dora");
+    const keep = await users.createToken("root");
+    expect(users.verifyToken(token)!.user.role).toBe("deployer");
+    await users.setRole("dora", "viewer");
+    expect(users.verifyToken(token)!.user.role).toBe("viewer");
+    const cli = new Users({ file, scrypt: FAST }); // another process, like the CLI
+    await cli.setRole("dora", "admin");
+    expect(users.verifyToken(token)!.user.role).toBe("admin");
+    expect(await cli.removeUser("dora")).toEqual({ tokens: 1 });
+    expect(users.verifyToken(token)).toBeNull();
+    expect(users.current("dora")).toBeNull();
+    await users.addUser("dora", "admin", "long enough password");
+    expect(users.verifyToken(token)).toBeNull(); // gone with its user, not parked
+    expect(users.verifyToken(keep)!.user.name).toBe("root");
+    expect(await users.removeUser("nobody")).toBeNull();
+    await rejects(users.setRole("nobody", "viewer"), "RECON_ERR_NOT_FOUND", /no user nobody/);
+    await rejects(users.setRole("dora", "root" as Role), "RECON_ERR_BAD_REQUEST", /a role is one of/);
+  });
+
+  it("keeps the last admin; a user's stamp changes with a new password, not with a new role", async () => {
+    const users = new Users({ file: usersFile(), scrypt: FAST });
+    await users.addUser("root", "admin", "long enough password");
+    await rejects(users.removeUser("root"), "RECON_ERR_CONFLICT", /root is the last admin/);
+    await rejects(users.setRole("root", "viewer"), "RECON_ERR_CONFLICT", /last admin/);
+    await users.addUser("ada", "admin", "long enough password");
+    const stamp = users.current("root")!.stamp;
+    expect((await users.verify("root", "long enough password"))!.stamp).toBe(stamp);
+    await users.setRole("root", "deployer");
+    expect(users.current("root")).toMatchObject({ role: "deployer", stamp });
+    await users.addUser("root", "deployer", "a new long password", { replace: true });
+    expect(users.current("root")!.stamp).not.toBe(stamp);
+    expect(await users.removeUser("root")).toEqual({ tokens: 0 });
   });
 
   it("lists users and tokens without hashes", async () => {
     const users = new Users({ file: usersFile(), scrypt: FAST });
     await users.addUser("alice", "admin", "long enough password");
-    const token = await users.createToken("ci", "deployer");
+    const token = await users.createToken("alice");
     const listed = users.list();
     expect(listed.users).toEqual([{ name: "alice", role: "admin", createdAt: expect.any(String) }]);
-    expect(listed.tokens).toEqual([{ id: expect.any(String), name: "ci", role: "deployer", createdAt: expect.any(String) }]);
+    expect(listed.tokens).toEqual([{ id: expect.any(String), name: "alice", createdAt: expect.any(String) }]);
     const json = JSON.stringify(listed);
     expect(json).not.toContain("scrypt$");
     expect(json).not.toMatch(/[0-9a-f]{64}/);
@@ -173,7 +214,7 @@ describe("Users", () => {
 });
 
 describe("Sessions", () => {
-  const alice = { name: "alice", role: "deployer" as Role };
+  const alice = { name: "alice", role: "deployer" as Role, stamp: "s1" };
 
   it("creates random sessions and finds them by id", () => {
     const s = new Sessions();
@@ -209,7 +250,7 @@ describe("Sessions", () => {
 
   it("ends all of a user's sessions, and keeps at most maxSessions", () => {
     const s = new Sessions({ maxSessions: 3 });
-    const ids = [s.create(alice), s.create({ name: "bob", role: "viewer" }), s.create(alice)].map((x) => x.id);
+    const ids = [s.create(alice), s.create({ name: "bob", role: "viewer", stamp: "s2" }), s.create(alice)].map((x) => x.id);
     expect(s.destroyUser("alice")).toBe(2);
     expect(s.get(ids[1]!)).not.toBeNull();
     const more = [s.create(alice), s.create(alice), s.create(alice)];
