@@ -27,6 +27,11 @@ export interface AuthOptions {
   users: Users;
   sessions: Sessions;
   limiter: LoginLimiter;
+  /**
+   * Mark the session cookie Secure whatever the request looked like: people reach the reconciler over
+   * https through a TLS-terminating proxy (`--public-url https://…`). Forwarded headers are not trusted.
+   */
+  secureCookie?: boolean;
 }
 
 /** Paths anyone may request. */
@@ -93,13 +98,13 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     }
     o.limiter.succeed(req.ip, username);
     const s = o.sessions.create({ name: user.name, role: user.role, stamp: user.stamp });
-    void reply.header("set-cookie", sessionCookie(s.id, Math.floor((s.expiresAt - Date.now()) / 1000), req.protocol === "https"));
+    void reply.header("set-cookie", sessionCookie(s.id, Math.floor((s.expiresAt - Date.now()) / 1000), o.secureCookie === true || req.protocol === "https"));
     return { user: { name: user.name, role: user.role }, csrf: s.csrf };
   });
 
   app.post("/api/v1/auth/logout", async (req, reply) => {
     if (req.principal?.session) o.sessions.destroy(req.principal.session.id);
-    void reply.header("set-cookie", sessionCookie("", 0, req.protocol === "https"));
+    void reply.header("set-cookie", sessionCookie("", 0, o.secureCookie === true || req.protocol === "https"));
     return reply.code(204).send();
   });
 
