@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { Users } from "../../reconciler/users.js";
 import { apiRequester, localDeployDir } from "../support/api-rig.js";
+import { launchChromium } from "../support/browser.js";
 
 const SHOTS = "test-results/screenshots";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("dashboard Users screen in a real browser", () => {
   const root = mkdtempSync(join(tmpdir(), "sy-users-ui-"));
@@ -32,10 +32,7 @@ describe("dashboard Users screen in a real browser", () => {
       tokens[name] = await users.createToken(name);
     }
     r = await startReconciler({ dir: join(root, "deploy"), dataDir: data, listen: "127.0.0.1:0" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
   afterAll(async () => {
