@@ -45,27 +45,11 @@ function isPublic(req: FastifyRequest): boolean {
 export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
   app.addHook("onRequest", async (req) => {
     if (isPublic(req)) return;
-    const auth = req.headers.authorization;
-    if (auth !== undefined) {
-      const m = /^Bearer (\S{1,512})$/.exec(auth);
-      const found = m ? o.users.verifyToken(m[1]!) : null;
-      if (!found) throw reconError("RECON_ERR_UNAUTHORIZED", "the API token is missing, wrong or revoked");
-      req.principal = { name: found.user.name, role: found.user.role, via: "token" };
-      return;
-    }
-    const session = o.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
-    if (!session) throw reconError("RECON_ERR_UNAUTHORIZED", "log in first (or send an API token as Authorization: Bearer)");
-    // Checked on every request against the users file (which the CLI may change): a removed user, or one
-    // given a new password, is signed out at once; a new role applies at once.
-    const user = o.users.current(session.user.name);
-    if (!user || user.stamp !== session.user.stamp) {
-      o.sessions.destroy(session.id);
-      throw reconError("RECON_ERR_UNAUTHORIZED", "your account was removed or its password changed; log in again");
-    }
-    if (req.method !== "GET" && req.method !== "HEAD" && !checkCsrf(session, req.headers["x-csrf-token"])) {
+    const p = authenticate(req, o);
+    if (p.session && req.method !== "GET" && req.method !== "HEAD" && !checkCsrf(p.session, req.headers["x-csrf-token"])) {
       throw reconError("RECON_ERR_FORBIDDEN", "missing or wrong X-CSRF-Token header; reload the page");
     }
-    req.principal = { name: user.name, role: user.role, via: "session", session };
+    req.principal = p;
   });
 
   /** Log in: sets the session cookie; answers the CSRF token the dashboard sends back on changes. */
@@ -112,6 +96,38 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     const p = req.principal!;
     return { user: { name: p.name, role: p.role }, ...(p.session ? { csrf: p.session.csrf } : {}) };
   });
+}
+
+/**
+ * Who sent this request, as the users file says now: a token acts with its user's current role; a
+ * session is checked against the user's record on every request (the CLI may have changed the file), so
+ * a removed user, or one given a new password, is signed out at once and a new role applies at once.
+ */
+function authenticate(req: FastifyRequest, o: AuthOptions): Principal {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) {
+    const m = /^Bearer (\S{1,512})$/.exec(auth);
+    const found = m ? o.users.verifyToken(m[1]!) : null;
+    if (!found) throw reconError("RECON_ERR_UNAUTHORIZED", "the API token is missing, wrong or revoked");
+    return { name: found.user.name, role: found.user.role, via: "token" };
+  }
+  const session = o.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+  if (!session) throw reconError("RECON_ERR_UNAUTHORIZED", "log in first (or send an API token as Authorization: Bearer)");
+  const user = o.users.current(session.user.name);
+  if (!user || user.stamp !== session.user.stamp) {
+    o.sessions.destroy(session.id);
+    throw reconError("RECON_ERR_UNAUTHORIZED", "your account was removed or its password changed; log in again");
+  }
+  return { name: user.name, role: user.role, via: "session", session };
+}
+
+/** For long-lived answers (event streams): whether the request's session or token still stands, as the same user. */
+export function stillAuthenticated(req: FastifyRequest, o: AuthOptions): boolean {
+  try {
+    return authenticate(req, o).name === req.principal?.name;
+  } catch {
+    return false;
+  }
 }
 
 /** Throws 403 unless the caller's role may do `what`. */

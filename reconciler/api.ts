@@ -8,7 +8,7 @@ import type { Controller } from "./controller.js";
 import type { AlertManager } from "./alerts.js";
 import type { EventLog, EventRecord } from "./events.js";
 import { ReconError, reconError } from "./errors.js";
-import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js";
+import { registerAuth, requirePermission, stillAuthenticated, type AuthOptions } from "./api-auth.js";
 import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
 import { registerUserRoutes } from "./api-users.js";
 import { registerStatic } from "./static.js";
@@ -27,6 +27,8 @@ export interface ApiOptions {
 
 export const API_BODY_LIMIT = 64 * 1024;
 const SSE_HEARTBEAT_MS = 15_000;
+/** How often an open event stream checks that its session or token still stands (removed users, revoked tokens). */
+const SSE_ACCESS_CHECK_MS = 1_000;
 
 export function buildApi(o: ApiOptions): FastifyInstance {
   const app = Fastify({
@@ -115,10 +117,15 @@ function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: 
   const offStatus = o.controller.onStatus(sendStatus);
   const beat = setInterval(() => res.write(": keep-alive\n\n"), SSE_HEARTBEAT_MS);
   beat.unref();
+  const access = setInterval(() => {
+    if (!stillAuthenticated(req, o.auth)) res.end();
+  }, SSE_ACCESS_CHECK_MS);
+  access.unref();
   req.raw.on("close", () => {
     offEvents();
     offStatus();
     clearInterval(beat);
+    clearInterval(access);
     openStreams.delete(res);
   });
 }

@@ -119,6 +119,33 @@ describe("revoking access", () => {
     expect((await req("DELETE", "/api/v1/users/dave", { token: tokens.root! })).status).toBe(404);
   });
 
+  it("an open event stream ends when its user is removed or its token revoked", async () => {
+    const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
+    await users.addUser("sam", "viewer", "sam-password-1");
+    const token = await users.createToken("sam");
+    const s = await login("sam");
+    const open = async (o: { token?: string; cookie?: string }) => {
+      const res = await fetch(url + "/api/v1/events", { headers: { accept: "text/event-stream", ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.cookie ? { cookie: o.cookie } : {}) } });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the stream is live
+      // Resolves with how long after `from` the server ended the stream.
+      return (from: () => number) => (async () => {
+        while (!(await reader.read()).done);
+        return Date.now() - from();
+      })();
+    };
+    let removedAt = 0;
+    const byToken = (await open({ token }))(() => removedAt);
+    const bySession = (await open({ cookie: s.cookie }))(() => removedAt);
+    await new Promise((r) => setTimeout(r, 200));
+    removedAt = Date.now();
+    expect((await req("DELETE", "/api/v1/users/sam", { token: tokens.root! })).status).toBe(200);
+    const ended = await Promise.race([Promise.all([byToken, bySession]), new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    expect(ended, "both streams ended").not.toBeNull();
+    console.log(`event streams of a removed user ended ${ended!.join(" and ")} ms after the removal`);
+  }, 20_000);
+
   it("the last admin can be neither removed nor demoted", async () => {
     for (const [m, p, body] of [["DELETE", "/api/v1/users/root", undefined], ["PUT", "/api/v1/users/root/role", { role: "deployer" }]] as const) {
       const res = await req(m, p, { token: tokens.root!, ...(body ? { body } : {}) });
