@@ -6,9 +6,10 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { checkCsrf, type LoginLimiter, type Session, type Sessions } from "./sessions.js";
 import { roleAllows, type Permission, type Role, type Users } from "./users.js";
-import { reconError } from "./errors.js";
+import { ReconError, reconError } from "./errors.js";
 
 export const SESSION_COOKIE = "sy_session";
+const BUSY_LOG_MS = 10_000;
 
 export interface Principal {
   name: string;
@@ -43,6 +44,7 @@ function isPublic(req: FastifyRequest): boolean {
 }
 
 export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
+  const busyRefusals = new RefusalLog();
   app.addHook("onRequest", async (req) => {
     if (isPublic(req)) return;
     const p = authenticate(req, o);
@@ -72,7 +74,10 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     } catch (err) {
       o.limiter.abandon(req.ip, username);
       void reply.header("retry-after", "1");
-      throw err;
+      if (!(err instanceof ReconError) || err.code !== "RECON_ERR_UNAVAILABLE") throw err;
+      // A flood: answered without a log line each (sync log writes must not slow the reconciler down).
+      busyRefusals.note(req);
+      return reply.code(err.statusCode).send(err.toJSON());
     }
     if (!user) {
       const after = o.limiter.fail(req.ip, username);
@@ -151,3 +156,18 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+
+/** Logins refused because too many wait for a password check: one warning per BUSY_LOG_MS with the count. */
+class RefusalLog {
+  private count = 0;
+  private lastAt = 0;
+
+  note(req: FastifyRequest): void {
+    this.count++;
+    const now = Date.now();
+    if (now - this.lastAt < BUSY_LOG_MS) return;
+    req.log.warn({ refused: this.count }, "logins refused: too many at once");
+    this.count = 0;
+    this.lastAt = now;
+  }
+}

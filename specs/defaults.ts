@@ -39,10 +39,11 @@ export const MAX_YAML_BYTES = 256 * 1024;
 export const MAX_YAML_ALIAS_COUNT = 50;
 
 /**
- * Password hashes (scrypt) computed at once by the reconciler. scrypt runs on libuv's thread pool (4 threads
- * unless UV_THREADPOOL_SIZE says otherwise), which also serves every file write; keeping scrypt at half of it
- * leaves threads for the job-lease and spec writes however many logins arrive.
+ * Password hashes (scrypt) computed at once by the reconciler, each in a worker thread of its own (never on
+ * libuv's thread pool, which serves the job-lease and spec writes) ...
  */
 export const SCRYPT_MAX_CONCURRENT = 2;
+/** ...at this CPU niceness, so that lease renewals, spec writes and agents on the same machine come first. */
+export const SCRYPT_NICE = 10;
 /** Login checks that may wait for a turn; beyond that a login answers 503 at once (a burst costs no memory). */
 export const LOGIN_MAX_WAITING = 64;

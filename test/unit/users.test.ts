@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/users.js";
 import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS, LOGIN_MAX_FAILURES } from "../../reconciler/sessions.js";
 import { scryptKey, scryptLoad } from "../../reconciler/scrypt-gate.js";
-import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT } from "../../specs/defaults.js";
+import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT, SCRYPT_NICE } from "../../specs/defaults.js";
 import { ReconError } from "../../reconciler/errors.js";
 
 const dirs: string[] = [];
@@ -342,7 +342,7 @@ describe("LoginLimiter: attempts in flight", () => {
 });
 
 describe("scrypt gate", () => {
-  it(`runs at most ${SCRYPT_MAX_CONCURRENT} hashes at once and refuses login checks beyond ${LOGIN_MAX_WAITING} waiting`, async () => {
+  it(`runs at most ${SCRYPT_MAX_CONCURRENT} hashes at once, in niced threads off libuv's pool, and refuses login checks beyond ${LOGIN_MAX_WAITING} waiting`, async () => {
     const salt = Buffer.alloc(16, 1);
     let peak = 0;
     const watch = setInterval(() => (peak = Math.max(peak, scryptLoad().running)), 1);
@@ -354,6 +354,12 @@ describe("scrypt gate", () => {
     expect(results.filter((r) => r === "RECON_ERR_UNAVAILABLE")).toHaveLength(10);
     expect(peak).toBeLessThanOrEqual(SCRYPT_MAX_CONCURRENT);
     expect(scryptLoad()).toEqual({ running: 0, waiting: 0 });
+    // The hashes ran in threads of their own at a lower CPU priority (Linux: nice per thread).
+    const nices = readdirSync("/proc/self/task").map((t) => {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    });
+    expect(nices.filter((n) => n === SCRYPT_NICE)).toHaveLength(SCRYPT_MAX_CONCURRENT);
     // Adding a user is never refused: it waits its turn.
     const unbounded = await Promise.all(Array.from({ length: LOGIN_MAX_WAITING + 10 }, () => scryptKey("pw", salt, 32, FAST)));
     expect(unbounded).toHaveLength(LOGIN_MAX_WAITING + 10);
