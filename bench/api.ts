@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const users = new Users({ file: join(root, "data", "users.json") });
   await users.load();
   await users.addUser("bench", "admin", "bench-password-1");
-  const token = await users.createToken("bench", "admin");
+  const token = await users.createToken("bench");
   await users.flush();
   const r = await startReconciler({ dir: deploy, dataDir: join(root, "data"), listen: "127.0.0.1:0", logger: makeLogger("bench", { level: "warn" }) });
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });

@@ -2,12 +2,13 @@ import { parseArgs } from "node:util";
 import { startReconciler } from "../reconciler/main.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 
-export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--git-remote <remote>] [--releases-dir <dir>]
+export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--public-url <url>] [--git-remote <remote>] [--releases-dir <dir>]
 
 Watches cluster.yaml and state.yaml in the deploy dir and drives every agent until reality matches.
 Keeps its memory (job-lease epoch, users, event log) in the data dir. Serves the API and the dashboard
 on --listen (default ${DEFAULT_RECONCILER_LISTEN}). A non-loopback address needs --public: put a TLS proxy in
-front. With --git-remote, every state commit made through the API is also pushed there. For agents on
+front. --public-url names the address people use through that proxy (https://deploy.example.com); with
+https the session cookie is always Secure (forwarded headers are not trusted for this). With --git-remote, every state commit made through the API is also pushed there. For agents on
 the process runtime, --releases-dir names the folder whose release directories are the tags.
 Stops on SIGINT or SIGTERM; live traffic is unaffected.
 `;
@@ -15,7 +16,7 @@ Stops on SIGINT or SIGTERM; live traffic is unaffected.
 export async function runReconciler(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "git-remote": { type: "string" }, "releases-dir": { type: "string" } } }));
+    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "public-url": { type: "string" }, "git-remote": { type: "string" }, "releases-dir": { type: "string" } } }));
   } catch (err) {
     process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);
     return 2;
@@ -31,6 +32,7 @@ export async function runReconciler(argv: string[]): Promise<number> {
       dataDir: values.data,
       ...(values.listen ? { listen: values.listen } : {}),
       ...(values.public ? { allowPublic: true } : {}),
+      ...(values["public-url"] ? { publicUrl: values["public-url"] } : {}),
       ...(values["git-remote"] ? { gitRemote: values["git-remote"] } : {}),
       ...(values["releases-dir"] ? { releasesDir: values["releases-dir"] } : {}),
     });

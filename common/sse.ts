@@ -36,6 +36,8 @@ export interface SseStream {
   send(event: string, data: string, id?: number): void;
   /** Called once when the stream closes, for whatever reason. */
   onClose(fn: () => void): void;
+  /** Ends the stream (say its user lost access). */
+  end(): void;
 }
 
 /**
@@ -95,6 +97,7 @@ export class SseHub {
         if (closed) fn();
         else closers.push(fn);
       },
+      end: () => res.end(),
     };
   }
 

@@ -8,8 +8,9 @@ import type { Controller } from "./controller.js";
 import type { AlertManager } from "./alerts.js";
 import type { EventLog, EventRecord } from "./events.js";
 import { ReconError, reconError } from "./errors.js";
-import { registerAuth, requirePermission, type AuthOptions } from "./api-auth.js";
+import { registerAuth, requirePermission, stillAuthenticated, type AuthOptions } from "./api-auth.js";
 import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
+import { registerUserRoutes } from "./api-users.js";
 import { registerStatic } from "./static.js";
 import { renderMetrics } from "./metrics.js";
 import { SseHub } from "../common/sse.js";
@@ -28,6 +29,8 @@ export interface ApiOptions {
 
 export const API_BODY_LIMIT = 64 * 1024;
 const SSE_HEARTBEAT_MS = 15_000;
+/** How often an open event stream checks that its session or token still stands (removed users, revoked tokens). */
+const SSE_ACCESS_CHECK_MS = 1_000;
 
 export function buildApi(o: ApiOptions): FastifyInstance {
   const app = Fastify({
@@ -54,6 +57,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   );
   registerAuth(app, o.auth);
   registerStateRoutes(app, { ...o.state, controller: o.controller });
+  registerUserRoutes(app, o.auth);
 
   /** The cluster's status document: conditions, colours, router, jobs, pending steps. */
   app.get("/api/v1/status", async (req, reply) => {
@@ -112,9 +116,14 @@ function stream(o: ApiOptions, req: FastifyRequest, reply: FastifyReply, after: 
   sendStatus();
   const offEvents = o.events.subscribe(sendEvent);
   const offStatus = o.controller.onStatus(sendStatus);
+  const access = setInterval(() => {
+    if (!stillAuthenticated(req, o.auth)) s.end();
+  }, SSE_ACCESS_CHECK_MS);
+  access.unref();
   s.onClose(() => {
     offEvents();
     offStatus();
+    clearInterval(access);
   });
 }
 

@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
   logger?: Logger;
   /** Allow a listen address other than loopback (put a TLS-terminating proxy in front). */
   allowPublic?: boolean;
+  /** The address people use for the dashboard and API (through the proxy); https makes the session cookie Secure. */
+  publicUrl?: string;
   /** Push every state commit to this git remote. */
   gitRemote?: string;
   /** Folder of the built dashboard (default: dist/dashboard of this package). */
@@ -56,6 +58,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   if (!o.allowPublic && !isLoopback(host)) {
     throw new Error(`--listen ${listen} is not a loopback address; put a reverse proxy with TLS in front and pass --public to confirm`);
   }
+  const secureCookie = o.publicUrl !== undefined && publicUrlIsHttps(o.publicUrl);
   const lock = lockReconciler(o.dir, o.dataDir);
   const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
   try {
@@ -116,7 +119,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     };
     const server = buildApi({
       controller, alerts, events, logger,
-      auth: { users, sessions: new Sessions(), limiter: new LoginLimiter() },
+      auth: { users, sessions: new Sessions(), limiter: new LoginLimiter(), secureCookie },
       state: { source, repo, registry: registryFor },
       dashboardRoot: o.dashboardRoot === undefined ? dashboardRoot() : o.dashboardRoot,
     });
@@ -169,6 +172,18 @@ async function runAll(fns: (() => Promise<void> | void)[]): Promise<void> {
       /* keep closing the rest */
     }
   }
+}
+
+/** True for an https URL, false for http; anything else is refused. */
+function publicUrlIsHttps(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`--public-url ${JSON.stringify(url.slice(0, 200))} is not a URL; give the address people use, like https://deploy.example.com`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error(`--public-url must be an http or https URL, not ${u.protocol}`);
+  return u.protocol === "https:";
 }
 
 function isLoopback(host: string): boolean {

@@ -24,7 +24,10 @@ const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface SessionUser {
   name: string;
+  /** The role at login; requests act with the user's current role (see api-auth.ts). */
   role: Role;
+  /** The user record's stamp at login: a session ends when the user is removed or replaced. */
+  stamp: string;
 }
 
 export interface Session {
@@ -66,7 +69,7 @@ export class Sessions {
     this.sweep(now);
     if (this.byHash.size >= (this.o.maxSessions ?? MAX_SESSIONS)) this.byHash.delete(this.byHash.keys().next().value!); // the oldest
     const id = randomBytes(32).toString("base64url");
-    const s: Stored = { csrf: randomBytes(32).toString("base64url"), user: { name: user.name, role: user.role }, createdAt: now, lastSeenAt: now, expiresAt: 0 };
+    const s: Stored = { csrf: randomBytes(32).toString("base64url"), user: { name: user.name, role: user.role, stamp: user.stamp }, createdAt: now, lastSeenAt: now, expiresAt: 0 };
     s.expiresAt = this.expiry(s);
     this.byHash.set(sha256(id), s);
     return { id, csrf: s.csrf, expiresAt: s.expiresAt };
@@ -138,10 +141,13 @@ interface Entry {
   lockedUntil: number;
   lockouts: number;
   lastFailureAt: number;
+  /** Attempts allowed by `begin` whose password check has not finished yet. */
+  inFlight: number;
 }
 
 /**
  * Failed logins per IP and per user name: `maxFailures` within `windowMs` lock the key for `lockMs`,
+ * (attempts in flight count as failures until they end),
  * doubling with each further lockout. A success clears the user name's count, not the IP's (one valid
  * account must not reset the count of an IP that guesses at others).
  */
@@ -153,7 +159,7 @@ export class LoginLimiter {
     this.now = o.now ?? Date.now;
   }
 
-  /** Whether a login attempt may go ahead now; if not, in how many seconds. */
+  /** Whether a login attempt may go ahead now (ignoring attempts in flight); if not, in how many seconds. */
   check(ip: string, username: string): LoginCheck {
     const now = this.now();
     let until = 0;
@@ -161,18 +167,34 @@ export class LoginLimiter {
     return until > now ? { allowed: false, retryAfterSeconds: Math.ceil((until - now) / 1000) } : { allowed: true };
   }
 
-  /** Records a failed attempt; returns what the next attempt will meet. */
+  /**
+   * Reserves a login attempt before the password is checked: recent failures plus attempts still in
+   * flight count against the limit, so a burst of concurrent guesses gets no more checks than a slow
+   * series would. Every allowed `begin` is ended by exactly one `fail`, `succeed` or `abandon`.
+   */
+  begin(ip: string, username: string): LoginCheck {
+    const locked = this.check(ip, username);
+    if (!locked.allowed) return locked;
+    const now = this.now();
+    const max = this.o.maxFailures ?? LOGIN_MAX_FAILURES;
+    const windowMs = this.o.windowMs ?? LOGIN_WINDOW_MS;
+    const ks = keys(ip, username);
+    for (const k of ks) {
+      const e = this.entries.get(k);
+      if (e && e.failures.filter((t) => now - t < windowMs).length + e.inFlight >= max) return { allowed: false, retryAfterSeconds: 1 };
+    }
+    for (const k of ks) this.entry(k, now).inFlight++;
+    return { allowed: true };
+  }
+
+  /** Records a failed attempt (ending its reservation); returns what the next attempt will meet. */
   fail(ip: string, username: string): LoginCheck {
     const now = this.now();
     const max = this.o.maxFailures ?? LOGIN_MAX_FAILURES;
     const windowMs = this.o.windowMs ?? LOGIN_WINDOW_MS;
     for (const k of keys(ip, username)) {
-      let e = this.entries.get(k);
-      if (!e) {
-        this.makeRoom(now);
-        e = { failures: [], lockedUntil: 0, lockouts: 0, lastFailureAt: 0 };
-        this.entries.set(k, e);
-      }
+      const e = this.entry(k, now);
+      e.inFlight = Math.max(0, e.inFlight - 1);
       if (now - e.lastFailureAt > LOGIN_FORGET_MS) e.lockouts = 0;
       e.lastFailureAt = now;
       e.failures = e.failures.filter((t) => now - t < windowMs);
@@ -187,15 +209,34 @@ export class LoginLimiter {
   }
 
   /** A successful login clears the user name's failures (not its lockout history, nor the IP's). */
-  succeed(_ip: string, username: string): void {
+  succeed(ip: string, username: string): void {
+    this.abandon(ip, username);
     const e = this.entries.get(userKey(username));
     if (e) e.failures = [];
+  }
+
+  /** Ends a reservation without counting it (the check itself could not run). */
+  abandon(ip: string, username: string): void {
+    for (const k of keys(ip, username)) {
+      const e = this.entries.get(k);
+      if (e) e.inFlight = Math.max(0, e.inFlight - 1);
+    }
+  }
+
+  private entry(k: string, now: number): Entry {
+    let e = this.entries.get(k);
+    if (!e) {
+      this.makeRoom(now);
+      e = { failures: [], lockedUntil: 0, lockouts: 0, lastFailureAt: 0, inFlight: 0 };
+      this.entries.set(k, e);
+    }
+    return e;
   }
 
   private makeRoom(now: number): void {
     if (this.entries.size < MAX_LIMITER_KEYS) return;
     const windowMs = this.o.windowMs ?? LOGIN_WINDOW_MS;
-    for (const [k, e] of this.entries) if (e.lockedUntil <= now && now - e.lastFailureAt > windowMs) this.entries.delete(k);
+    for (const [k, e] of this.entries) if (e.inFlight === 0 && e.lockedUntil <= now && now - e.lastFailureAt > windowMs) this.entries.delete(k);
     if (this.entries.size >= MAX_LIMITER_KEYS) this.entries.delete(this.entries.keys().next().value!);
   }
 }

@@ -3,12 +3,13 @@
  * one JSON file in the data dir, written atomically with mode 0600; and the roles and what they allow.
  * Sessions, CSRF and login rate limiting are in sessions.ts.
  */
-import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { FromSchema } from "json-schema-to-ts";
 import { writeFileAtomic } from "../common/atomic-file.js";
 import { reconError } from "./errors.js";
+import { scryptKey } from "./scrypt-gate.js";
 
 export const ROLES = ["viewer", "deployer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -53,10 +54,12 @@ const usersFileSchema = {
       items: {
         type: "object",
         additionalProperties: false,
-        required: ["id", "name", "role", "hash", "createdAt"],
+        required: ["id", "name", "hash", "createdAt"],
         properties: {
           id: { type: "string", pattern: "^[0-9a-f]{12}$" },
+          /** The user the token acts for, with the user's current role. */
           name: { type: "string", pattern: USER_NAME_PATTERN.source },
+          /** Written by earlier versions; ignored (a token acts with its user's current role). */
           role: rolesSchema,
           /** sha256 of the token, hex. The token itself is shown once and never stored. */
           hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
@@ -78,11 +81,15 @@ export interface User {
   createdAt: string;
 }
 
-/** An API token as the API shows it: never the token or its hash. */
+/** A user as they are now, with a stamp that changes when the user is replaced or given a new password. */
+export interface CurrentUser extends User {
+  stamp: string;
+}
+
+/** An API token as the API shows it: never the token or its hash. It acts as user `name`, with their current role. */
 export interface Token {
   id: string;
   name: string;
-  role: Role;
   createdAt: string;
   lastUsedAt?: string;
 }
@@ -123,22 +130,52 @@ export class Users {
     });
   }
 
-  /** Removes a user; true when there was one. (Their sessions are the caller's to end.) */
-  async removeUser(name: string): Promise<boolean> {
-    let found = false;
+  /**
+   * Removes a user and every API token of theirs; the number of tokens revoked, or null when there was no
+   * such user. The last admin is kept (nobody could manage users through the API any more). Their
+   * sessions stop at their next request (see `current`).
+   */
+  async removeUser(name: string): Promise<{ tokens: number } | null> {
+    let result: { tokens: number } | null = null;
     await this.mutate((d) => {
-      const before = d.users.length;
+      const user = d.users.find((u) => u.name === name);
+      if (!user) return;
+      if (user.role === "admin" && d.users.filter((u) => u.role === "admin").length === 1) throw lastAdmin(name);
+      const before = d.tokens.length;
       d.users = d.users.filter((u) => u.name !== name);
-      found = d.users.length < before;
+      d.tokens = d.tokens.filter((t) => t.name !== name);
+      result = { tokens: before - d.tokens.length };
     });
-    return found;
+    return result;
+  }
+
+  /** Gives a user a new role, which their sessions and tokens act with from their next request. */
+  async setRole(name: string, role: Role): Promise<User> {
+    checkRole(role);
+    let out: User | undefined;
+    await this.mutate((d) => {
+      const user = d.users.find((u) => u.name === name);
+      if (!user) throw reconError("RECON_ERR_NOT_FOUND", `no user ${name}`);
+      if (user.role === "admin" && role !== "admin" && d.users.filter((u) => u.role === "admin").length === 1) throw lastAdmin(name);
+      user.role = role;
+      out = { name: user.name, role: user.role, createdAt: user.createdAt };
+    });
+    return out!;
+  }
+
+  /** The user as they are in the file now, or null: every request checks its session against this. */
+  current(name: string): CurrentUser | null {
+    this.refresh(false);
+    const u = this.data.users.find((x) => x.name === name);
+    return u ? currentOf(u) : null;
   }
 
   /**
    * The user when the password is right, else null. Unknown users cost one scrypt like known ones, and
    * the comparison is constant time, so neither the answer nor its timing says which names exist.
+   * Throws RECON_ERR_UNAVAILABLE when too many checks already wait for the scrypt gate.
    */
-  async verify(name: string, password: string): Promise<User | null> {
+  async verify(name: string, password: string): Promise<CurrentUser | null> {
     this.refresh(false);
     const user = typeof name === "string" ? this.data.users.find((u) => u.name === name) : undefined;
     const stored = user ? parseHash(user.hash) : null;
@@ -146,43 +183,49 @@ export class Users {
     const salt = stored?.salt ?? randomBytes(SCRYPT_SALT_BYTES);
     const expected = stored?.key ?? randomBytes(SCRYPT_KEY_BYTES);
     const pw = typeof password === "string" ? password : "";
-    const key = await scryptKey(pw, salt, expected.length, params);
+    const key = await scryptKey(pw, salt, expected.length, params, true);
     const match = timingSafeEqual(key, expected);
     if (!match || !user || !stored || [...pw].length > MAX_PASSWORD_CHARS) return null;
-    return { name: user.name, role: user.role, createdAt: user.createdAt };
+    return currentOf(user);
   }
 
-  /** A new API token for `name` with `role`. Returned once; only its sha256 is stored. */
-  async createToken(name: string, role: Role): Promise<string> {
-    checkName(name, "a token name");
-    checkRole(role);
+  /** A new API token for user `name`, acting with their current role. Returned once; only its sha256 is stored. */
+  async createToken(name: string): Promise<string> {
+    checkName(name, "a user name");
     const token = `sy_${randomBytes(32).toString("base64url")}`;
-    const entry = { id: randomBytes(6).toString("hex"), name, role, hash: sha256(token), createdAt: new Date().toISOString() };
+    const entry = { id: randomBytes(6).toString("hex"), name, hash: sha256(token), createdAt: new Date().toISOString() };
     await this.mutate((d) => {
+      if (!d.users.some((u) => u.name === name)) throw reconError("RECON_ERR_NOT_FOUND", `no user ${name}; add the user first`);
       d.tokens.push(entry);
     });
     return token;
   }
 
-  /** Revokes a token by id; true when there was one. */
-  async revokeToken(id: string): Promise<boolean> {
-    let found = false;
+  /**
+   * Revokes user `name`'s token `id`, or all of their tokens without an id; the ids revoked (none when
+   * there was no such token).
+   */
+  async revokeTokens(name: string, id?: string): Promise<string[]> {
+    let revoked: string[] = [];
     await this.mutate((d) => {
-      const before = d.tokens.length;
-      d.tokens = d.tokens.filter((t) => t.id !== id);
-      found = d.tokens.length < before;
+      revoked = d.tokens.filter((t) => t.name === name && (id === undefined || t.id === id)).map((t) => t.id);
+      d.tokens = d.tokens.filter((t) => !revoked.includes(t.id));
     });
-    return found;
+    return revoked;
   }
 
-  /** The token's record when `token` is a valid API token, else null. Records its last use (lazily). */
-  verifyToken(token: string): Token | null {
+  /**
+   * The token and its user as they are now when `token` is a valid API token of an existing user, else
+   * null. Records its last use (lazily).
+   */
+  verifyToken(token: string): { token: Token; user: CurrentUser } | null {
     if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) return null;
     this.refresh(false);
     const h = Buffer.from(sha256(token), "hex");
     let found: UsersFile["tokens"][number] | undefined;
     for (const t of this.data.tokens) if (timingSafeEqual(Buffer.from(t.hash, "hex"), h)) found = t;
-    if (!found) return null;
+    const owner = found ? this.data.users.find((u) => u.name === found.name) : undefined;
+    if (!found || !owner) return null;
     const now = Date.now();
     if (!found.lastUsedAt || now - Date.parse(found.lastUsedAt) > LAST_USED_WRITE_MS) {
       const id = found.id;
@@ -193,7 +236,7 @@ export class Users {
         if (t) t.lastUsedAt = at;
       }).catch(() => undefined); // a missed last-use time is not worth failing a request
     }
-    return publicToken(found);
+    return { token: publicToken(found), user: currentOf(owner) };
   }
 
   /** Users and tokens without any hash. */
@@ -266,12 +309,6 @@ function parseHash(h: string): { params: { N: number; r: number; p: number }; sa
   return { params: { N, r, p }, salt: Buffer.from(m[4]!, "base64url"), key: Buffer.from(m[5]!, "base64url") };
 }
 
-function scryptKey(password: string, salt: Buffer, keylen: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize("NFC"), salt, keylen, { ...o, maxmem: 256 * o.N * o.r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
-}
-
 function sha256(s: string): string {
   return createHash("sha256").update(s).digest("hex");
 }
@@ -286,7 +323,15 @@ function stampOf(file: string): string {
 }
 
 function publicToken(t: UsersFile["tokens"][number]): Token {
-  return { id: t.id, name: t.name, role: t.role, createdAt: t.createdAt, ...(t.lastUsedAt ? { lastUsedAt: t.lastUsedAt } : {}) };
+  return { id: t.id, name: t.name, createdAt: t.createdAt, ...(t.lastUsedAt ? { lastUsedAt: t.lastUsedAt } : {}) };
+}
+
+function currentOf(u: UsersFile["users"][number]): CurrentUser {
+  return { name: u.name, role: u.role, createdAt: u.createdAt, stamp: sha256(`${u.createdAt}\0${u.hash}`).slice(0, 32) };
+}
+
+function lastAdmin(name: string): Error {
+  return reconError("RECON_ERR_CONFLICT", `${name} is the last admin; make another user admin first`);
 }
 
 function checkName(name: string, what: string): void {

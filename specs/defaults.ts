@@ -58,3 +58,13 @@ export const MAX_API_STREAMS = 64;
 export const MAX_AGENT_STREAMS = 16;
 /** A stream whose client lets more than this pile up unsent is closed (it reconnects and resumes). */
 export const MAX_STREAM_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * Password hashes (scrypt) computed at once by the reconciler, each in a worker thread of its own (never on
+ * libuv's thread pool, which serves the job-lease and spec writes) ...
+ */
+export const SCRYPT_MAX_CONCURRENT = 2;
+/** ...at this CPU niceness, so that lease renewals, spec writes and agents on the same machine come first. */
+export const SCRYPT_NICE = 10;
+/** Login checks that may wait for a turn; beyond that a login answers 503 at once (a burst costs no memory). */
+export const LOGIN_MAX_WAITING = 64;

@@ -86,7 +86,7 @@ export async function writeUsers(l: DemoLayout): Promise<{ password: string; tok
   const users = new Users({ file: join(l.dataDir, "users.json") });
   await users.load();
   await users.addUser(DEMO_USER, "admin", password, { replace: true });
-  const token = await users.createToken("demo-cli", "admin");
+  const token = await users.createToken(DEMO_USER);
   await users.flush();
   await writeFile(l.tokenFile, token + "\n", { mode: 0o600 });
   return { password, token };

@@ -50,7 +50,7 @@ describe("reconciler API under abuse", () => {
     const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await users.addUser("root", "admin", "root-password-12");
-    token = await users.createToken("root", "admin");
+    token = await users.createToken("root");
     await users.flush();
     const logger = makeLogger("abuse", { level: "warn" }, { write: (line: string) => void lines.push(line) });
     r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null, logger });

@@ -3,15 +3,13 @@
  * few hundred hostile requests that must all be refused with nothing changed or committed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { Users } from "../../reconciler/users.js";
 import { waitFor } from "../support/agent-bed.js";
-
-const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+import { apiLogin, apiRequester, git, localDeployDir } from "../support/api-rig.js";
 
 describe("reconciler API", () => {
   const root = mkdtempSync(join(tmpdir(), "sy-api-"));
@@ -23,17 +21,14 @@ describe("reconciler API", () => {
   let viewerToken = "";
 
   beforeAll(async () => {
-    cpSync("examples/local", deploy, { recursive: true });
-    git(deploy, "init", "-q");
-    git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "add", ".");
-    git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "commit", "-qm", "initial");
+    localDeployDir(deploy);
     const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await users.addUser("alice", "deployer", "alice-password-1");
     await users.addUser("victor", "viewer", "victor-password-1");
     await users.addUser("root", "admin", "root-password-12");
-    adminToken = await users.createToken("root", "admin");
-    viewerToken = await users.createToken("victor", "viewer");
+    adminToken = await users.createToken("root");
+    viewerToken = await users.createToken("victor");
     await users.flush();
     r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null });
     url = r.url;
@@ -43,25 +38,12 @@ describe("reconciler API", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  const req = (method: string, path: string, o: { token?: string; cookie?: string; csrf?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) =>
-    fetch(url + path, {
-      method,
-      headers: {
-        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-        ...(o.cookie ? { cookie: o.cookie } : {}),
-        ...(o.csrf ? { "x-csrf-token": o.csrf } : {}),
-        ...(o.body !== undefined || o.raw !== undefined ? { "content-type": "application/json" } : {}),
-        ...o.headers,
-      },
-      ...(o.raw !== undefined ? { body: o.raw } : o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    });
+  const req = apiRequester(() => url);
 
   async function login(username: string, password: string): Promise<{ cookie: string; csrf: string }> {
-    const res = await req("POST", "/api/v1/auth/login", { body: { username, password } });
-    expect(res.status).toBe(200);
-    const setCookie = res.headers.get("set-cookie")!;
-    expect(setCookie).toMatch(/^sy_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
-    return { cookie: setCookie.split(";")[0]!, csrf: ((await res.json()) as { csrf: string }).csrf };
+    const s = await apiLogin(req, username, password);
+    expect(s.setCookie).toMatch(/^sy_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    return s;
   }
 
   const routes: [string, string][] = [
@@ -184,7 +166,7 @@ describe("reconciler API", () => {
     for (const raw of ["{", "[]", "null", '"x"', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"x":1}}}', "x".repeat(70_000)]) {
       for (const p of ["/api/v1/actions/deploy", "/api/v1/actions/jobs", "/api/v1/auth/login"]) bad.push({ m: "POST", p, raw, headers: { "if-match": revision } });
     }
-    for (const p of ["/api/v1/../../etc/passwd", "/api/v1/%2e%2e/%2e%2e/etc/passwd", "/api/v1/state/../users", "/api/v1/actions/../../users.json", "/api/v1/actions/deploy%00", "/api/v1/actions/", "/api/v1/actions/DEPLOY"]) {
+    for (const p of ["/api/v1/../../etc/passwd", "/api/v1/%2e%2e/%2e%2e/etc/passwd", "/api/v1/state/../users.json", "/api/v1/actions/../../users.json", "/api/v1/actions/deploy%00", "/api/v1/actions/", "/api/v1/actions/DEPLOY"]) {
       bad.push({ m: "POST", p, body: { tag: "v2", dryRun: false }, headers: { "if-match": revision } });
       bad.push({ m: "GET", p });
     }

@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { ClusterBed } from "../support/cluster-bed.js";
+import { launchChromium } from "../support/browser.js";
 import { waitFor } from "../support/agent-bed.js";
 
 const SHOTS = "test-results/screenshots";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("dashboard in a real browser", () => {
   const bed = new ClusterBed({ prefix: "ui", git: true, state: { active: "blue", blue: "v1", green: "v1" } });
@@ -29,10 +29,7 @@ describe("dashboard in a real browser", () => {
       const s = await bed.status();
       return s.colors?.blue.phase === "Ready" && s.colors.green.phase === "Ready" && s.router?.live === "blue";
     }, 60_000);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
   afterAll(async () => {

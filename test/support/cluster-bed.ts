@@ -208,7 +208,7 @@ export class ClusterBed {
     const users = new Users({ file: join(this.dataDir, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await users.addUser("tester", "admin", "tester-password-1", { replace: true });
-    this.token = await users.createToken("tester", "admin");
+    this.token = await users.createToken("tester");
     await users.flush();
   }
 

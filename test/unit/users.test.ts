@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/users.js";
-import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS } from "../../reconciler/sessions.js";
+import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS, LOGIN_MAX_FAILURES } from "../../reconciler/sessions.js";
+import { scryptKey, scryptLoad } from "../../reconciler/scrypt-gate.js";
+import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT, SCRYPT_NICE } from "../../specs/defaults.js";
 import { ReconError } from "../../reconciler/errors.js";
 
 const dirs: string[] = [];
@@ -53,7 +55,7 @@ describe("Users", () => {
     expect(a!.hash).toMatch(new RegExp(`^scrypt\\$${SCRYPT_PARAMS.N}\\$${SCRYPT_PARAMS.r}\\$${SCRYPT_PARAMS.p}\\$[A-Za-z0-9_-]{22}\\$[A-Za-z0-9_-]{43}$`));
     expect(a!.hash.split("$")[4]).not.toBe(b!.hash.split("$")[4]);
     expect(a!.hash).not.toBe(b!.hash);
-    expect(await users.verify("alice", password)).toEqual({ name: "alice", role: "admin", createdAt: a!.createdAt });
+    expect(await users.verify("alice", password)).toEqual({ name: "alice", role: "admin", createdAt: a!.createdAt, stamp: users.current("alice")!.stamp });
     expect(await users.verify("alice", "correct horse battery!")).toBeNull();
     expect(await users.verify("carol", password)).toBeNull();
     expect(await users.verify("alice", "")).toBeNull();
@@ -88,14 +90,14 @@ describe("Users", () => {
     await rejects(users.addUser("alice", "viewer", "short"), "RECON_ERR_BAD_REQUEST", /at least 10 characters/);
     await rejects(users.addUser("alice", "root" as Role, "long enough password"), "RECON_ERR_BAD_REQUEST", /a role is one of viewer, deployer, admin/);
     await users.addUser("alice", "viewer", "first password");
-    await users.addUser("ops.bot_2-x", "viewer", "first password");
+    await users.addUser("ops.bot_2-x", "admin", "first password");
     await rejects(users.addUser("alice", "admin", "second password"), "RECON_ERR_CONFLICT", /user alice already exists/);
     const createdAt = users.list().users[0]!.createdAt;
     await users.addUser("alice", "admin", "second password", { replace: true });
     expect(await users.verify("alice", "first password")).toBeNull();
-    expect(await users.verify("alice", "second password")).toEqual({ name: "alice", role: "admin", createdAt });
-    expect(await users.removeUser("alice")).toBe(true);
-    expect(await users.removeUser("alice")).toBe(false);
+    expect(await users.verify("alice", "second password")).toEqual({ name: "alice", role: "admin", createdAt, stamp: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(await users.removeUser("alice")).toEqual({ tokens: 0 });
+    expect(await users.removeUser("alice")).toBeNull();
     expect(await users.verify("alice", "second password")).toBeNull();
   });
 
@@ -115,34 +117,75 @@ describe("Users", () => {
   it("creates API tokens that are shown once and stored only as a hash", async () => {
     const file = usersFile();
     const users = new Users({ file, scrypt: FAST });
-    const token = await users.createToken("ci", "deployer");
+    await rejects(users.createToken("ci"), "RECON_ERR_NOT_FOUND", /no user ci/);
+    await users.addUser("ci", "deployer", "long enough password");
+    const token = await users.createToken("ci");
     expect(token).toMatch(/^sy_[A-Za-z0-9_-]{43}$/);
     expect(readFileSync(file, "utf8")).not.toContain(token.slice(3));
     const t = users.verifyToken(token)!;
-    expect(t).toMatchObject({ name: "ci", role: "deployer" });
-    expect(t.id).toMatch(/^[0-9a-f]{12}$/);
-    expect(t.lastUsedAt).toBeDefined();
-    expect(t).not.toHaveProperty("hash");
+    expect(t.user).toMatchObject({ name: "ci", role: "deployer" });
+    expect(t.token.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(t.token.lastUsedAt).toBeDefined();
+    expect(t.token).not.toHaveProperty("hash");
     await users.flush();
-    expect((JSON.parse(readFileSync(file, "utf8")) as { tokens: { lastUsedAt?: string }[] }).tokens[0]!.lastUsedAt).toBe(t.lastUsedAt);
-    const other = await users.createToken("ci", "viewer");
+    expect((JSON.parse(readFileSync(file, "utf8")) as { tokens: { lastUsedAt?: string }[] }).tokens[0]!.lastUsedAt).toBe(t.token.lastUsedAt);
+    const other = await users.createToken("ci");
     expect(other).not.toBe(token);
-    expect(users.verifyToken(other)!.role).toBe("viewer");
     const flipped = token.slice(0, -1) + (token.endsWith("A") ? "B" : "A");
     for (const bad of [flipped, token + "x", token.slice(3), "", `Bearer ${token}`, undefined as unknown as string, "sy_" + "A".repeat(43)]) expect(users.verifyToken(bad)).toBeNull();
-    expect(await users.revokeToken(t.id)).toBe(true);
+    expect(await users.revokeTokens("ci", t.token.id)).toEqual([t.token.id]);
+    expect(await users.revokeTokens("ci", t.token.id)).toEqual([]);
     expect(users.verifyToken(token)).toBeNull();
     expect(users.verifyToken(other)).not.toBeNull();
-    await rejects(users.createToken("CI token", "viewer"), "RECON_ERR_BAD_REQUEST", /a token name/);
+    await rejects(users.createToken("CI token"), "RECON_ERR_BAD_REQUEST", /a user name/);
+  });
+
+  it("a token acts with its user's current role; removing the user revokes their tokens, also for a user re-added under the same name", async () => {
+    const file = usersFile();
+    const users = new Users({ file, scrypt: FAST });
+    await users.addUser("root", "admin", "long enough password");
+    await users.addUser("dora", "deployer", "long enough password");
+    const token = await users.createToken("dora");
+    const keep = await users.createToken("root");
+    expect(users.verifyToken(token)!.user.role).toBe("deployer");
+    await users.setRole("dora", "viewer");
+    expect(users.verifyToken(token)!.user.role).toBe("viewer");
+    const cli = new Users({ file, scrypt: FAST }); // another process, like the CLI
+    await cli.setRole("dora", "admin");
+    expect(users.verifyToken(token)!.user.role).toBe("admin");
+    expect(await cli.removeUser("dora")).toEqual({ tokens: 1 });
+    expect(users.verifyToken(token)).toBeNull();
+    expect(users.current("dora")).toBeNull();
+    await users.addUser("dora", "admin", "long enough password");
+    expect(users.verifyToken(token)).toBeNull(); // gone with its user, not parked
+    expect(users.verifyToken(keep)!.user.name).toBe("root");
+    expect(await users.removeUser("nobody")).toBeNull();
+    await rejects(users.setRole("nobody", "viewer"), "RECON_ERR_NOT_FOUND", /no user nobody/);
+    await rejects(users.setRole("dora", "root" as Role), "RECON_ERR_BAD_REQUEST", /a role is one of/);
+  });
+
+  it("keeps the last admin; a user's stamp changes with a new password, not with a new role", async () => {
+    const users = new Users({ file: usersFile(), scrypt: FAST });
+    await users.addUser("root", "admin", "long enough password");
+    await rejects(users.removeUser("root"), "RECON_ERR_CONFLICT", /root is the last admin/);
+    await rejects(users.setRole("root", "viewer"), "RECON_ERR_CONFLICT", /last admin/);
+    await users.addUser("ada", "admin", "long enough password");
+    const stamp = users.current("root")!.stamp;
+    expect((await users.verify("root", "long enough password"))!.stamp).toBe(stamp);
+    await users.setRole("root", "deployer");
+    expect(users.current("root")).toMatchObject({ role: "deployer", stamp });
+    await users.addUser("root", "deployer", "a new long password", { replace: true });
+    expect(users.current("root")!.stamp).not.toBe(stamp);
+    expect(await users.removeUser("root")).toEqual({ tokens: 0 });
   });
 
   it("lists users and tokens without hashes", async () => {
     const users = new Users({ file: usersFile(), scrypt: FAST });
     await users.addUser("alice", "admin", "long enough password");
-    const token = await users.createToken("ci", "deployer");
+    const token = await users.createToken("alice");
     const listed = users.list();
     expect(listed.users).toEqual([{ name: "alice", role: "admin", createdAt: expect.any(String) }]);
-    expect(listed.tokens).toEqual([{ id: expect.any(String), name: "ci", role: "deployer", createdAt: expect.any(String) }]);
+    expect(listed.tokens).toEqual([{ id: expect.any(String), name: "alice", createdAt: expect.any(String) }]);
     const json = JSON.stringify(listed);
     expect(json).not.toContain("scrypt$");
     expect(json).not.toMatch(/[0-9a-f]{64}/);
@@ -171,7 +214,7 @@ describe("Users", () => {
 });
 
 describe("Sessions", () => {
-  const alice = { name: "alice", role: "deployer" as Role };
+  const alice = { name: "alice", role: "deployer" as Role, stamp: "s1" };
 
   it("creates random sessions and finds them by id", () => {
     const s = new Sessions();
@@ -207,7 +250,7 @@ describe("Sessions", () => {
 
   it("ends all of a user's sessions, and keeps at most maxSessions", () => {
     const s = new Sessions({ maxSessions: 3 });
-    const ids = [s.create(alice), s.create({ name: "bob", role: "viewer" }), s.create(alice)].map((x) => x.id);
+    const ids = [s.create(alice), s.create({ name: "bob", role: "viewer", stamp: "s2" }), s.create(alice)].map((x) => x.id);
     expect(s.destroyUser("alice")).toBe(2);
     expect(s.get(ids[1]!)).not.toBeNull();
     const more = [s.create(alice), s.create(alice), s.create(alice)];
@@ -273,6 +316,53 @@ describe("LoginLimiter", () => {
       for (let i = 0; i < 5; i++) l.fail("192.0.2.50", "bob");
     }
     expect(l.check("192.0.2.50", "bob")).toEqual({ allowed: false, retryAfterSeconds: 300 });
+  });
+});
+
+describe("LoginLimiter: attempts in flight", () => {
+  it("counts attempts in flight before any check finishes: 40 at once for one user get 5 reservations", () => {
+    const l = new LoginLimiter({ now: () => 0 });
+    const allowed = Array.from({ length: 40 }, (_, i) => l.begin(`10.3.0.${i}`, "alice")).filter((g) => g.allowed);
+    expect(allowed).toHaveLength(LOGIN_MAX_FAILURES);
+    expect(l.begin("10.3.9.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    for (let i = 0; i < LOGIN_MAX_FAILURES; i++) l.fail(`10.3.0.${i}`, "alice");
+    expect(l.begin("10.3.9.9", "alice")).toEqual({ allowed: false, retryAfterSeconds: 60 }); // now a lockout
+  });
+
+  it("one address gets 5 reservations whatever the user names; a success or an abandoned check frees its slot", () => {
+    const l = new LoginLimiter({ now: () => 0 });
+    const gates = Array.from({ length: 250 }, (_, i) => l.begin("203.0.113.9", `guess${i}`));
+    expect(gates.filter((g) => g.allowed)).toHaveLength(LOGIN_MAX_FAILURES);
+    l.succeed("203.0.113.9", "guess0");
+    l.abandon("203.0.113.9", "guess1");
+    expect(l.begin("203.0.113.9", "x1").allowed).toBe(true);
+    expect(l.begin("203.0.113.9", "x2").allowed).toBe(true);
+    expect(l.begin("203.0.113.9", "x3").allowed).toBe(false);
+  });
+});
+
+describe("scrypt gate", () => {
+  it(`runs at most ${SCRYPT_MAX_CONCURRENT} hashes at once, in niced threads off libuv's pool, and refuses login checks beyond ${LOGIN_MAX_WAITING} waiting`, async () => {
+    const salt = Buffer.alloc(16, 1);
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, scryptLoad().running)), 1);
+    const all = Array.from({ length: SCRYPT_MAX_CONCURRENT + LOGIN_MAX_WAITING + 10 }, () => scryptKey("pw", salt, 32, FAST, true).then(() => "ok", (e: ReconError) => e.code));
+    expect(scryptLoad()).toEqual({ running: SCRYPT_MAX_CONCURRENT, waiting: LOGIN_MAX_WAITING });
+    const results = await Promise.all(all);
+    clearInterval(watch);
+    expect(results.filter((r) => r === "ok")).toHaveLength(SCRYPT_MAX_CONCURRENT + LOGIN_MAX_WAITING);
+    expect(results.filter((r) => r === "RECON_ERR_UNAVAILABLE")).toHaveLength(10);
+    expect(peak).toBeLessThanOrEqual(SCRYPT_MAX_CONCURRENT);
+    expect(scryptLoad()).toEqual({ running: 0, waiting: 0 });
+    // The hashes ran in threads of their own at a lower CPU priority (Linux: nice per thread).
+    const nices = readdirSync("/proc/self/task").map((t) => {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    });
+    expect(nices.filter((n) => n === SCRYPT_NICE)).toHaveLength(SCRYPT_MAX_CONCURRENT);
+    // Adding a user is never refused: it waits its turn.
+    const unbounded = await Promise.all(Array.from({ length: LOGIN_MAX_WAITING + 10 }, () => scryptKey("pw", salt, 32, FAST)));
+    expect(unbounded).toHaveLength(LOGIN_MAX_WAITING + 10);
   });
 });
 

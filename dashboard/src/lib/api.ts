@@ -8,10 +8,11 @@ import type { HistoryEntry } from "../../../reconciler/git.js";
 import type { TagInfo } from "../../../reconciler/registry.js";
 import type { Alert } from "../../../reconciler/alerts.js";
 import type { Role } from "../../../reconciler/users.js";
+import type { UserEntry } from "../../../reconciler/api-users.js";
 import type { State } from "../../../specs/state.js";
 import type { Color } from "../../../specs/types.js";
 
-export type { ClusterStatus, HistoryEntry, TagInfo, Alert, Role, State, Color };
+export type { ClusterStatus, HistoryEntry, TagInfo, Alert, Role, State, Color, UserEntry };
 
 export const API = "/api/v1";
 
@@ -113,6 +114,12 @@ export const getTags = () => request<{ tags: TagInfo[] }>("GET", "/tags");
 export const getHistory = (limit = 50) => request<HistoryPage>("GET", `/history?limit=${limit}`);
 export const getAlerts = () => request<{ alerts: Alert[] }>("GET", "/alerts");
 
+/** Admins only: users with their role and API tokens (ids and dates, never a secret). */
+export const getUsers = () => request<{ users: UserEntry[] }>("GET", "/users");
+export const setUserRole = (name: string, role: Role) => request<{ user: { name: string; role: Role } }>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
+export const removeUser = (name: string) => request<{ removed: string; tokensRevoked: number; sessionsEnded: number }>("DELETE", `/users/${encodeURIComponent(name)}`);
+export const revokeToken = (name: string, id: string) => request<{ revoked: string[] }>("DELETE", `/users/${encodeURIComponent(name)}/tokens/${encodeURIComponent(id)}`);
+
 export function runAction(a: ActionRequest, revision: string, dryRun: true): Promise<DryRun>;
 export function runAction(a: ActionRequest, revision: string, dryRun: false): Promise<Committed>;
 export function runAction(a: ActionRequest, revision: string, dryRun: boolean): Promise<DryRun | Committed> {
@@ -120,7 +127,7 @@ export function runAction(a: ActionRequest, revision: string, dryRun: boolean): 
   return request("POST", `/actions/${kind}`, { ...body, dryRun }, { "if-match": revision });
 }
 
-async function request<T>(method: "GET" | "POST", path: string, body?: unknown, headers: Record<string, string> = {}, signalUnauthorized = true): Promise<T> {
+async function request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown, headers: Record<string, string> = {}, signalUnauthorized = true): Promise<T> {
   const h: Record<string, string> = { accept: "application/json", ...headers };
   if (body !== undefined) h["content-type"] = "application/json";
   if (method !== "GET" && csrf) h["x-csrf-token"] = csrf;

@@ -1,0 +1,50 @@
+/**
+ * For tests of the reconciler API: a deploy dir copied from examples/local under git, and a request
+ * helper that speaks with a token, a session cookie and its CSRF token, or raw bodies.
+ */
+import { cpSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { expect } from "vitest";
+
+export const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+
+/** examples/local copied to `deploy` and committed as its first revision. */
+export function localDeployDir(deploy: string): void {
+  cpSync("examples/local", deploy, { recursive: true });
+  git(deploy, "init", "-q");
+  git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "add", ".");
+  git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "commit", "-qm", "initial");
+}
+
+export interface ApiRequest {
+  token?: string;
+  cookie?: string;
+  csrf?: string;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+/** A request to the reconciler at `base()` (read at each call: the server starts after the helper is made). */
+export function apiRequester(base: () => string) {
+  return (method: string, path: string, o: ApiRequest = {}) =>
+    fetch(base() + path, {
+      method,
+      headers: {
+        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        ...(o.cookie ? { cookie: o.cookie } : {}),
+        ...(o.csrf ? { "x-csrf-token": o.csrf } : {}),
+        ...(o.body !== undefined || o.raw !== undefined ? { "content-type": "application/json" } : {}),
+        ...o.headers,
+      },
+      ...(o.raw !== undefined ? { body: o.raw } : o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
+}
+
+/** Logs in; the session cookie (name=value) and the CSRF token. */
+export async function apiLogin(req: ReturnType<typeof apiRequester>, username: string, password: string, headers: Record<string, string> = {}): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  const res = await req("POST", "/api/v1/auth/login", { body: { username, password }, headers });
+  expect(res.status).toBe(200);
+  const setCookie = res.headers.get("set-cookie")!;
+  return { cookie: setCookie.split(";")[0]!, csrf: ((await res.json()) as { csrf: string }).csrf, setCookie };
+}
