@@ -55,10 +55,6 @@ export class RouterAgent {
 
   async applySpec(s: NodeSpec | RouterSpec): Promise<{ changed: boolean }> {
     const spec = s as RouterSpec;
-    const current = this.plane.status().spec;
-    if (current && spec.generation < current.generation) {
-      throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the table's generation ${current.generation}`);
-    }
     // Also for the table already served: the answer waits until it is durable.
     const changed = await this.plane.apply(spec);
     if (changed) this.emit();

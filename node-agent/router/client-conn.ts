@@ -34,6 +34,8 @@ const CRLF = Buffer.from("\r\n", "latin1");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 /** Bodies up to this size go out in one write together with the response head. */
 const INLINE_BODY_MAX = 16 * 1024;
+/** Answers the client has not read yet, past which no further pipelined request is started. */
+const MAX_UNREAD_ANSWER_BYTES = 256 * 1024;
 /** A closed-by-us connection whose client never closes its side is destroyed after this long. */
 const LINGER_MS = 5_000;
 
@@ -81,6 +83,8 @@ export class ClientConn {
   private respChunked = false;
   private clientEnded = false;
   private paused = false;
+  /** Requests are kept unparsed until the client reads our answers (see readHead). */
+  private held = false;
   private activity = 0;
   private seenActivity = -1;
   private seenAt = 0;
@@ -91,7 +95,7 @@ export class ClientConn {
     socket.on("end", () => this.onEnd());
     socket.on("error", () => { /* 'close' follows */ });
     socket.on("close", () => this.onClose());
-    socket.on("drain", () => { this.up?.resume(); });
+    socket.on("drain", () => this.onDrain());
     plane.clients.add(this);
   }
 
@@ -262,54 +266,70 @@ export class ClientConn {
     }
   }
 
+  /**
+   * Parses and starts the requests in `d` (after any bytes kept from before), one after the other in a loop:
+   * requests the router answers by itself follow each other without recursion, however many one read holds.
+   * It stops at a request that goes upstream (the rest waits in `buf` until that exchange is over), and
+   * also while the client has not read our earlier answers (MAX_UNREAD_ANSWER_BYTES): a client that
+   * pipelines without reading gets no more work done for it until it drains ('drain' resumes parsing).
+   */
   private readHead(d: Buffer): void {
     let buf = d;
     if (this.buf !== null) {
       buf = Buffer.concat([this.buf, d]);
       this.buf = null;
     }
-    // Empty lines before a request are allowed (RFC 9112 §2.2).
-    let start = 0;
-    while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
-    if (start > 0) buf = buf.subarray(start);
-    const end = buf.indexOf(CRLFCRLF);
-    // The limit holds for any head, whether it arrived in pieces or in one read.
-    if ((end < 0 ? buf.length : end + 4) > MAX_REQUEST_HEAD_BYTES) {
-      this.replyAndClose(431, "request head too large\n");
-      return;
+    while (this.state === C_HEAD) {
+      // Empty lines before a request are allowed (RFC 9112 §2.2).
+      let start = 0;
+      while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
+      if (start > 0) buf = buf.subarray(start);
+      if (buf.length === 0) return;
+      if (this.socket.writableLength > MAX_UNREAD_ANSWER_BYTES) {
+        this.hold(buf);
+        return;
+      }
+      const end = buf.indexOf(CRLFCRLF);
+      // The limit holds for any head, whether it arrived in pieces or in one read.
+      if ((end < 0 ? buf.length : end + 4) > MAX_REQUEST_HEAD_BYTES) {
+        this.replyAndClose(431, "request head too large\n");
+        return;
+      }
+      if (end < 0) {
+        this.buf = buf;
+        return;
+      }
+      const rest = this.startRequest(buf, end);
+      if (rest < 0) return;
+      buf = buf.subarray(rest);
     }
-    if (end < 0) {
-      if (buf.length > 0) this.buf = buf;
-      return;
-    }
+  }
+
+  /**
+   * Starts the request whose head ends at `end`: answers it by itself (and answers the offset of the next
+   * request, so the caller goes on), or hands it upstream or to a tunnel (answers -1: the rest of `buf` is
+   * taken care of here).
+   */
+  private startRequest(buf: Buffer, end: number): number {
     const rq = this.rq;
     if (!rq.parse(buf, end, this.socket.remoteAddress ?? "")) {
       this.replyAndClose(rq.errorStatus, rq.error);
-      return;
+      return -1;
     }
     const bodyAt = end + 4;
     const table = this.plane.table;
-    if (table === null) {
-      this.replyEarly(503, this.plane.noTableBody, null, buf, bodyAt);
-      return;
-    }
+    if (table === null) return this.replyEarly(503, this.plane.noTableBody, null, bodyAt);
     // "OPTIONS *" asks about the server as a whole: it goes where "/" goes.
     const r = table.resolve(rq.host, rq.path === "*" ? "/" : rq.path);
-    if (!r.ok) {
-      this.replyEarly(r.status, r.body, r.color, buf, bodyAt);
-      return;
-    }
+    if (!r.ok) return this.replyEarly(r.status, r.body, r.color, bodyAt);
     const route = r.route;
     const up = pickNode(route, null);
-    if (up === null) {
-      this.replyEarly(503, noNodeBody(route), route.color, buf, bodyAt);
-      return;
-    }
+    if (up === null) return this.replyEarly(503, noNodeBody(route), route.color, bodyAt);
     if (rq.upgrade !== undefined) {
       this.state = C_TUNNEL;
       this.plane.clients.delete(this);
       startTunnel(this.plane.ctx, this.plane.tunnels, this.socket, rq, route, up, buf.subarray(bodyAt));
-      return;
+      return -1;
     }
     this.route = route;
     this.color = route.color;
@@ -337,6 +357,7 @@ export class ClientConn {
       if (this.state === C_BODY) this.readBody(buf, bodyAt);
       else if (this.state === C_WAIT) this.stash(buf, bodyAt);
     }
+    return -1;
   }
 
   private readBody(d: Buffer, from: number): void {
@@ -426,6 +447,7 @@ export class ClientConn {
     }
     this.state = C_HEAD;
     this.since = Date.now();
+    this.held = false;
     if (this.paused) {
       this.paused = false;
       this.socket.resume();
@@ -438,14 +460,37 @@ export class ClientConn {
   }
 
   /** The router's own answer, before anything went upstream; keeps the connection when it can. */
-  private replyEarly(status: number, body: string, color: Color | null, buf: Buffer, bodyAt: number): void {
+  /** Answers where the next request starts, or -1 when the connection closes after this answer. */
+  private replyEarly(status: number, body: string, color: Color | null, bodyAt: number): number {
     const close = this.rq.framing !== REQ_NONE || !this.rq.keepAlive || this.clientEnded || this.rq.upgrade !== undefined;
     this.socket.write(replyText(status, body, color, close, this.rq.http10), "latin1");
     if (close) {
       this.close();
-      return;
+      return -1;
     }
-    if (bodyAt < buf.length) this.readHead(buf.subarray(bodyAt));
+    return bodyAt;
+  }
+
+  /** Keeps unparsed requests until the client has read our answers, and stops reading more meanwhile. */
+  private hold(buf: Buffer): void {
+    this.buf = buf;
+    this.held = true;
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** The client read our answers: go on with the requests kept meanwhile. */
+  private onDrain(): void {
+    this.up?.resume();
+    if (!this.held || this.state !== C_HEAD) return;
+    this.held = false;
+    this.paused = false;
+    this.socket.resume();
+    const b = this.buf;
+    this.buf = null;
+    if (b !== null) this.readHead(b);
   }
 
   private replyAndClose(status: number, body: string): void {

@@ -59,6 +59,8 @@ export interface UpstreamHealth {
 }
 
 const NO_TABLE_BODY = "no routing table yet\n";
+/** How often a routing table that could not be written is written again. */
+const PERSIST_RETRY_MS = 1_000;
 const CORRUPT_TABLE_BODY = "no usable routing table: the stored one was unreadable and is kept aside; waiting for a new one\n";
 
 export class RouterDataPlane implements PlaneState {
@@ -81,6 +83,7 @@ export class RouterDataPlane implements PlaneState {
   private readonly retired = new Set<Upstream>();
   private applying: Promise<void> = Promise.resolve();
   private persisting: Promise<void> = Promise.resolve();
+  private rewriteTimer: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private countsTimer: NodeJS.Timeout | null = null;
@@ -193,7 +196,7 @@ export class RouterDataPlane implements PlaneState {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of [this.sweeper, this.drainTimer, this.countsTimer]) if (t !== null) clearTimeout(t);
+    for (const t of [this.sweeper, this.drainTimer, this.countsTimer, this.rewriteTimer]) if (t !== null) clearTimeout(t);
     await this.applying;
     await this.persisting;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -215,6 +218,10 @@ export class RouterDataPlane implements PlaneState {
     if (this.closed) throw agentError("AGENT_ERR_RUNTIME", "the router is shutting down; the routing table was not changed");
     const copy = deepFreeze(structuredClone(spec));
     if (this.spec !== null && JSON.stringify(this.spec) === JSON.stringify(copy)) return null;
+    // Checked here, in the order applies run, so a slower older table can never land after a newer one.
+    if (this.spec !== null && copy.generation < this.spec.generation) {
+      throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${copy.generation} is older than the table's generation ${this.spec.generation}; nothing was changed`);
+    }
     const pinned = await this.checkBounds(copy);
     const before = this.spec;
     this.install(copy, pinned);
@@ -229,8 +236,9 @@ export class RouterDataPlane implements PlaneState {
     try {
       await persistTable(this.opts.dataDir, spec);
     } catch (err) {
-      this.tableError = `the routing table is served but could not be written to disk: ${(err as Error).message}`;
+      this.tableError = `the routing table is served but could not be written to disk (retrying every ${PERSIST_RETRY_MS / 1000} s): ${(err as Error).message}`;
       this.changed();
+      this.scheduleRewrite();
       throw agentError("AGENT_ERR_RUNTIME", `${this.tableError}; a restart would bring back the previous table`);
     }
     const persistMs = performance.now() - t0;
@@ -240,6 +248,17 @@ export class RouterDataPlane implements PlaneState {
       this.noTableBody = NO_TABLE_BODY;
       this.changed();
     }
+  }
+
+  /** Writes the served table again until a write succeeds: the disk must not keep an older colour for long. */
+  private scheduleRewrite(): void {
+    if (this.rewriteTimer !== null || this.closed) return;
+    this.rewriteTimer = setTimeout(() => {
+      this.rewriteTimer = null;
+      const write = this.persisting.then(() => this.durable());
+      this.persisting = write.catch(() => {});
+    }, PERSIST_RETRY_MS);
+    this.rewriteTimer.unref();
   }
 
   /** The table served is the one asked for again: fine once it is on disk (its own write may have failed). */

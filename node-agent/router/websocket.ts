@@ -21,7 +21,7 @@ import { COLOR_HEADER, replyText } from "./replies.js";
 import { MAX_RESPONSE_HEAD_BYTES, WEBSOCKET_KEEPALIVE_MS } from "./limits.js";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
-/** After a refused upgrade has been passed on, a client that keeps its side open is cut after this long. */
+/** After a refused or failed upgrade has been answered, a client that keeps its side open is cut after this long. */
 const PASSED_LINGER_MS = 5_000;
 
 /** An open (or opening) tunnel; the data plane keeps them to count and drain them. */
@@ -54,6 +54,8 @@ export class Tunnel {
     this.closed = true;
     this.tunnels.delete(this);
     rawReply(this.client, status, body, this.color);
+    // The client socket left the data plane's sweep: one that never closes its side is cut after a while.
+    setTimeout(() => this.client.destroy(), PASSED_LINGER_MS).unref();
   }
 
   /** Closes both sides (drain, shutdown, or either side went away). */
@@ -174,14 +176,21 @@ function passRefusal(t: Tunnel, s: Socket, buf: Buffer, end: number): void {
   let remaining = rh.framing === BODY_LENGTH ? rh.contentLength : Infinity;
   const chunks = rh.framing === BODY_CHUNKED ? new ChunkedScanner() : null;
   const done = (): void => { s.destroy(); };
+  // At the client's pace: a client that does not read stops the upstream, and both go after the idle timeout.
+  const write = (d: Buffer): void => {
+    if (!client.write(d) && !s.isPaused()) {
+      s.pause();
+      client.once("drain", () => s.resume());
+    }
+  };
   const onBody = (d: Buffer): void => {
     if (chunks !== null) {
-      const at = chunks.feed(d, 0, (slice) => client.write(slice));
+      const at = chunks.feed(d, 0, write);
       if (at === CHUNKED_ERROR || at >= 0) done();
       return;
     }
     const take = Math.min(remaining, d.length);
-    client.write(take === d.length ? d : d.subarray(0, take));
+    write(take === d.length ? d : d.subarray(0, take));
     remaining -= take;
     if (remaining === 0) done();
   };
@@ -189,6 +198,7 @@ function passRefusal(t: Tunnel, s: Socket, buf: Buffer, end: number): void {
     done();
     return;
   }
+  s.setTimeout(t.ctx.timeouts.idleMs, done);
   s.on("data", onBody);
   const rest = buf.subarray(end + 4);
   if (rest.length > 0) onBody(rest);

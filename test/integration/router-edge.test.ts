@@ -3,13 +3,15 @@
  * recording upstream that keeps every byte it received and parses it with llhttp. Every test here failed on
  * the router as it was before the fix.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { gzipSync, gunzipSync } from "node:zlib";
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { raw, routerSpec, startRouter, until, LOOPBACK, type RouterHandle } from "../support/router-world.js";
 import { startRecordingUpstream, type RecordingUpstream } from "../support/recording-upstream.js";
+import { makeUnwritable } from "../support/unwritable.js";
 
 async function rig(): Promise<{ up: RecordingUpstream; r: RouterHandle }> {
   const up = await startRecordingUpstream();
@@ -241,10 +243,104 @@ describe("router edge: the flip is not held up by the disk", () => {
   });
 });
 
+describe("router edge: a table the disk would not take", () => {
+  it("is served, reported, answered with an error, and written as soon as the disk takes it again", async () => {
+    const up = await startRecordingUpstream();
+    const r = await startRouter();
+    const spec = routerSpec(r.listen, { upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [up.port] }], green: [{ service: "web", pathPrefix: "/", ports: [up.port] }] } });
+    await r.plane.apply(spec);
+    const restore = makeUnwritable(r.dataDir);
+    let restored = false;
+    onTestFinished(() => { if (!restored) restore(); });
+    await expect(r.plane.apply({ ...spec, generation: 2, live: "green", preview: "blue" })).rejects.toMatchObject({ code: "AGENT_ERR_RUNTIME" });
+    expect(r.plane.status().spec?.live).toBe("green");
+    expect(r.plane.status().tableError).toMatch(/could not be written to disk/);
+    restore();
+    restored = true;
+    await until(() => storedGeneration(r.dataDir) === 2, 5_000, "the table to be written again");
+    await until(() => r.plane.status().tableError === null, 5_000, "the error to clear");
+  });
+});
+
 function storedGeneration(dataDir: string): number {
   try {
     return (JSON.parse(readFileSync(join(dataDir, "router-table.json"), "utf8")) as { generation: number }).generation;
   } catch {
     return 0;
   }
+}
+
+describe("router edge: a client that pipelines without reading", () => {
+  it("survives thousands of pipelined requests in one read that it answers by itself (no recursion per request)", async () => {
+    const up = await startRecordingUpstream();
+    const r = await startRouter();
+    await r.plane.apply(routerSpec(r.listen, { defaultRoute: "none", upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [up.port] }], green: [] } }));
+    const c = await raw(r.port);
+    // 26 bytes each: one 64 KiB read holds 2,520 of them.
+    c.send("GET / HTTP/1.1\r\nHost:a\r\n\r\n".repeat(10_000));
+    const answers = await c.read((t) => (t.match(/HTTP\/1\.1 404/g) ?? []).length >= 10_000);
+    expect((answers.match(/HTTP\/1\.1 404/g) ?? []).length).toBe(10_000);
+    const after = await raw(r.port);
+    after.send("GET /alive HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+    expect(await after.read((t) => t.includes("}"))).toContain('"url":"/alive"');
+  });
+
+  for (const kind of ["proxied", "answered by the router"] as const) {
+    it(`stops reading requests while its answers pile up unread (${kind})`, async () => {
+      const { createServer } = await import("node:http");
+      const page = Buffer.alloc(15_000, 112);
+      const app = createServer((req, res) => { res.end(req.url === "/healthz" ? "ok" : page); });
+      await new Promise<void>((res) => app.listen(0, LOOPBACK, () => res()));
+      cleanupServer(app);
+      const r = await startRouter();
+      await r.plane.apply(routerSpec(r.listen, { defaultRoute: kind === "proxied" ? "live" : "none", upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [(app.address() as { port: number }).port] }], green: [] } }));
+      const s = connect({ host: LOOPBACK, port: r.port });
+      await new Promise<void>((res) => s.once("connect", () => res()));
+      s.on("error", () => {});
+      s.pause(); // never reads
+      const chunk = (kind === "proxied" ? "GET /page HTTP/1.1\r\nHost: shop.test\r\n\r\n" : "GET / HTTP/1.1\r\nHost:a\r\n\r\n").repeat(500);
+      const deadline = Date.now() + 4_000;
+      while (Date.now() < deadline) {
+        if (!s.write(chunk)) await Promise.race([new Promise((res) => s.once("drain", res)), new Promise((res) => setTimeout(res, 50))]);
+      }
+      let queued = 0;
+      for (const c of r.plane.clients) queued += c.socket.writableLength;
+      s.destroy();
+      expect(queued).toBeLessThan(1024 * 1024);
+    });
+  }
+
+  it("passes a refused upgrade's body on at the client's pace, not into memory", async () => {
+    const big = 64 * 1024 * 1024;
+    const { createServer } = await import("node:http");
+    const app = createServer((req, res) => {
+      if (req.url === "/healthz") { res.end("ok"); return; }
+      res.writeHead(200, { "content-length": String(big) });
+      const block = Buffer.alloc(64 * 1024, 98);
+      let sent = 0;
+      const pump = (): void => { while (sent < big) { sent += block.length; if (!res.write(block)) { res.once("drain", pump); return; } } res.end(); };
+      pump();
+    });
+    await new Promise<void>((res) => app.listen(0, LOOPBACK, () => res()));
+    cleanupServer(app);
+    const r = await startRouter();
+    await r.plane.apply(routerSpec(r.listen, { upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [(app.address() as { port: number }).port] }], green: [] } }));
+    const s = connect({ host: LOOPBACK, port: r.port });
+    await new Promise<void>((res) => s.once("connect", () => res()));
+    s.on("error", () => {});
+    s.pause();
+    s.write("GET /huge HTTP/1.1\r\nHost: shop.test\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    await new Promise((res) => setTimeout(res, 2_000));
+    let queued = 0;
+    for (const t of r.plane.tunnels) queued += t.client.writableLength;
+    s.destroy();
+    expect(queued).toBeLessThan(4 * 1024 * 1024);
+  });
+});
+
+function cleanupServer(app: import("node:http").Server): void {
+  onTestFinished(async () => {
+    app.closeAllConnections();
+    await new Promise<void>((res) => app.close(() => res()));
+  });
 }
