@@ -15,7 +15,10 @@
  * - language runtimes: `NODE_*` (but `NODE_ENV`, which only apps read), `NPM_CONFIG_*`, `COREPACK_*`,
  *   `UV_*`, `PYTHON*`, `PERL*`, `RUBY*`, `GEM_*`, `BUNDLE_*`, `JAVA_TOOL_OPTIONS`, `_JAVA_OPTIONS`,
  *   `JDK_JAVA_OPTIONS`, `CLASSPATH`, `PHPRC`, `PHP_INI_SCAN_DIR`, `LUA_*`, `TCLLIBPATH`, `GOFLAGS`,
- *   `GOROOT`, `GOPATH`, `GOTOOLCHAIN`, `DOTNET_*`, `CORECLR_*`.
+ *   `GOROOT`, `GOPATH`, `GOTOOLCHAIN`, `DOTNET_*`, `CORECLR_*`, `ERL_*` (`ERL_AFLAGS` can `-eval`), `UWSGI_*`,
+ *   `GUNICORN_CMD_ARGS`, `JAVA_OPTS`, `CATALINA_OPTS`, `JAVA_HOME`;
+ * - files a library writes or reads on the side: `SSLKEYLOGFILE` (TLS session keys), and glibc's other
+ *   "unsecure" names `GETCONF_DIR`, `NIS_PATH`, `RESOLV_HOST_CONF`, `TZDIR`.
  *
  * `HOST` and `PORT` belong to the agent: `HOST` is always its `publishAddress` and `PORT` the service's
  * host port (else its port), whatever the spec says. `PATH`, `LANG`, `LC_ALL` and `TZ` come from the
@@ -34,10 +37,12 @@ const DENIED_NAMES = new Set([
   "PAGER", "MANPAGER", "LESSOPEN", "LESSCLOSE", "BROWSER",
   "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "PHPRC", "PHP_INI_SCAN_DIR", "TCLLIBPATH",
   "GOFLAGS", "GOROOT", "GOPATH", "GOTOOLCHAIN",
+  "JAVA_OPTS", "CATALINA_OPTS", "JAVA_HOME", "GUNICORN_CMD_ARGS", "SSLKEYLOGFILE",
+  "GETCONF_DIR", "NIS_PATH", "RESOLV_HOST_CONF", "TZDIR",
 ]);
 const DENIED_PREFIXES = [
   "LD_", "DYLD_", "MALLOC_", "BASH_", "XDG_", "OPENSSL_", "GIT_", "NODE_", "NPM_CONFIG_", "COREPACK_", "UV_",
-  "PYTHON", "PERL", "RUBY", "GEM_", "BUNDLE_", "LUA_", "DOTNET_", "CORECLR_",
+  "PYTHON", "PERL", "RUBY", "GEM_", "BUNDLE_", "LUA_", "DOTNET_", "CORECLR_", "ERL_", "UWSGI_",
 ];
 /** Names under a refused prefix that only the app itself reads. */
 const ALLOWED_NAMES = new Set(["NODE_ENV"]);
