@@ -93,12 +93,13 @@ export class RouterDataPlane implements PlaneState {
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = opts.logger;
     [this.host, this.port] = splitListen(opts.listen);
-    this.bounds = new UpstreamBounds(opts.allowedUpstreams);
     const inFlight = { blue: 0, green: 0 };
     const websockets = { blue: 0, green: 0 };
     const self = this;
+    this.bounds = new UpstreamBounds(opts.allowedUpstreams);
     this.ctx = {
       timeouts: { ...DEFAULT_ROUTER_TIMEOUTS, ...opts.timeouts },
+      lookup: this.bounds.lookup,
       log: opts.logger,
       inFlight,
       websockets,

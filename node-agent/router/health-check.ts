@@ -64,6 +64,7 @@ export class HealthCheck {
       req = request({
         host: up.address,
         port: up.port,
+        lookup: up.ctx.lookup,
         path: h.path,
         method: "GET",
         agent: false,

@@ -3,8 +3,9 @@
  * default loopback and the private ranges). Like allowedRepositories for a node agent, it holds whatever a
  * router spec asks: a stolen token cannot point the live route at an address outside it.
  */
-import { BlockList, isIP } from "node:net";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 import { lookup } from "node:dns/promises";
+import { lookup as lookupCallback } from "node:dns";
 import { DEFAULT_ALLOWED_UPSTREAMS } from "../../specs/defaults.js";
 import { parseCidr } from "../../common/values.js";
 import { agentError } from "../errors.js";
@@ -21,6 +22,23 @@ export class UpstreamBounds {
     }
     this.text = cidrs.join(", ");
   }
+
+  /**
+   * A `lookup` for sockets to a name that was not pinned (a stored table whose name did not resolve at
+   * start-up): every connect resolves it afresh and keeps only the addresses inside the bounds.
+   */
+  readonly lookup: LookupFunction = (hostname, options, callback) => {
+    lookupCallback(hostname, { all: true, verbatim: true }, (err, addresses) => {
+      if (err) return callback(err, "", 0);
+      const allowed = addresses.filter((a) => this.allows(a.address));
+      if (allowed.length === 0) {
+        const e = Object.assign(new Error(`${hostname} resolves only outside the router's allowed upstreams`), { code: "EACCES" });
+        return callback(e, "", 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: typeof allowed) => void)(null, allowed);
+      callback(null, allowed[0]!.address, allowed[0]!.family);
+    });
+  };
 
   /** True when the IP address lies in an allowed range (IPv4-mapped IPv6 addresses count as IPv4). */
   allows(ip: string): boolean {
@@ -47,7 +65,8 @@ export class UpstreamBounds {
           ips = (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
         } catch (err) {
           // A stored table was checked when it was applied: a router that restarts while DNS is down keeps
-          // serving it (the name is resolved again at each connect) rather than dropping live traffic.
+          // serving it rather than dropping live traffic; the name is then resolved at each connect through
+          // `lookup`, which keeps only addresses inside the bounds.
           if (o.unresolvedAsIs === true) {
             out.set(address, address);
             continue;

@@ -66,6 +66,7 @@ export class UpstreamConn {
     const s = connect({
       host: upstream.address,
       port: upstream.port,
+      lookup: upstream.ctx.lookup,
       noDelay: true,
       onread: { buffer: () => this.readBuf, callback: (n: number, b: Uint8Array) => this.onRead(n, b as Buffer) },
     });

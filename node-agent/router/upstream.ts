@@ -36,6 +36,8 @@ export interface RouterContext {
   readonly websockets: Record<Color, number>;
   /** Call after changing the counters above; cheap, throttled by the data plane. */
   countsChanged(): void;
+  /** Resolves a node address that is a name, keeping only addresses inside agent.yaml's bounds. */
+  readonly lookup: import("node:net").LookupFunction;
   /** Call after an upstream's health changed. */
   healthChanged(up: Upstream): void;
 }

@@ -90,7 +90,7 @@ export function startTunnel(ctx: RouterContext, tunnels: Set<Tunnel>, client: So
 /** Connects to the tunnel's upstream node; a failed connect is retried once on another node. */
 function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
   const { ctx, upstream: up } = t;
-  const s = connect({ host: up.address, port: up.port, noDelay: true });
+  const s = connect({ host: up.address, port: up.port, noDelay: true, lookup: ctx.lookup });
   t.upstreamSocket = s;
   let connected = false;
   let buf: Buffer | null = null;

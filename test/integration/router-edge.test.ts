@@ -206,6 +206,15 @@ describe("router edge: agent.yaml bounds where a router may send traffic", () =>
     await expect(r.plane.apply(spec)).rejects.toMatchObject({ code: "AGENT_ERR_UPSTREAM_NOT_ALLOWED" });
   });
 
+  it("a name left unpinned (it did not resolve when a stored table was restored) is checked at every connect", async () => {
+    const { UpstreamBounds } = await import("../../node-agent/router/upstream-bounds.js");
+    const ask = (b: InstanceType<typeof UpstreamBounds>): Promise<string> => new Promise((resolve) => {
+      b.lookup("localhost", {}, (err, address) => resolve(err ? `refused: ${(err as NodeJS.ErrnoException).code}` : String(address)));
+    });
+    expect(await ask(new UpstreamBounds())).toMatch(/^(127\.0\.0\.1|::1)$/);
+    expect(await ask(new UpstreamBounds(["10.1.0.0/16"]))).toBe("refused: EACCES");
+  });
+
   it("honours a narrower allowedUpstreams list, and a stored table outside the bounds is kept aside at start, never a reason not to serve", async () => {
     const up = await startRecordingUpstream();
     const r = await startRouter();
