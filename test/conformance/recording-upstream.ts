@@ -47,7 +47,8 @@ export function echo(req: UpstreamRequest): Answer {
   if (m.upgrade) {
     if (m.target.startsWith("/ws-ok")) return { bytes: "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n", upgrade: true };
     const b = "no upgrade here\n";
-    return { bytes: `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${b.length}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n${b}` };
+    // Answered and closed: the router passes a refused upgrade's answer through until the upstream closes.
+    return { bytes: `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${b.length}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n${b}`, close: true };
   }
   const body = JSON.stringify({ seq: req.seq, method: m.method, target: m.target, host: header(m, "host") ?? null, bodyLength: m.body.length });
   const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n`;

@@ -14,7 +14,7 @@ import { RouterDataPlane } from "../../node-agent/router/data-plane.js";
 import type { RouterSpec } from "../../specs/wire.js";
 import { RecordingUpstream } from "./recording-upstream.js";
 import { H11 } from "./h11.js";
-import { LlhttpStream, type ParseResult } from "./llhttp.js";
+import { LlhttpStream, type HttpMessage, type ParseResult } from "./llhttp.js";
 
 export const LOOPBACK = "127.0.0.1";
 /** The live host; unknown hosts go to live too (defaultRoute), so any Host reaches the upstream. */
@@ -108,9 +108,17 @@ export class Client {
 
   /** Final responses llhttp has parsed so far (1xx not counted). */
   finals(): number {
-    let n = 0;
-    for (const m of this.stream.result.messages) if (m.status >= 200 || m.status === 101) n++;
-    return n;
+    return this.answers().length;
+  }
+
+  /** The final responses llhttp has parsed so far. */
+  answers(): HttpMessage[] {
+    return this.stream.result.messages.filter((m) => m.status >= 200 || m.status === 101);
+  }
+
+  /** llhttp could not read on (a parse error or an upgrade). */
+  get broken(): boolean {
+    return this.streamDead;
   }
 
   /** Waits until `n` final responses arrived, the connection closed, the parse failed, or `ms` passed. */
