@@ -42,7 +42,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
   let closeCore: () => Promise<void>;
   if (config.role === "router") {
     const { RouterAgent } = await import("./router-agent.js");
-    const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, logger, bootId });
+    const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, logger, bootId });
     await router.start();
     core = router;
     closeCore = () => router.close();

@@ -1,11 +1,10 @@
 /**
  * The agent core for role router: the routing data plane behind the agent API. A router spec is
- * applied atomically (persisted first, then swapped in); status carries the table and per-colour
+ * swapped in atomically and answered once it is on disk; status carries the table and per-colour
  * in-flight counts so the reconciler never replaces a colour that still serves requests.
  */
 import type { Logger } from "pino";
 import type { NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
-import { sameSpec } from "../reconciler/desired.js";
 import { agentError } from "./errors.js";
 import { RouterDataPlane } from "./router/data-plane.js";
 
@@ -14,6 +13,8 @@ export interface RouterAgentOptions {
   dataDir: string;
   /** From agent.yaml router.listen: the only address this router serves on. */
   listen: string;
+  /** From agent.yaml router.allowedUpstreams: where this router may send traffic. */
+  allowedUpstreams?: readonly string[];
   logger: Logger;
   bootId: string;
 }
@@ -24,7 +25,7 @@ export class RouterAgent {
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: RouterAgentOptions) {
-    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
+    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
   }
 
   /** Restores the last table from disk and serves it before any contact with the reconciler. */
@@ -58,11 +59,10 @@ export class RouterAgent {
     if (current && spec.generation < current.generation) {
       throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the table's generation ${current.generation}`);
     }
-    if (current && sameSpec(current, spec)) return { changed: false };
-    await this.plane.apply(spec);
-    this.o.logger.info({ generation: spec.generation, live: spec.live, preview: spec.preview }, "routing table applied");
-    this.emit();
-    return { changed: true };
+    // Also for the table already served: the answer waits until it is durable.
+    const changed = await this.plane.apply(spec);
+    if (changed) this.emit();
+    return { changed };
   }
 
   onChange(listener: () => void): () => void {

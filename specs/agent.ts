@@ -49,7 +49,20 @@ export const agentConfigSchema = {
       type: "object",
       additionalProperties: false,
       default: {},
-      properties: { listen: { ...listenSchema, default: d.DEFAULT_ROUTER_LISTEN } },
+      properties: {
+        listen: { ...listenSchema, default: d.DEFAULT_ROUTER_LISTEN },
+        /**
+         * CIDRs every upstream address of a router spec must lie in; a spec pointing elsewhere is refused
+         * (403) and nothing changes. Host names are resolved when a table is applied.
+         */
+        allowedUpstreams: {
+          type: "array",
+          minItems: 1,
+          maxItems: 100,
+          items: { type: "string", pattern: "^[0-9a-fA-F.:]+/[0-9]{1,3}$", "x-hint": "a CIDR such as 10.0.0.0/8" },
+          default: [...d.DEFAULT_ALLOWED_UPSTREAMS],
+        },
+      },
     },
     tls: {
       type: "object",

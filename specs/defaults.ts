@@ -10,6 +10,11 @@ export const DEFAULT_AGENT_LISTEN = "127.0.0.1:7100";
 export const DEFAULT_RECONCILER_LISTEN = "127.0.0.1:7000";
 /** Router data-plane listen address. */
 export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:8000";
+/**
+ * Where a router may send traffic when agent.yaml sets no router.allowedUpstreams: loopback and the private
+ * ranges, never a public address (so a stolen router token cannot point the live route at the internet).
+ */
+export const DEFAULT_ALLOWED_UPSTREAMS = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"] as const;
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
 

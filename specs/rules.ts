@@ -8,7 +8,7 @@ import type { AgentConfig } from "./agent.js";
 import type { PathIssue } from "./validate.js";
 import { dotted, suggest } from "./validate.js";
 import { COLORS } from "./types.js";
-import { splitListen } from "./values.js";
+import { parseCidr, splitListen } from "./values.js";
 
 /** The rules, as documented for operators (see README). */
 export const CLUSTER_RULES = [
@@ -183,6 +183,9 @@ export function agentRules(a: AgentConfig): PathIssue[] {
   if (a.runtime === "process" && a.process?.releasesDir === undefined) {
     out.push({ path: a.process ? ["process"] : [], atKey: true, message: "process.releasesDir: runtime process needs a releases directory" });
   }
+  a.router.allowedUpstreams.forEach((cidr, i) => {
+    if (parseCidr(cidr) === null) out.push({ path: ["router", "allowedUpstreams", i], atKey: false, message: `router.allowedUpstreams[${i}]: ${JSON.stringify(cidr)} is not a CIDR such as 10.0.0.0/8 or fc00::/7` });
+  });
   return out;
 }
 

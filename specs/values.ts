@@ -1,4 +1,5 @@
-/** Small helpers on values every part uses: listen addresses and frozen snapshots. */
+/** Small helpers on values every part uses: listen addresses, CIDRs and frozen snapshots. */
+import { isIP } from "node:net";
 
 /** "127.0.0.1:8000" → ["127.0.0.1", 8000]; "[::1]:8000" → ["::1", 8000]. */
 export function splitListen(listen: string): [string, number] {
@@ -15,4 +16,16 @@ export function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** A CIDR ("10.0.0.0/8", "fc00::/7") split into its network address, prefix length and family; null when it is not one. */
+export function parseCidr(cidr: string): { net: string; prefix: number; family: "ipv4" | "ipv6" } | null {
+  const slash = cidr.lastIndexOf("/");
+  if (slash < 0) return null;
+  const net = cidr.slice(0, slash);
+  const family = isIP(net);
+  const prefixText = cidr.slice(slash + 1);
+  const prefix = Number(prefixText);
+  if (family === 0 || !/^[0-9]{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) return null;
+  return { net, prefix, family: family === 4 ? "ipv4" : "ipv6" };
 }

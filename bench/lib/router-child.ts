@@ -1,22 +1,21 @@
 /**
- * Benchmark router: the Switchyard data plane in a process of its own, like the agent runs it.
- * IPC: `{ type: "apply", spec }` → `{ type: "applied", applyMs, at }` once the table is on disk and swapped in
- * (`at`: when the message was handled, process.hrtime ns; `applyMs`: how long apply() took).
+ * Benchmark router: a real router agent (the data plane behind the agent API) in a process of its own, like
+ * `switchyard agent` runs it. Flips arrive as `PUT /v1/spec` with the bearer token, over loopback HTTP.
+ * IPC: `{ type: "ready", apiPort, token }` once listening.
  */
-import { RouterDataPlane } from "../../node-agent/router/data-plane.js";
+import { randomBytes } from "node:crypto";
+import { RouterAgent } from "../../node-agent/router-agent.js";
+import { buildAgentServer } from "../../node-agent/server.js";
+import { TokenGuard } from "../../node-agent/auth.js";
 import { makeLogger } from "../../node-agent/log.js";
-import type { RouterSpec } from "../../specs/wire.js";
 
 const [dataDir, listen] = process.argv.slice(2) as [string, string];
-const plane = new RouterDataPlane({ dataDir, listen, logger: makeLogger("bench-router", { level: "warn" }) });
-await plane.start();
-process.on("message", (m: { type: string; spec: RouterSpec }) => {
-  if (m.type !== "apply") return;
-  const began = process.hrtime.bigint();
-  plane.apply(m.spec).then(
-    () => process.send?.({ type: "applied", applyMs: Number(process.hrtime.bigint() - began) / 1e6, at: began.toString() }),
-    (err: Error) => process.send?.({ type: "error", message: err.message }),
-  );
-});
-process.on("disconnect", () => { void plane.close().then(() => process.exit(0)); });
-process.send?.({ type: "ready" });
+const logger = makeLogger("bench-router", { level: "warn" });
+const router = new RouterAgent({ name: "router-1", dataDir, listen, logger, bootId: "bench" });
+await router.start();
+const token = randomBytes(24).toString("hex");
+const server = buildAgentServer({ core: router, guard: new TokenGuard(token), logger });
+await server.listen({ host: "127.0.0.1", port: 0 });
+const addr = server.server.address();
+process.on("disconnect", () => { void server.close().then(() => router.close()).then(() => process.exit(0)); });
+process.send?.({ type: "ready", apiPort: typeof addr === "object" && addr ? addr.port : 0, token });

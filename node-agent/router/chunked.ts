@@ -1,7 +1,8 @@
 /**
- * Follows HTTP/1.1 chunked framing over raw bytes, so a body can be forwarded as it is while we still know
- * exactly where it ends (or decoded, for an HTTP/1.0 client). Strict: a malformed size line is an error,
- * never a guess, because a framing disagreement between us and the other side is how smuggling starts.
+ * Follows HTTP/1.1 chunked framing over raw bytes and hands out the chunk payloads, so the router knows
+ * exactly where a body ends and frames what it forwards itself (extensions and trailers are read past,
+ * never forwarded). Strict: a malformed size line is an error, never a guess, because a framing
+ * disagreement between us and the other side is how smuggling starts.
  */
 
 /** `feed` results besides an end offset. */

@@ -14,7 +14,7 @@ import type { RouterContext } from "./upstream.js";
 import type { UpstreamConn } from "./upstream-conn.js";
 import type { ResponseHead } from "./response-head.js";
 import type { Tunnel } from "./websocket.js";
-import { BODY_CHUNKED, BODY_UNTIL_CLOSE } from "./response-head.js";
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from "./response-head.js";
 import { REQ_LENGTH, REQ_NONE, RequestHead } from "./request-head.js";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.js";
 import { pickNode } from "./balancer.js";
@@ -29,6 +29,9 @@ const C_TUNNEL = 3;
 const C_CLOSED = 4;
 
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
+/** The end of a chunked body we frame: the last chunk and an empty trailer section. */
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
 /** Bodies up to this size go out in one write together with the response head. */
 const INLINE_BODY_MAX = 16 * 1024;
 /** A closed-by-us connection whose client never closes its side is destroyed after this long. */
@@ -65,11 +68,17 @@ export class ClientConn {
   strandedAt = 0;
   private reqRemaining = 0;
   private readonly reqChunks = new ChunkedScanner();
+  /** A chunked request body goes upstream in chunks we frame: no extensions, no trailers. */
+  private readonly onRequestChunk = (slice: Buffer): void => {
+    this.forward(Buffer.concat([Buffer.from(slice.length.toString(16) + "\r\n", "latin1"), slice, CRLF]));
+  };
   private attempt = 0;
   private staleRetried = false;
   private pendingHead: string | null = null;
   private respStarted = false;
   private respClose = false;
+  /** The response goes to the client chunked, in chunks we frame. */
+  private respChunked = false;
   private clientEnded = false;
   private paused = false;
   private activity = 0;
@@ -93,19 +102,34 @@ export class ClientConn {
     if (!this.rq.http10) this.socket.write(text, "latin1");
   }
 
-  /** The final response head; sent with the first body bytes (one write), or by flushHead(). */
-  respondHead(rh: ResponseHead): void {
+  /**
+   * The final response head; sent with the first body bytes (one write), or by flushHead(). The framing
+   * lines are ours, from what the upstream connection parsed: false when this client cannot be given the
+   * response as it is (transfer codings other than chunked for an HTTP/1.0 client).
+   */
+  respondHead(rh: ResponseHead): boolean {
     const rq = this.rq;
     // With the request body not all read, the connection cannot stay in step: close it after this answer.
     let close = !rq.keepAlive || this.clientEnded || !this.reqDone;
     let framing = "";
-    if (rh.framing === BODY_CHUNKED) {
+    this.respChunked = false;
+    if (rh.codings !== "" && rq.http10) return false;
+    if (rh.framing === BODY_LENGTH || rh.framing === BODY_NONE && rh.contentLength >= 0) {
+      framing = "content-length: " + rh.contentLength + "\r\n";
+    } else if (rh.framing === BODY_CHUNKED) {
       if (rq.http10) close = true; // decoded, delimited by closing
-      else framing = "transfer-encoding: chunked\r\n";
-    } else if (rh.framing === BODY_UNTIL_CLOSE) close = true;
+      else {
+        this.respChunked = true;
+        framing = rh.codings === "" ? "transfer-encoding: chunked\r\n" : "transfer-encoding: " + rh.codings + ", chunked\r\n";
+      }
+    } else if (rh.framing === BODY_UNTIL_CLOSE) {
+      close = true;
+      if (rh.codings !== "") framing = "transfer-encoding: " + rh.codings + "\r\n";
+    }
     this.respClose = close;
     this.pendingHead = rh.statusLine + "\r\n" + rh.lines + framing + colorLine(this.color) +
       (close ? "connection: close\r\n\r\n" : rq.http10 ? "connection: keep-alive\r\n\r\n" : "\r\n");
+    return true;
   }
 
   flushHead(): void {
@@ -120,9 +144,24 @@ export class ClientConn {
     if (!this.out(d)) this.up?.pause();
   }
 
+  /** One decoded chunk of a chunked response: re-encoded with our own size line, or as it is for HTTP/1.0. */
+  respondChunk(d: Buffer): void {
+    if (!this.respChunked) {
+      this.respondData(d);
+      return;
+    }
+    const s = this.socket;
+    s.cork();
+    this.out(Buffer.from(d.length.toString(16) + "\r\n", "latin1"));
+    s.write(d);
+    const ok = s.write(CRLF);
+    s.uncork();
+    if (!ok) this.up?.pause();
+  }
+
   /** The response is complete (the upstream connection has already been pooled or closed). */
   respondEnd(last: Buffer | null): void {
-    this.out(last);
+    this.out(this.respChunked ? LAST_CHUNK : last);
     this.finish(false);
   }
 
@@ -234,9 +273,13 @@ export class ClientConn {
     while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
     if (start > 0) buf = buf.subarray(start);
     const end = buf.indexOf(CRLFCRLF);
+    // The limit holds for any head, whether it arrived in pieces or in one read.
+    if ((end < 0 ? buf.length : end + 4) > MAX_REQUEST_HEAD_BYTES) {
+      this.replyAndClose(431, "request head too large\n");
+      return;
+    }
     if (end < 0) {
-      if (buf.length > MAX_REQUEST_HEAD_BYTES) this.replyAndClose(431, "request head too large\n");
-      else if (buf.length > 0) this.buf = buf;
+      if (buf.length > 0) this.buf = buf;
       return;
     }
     const rq = this.rq;
@@ -306,8 +349,10 @@ export class ClientConn {
       }
       end = from + this.reqRemaining;
       this.reqRemaining = 0;
+      if (end > from) this.forward(from === 0 && end === d.length ? d : d.subarray(from, end));
     } else {
-      end = this.reqChunks.feed(d, from, null);
+      // Chunk payloads are forwarded by onRequestChunk as they are decoded.
+      end = this.reqChunks.feed(d, from, this.onRequestChunk);
       if (end === CHUNKED_ERROR) {
         const up = this.up;
         this.up = null;
@@ -315,12 +360,9 @@ export class ClientConn {
         this.respondFail(400, "malformed chunked request body\n");
         return;
       }
-      if (end === CHUNKED_MORE) {
-        this.forward(from === 0 ? d : d.subarray(from));
-        return;
-      }
+      if (end === CHUNKED_MORE) return;
+      this.forward(LAST_CHUNK);
     }
-    if (end > from) this.forward(from === 0 && end === d.length ? d : d.subarray(from, end));
     this.reqDone = true;
     this.state = C_WAIT;
     this.up?.requestSent();
@@ -346,7 +388,7 @@ export class ClientConn {
 
   private dispatch(c: UpstreamConn, pendingBody: Buffer[] | null): void {
     this.up = c;
-    c.attach(this, this.rq.upstreamHead, pendingBody, this.rq.method === "HEAD", this.rq.http10);
+    c.attach(this, this.rq.upstreamHead, pendingBody, this.rq.method === "HEAD");
     if (this.reqDone) c.requestSent();
   }
 

@@ -1,6 +1,6 @@
 /**
  * The router data plane: listens on `router.listen`, routes every request by the current routing table,
- * and flips by swapping that table (one reference assignment) after it is safely on disk.
+ * and flips by swapping that table (one reference assignment); an apply resolves once the table is on disk.
  *
  * Drain semantics ("a colour that is being replaced"). A RouterSpec does not say which colour is about to
  * get new containers, only where each host name and path leads. So the data plane judges every open
@@ -25,7 +25,8 @@ import { Upstream, type HealthState, type RouterContext } from "./upstream.js";
 import { HealthCheck, healthSettings } from "./health-check.js";
 import { ClientConn, type PlaneState } from "./client-conn.js";
 import type { Tunnel } from "./websocket.js";
-import { persistTable, restoreTable } from "./table-store.js";
+import { keepTableAside, persistTable, restoreTable } from "./table-store.js";
+import { UpstreamBounds } from "./upstream-bounds.js";
 import {
   CLIENT_HEADERS_TIMEOUT_MS, CLIENT_KEEPALIVE_TIMEOUT_MS, COUNTS_CHANGE_THROTTLE_MS, DEFAULT_ROUTER_TIMEOUTS, SWEEP_INTERVAL_MS, type RouterTimeouts,
 } from "./limits.js";
@@ -41,6 +42,8 @@ export interface DataPlaneOptions {
    * (at most every 100 ms), upstream health flipped. Must be cheap.
    */
   onChange?: () => void;
+  /** agent.yaml router.allowedUpstreams: CIDRs every upstream address must lie in (default: loopback and private ranges). */
+  allowedUpstreams?: readonly string[];
   /** Overrides for connect/header/idle/pool timeouts (tests use short ones). */
   timeouts?: Partial<RouterTimeouts>;
 }
@@ -73,9 +76,11 @@ export class RouterDataPlane implements PlaneState {
   private readonly port: number;
   private readonly server: Server;
   private readonly upstreams = new Map<string, { up: Upstream; check: HealthCheck }>();
+  private readonly bounds: UpstreamBounds;
   /** Upstreams no longer in the table whose busy connections have not finished yet. */
   private readonly retired = new Set<Upstream>();
   private applying: Promise<void> = Promise.resolve();
+  private persisting: Promise<void> = Promise.resolve();
   private sweeper: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private countsTimer: NodeJS.Timeout | null = null;
@@ -85,6 +90,7 @@ export class RouterDataPlane implements PlaneState {
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = opts.logger;
     [this.host, this.port] = splitListen(opts.listen);
+    this.bounds = new UpstreamBounds(opts.allowedUpstreams);
     const inFlight = { blue: 0, green: 0 };
     const websockets = { blue: 0, green: 0 };
     const self = this;
@@ -109,14 +115,20 @@ export class RouterDataPlane implements PlaneState {
   /** Restores the stored table (never fails on a bad one), then listens. */
   async start(): Promise<void> {
     const restored = await restoreTable(this.opts.dataDir);
+    let error = restored.error;
     if (restored.spec !== null) {
-      this.install(restored.spec);
-      this.log.info({ generation: restored.spec.generation, live: restored.spec.live, preview: restored.spec.preview }, "routing table restored");
-    } else if (restored.error !== null) {
-      this.tableError = restored.error;
+      try {
+        this.install(restored.spec, await this.checkBounds(restored.spec));
+        this.log.info({ generation: restored.spec.generation, live: restored.spec.live, preview: restored.spec.preview }, "routing table restored");
+      } catch (err) {
+        error = await keepTableAside(this.opts.dataDir, `the stored routing table cannot be installed: ${(err as Error).message}`);
+      }
+    }
+    if (error !== null) {
+      this.tableError = error;
       this.noTableBody = CORRUPT_TABLE_BODY;
-      this.log.error({ error: restored.error }, "stored routing table unusable; serving 503 until a new one is applied");
-    } else {
+      this.log.error({ error }, "stored routing table unusable; serving 503 until a new one is applied");
+    } else if (restored.spec === null) {
       this.log.info({ dataDir: this.opts.dataDir }, "no stored routing table; serving 503 until one is applied");
     }
     await new Promise<void>((resolve, reject) => {
@@ -133,15 +145,26 @@ export class RouterDataPlane implements PlaneState {
     this.log.info({ listen: this.opts.listen }, "router listening");
   }
 
-  /** Persists the spec atomically, then swaps the in-memory table. Idempotent; applies run one at a time. */
-  async apply(spec: RouterSpec): Promise<void> {
+  /**
+   * Checks the spec against agent.yaml's bounds, swaps in its table, then writes it to disk; resolves only
+   * once the table is durable. The swap comes first so that the flip is not delayed by the fsync (nor by a
+   * slow write of the table before it); a crash before the write completes leaves the previous table on
+   * disk, whose colour still runs, until the reconciler (which counts the switch as done only on our answer)
+   * sends the table again. Swaps happen in call order; writes too, so the disk ends with the last table.
+   * Idempotent: the same table again resolves (false) once it is durable; true when the table changed.
+   */
+  async apply(spec: RouterSpec): Promise<boolean> {
     if (spec.listen !== this.opts.listen) {
       throw agentError("AGENT_ERR_LISTEN_NOT_ALLOWED",
         `this router listens on ${this.opts.listen} (agent.yaml router.listen); the spec asks for ${spec.listen}; nothing was changed`);
     }
-    const run = this.applying.then(() => this.applyNow(spec));
-    this.applying = run.catch(() => {});
-    return run;
+    const swap = this.applying.then(() => this.swap(spec));
+    this.applying = swap.then(() => {}, () => {});
+    const swapped = await swap;
+    const write = this.persisting.then(() => (swapped === null ? this.durable() : this.persist(swapped)));
+    this.persisting = write.catch(() => {});
+    await write;
+    return swapped !== null;
   }
 
   status(): RouterStatus {
@@ -172,6 +195,7 @@ export class RouterDataPlane implements PlaneState {
     this.closed = true;
     for (const t of [this.sweeper, this.drainTimer, this.countsTimer]) if (t !== null) clearTimeout(t);
     await this.applying;
+    await this.persisting;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const t of [...this.tunnels]) t.close();
     for (const { up, check } of this.upstreams.values()) {
@@ -186,40 +210,72 @@ export class RouterDataPlane implements PlaneState {
     this.log.info({ listen: this.opts.listen }, "router closed");
   }
 
-  private async applyNow(spec: RouterSpec): Promise<void> {
+  /** Checks and installs the spec's table; null when it is the table already served. */
+  private async swap(spec: RouterSpec): Promise<RouterSpec | null> {
     if (this.closed) throw agentError("AGENT_ERR_RUNTIME", "the router is shutting down; the routing table was not changed");
     const copy = deepFreeze(structuredClone(spec));
-    if (this.spec !== null && JSON.stringify(this.spec) === JSON.stringify(copy)) return;
-    const t0 = performance.now();
-    persistTable(this.opts.dataDir, copy);
-    const persistMs = performance.now() - t0;
-    if (persistMs > 100) this.log.warn({ persistMs: Math.round(persistMs) }, "writing the routing table was slow");
+    if (this.spec !== null && JSON.stringify(this.spec) === JSON.stringify(copy)) return null;
+    const pinned = await this.checkBounds(copy);
     const before = this.spec;
-    this.install(copy);
-    this.tableError = null;
-    this.noTableBody = NO_TABLE_BODY;
+    this.install(copy, pinned);
     this.log.info({ generation: copy.generation, live: copy.live, preview: copy.preview, wasLive: before?.live ?? null }, "routing table applied");
     this.changed();
+    return copy;
+  }
+
+  /** Writes a swapped-in table to disk (atomically, durably); a failure is reported in status and thrown. */
+  private async persist(spec: RouterSpec): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await persistTable(this.opts.dataDir, spec);
+    } catch (err) {
+      this.tableError = `the routing table is served but could not be written to disk: ${(err as Error).message}`;
+      this.changed();
+      throw agentError("AGENT_ERR_RUNTIME", `${this.tableError}; a restart would bring back the previous table`);
+    }
+    const persistMs = performance.now() - t0;
+    if (persistMs > 100) this.log.warn({ persistMs: Math.round(persistMs) }, "writing the routing table was slow");
+    if (this.tableError !== null || this.noTableBody !== NO_TABLE_BODY) {
+      this.tableError = null;
+      this.noTableBody = NO_TABLE_BODY;
+      this.changed();
+    }
+  }
+
+  /** The table served is the one asked for again: fine once it is on disk (its own write may have failed). */
+  private async durable(): Promise<void> {
+    if (this.tableError !== null && this.spec !== null) await this.persist(this.spec);
+  }
+
+  /** Every upstream address of the spec, checked against agent.yaml's bounds; see UpstreamBounds. */
+  private checkBounds(spec: RouterSpec): Promise<ReadonlyMap<string, string>> {
+    const names = new Set<string>();
+    for (const color of ["blue", "green"] as const) for (const svc of spec.upstreams[color]) for (const n of svc.nodes) names.add(n.address);
+    return this.bounds.pin(names);
   }
 
   /** Builds the table for `spec` (reusing pools and health of nodes that stay), swaps it in, retires the rest. */
-  private install(spec: RouterSpec): void {
+  private install(spec: RouterSpec, pinned: ReadonlyMap<string, string>): void {
     const keep = new Set<string>();
+    const fresh = new Map<string, { up: Upstream; check: HealthCheck }>();
+    // Building the table touches nothing shared: if it throws, the current table stays as it was.
     const table = new RoutingTable(spec, (_color: Color, svc: UpstreamService, node) => {
       const h = healthSettings(svc.health);
-      const key = `${node.address}|${node.port}|${h.path}|${h.periodMs}|${h.timeoutMs}|${h.healthyThreshold}|${h.unhealthyThreshold}`;
+      const address = pinned.get(node.address) ?? node.address;
+      const key = `${address}|${node.port}|${h.path}|${h.periodMs}|${h.timeoutMs}|${h.healthyThreshold}|${h.unhealthyThreshold}`;
       keep.add(key);
-      let e = this.upstreams.get(key);
+      let e = this.upstreams.get(key) ?? fresh.get(key);
       if (e === undefined) {
-        const up = new Upstream(this.ctx, key, node.node, node.address, node.port);
+        const up = new Upstream(this.ctx, key, node.node, address, node.port);
         e = { up, check: new HealthCheck(up, h) };
-        this.upstreams.set(key, e);
-        e.check.start();
+        fresh.set(key, e);
       }
       return e.up;
     });
+    for (const [key, e] of fresh) this.upstreams.set(key, e);
     this.table = table; // the flip: one reference assignment
     this.spec = spec;
+    for (const e of fresh.values()) e.check.start();
     for (const [key, e] of this.upstreams) {
       if (keep.has(key)) continue;
       e.check.stop();

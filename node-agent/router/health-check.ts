@@ -3,7 +3,7 @@
  * (never a pooled one, so a probe can neither be delayed by nor disturb traffic). 2xx and 3xx are healthy,
  * anything else, a timeout or a connection error is not. See upstream.ts for what the results mean.
  */
-import { request } from "node:http";
+import { request, type ClientRequest } from "node:http";
 import type { UpstreamService } from "../../specs/wire.js";
 import * as d from "../../specs/defaults.js";
 import type { Upstream } from "./upstream.js";
@@ -59,14 +59,23 @@ export class HealthCheck {
       this.timer = setTimeout(() => this.probe(), h.periodMs);
       this.timer.unref();
     };
-    const req = request({
-      host: up.address,
-      port: up.port,
-      path: h.path,
-      method: "GET",
-      agent: false,
-      headers: { host: `${up.address}:${up.port}`, "user-agent": "switchyard-router-health", connection: "close" },
-    });
+    let req: ClientRequest;
+    try {
+      req = request({
+        host: up.address,
+        port: up.port,
+        path: h.path,
+        method: "GET",
+        agent: false,
+        headers: { host: `${up.address}:${up.port}`, "user-agent": "switchyard-router-health", connection: "close" },
+      });
+    } catch (err) {
+      // A probe that cannot even be sent (say a path node:http refuses) counts as a failed probe, never as a crash.
+      up.probeResult(false, h.healthyThreshold, h.unhealthyThreshold, `cannot probe: ${(err as Error).message}`);
+      this.timer = setTimeout(() => this.probe(), h.periodMs);
+      this.timer.unref();
+      return;
+    }
     const deadline = setTimeout(() => done(false, `no answer within ${h.timeoutMs} ms`), h.timeoutMs);
     deadline.unref();
     req.on("response", (res) => {

@@ -2,15 +2,20 @@
  * Parses a client's HTTP/1.x request head and builds the head we send upstream.
  *
  * Strict by design, because the router's reading of a request must be the only possible reading: the
- * whole head is checked by one regular expression (token method and header names, no whitespace before a
- * colon, no folded lines, no bare CR or LF, no control bytes), Content-Length must be digits and agree
- * with any repeat, Transfer-Encoding must be exactly "chunked" and never comes with Content-Length. What
- * passes is forwarded line for line, so the upstream parses the very bytes we parsed.
+ * whole head is checked by one regular expression (token method and header names, a visible-ASCII target,
+ * no whitespace before a colon, no folded lines, no bare CR or LF, no control bytes), Content-Length must be
+ * digits and agree with any repeat, Transfer-Encoding must be exactly "chunked" and never comes with
+ * Content-Length, Host must look like a host.
  *
- * Hop-by-hop headers are dropped (Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection and every
- * header the Connection header names); X-Forwarded-For is appended to; X-Forwarded-Proto and -Host are set by
- * us whatever the client sent; Host is kept as received. Expect is forwarded (the upstream's 100 Continue
- * comes back through us).
+ * Framing belongs to the router: the client's Host, Content-Length and Transfer-Encoding lines are never
+ * forwarded as they came; the upstream head carries our own `host:` (the absolute-form authority when there
+ * is one) and our own `content-length:` or `transfer-encoding: chunked` (a chunked body is re-encoded by
+ * the client connection). A Connection header that nominates one of those three is refused: hop-by-hop
+ * removal may drop headers, never framing.
+ *
+ * Other hop-by-hop headers are dropped (Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection and
+ * every header the Connection header names); X-Forwarded-For is appended to; X-Forwarded-Proto and -Host are
+ * set by us whatever the client sent. Expect is forwarded (the upstream's 100 Continue comes back through us).
  */
 import { dropHeaders, is, parseLength, value } from "./http-text.js";
 
@@ -19,8 +24,14 @@ export const REQ_LENGTH = 1;
 export const REQ_CHUNKED = 2;
 
 
+/** A Host value or an absolute-form authority: a reg-name or IPv4 address, or a bracketed IPv6 literal, and an optional port. */
+const HOST_RE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?$/;
+/** Headers a Connection header may not nominate: removing them would change how the upstream frames or routes. */
+const NEVER_HOP = new Set(["host", "content-length", "transfer-encoding"]);
+
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
-const HEAD_RE = new RegExp(`^${TOKEN} [\\x21-\\x7e\\x80-\\xff]+ HTTP/1\\.[01]\\r\\n(?:${TOKEN}:[\\t\\x20-\\x7e\\x80-\\xff]*\\r\\n)*$`);
+// The target is visible ASCII without "#": clients percent-encode everything else, and a fragment is never sent.
+const HEAD_RE = new RegExp(`^${TOKEN} [\\x21-\\x22\\x24-\\x7e]+ HTTP/1\\.[01]\\r\\n(?:${TOKEN}:[\\t\\x20-\\x7e\\x80-\\xff]*\\r\\n)*$`);
 
 /** Reused for every request of a connection; `parse` overwrites every field. */
 export class RequestHead {
@@ -54,8 +65,9 @@ export class RequestHead {
     let authority: string | undefined;
     if (target.charCodeAt(0) !== 47 /* / */) {
       // absolute-form ("GET http://host/x") is allowed by HTTP/1.1; its authority overrides Host.
-      const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target);
+      const m = /^https?:\/\/([^/?]*)(.*)$/i.exec(target);
       if (m !== null) {
+        if (!HOST_RE.test(m[1]!)) return this.refuse(400, "bad authority in the request target\n");
         authority = m[1]!;
         target = m[2] === "" ? "/" : m[2]!.charCodeAt(0) === 47 ? m[2]! : "/" + m[2]!;
       } else if (target !== "*" || this.method !== "OPTIONS") return this.refuse(400, "bad request target\n");
@@ -85,7 +97,7 @@ export class RequestHead {
           if (is(text, pos, "te")) keep = false;
           break;
         case 4: // Host
-          if (is(text, pos, "host")) { host = value(text, colon, next); hosts++; }
+          if (is(text, pos, "host")) { host = value(text, colon, next); hosts++; keep = false; }
           break;
         case 7: // Upgrade, Trailer
           if (is(text, pos, "upgrade")) { upgrade = value(text, colon, next); keep = false; }
@@ -101,11 +113,9 @@ export class RequestHead {
         case 14: // Content-Length
           if (is(text, pos, "content-length")) {
             const v = value(text, colon, next);
-            if (cl !== undefined) {
-              if (v !== cl) return this.refuse(400, "conflicting Content-Length headers\n");
-              keep = false;
-            }
+            if (cl !== undefined && v !== cl) return this.refuse(400, "conflicting Content-Length headers\n");
             cl = v;
+            keep = false;
           }
           break;
         case 15: // X-Forwarded-For
@@ -132,6 +142,7 @@ export class RequestHead {
 
     if (hosts > 1) return this.refuse(400, "more than one Host header\n");
     if (host === undefined && authority === undefined) return this.refuse(400, "missing Host header\n");
+    if (host !== undefined && host !== "" && !HOST_RE.test(host)) return this.refuse(400, "bad Host header\n");
     if (authority !== undefined) host = authority;
     this.host = host;
 
@@ -148,6 +159,7 @@ export class RequestHead {
           if (t === "close") keepAlive = false;
           else if (t === "keep-alive") keepAlive = true;
           else if (t === "upgrade") upgradeAsked = true;
+          else if (NEVER_HOP.has(t)) return this.refuse(400, `Connection may not name ${t}\n`);
           else if (t !== "") drop.push(t);
         }
         if (drop.length > 0) kept = dropHeaders(kept, drop);
@@ -168,10 +180,11 @@ export class RequestHead {
       if (n < 0) return this.refuse(400, "invalid Content-Length\n");
       this.contentLength = n;
       if (n > 0) this.framing = REQ_LENGTH;
+      framingLine = "content-length: " + n + "\r\n";
     }
     if (this.upgrade !== undefined && this.framing !== REQ_NONE) return this.refuse(400, "an upgrade request with a body\n");
 
-    let head = this.method + " " + target + " HTTP/1.1\r\n" + kept + framingLine +
+    let head = this.method + " " + target + " HTTP/1.1\r\n" + (host !== undefined ? "host: " + host + "\r\n" : "") + kept + framingLine +
       "x-forwarded-for: " + (xff === undefined ? remoteAddress : xff + ", " + remoteAddress) + "\r\nx-forwarded-proto: http\r\n";
     if (host !== undefined) head += "x-forwarded-host: " + host + "\r\n";
     if (this.upgrade !== undefined) head += "connection: upgrade\r\nupgrade: " + this.upgrade + "\r\n";

@@ -1,8 +1,13 @@
 /**
  * Parses an upstream's HTTP/1.x response head into what the router forwards: status, reason, the
- * end-to-end header lines as they came (hop-by-hop ones dropped) and the body framing. Strict where being
- * lax would let an upstream desynchronise a pooled connection (bad or conflicting Content-Length, folded
- * lines, bare CR or LF).
+ * end-to-end header lines as they came (hop-by-hop and framing ones dropped) and the body framing. Strict
+ * where being lax would let an upstream desynchronise a pooled connection or the client's connection (bad
+ * or conflicting Content-Length, Content-Length with Transfer-Encoding, a Connection header naming a framing
+ * header, folded lines, bare CR or LF).
+ *
+ * Framing belongs to the router: Content-Length and Transfer-Encoding never pass as they came; the client
+ * connection writes its own from `framing`, `contentLength` and `codings` (transfer codings other than
+ * chunked, such as gzip, are kept).
  */
 import { dropHeaders, is, parseLength, value } from "./http-text.js";
 
@@ -12,6 +17,8 @@ export const BODY_LENGTH = 1;
 export const BODY_CHUNKED = 2;
 export const BODY_UNTIL_CLOSE = 3;
 
+/** One transfer coding, without parameters. */
+const CODING_RE = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const HEAD_RE = new RegExp(`^HTTP/1\\.[01] [1-5][0-9][0-9](?: [\\t\\x20-\\x7e\\x80-\\xff]*)?\\r\\n(?:${TOKEN}:[\\t\\x20-\\x7e\\x80-\\xff]*\\r\\n)*$`);
 
@@ -23,7 +30,10 @@ export class ResponseHead {
   /** End-to-end header lines, each ending in CRLF, exactly as the upstream sent them. */
   lines = "";
   framing = BODY_NONE;
-  contentLength = 0;
+  /** The body length (BODY_LENGTH), or the length an answer without a body declares (HEAD, 304); -1 when none. */
+  contentLength = -1;
+  /** Transfer codings applied before chunked, in order ("gzip"); "" for none. */
+  codings = "";
   /** The upstream lets us reuse the connection after this response. */
   keepAlive = true;
   /** Why the head was refused, when `parse` returns false. */
@@ -43,8 +53,7 @@ export class ResponseHead {
     this.statusLine = this.keepAlive ? text.slice(0, lineEnd) : "HTTP/1.1" + text.slice(8, lineEnd);
     let lines = "";
     let contentLength = -1;
-    let chunked = false;
-    let hasTransferEncoding = false;
+    let te: string | undefined;
     let drop: string[] | null = null;
     let pos = lineEnd + 2;
     const stop = text.length;
@@ -70,8 +79,8 @@ export class ResponseHead {
           if (is(text, pos, "content-length")) {
             const n = parseLength(value(text, colon, next));
             if (n < 0 || contentLength >= 0 && n !== contentLength) return this.fail("invalid Content-Length");
-            if (contentLength >= 0) keep = false;
             contentLength = n;
+            keep = false;
           }
           break;
         case 16: // Proxy-Connection
@@ -79,8 +88,8 @@ export class ResponseHead {
           break;
         case 17: // Transfer-Encoding
           if (is(text, pos, "transfer-encoding")) {
-            hasTransferEncoding = true;
-            chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value(text, colon, next));
+            const v = value(text, colon, next);
+            te = te === undefined ? v : `${te}, ${v}`;
             keep = false;
           }
           break;
@@ -88,15 +97,29 @@ export class ResponseHead {
       if (keep) lines += text.slice(pos, next + 2);
       pos = next + 2;
     }
-    if (drop !== null) lines = dropHeaders(lines, drop);
+    if (drop !== null) {
+      for (const name of drop) if (name === "content-length" || name === "transfer-encoding") return this.fail(`Connection names ${name}`);
+      lines = dropHeaders(lines, drop);
+    }
+    this.codings = "";
+    this.contentLength = -1;
+    if (te !== undefined && contentLength >= 0) return this.fail("both Transfer-Encoding and Content-Length");
+    let chunked = false;
+    if (te !== undefined) {
+      const codings = te.toLowerCase().split(",").map((c) => c.trim());
+      for (let i = 0; i < codings.length; i++) {
+        const c = codings[i]!;
+        if (!CODING_RE.test(c) || c === "chunked" && i !== codings.length - 1) return this.fail("invalid Transfer-Encoding");
+      }
+      chunked = codings[codings.length - 1] === "chunked";
+      this.codings = (chunked ? codings.slice(0, -1) : codings).join(", ");
+    }
     if (noBody || status < 200 || status === 204 || status === 304) {
       this.framing = BODY_NONE;
-    } else if (hasTransferEncoding) {
-      // Transfer-Encoding wins over Content-Length; an upstream that sent both is not trusted with reuse.
-      if (contentLength >= 0) {
-        this.keepAlive = false;
-        lines = dropHeaders(lines, ["content-length"]);
-      }
+      // What a HEAD or 304 answer says the body would be is passed on; 1xx and 204 never carry a length.
+      if (status >= 200 && status !== 204) this.contentLength = contentLength;
+      this.codings = "";
+    } else if (te !== undefined) {
       this.framing = chunked ? BODY_CHUNKED : BODY_UNTIL_CLOSE;
       if (!chunked) this.keepAlive = false;
     } else if (contentLength >= 0) {

@@ -3,8 +3,7 @@
  * atomically (temp file, fsync, rename, fsync of the directory) so a crash leaves the old table or the new
  * one, never half of one; read back at start before the router listens.
  */
-import { readFile, rename } from "node:fs/promises";
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { RouterSpec } from "../../specs/wire.js";
 import { validateAgainst } from "../../specs/validate.js";
@@ -42,37 +41,39 @@ export async function restoreTable(dataDir: string, now: Date = new Date()): Pro
 }
 
 /**
- * Writes the table atomically and durably: temp file, fsync, rename, fsync of the directory.
- *
- * Deliberately synchronous. It costs about a millisecond or two of blocked event loop per flip on this
- * kind of disk, whereas the same eight steps done asynchronously each wait for a turn of an event loop busy
- * with traffic (several ms each under load): measured, that made the flip visible after ~45 ms instead of
- * a few. A table is a few KiB and changes a handful of times a day.
+ * Writes the table atomically and durably: temp file, fsync, rename, fsync of the directory. Asynchronous:
+ * the table is already being served when this runs (see RouterDataPlane.applyNow), so the fsyncs wait on the
+ * thread pool instead of blocking traffic; only the answer to the apply waits for them.
  */
-export function persistTable(dataDir: string, spec: RouterSpec): void {
-  mkdirSync(dataDir, { recursive: true });
+export async function persistTable(dataDir: string, spec: RouterSpec): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
   const file = join(dataDir, TABLE_FILE);
   const tmp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fd = openSync(tmp, "w", 0o600);
+  const fh = await open(tmp, "w", 0o600);
   try {
-    writeFileSync(fd, JSON.stringify(spec, null, 2) + "\n", "utf8");
-    fsyncSync(fd);
+    await fh.writeFile(JSON.stringify(spec, null, 2) + "\n", "utf8");
+    await fh.sync();
   } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
+    await fh.close();
+    await rm(tmp, { force: true });
     throw err;
   }
-  closeSync(fd);
-  renameSync(tmp, file);
-  const dir = openSync(dataDir, "r");
+  await fh.close();
+  await rename(tmp, file);
+  const dir = await open(dataDir, "r");
   try {
-    fsyncSync(dir);
+    await dir.sync();
   } finally {
-    closeSync(dir);
+    await dir.close();
   }
 }
 
-async function keepAside(file: string, error: string, now: Date): Promise<RestoredTable> {
+/** Moves a stored table that cannot be used aside; answers the error to report, naming where it was kept. */
+export async function keepTableAside(dataDir: string, error: string, now: Date = new Date()): Promise<string> {
+  return (await keepAside(join(dataDir, TABLE_FILE), error, now)).error;
+}
+
+async function keepAside(file: string, error: string, now: Date): Promise<{ spec: null; error: string; keptAs: string }> {
   const keptAs = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, "-")}`;
   try {
     await rename(file, keptAs);

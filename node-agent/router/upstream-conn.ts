@@ -1,8 +1,9 @@
 /**
  * One pooled keep-alive connection to an upstream node. It writes a request's head and body as the client
  * connection hands them over, parses the response head, and forwards the response to the client as it
- * arrives: bodies pass through byte for byte (chunked framing is followed, not re-encoded), so nothing is
- * buffered and server-sent events stream.
+ * arrives, so nothing is buffered and server-sent events stream. Framing is the router's: a Content-Length
+ * body passes through byte for byte up to its length; a chunked body is decoded here and framed anew by the
+ * client connection (no upstream chunk extensions or trailers reach the client).
  *
  * Hot path: per-connection closures only, state in fields, no promises, no per-request timers (a periodic
  * sweep enforces connect, header and idle timeouts).
@@ -48,8 +49,6 @@ export class UpstreamConn {
   private pendingBytes = 0;
   private reusable = true;
   private noBody = false;
-  /** Decode chunked bodies (the client speaks HTTP/1.0) instead of passing them through. */
-  private decode = false;
   /** Any response byte arrived for the current exchange. */
   gotAny = false;
   private phaseAt = 0;
@@ -76,17 +75,16 @@ export class UpstreamConn {
     s.on("drain", () => { this.client?.upstreamDrained(); });
     s.on("error", (e: NodeJS.ErrnoException) => { this.lastError = e.code ?? e.message; });
     s.on("close", () => this.onClose());
-    this.onDecoded = (slice: Buffer) => { this.client!.respondData(slice); };
+    this.onDecoded = (slice: Buffer) => { this.client!.respondChunk(slice); };
   }
 
   /** Starts an exchange for `client`: writes `head` now, or once connected. */
-  attach(client: ClientConn, head: string, pendingBody: Buffer[] | null, noBody: boolean, decode: boolean): void {
+  attach(client: ClientConn, head: string, pendingBody: Buffer[] | null, noBody: boolean): void {
     this.client = client;
     this.uses++;
     this.reusable = true;
     this.gotAny = false;
     this.noBody = noBody;
-    this.decode = decode;
     this.buf = null;
     if (this.connected) {
       this.state = S_HEAD;
@@ -227,13 +225,16 @@ export class UpstreamConn {
     }
     const restAt = end + 4;
     if (rh.status < 200) {
-      // Interim answers (100 Continue, 103 Early Hints) go to the client; the final answer follows.
-      client.respondInterim(buf.toString("latin1", 0, restAt));
+      // Interim answers (100 Continue, 103 Early Hints) go to the client, rebuilt; the final answer follows.
+      client.respondInterim(rh.statusLine + "\r\n" + rh.lines + "\r\n");
       if (restAt < buf.length) this.onHead(buf.subarray(restAt));
       return;
     }
     if (!rh.keepAlive) this.reusable = false;
-    client.respondHead(rh);
+    if (!client.respondHead(rh)) {
+      this.fail(502, `the upstream node of ${client.color} answered with transfer codings an HTTP/1.0 client cannot take\n`);
+      return;
+    }
     switch (rh.framing) {
       case BODY_NONE:
         if (restAt < buf.length) this.reusable = false;
@@ -274,19 +275,18 @@ export class UpstreamConn {
   }
 
   private onChunked(d: Buffer, from: number): void {
-    const end = this.chunks.feed(d, from, this.decode ? this.onDecoded : null);
+    const end = this.chunks.feed(d, from, this.onDecoded);
     if (end === CHUNKED_ERROR) {
       this.upstream.ctx.log.warn({ node: this.upstream.node }, "malformed chunked response body");
       this.fail(502, "");
       return;
     }
     if (end === CHUNKED_MORE) {
-      if (!this.decode) this.client!.respondData(from === 0 ? d : d.subarray(from));
-      else this.client!.flushHead();
+      this.client!.flushHead();
       return;
     }
     if (end < d.length) this.reusable = false;
-    this.complete(this.decode ? null : from === 0 && end === d.length ? d : d.subarray(from, end));
+    this.complete(null);
   }
 
   /** The response is complete: pool (or close) this connection, then let the client finish its response. */

@@ -2,6 +2,11 @@
  * WebSocket (and any other HTTP/1.1 Upgrade) tunnels: route like a request, open a dedicated upstream
  * connection, forward the handshake, and once the upstream answers 101 pipe the two sockets together.
  * A tunnel is counted per colour from the 101 until either side closes.
+ *
+ * Bytes the client sends after its upgrade request are held until the upstream has answered 101: before
+ * that they would be read as another HTTP request (with whatever Host and X-Forwarded-For the client chose).
+ * When the upstream answers anything else, its answer is passed on with our own framing and the held bytes
+ * are dropped with the connection.
  */
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -10,11 +15,14 @@ import type { ServiceRoute } from "./table.js";
 import type { RouterContext, Upstream } from "./upstream.js";
 import type { RequestHead } from "./request-head.js";
 import { pickNode } from "./balancer.js";
-import { ResponseHead } from "./response-head.js";
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, ResponseHead } from "./response-head.js";
+import { CHUNKED_ERROR, ChunkedScanner } from "./chunked.js";
 import { COLOR_HEADER, replyText } from "./replies.js";
 import { MAX_RESPONSE_HEAD_BYTES, WEBSOCKET_KEEPALIVE_MS } from "./limits.js";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
+/** After a refused upgrade has been passed on, a client that keeps its side open is cut after this long. */
+const PASSED_LINGER_MS = 5_000;
 
 /** An open (or opening) tunnel; the data plane keeps them to count and drain them. */
 export class Tunnel {
@@ -53,7 +61,11 @@ export class Tunnel {
     if (this.closed) return;
     this.closed = true;
     this.tunnels.delete(this);
-    this.client.destroy();
+    if (this.passedThrough && !this.client.destroyed) {
+      // Let the refusal reach the client; a client that never closes its side is cut after a while.
+      this.client.end();
+      setTimeout(() => this.client.destroy(), PASSED_LINGER_MS).unref();
+    } else this.client.destroy();
     this.upstreamSocket?.destroy();
     if (this.upgraded) {
       this.ctx.websockets[this.color]--;
@@ -87,7 +99,6 @@ function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
     clearTimeout(timer);
     timer = setTimeout(() => { lastError = "no answer"; s.destroy(); }, ctx.timeouts.headerMs);
     s.write(head, "latin1");
-    if (early.length > 0) s.write(early);
   });
   s.on("error", (e: NodeJS.ErrnoException) => { lastError = e.code ?? e.message; });
   s.on("close", () => {
@@ -124,10 +135,9 @@ function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
       return;
     }
     if (rh.status !== 101) {
-      // Refused (say 401 or 404): pass the answer through as it is and close when the upstream does.
+      // Refused (say 401 or 404): pass the answer on and close; what the client sent after its request is dropped.
       t.passedThrough = true;
-      t.client.write(buf);
-      s.pipe(t.client);
+      passRefusal(t, s, buf, end);
       return;
     }
     const out = `${rh.statusLine}\r\n${rh.lines}${COLOR_HEADER}: ${t.color}\r\n\r\n`;
@@ -140,9 +150,47 @@ function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
     if (typeof client.setNoDelay === "function") client.setNoDelay(true);
     t.client.write(out, "latin1");
     if (rest.length > 0) t.client.write(rest);
+    if (early.length > 0) s.write(early);
     s.pipe(t.client);
     t.client.pipe(s);
   });
+}
+
+/**
+ * Passes a non-101 answer to an upgrade request on to the client with our own framing and `connection:
+ * close`, then closes both sides: the body as the upstream framed it (length, chunked or until close), sent
+ * delimited by the close.
+ */
+function passRefusal(t: Tunnel, s: Socket, buf: Buffer, end: number): void {
+  const rh = new ResponseHead();
+  if (!rh.parse(buf, end, false, false) || rh.codings !== "") {
+    s.destroy();
+    return;
+  }
+  const client = t.client;
+  const length = rh.framing === BODY_LENGTH ? `content-length: ${rh.contentLength}\r\n` : "";
+  client.write(`${rh.statusLine}\r\n${rh.lines}${length}${COLOR_HEADER}: ${t.color}\r\nconnection: close\r\n\r\n`, "latin1");
+  let remaining = rh.framing === BODY_LENGTH ? rh.contentLength : Infinity;
+  const chunks = rh.framing === BODY_CHUNKED ? new ChunkedScanner() : null;
+  const done = (): void => { s.destroy(); };
+  const onBody = (d: Buffer): void => {
+    if (chunks !== null) {
+      const at = chunks.feed(d, 0, (slice) => client.write(slice));
+      if (at === CHUNKED_ERROR || at >= 0) done();
+      return;
+    }
+    const take = Math.min(remaining, d.length);
+    client.write(take === d.length ? d : d.subarray(0, take));
+    remaining -= take;
+    if (remaining === 0) done();
+  };
+  if (rh.framing === BODY_NONE || remaining === 0) {
+    done();
+    return;
+  }
+  s.on("data", onBody);
+  const rest = buf.subarray(end + 4);
+  if (rest.length > 0) onBody(rest);
 }
 
 function rawReply(socket: Duplex, status: number, body: string, color: Color | null): void {

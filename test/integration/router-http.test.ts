@@ -3,33 +3,8 @@
  * Expect: 100-continue, requests it must refuse, retries of a request that never reached an upstream.
  */
 import { describe, expect, it } from "vitest";
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
-import { cleanup, freePort, get, routerSpec, startApp, startRouter, LOOPBACK } from "../support/router-world.js";
-
-/** A raw client connection: write bytes, read until `done` says the answer is complete (or the socket closes). */
-async function raw(port: number): Promise<{ send(bytes: string): void; read(done: (text: string) => boolean): Promise<string>; closed: Promise<void>; socket: Socket }> {
-  const socket = connect(port, LOOPBACK);
-  await new Promise<void>((r) => socket.once("connect", () => r()));
-  cleanup(() => socket.destroy());
-  let text = "";
-  let wake: (() => void) | null = null;
-  socket.setEncoding("latin1");
-  socket.on("data", (d: string) => { text += d; wake?.(); });
-  const closed = new Promise<void>((r) => socket.on("close", () => { wake?.(); r(); }));
-  socket.on("error", () => {});
-  return {
-    socket,
-    closed,
-    send: (bytes) => { socket.write(bytes, "latin1"); },
-    read: async (done) => {
-      const end = Date.now() + 5_000;
-      while (!done(text) && !socket.destroyed && Date.now() < end) await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
-      const out = text;
-      text = "";
-      return out;
-    },
-  };
-}
+import { createServer, type AddressInfo } from "node:net";
+import { cleanup, freePort, get, raw, routerSpec, startApp, startRouter, LOOPBACK } from "../support/router-world.js";
 
 const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
 

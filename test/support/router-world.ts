@@ -5,7 +5,7 @@
  */
 import { pickPort } from "../../cli/demo/ports.js";
 import { createServer, request, Agent, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,12 +189,13 @@ export interface RouterHandle {
 }
 
 /** A started data plane on a free port (or the given listen address) with its table in `dataDir`. */
-export async function startRouter(o: { dataDir?: string; listen?: string; timeouts?: DataPlaneOptions["timeouts"] } = {}): Promise<RouterHandle> {
+export async function startRouter(o: { dataDir?: string; listen?: string; timeouts?: DataPlaneOptions["timeouts"]; allowedUpstreams?: string[]; onChange?: () => void } = {}): Promise<RouterHandle> {
   const dataDir = o.dataDir ?? (await tempDir());
   const listen = o.listen ?? `${LOOPBACK}:${await freePort()}`;
   const changes = { count: 0 };
   const plane = new RouterDataPlane({
-    dataDir, listen, logger: makeLogger("router-test"), onChange: () => { changes.count++; }, ...(o.timeouts ? { timeouts: o.timeouts } : {}),
+    dataDir, listen, logger: makeLogger("router-test"), onChange: () => { changes.count++; o.onChange?.(); }, ...(o.timeouts ? { timeouts: o.timeouts } : {}),
+    ...(o.allowedUpstreams ? { allowedUpstreams: o.allowedUpstreams } : {}),
   });
   await plane.start();
   let closed = false;
@@ -251,6 +252,31 @@ export async function openSocket(port: number, host: string, path = "/ws"): Prom
     ws.send(m);
   });
   return { ws, color, ask, closed };
+}
+
+/** A raw client connection: write bytes, read until `done` says the answer is complete (or the socket closes). */
+export async function raw(port: number): Promise<{ send(bytes: string): void; read(done: (text: string) => boolean): Promise<string>; closed: Promise<void>; socket: Socket }> {
+  const socket = connect(port, LOOPBACK);
+  await new Promise<void>((r) => socket.once("connect", () => r()));
+  cleanup(() => socket.destroy());
+  let text = "";
+  let wake: (() => void) | null = null;
+  socket.setEncoding("latin1");
+  socket.on("data", (d: string) => { text += d; wake?.(); });
+  const closed = new Promise<void>((r) => socket.on("close", () => { wake?.(); r(); }));
+  socket.on("error", () => {});
+  return {
+    socket,
+    closed,
+    send: (bytes) => { socket.write(bytes, "latin1"); },
+    read: async (done) => {
+      const end = Date.now() + 5_000;
+      while (!done(text) && !socket.destroyed && Date.now() < end) await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
+      const out = text;
+      text = "";
+      return out;
+    },
+  };
 }
 
 /** Waits until `fn` returns true (polling), or fails after `ms`. */

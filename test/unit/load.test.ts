@@ -180,6 +180,10 @@ describe("cross-field rules", () => {
       "t.yaml:1:1: allowedRepositories: a node agent needs at least one allowed image repository; it refuses every other image",
     ]);
     expect(issues(agent + "role: router\n")).toEqual([]);
+    expect(issues(agent + "role: router\nrouter: { allowedUpstreams: [10.0.0.0/8, \"fc00::/7\"] }\n")).toEqual([]);
+    expect(issues(agent + "role: router\nrouter: { allowedUpstreams: [10.0.0.0/8, 10.0.0.0/33] }\n")).toEqual([
+      't.yaml:7:42: router.allowedUpstreams[1]: "10.0.0.0/33" is not a CIDR such as 10.0.0.0/8 or fc00::/7',
+    ]);
     expect(issues(agent + "allowedRepositories: [127.0.0.1:5000/shop/app]\nprivileged: true\n")[0]).toMatch(/t\.yaml:7:1: privileged: unknown field "privileged"/);
   });
 });
