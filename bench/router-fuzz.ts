@@ -1,8 +1,9 @@
 /**
- * `npm run bench:router-fuzz -- [--cases N] [--seed S] [--first I] [--lanes L]`: the router fuzzer of the
+ * `npm run bench:router-fuzz -- [--cases N] [--seed S] [--first I] [--lanes L] [--notes]`: the router fuzzer of the
  * conformance suite (test/conformance/fuzz.ts) for as many cases as asked (default 1,000,000), printing
  * progress, cases per second and every invariant violation (desync, duplicate, cross-talk, parser
  * disagreement) with its seed, case index and bytes. Replay one case: --seed S --first I --cases 1.
+ * --notes also prints samples of what is counted but allowed (valid requests refused, invalid ones accepted).
  * Needs /usr/bin/python3 with h11 (Debian: python3-h11). The last line is one JSON object.
  */
 import { Rig } from "../test/conformance/rig.js";
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
         lastDone = done;
       },
     });
+    if (process.argv.includes("--notes")) for (const n of r.notes) console.log(`note [${n.kind}] case ${n.index} (${n.mutations.join("; ")}): ${n.detail}\n  bytes: ${n.bytes}`);
     for (const f of r.findings) console.log(`FINDING [${f.kind}] seed ${f.seed} case ${f.index} (${f.mutations.join("; ")}): ${f.detail}\n  bytes: ${f.bytes}`);
     const rate = Math.round(r.cases / (r.ms / 1000));
     console.log(`${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s: ${rate} cases/s; ${r.findings.length} invariant violations; ${JSON.stringify(r.stats)}`);

@@ -20,6 +20,8 @@ export interface UpstreamConnLog {
   /** Index of the upgrade request answered with 101 (the rest is tunnel bytes), or -1. */
   switchAt: number;
   closed: boolean;
+  /** The upstream answered with `close`: it read no further (bytes after that are logged, not requests). */
+  closedByUs: boolean;
   socket: Socket;
 }
 
@@ -30,10 +32,15 @@ export interface UpstreamRequest {
   msg: HttpMessage;
 }
 
-/** What to send for a request: raw response bytes; `close` ends the connection after them; `upgrade` switches. */
+/**
+ * What to send for a request: raw response bytes; `close` ends the connection after them (nothing after is
+ * read, as a server that closes does); `closeSoon` reads on for a moment first (a server that answered a
+ * refused upgrade and still reads what follows); `upgrade` switches protocols.
+ */
 export interface Answer {
   bytes: Buffer | string;
   close?: boolean;
+  closeSoon?: boolean;
   upgrade?: boolean;
 }
 
@@ -48,7 +55,7 @@ export function echo(req: UpstreamRequest): Answer {
     if (m.target.startsWith("/ws-ok")) return { bytes: "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n", upgrade: true };
     const b = "no upgrade here\n";
     // Answered and closed: the router passes a refused upgrade's answer through until the upstream closes.
-    return { bytes: `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${b.length}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n${b}`, close: true };
+    return { bytes: `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${b.length}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n${b}`, closeSoon: true };
   }
   const body = JSON.stringify({ seq: req.seq, method: m.method, target: m.target, host: header(m, "host") ?? null, bodyLength: m.body.length });
   const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ECHO_SEQ}: ${req.seq}\r\n\r\n`;
@@ -88,13 +95,18 @@ export class RecordingUpstream {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /** What a second parser read on `c` that the upstream itself took (nothing after its closing answer). */
+  static taken<T>(c: UpstreamConnLog, msgs: T[]): T[] {
+    return c.closedByUs ? msgs.slice(0, c.requests.length) : msgs;
+  }
+
   /** The raw bytes one connection received. */
   static bytes(c: UpstreamConnLog): Buffer {
     return Buffer.concat(c.chunks);
   }
 
   private accept(socket: Socket): void {
-    const log: UpstreamConnLog = { id: this.conns.length, chunks: [], requests: [], error: "", switchAt: -1, closed: false, socket };
+    const log: UpstreamConnLog = { id: this.conns.length, chunks: [], requests: [], error: "", switchAt: -1, closed: false, closedByUs: false, socket };
     this.conns.push(log);
     let parser = new LlhttpStream("request");
     let base = 0; // where the current parser's bytes start in the connection
@@ -138,7 +150,7 @@ export class RecordingUpstream {
     });
   }
 
-  /** Answers new requests; true once the connection switched protocols. */
+  /** Answers new requests; true once the connection switched protocols or was closed. */
   private take(log: UpstreamConnLog, msgs: HttpMessage[], socket: Socket): boolean {
     for (const msg of msgs) {
       const req: UpstreamRequest = { seq: this.seq++, conn: log.id, msg };
@@ -147,8 +159,13 @@ export class RecordingUpstream {
       if (socket.destroyed) continue;
       const a = this.responder(req);
       if (a === null) continue;
-      if (a.close) socket.end(a.bytes);
-      else socket.write(a.bytes);
+      if (a.close) {
+        log.closedByUs = true;
+        socket.end(a.bytes);
+        return true;
+      }
+      socket.write(a.bytes);
+      if (a.closeSoon) setTimeout(() => socket.end(), 20).unref();
       if (a.upgrade) {
         log.switchAt = log.requests.length - 1;
         return true;
