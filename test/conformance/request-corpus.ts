@@ -4,7 +4,7 @@
  * trailers, Connection-nominated headers, upgrade early data, pipelining, absolute-form, Expect, HTTP/1.0,
  * oversize heads) and the RFC 9110/9112 rules. Every vector says what must reach the upstream.
  */
-import { HOST, chunk, fwd, type Forwarded, type RequestExpect, type RequestVector } from "./vectors.js";
+import { HOST, chunk, fwd, markFindings, type Forwarded, type RequestExpect, type RequestVector } from "./vectors.js";
 
 const H = `Host: ${HOST}\r\n`;
 const out: RequestVector[] = [];
@@ -285,5 +285,18 @@ add("host", "userinfo in Host", `GET /h HTTP/1.1\r\nHost: evil@${HOST}\r\n\r\n`,
 add("host", "path in Host", `GET /h HTTP/1.1\r\nHost: ${HOST}/x\r\n\r\n`, refuse(400));
 add("host", "empty Host", `GET /h HTTP/1.1\r\nHost:\r\n\r\n`, either(fwd("GET", "/h", "", "")));
 add("host", "IPv6 literal Host", `GET /h HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n`, forward(fwd("GET", "/h", "", "[::1]:8080")));
+
+// Defects these vectors found in the router that were still open on main 4e1a51c (after the issue 11 fixes).
+const TRAILERS = "the chunked scanner takes any line of visible bytes as a trailer field (chunked.ts TRAILER state): " +
+  "no field-name, no colon, obs-fold and whitespace before the colon all pass, where llhttp and h11 both answer 400";
+markFindings(out, {
+  "OPTIONS asterisk": "OPTIONS * is answered 503: the table routes by path prefix and \"*\" matches no route",
+  "chunk size two numbers": "whitespace after a chunk size starts an 'extension' that may hold anything (chunked.ts SIZE/EXT): \"5 5\" is read as 5; RFC 9112 §7.1.1 allows only BWS then \";\"",
+  "missing CRLF after last chunk": `${TRAILERS}; here a whole request after "0\\r\\n" is swallowed as trailer lines`,
+  "trailer line without colon": TRAILERS,
+  "trailer folded": TRAILERS,
+  "trailer space before colon": TRAILERS,
+  "trailer empty name": TRAILERS,
+});
 
 export const REQUEST_CORPUS: readonly RequestVector[] = out;

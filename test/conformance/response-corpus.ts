@@ -3,7 +3,7 @@
  * not pass on (CL+TE, Connection-nominated framing, bad chunks, bad lengths) ends in a 502 or a cut, never a
  * response the client or the next user of the pooled connection reads differently.
  */
-import { chunk, type ResponseExpect, type ResponseVector } from "./vectors.js";
+import { chunk, markFindings, type ResponseExpect, type ResponseVector } from "./vectors.js";
 
 const out: ResponseVector[] = [];
 const add = (cls: string, name: string, raw: string, expect: ResponseExpect, o: Partial<ResponseVector> = {}): void => {
@@ -99,5 +99,14 @@ const badHeads: Array<[string, string]> = [
 ];
 add("TE", "TE lines chunked then identity, with CL: until close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\nok", passOrBad(200, "ok"), { closeAfter: true, noH11: true });
 for (const [raw, n] of badHeads) add("malformed-head", n, raw, bad, { closeAfter: true });
+
+// Defects these vectors found in the router that were still open on main 4e1a51c (after the issue 11 fixes).
+const TRAILERS = "the chunked scanner takes any line of visible bytes as a trailer field (chunked.ts TRAILER state)";
+markFindings(out, {
+  "TE on a 1.0 answer": "an HTTP/1.0 response with Transfer-Encoding is decoded as chunked and passed on; RFC 9112 §6.1: treat its framing as faulty",
+  "chunked response: trailer without colon": TRAILERS,
+  "chunked response: folded trailer": TRAILERS,
+  "70 KB head": "the 64 KiB response head limit holds only while the head is incomplete (upstream-conn.ts onHead; websocket.ts handshake likewise): a bigger head in one read is passed on",
+});
 
 export const RESPONSE_CORPUS: readonly ResponseVector[] = out;

@@ -28,8 +28,8 @@ export interface RequestVector {
   /** Offsets where the bytes are split into separate writes. */
   splits?: number[];
   expect: RequestExpect;
-  /** The upstream refuses/accepts upgrades (its default: /ws-ok accepted, other upgrades refused). */
-  note?: string;
+  /** A defect of the router this vector found (still open when the vector was written), and its mechanism. */
+  finding?: string;
 }
 
 export type ResponseExpect =
@@ -50,6 +50,17 @@ export interface ResponseVector {
   expect: ResponseExpect;
   /** h11 cannot parse this (say a transfer coding other than chunked): compare llhttp only on the client side. */
   noH11?: boolean;
+  /** A defect of the router this vector found (still open when the vector was written), and its mechanism. */
+  finding?: string;
+}
+
+/** Marks the vectors named in `findings` (a vector name that matches none is an error: names drift). */
+export function markFindings<T extends { name: string; finding?: string }>(vectors: T[], findings: Record<string, string>): void {
+  for (const [name, finding] of Object.entries(findings)) {
+    const v = vectors.find((x) => x.name === name);
+    if (v === undefined) throw new Error(`no vector named ${JSON.stringify(name)}`);
+    v.finding = finding;
+  }
 }
 
 export const HOST = "shop.test";
