@@ -27,12 +27,16 @@ async function main(): Promise<void> {
   const rig = await Rig.start();
   let lastAt = performance.now();
   let lastDone = 0;
+  let shown = 0;
   try {
     console.log(`router fuzz: ${cases} cases from ${first}, seed ${seed}, ${lanes} lanes`);
     const r = await runFuzz(rig, {
       seed, cases, first, lanes,
       round: Math.min(2_000, cases),
-      onRound: (done, findings) => {
+      onRound: (done, findings, report) => {
+        // Violations are printed as soon as a round finds them (a long run may be stopped early).
+        for (const f of report.findings.slice(shown)) console.log(`FINDING [${f.kind}] seed ${f.seed} case ${f.index} (${f.mutations.join("; ")}): ${f.detail}\n  bytes: ${f.bytes}`);
+        shown = report.findings.length;
         const now = performance.now();
         if (now - lastAt < 5_000 && done < cases) return;
         console.log(`  ${done} cases, ${Math.round((done - lastDone) / ((now - lastAt) / 1000))}/s, ${findings} findings`);
@@ -41,7 +45,6 @@ async function main(): Promise<void> {
       },
     });
     if (process.argv.includes("--notes")) for (const n of r.notes) console.log(`note [${n.kind}] case ${n.index} (${n.mutations.join("; ")}): ${n.detail}\n  bytes: ${n.bytes}`);
-    for (const f of r.findings) console.log(`FINDING [${f.kind}] seed ${f.seed} case ${f.index} (${f.mutations.join("; ")}): ${f.detail}\n  bytes: ${f.bytes}`);
     const rate = Math.round(r.cases / (r.ms / 1000));
     console.log(`${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s: ${rate} cases/s; ${r.findings.length} invariant violations; ${JSON.stringify(r.stats)}`);
     console.log(JSON.stringify({ cases: r.cases, seed, casesPerSecond: rate, desyncs: r.findings.length, stats: r.stats }));

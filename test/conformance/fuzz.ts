@@ -9,6 +9,8 @@
  *   same method, target (origin form), Host (absolute-form: the authority) and body;
  * - an upstream answer reaches the client as llhttp or h11 reads it, or as the router's 502, or not at all.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client, LIVE_HOST, type Rig } from "./rig.js";
 import { ECHO_SEQ, RecordingUpstream, echo, type UpstreamRequest } from "./recording-upstream.js";
@@ -25,7 +27,7 @@ export interface FuzzOptions {
   lanes?: number;
   /** Cases per round (upstream connections are dropped and logs checked between rounds). */
   round?: number;
-  onRound?: (done: number, findings: number) => void;
+  onRound?: (done: number, findings: number, report: FuzzReport) => void;
 }
 
 export interface Finding {
@@ -110,11 +112,11 @@ export async function runFuzz(rig: Rig, o: FuzzOptions): Promise<FuzzReport> {
       client?.destroy();
     };
     await Promise.all(Array.from({ length: lanes }, runLane));
-    await sleep(5);
+    await quiet(rig);
     await judge(rig, o.seed, cases, report);
     await rig.resetUpstream();
     report.cases += cases.length;
-    o.onRound?.(report.cases, report.findings.length);
+    o.onRound?.(report.cases, report.findings.length, report);
   }
   report.ms = performance.now() - t0;
   return report;
@@ -148,6 +150,19 @@ async function reference(rig: Rig, raw: Buffer): Promise<Ref> {
   return { valid: false, want: null, why: "parsers disagree" };
 }
 
+/** Waits until the upstream has received nothing new for 20 ms (at most 1 s): late requests land first. */
+async function quiet(rig: Rig): Promise<void> {
+  const total = (): number => rig.upstream.conns.reduce((n, c) => n + c.chunks.length, 0);
+  const end = Date.now() + 1_000;
+  let last = -1;
+  while (Date.now() < end) {
+    const now = total();
+    if (now === last) return;
+    last = now;
+    await sleep(20);
+  }
+}
+
 function normalise(m: HttpMessage): Want {
   const abs = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(m.target);
   const target = abs === null ? m.target : abs[2] === "" ? "/" : abs[2]!.startsWith("/") ? abs[2]! : "/" + abs[2]!;
@@ -159,6 +174,9 @@ async function judge(rig: Rig, seed: number, cases: Case[], report: FuzzReport):
   for (const c of cases) byId.set(c.id, c);
   const count = (k: string): void => { report.stats[k] = (report.stats[k] ?? 0) + 1; };
   const finding = (c: Case | undefined, kind: string, detail: string, bytes?: Buffer): void => {
+    // SWITCHYARD_FUZZ_DUMP=<dir> keeps the whole byte stream of each finding (the report shows 2,000 bytes).
+    const dump = process.env.SWITCHYARD_FUZZ_DUMP;
+    if (dump !== undefined && bytes !== undefined) writeFileSync(join(dump, `seed${seed}-case${c?.index ?? "x"}-${kind}.bin`), bytes);
     report.findings.push({
       seed, index: c?.index ?? -1, kind, detail, mutations: c?.mutations ?? [],
       bytes: JSON.stringify((bytes ?? (c?.response ? Buffer.from(c.response.raw, "latin1") : c?.raw) ?? Buffer.alloc(0)).toString("latin1").slice(0, 2000)),
@@ -167,15 +185,18 @@ async function judge(rig: Rig, seed: number, cases: Case[], report: FuzzReport):
   const reqsOf = new Map<number, UpstreamRequest[]>();
   const bySeq = new Map<number, UpstreamRequest>();
   const conns = rig.upstream.conns.filter((c) => !(c.requests.length > 0 && c.requests.every((r) => r.msg.target === "/healthz")));
-  const h11s = await Promise.all(conns.map((c) => rig.h11.parse("request", RecordingUpstream.bytes(c), [], c.closed, c.switchAt)));
-  conns.forEach((conn, i) => {
+  // One snapshot of bytes and requests: a request a lane gave up on may still reach the upstream while h11 reads.
+  const snap = conns.map((c) => ({ bytes: RecordingUpstream.bytes(c), requests: c.requests.slice() }));
+  const h11s = await Promise.all(conns.map((c, i) => rig.h11.parse("request", snap[i]!.bytes, [], c.closed, c.switchAt)));
+  conns.forEach((c, i) => {
     const h = h11s[i]!;
+    const { bytes, requests } = snap[i]!;
+    const conn = { ...c, requests };
     const caseAt = (k: number): Case | undefined => {
       const r = conn.requests[Math.min(k, conn.requests.length - 1)];
       const m = r === undefined ? null : ID_RE.exec(r.msg.target);
       return m === null ? undefined : byId.get(Number(m[1]));
     };
-    const bytes = RecordingUpstream.bytes(conn);
     // Blamed on the request the parser stopped at (h11), or on the last one llhttp read (its body held the junk).
     if (conn.error !== "") finding(caseAt(conn.requests.length - 1), "upstream-llhttp-error", `upstream llhttp: ${conn.error} (after the request shown); reads of ${conn.chunks.map((c) => c.length).join("+")} bytes; cases ${conn.requests.map((r) => r.msg.target).join(" ")}`, bytes);
     if (h.error !== "") finding(caseAt(h.messages.length), "upstream-h11-error", `upstream h11: ${h.error}`, bytes);

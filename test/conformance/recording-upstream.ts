@@ -84,6 +84,19 @@ export class RecordingUpstream {
     for (const c of this.conns) if (!c.closed) c.socket.destroy();
   }
 
+  /**
+   * Ends every open connection gracefully and waits until each one has closed, which means the router has
+   * seen the end and closed its side (so it no longer holds any of them in its pool); destroys the rest
+   * after `ms`.
+   */
+  async endAll(ms: number): Promise<void> {
+    const open = this.conns.filter((c) => !c.closed);
+    for (const c of open) c.socket.end();
+    const deadline = Date.now() + ms;
+    while (open.some((c) => !c.closed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    for (const c of open) if (!c.closed) c.socket.destroy();
+  }
+
   /** Forgets the logs (call between test cases, after dropAll). */
   reset(): void {
     this.conns.length = 0;

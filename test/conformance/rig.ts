@@ -41,8 +41,7 @@ export class Rig {
 
   /** Ends every upstream connection and waits until the router has seen them go, then clears the logs. */
   async resetUpstream(): Promise<void> {
-    this.upstream.dropAll();
-    await sleep(3);
+    await this.upstream.endAll(1_000);
     this.upstream.reset();
   }
 
