@@ -64,7 +64,7 @@ interface Case {
 interface Want { method: string; target: string; host: string; body: string }
 interface Ref { valid: boolean; want: Want | null; why: string }
 
-const CASE_MS = 150;
+const CASE_MS = 500;
 const HOLD_MS = 25;
 const ID_RE = /\/[fr]\/(\d+)/;
 
