@@ -1,11 +1,24 @@
 /**
  * Bearer-token authentication for the agent API: constant-time comparison, and a per-address limit on
- * failed attempts so a token cannot be guessed by brute force.
+ * failed attempts.
+ *
+ * The right token always passes, also from an address that is over its limit: the reconciler shares its
+ * address with whatever else runs on its host or behind its NAT, and a lockout keyed by address would let
+ * anyone there cut it off from every node (nodes Unreachable, jobs without a holder). What keeps a token
+ * from being guessed is its length (at least MIN_TOKEN_LENGTH characters, checked at start-up; 64 hex
+ * characters in every example), not the limit. The limit answers an address that keeps failing with 429
+ * instead of 401 and stops logging each of its failures, so a flood of guesses costs neither log space nor
+ * anything more than one hash per request.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
 export const MAX_FAILED_ATTEMPTS = 10;
 export const FAILED_WINDOW_MS = 60_000;
+/** Addresses remembered at most; the oldest windows are dropped first when full. */
+const MAX_TRACKED_ADDRESSES = 10_000;
+
+/** "ok", "denied" (wrong or missing token) or "limited" (wrong or missing, and too many failures from this address). */
+export type AuthVerdict = "ok" | "denied" | "limited";
 
 export class TokenGuard {
   private readonly digest: Buffer;
@@ -15,22 +28,26 @@ export class TokenGuard {
     this.digest = sha256(token);
   }
 
-  /** "ok", "denied" (wrong or missing token) or "limited" (too many failures from this address). */
-  check(address: string, authorization: string | undefined, now = Date.now()): "ok" | "denied" | "limited" {
-    const f = this.failures.get(address);
-    if (f && f.resetAt <= now) this.failures.delete(address);
-    if (f && f.resetAt > now && f.count >= MAX_FAILED_ATTEMPTS) return "limited";
+  check(address: string, authorization: string | undefined, now = Date.now()): AuthVerdict {
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? "");
     if (m && timingSafeEqual(sha256(m[1]!), this.digest)) return "ok";
-    const entry = this.failures.get(address) ?? { count: 0, resetAt: now + FAILED_WINDOW_MS };
-    entry.count++;
-    this.failures.set(address, entry);
-    if (this.failures.size > 10_000) this.prune(now);
-    return "denied";
+    let f = this.failures.get(address);
+    if (!f || f.resetAt <= now) {
+      f = { count: 0, resetAt: now + FAILED_WINDOW_MS };
+      this.failures.set(address, f);
+      if (this.failures.size > MAX_TRACKED_ADDRESSES) this.prune(now);
+    }
+    f.count++;
+    return f.count > MAX_FAILED_ATTEMPTS ? "limited" : "denied";
   }
 
   private prune(now: number): void {
     for (const [k, v] of this.failures) if (v.resetAt <= now) this.failures.delete(k);
+    // Still full (a flood from many addresses): forget the oldest windows, never grow without bound.
+    for (const k of this.failures.keys()) {
+      if (this.failures.size <= MAX_TRACKED_ADDRESSES) break;
+      this.failures.delete(k);
+    }
   }
 }
 

@@ -25,7 +25,7 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     dataDir: abs(c.dataDir),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
     ...(c.registry ? { registry: { ...c.registry, passwordFile: abs(c.registry.passwordFile) } } : {}),
-    ...(c.process?.releasesDir ? { process: { releasesDir: abs(c.process.releasesDir) } } : {}),
+    ...(c.process ? { process: { ...c.process, ...(c.process.releasesDir ? { releasesDir: abs(c.process.releasesDir) } : {}) } } : {}),
   };
 }
 

@@ -40,17 +40,28 @@ export class HealthProbe {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  /** Never throws and never rejects: whatever goes wrong is one failed probe, and the loop goes on. */
   private tick(): void {
     if (this.stopped) return;
     const started = Date.now();
-    probeOnce(this.cfg).then((err) => {
-      if (this.stopped) return;
-      this.record(err);
-      const period = this.everHealthy ? this.cfg.periodSeconds * 1000 : Math.min(STARTUP_PROBE_MS, this.cfg.periodSeconds * 1000);
-      const wait = Math.max(0, period - (Date.now() - started));
-      this.timer = setTimeout(() => this.tick(), wait);
-      this.timer.unref();
-    });
+    probeOnce(this.cfg)
+      .catch((err: Error) => `probe failed: ${err.message}`)
+      .then((err) => {
+        if (this.stopped) return;
+        this.record(err);
+      })
+      .catch((err: Error) => {
+        this.lastError = `probe failed: ${err.message}`;
+      })
+      .finally(() => {
+        if (this.stopped) return;
+        const periodMs = this.cfg.periodSeconds * 1000;
+        const period = this.everHealthy ? periodMs : Math.min(STARTUP_PROBE_MS, periodMs);
+        // A period that is not a number (a spec that escaped validation) falls back to the start-up pace.
+        const wait = Number.isFinite(period) ? Math.max(0, period - (Date.now() - started)) : STARTUP_PROBE_MS;
+        this.timer = setTimeout(() => this.tick(), wait);
+        this.timer.unref();
+      });
   }
 
   private record(err: string | null): void {
@@ -81,21 +92,27 @@ export class HealthProbe {
   }
 }
 
-/** One GET; resolves to null when the answer is 2xx/3xx, else to the reason in words. */
+/** One GET; resolves to null when the answer is 2xx/3xx, else to the reason in words. Never rejects. */
 export function probeOnce(cfg: Pick<ProbeConfig, "host" | "port" | "path" | "timeoutSeconds">): Promise<string | null> {
   return new Promise((resolve) => {
-    const req = request(
-      { host: cfg.host, port: cfg.port, path: cfg.path, method: "GET", timeout: cfg.timeoutSeconds * 1000, agent: false, headers: { "user-agent": "switchyard-health" } },
-      (res) => {
-        res.resume();
-        const code = res.statusCode ?? 0;
-        resolve(code >= 200 && code < 400 ? null : `GET ${cfg.path} answered ${code}`);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${cfg.timeoutSeconds}s`)));
-    req.on("error", (e: NodeJS.ErrnoException) =>
-      resolve(e.code === "ECONNREFUSED" ? `nothing listens on ${cfg.host}:${cfg.port} yet` : `GET ${cfg.path} failed: ${e.message}`),
-    );
-    req.end();
+    try {
+      const req = request(
+        { host: cfg.host, port: cfg.port, path: cfg.path, method: "GET", timeout: cfg.timeoutSeconds * 1000, agent: false, headers: { "user-agent": "switchyard-health" } },
+        (res) => {
+          res.resume();
+          const code = res.statusCode ?? 0;
+          resolve(code >= 200 && code < 400 ? null : `GET ${cfg.path} answered ${code}`);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${cfg.timeoutSeconds}s`)));
+      req.on("error", (e: NodeJS.ErrnoException) =>
+        resolve(e.code === "ECONNREFUSED" ? `nothing listens on ${cfg.host}:${cfg.port} yet` : `GET ${cfg.path} failed: ${e.message}`),
+      );
+      req.end();
+    } catch (err) {
+      // Node refuses some requests before sending them (a path with characters above U+00FF, a timeout
+      // that is not a number): that is a failed probe, never an exception out of the probe loop.
+      resolve(`cannot probe GET ${JSON.stringify(cfg.path).slice(0, 80)}: ${(err as Error).message}`);
+    }
   });
 }

@@ -96,7 +96,10 @@ async function makeRuntime(config: ResolvedAgentConfig, logger: Logger): Promise
   if (config.runtime === "process") {
     if (!config.process?.releasesDir) throw new Error(`${config.file}: runtime: process needs process.releasesDir (the folder with one folder per release)`);
     const { ProcessRuntime } = await import("./process-runtime.js");
-    const rt = new ProcessRuntime({ releasesDir: config.process.releasesDir, dataDir: config.dataDir, logger });
+    const { resolveReleaseUser } = await import("./release-user.js");
+    const user = config.process.user ? await resolveReleaseUser(config.process.user) : undefined;
+    if (!user && process.getuid?.() === 0) logger.warn("the process runtime runs releases as root; set process.user in agent.yaml to a dedicated unprivileged user");
+    const rt = new ProcessRuntime({ releasesDir: config.process.releasesDir, dataDir: config.dataDir, logger, ...(user ? { user } : {}) });
     await rt.ping();
     return rt;
   }

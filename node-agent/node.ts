@@ -8,12 +8,13 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { NodeSpec, NodeServiceSpec, NodeStatus, ServiceStatus, ServiceState } from "../specs/wire.js";
-import { canonical, sameSpec } from "../reconciler/desired.js";
+import { canonical, sameSpec } from "../specs/equality.js";
 import { agentError } from "./errors.js";
 import { HealthProbe, type Health } from "./health.js";
 import { Lease, type LeaseMemory } from "./lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { refuseNotAllowed, restoreSpec, specFile, type NodeBounds } from "./node-spec-store.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -45,6 +46,8 @@ export class NodeAgent {
   private readonly stopping = new Set<string>(); // workload ids
   private readonly memo = new Map<string, ServiceMemo>();
   private runtimeError: string | null = null;
+  /** Why the persisted spec could not be restored at start-up (it was moved aside); null once a spec is accepted. */
+  private specError: string | null = null;
   private readonly listeners = new Set<() => void>();
   private lease!: Lease;
   private unwatch: (() => void) | undefined;
@@ -62,7 +65,9 @@ export class NodeAgent {
 
   /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
   async start(): Promise<void> {
-    this.spec = await readJson<NodeSpec>(join(this.o.dataDir, "spec.json"));
+    const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
+    this.spec = restored.spec;
+    this.specError = restored.error;
     const mem = (await readJson<LeaseMemory>(join(this.o.dataDir, "lease.json"))) ?? { highestEpoch: 0, revokedThrough: 0 };
     this.lease = new Lease(mem, () => {
       this.o.logger.warn({ epoch: this.lease.currentEpoch() }, "job lease lapsed; stopping job containers");
@@ -93,20 +98,7 @@ export class NodeAgent {
 
   /** PUT /v1/spec. Idempotent for the same generation and content; refuses anything not allowed here. */
   async applySpec(spec: NodeSpec): Promise<{ changed: boolean }> {
-    if (spec.node !== this.o.name) {
-      throw agentError("AGENT_ERR_WRONG_NODE", `this agent is node "${this.o.name}", not "${spec.node}"; check the agent URL in cluster.yaml`);
-    }
-    if (!this.o.allowedRepositories.includes(spec.repository)) {
-      throw agentError("AGENT_ERR_IMAGE_NOT_ALLOWED", `image repository ${spec.repository} is not in this agent's allowedRepositories; nothing was pulled or changed`);
-    }
-    for (const [name, svc] of Object.entries(spec.services)) {
-      if (svc.hostPort !== undefined && svc.hostPort < 1024) {
-        throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name}.hostPort ${svc.hostPort} is a privileged port; use 1024 or above`);
-      }
-      if (svc.hostPort !== undefined && svc.port === undefined) {
-        throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name} has a hostPort but no container port`);
-      }
-    }
+    refuseNotAllowed(spec, this.bounds());
     const current = this.spec;
     if (current && spec.generation < current.generation) {
       throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the accepted generation ${current.generation}`);
@@ -115,8 +107,9 @@ export class NodeAgent {
       if (sameSpec(current, spec)) return { changed: false };
       throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} was already accepted with different content; send a higher generation`);
     }
-    await writeFileAtomic(join(this.o.dataDir, "spec.json"), JSON.stringify(spec, null, 2));
+    await writeFileAtomic(specFile(this.o.dataDir), JSON.stringify(spec, null, 2));
     this.spec = spec;
+    this.specError = null;
     this.o.logger.info({ generation: spec.generation, tag: spec.tag, stopped: spec.stopped }, "spec accepted");
     this.kick();
     this.emit();
@@ -160,7 +153,7 @@ export class NodeAgent {
       converging: this.done < this.wanted,
       services,
       lease: this.lease.status(),
-      error: this.runtimeError,
+      error: [this.runtimeError, this.specError].filter((e) => e !== null).join("; ") || null,
     };
   }
 
@@ -236,11 +229,12 @@ export class NodeAgent {
     const held = this.lease.held();
     const epoch = this.lease.currentEpoch();
     const run = held && spec && !spec.stopped && spec.tag !== undefined;
-    for (const w of all) {
+    // All at once: the reconciler's wait for an unreachable holder covers the longest stop, not their sum.
+    await Promise.all(all.map((w) => {
       const svc = spec?.services[w.service];
       const keep = run && svc?.job && this.matches(w, w.service, svc, spec!) && w.epoch === epoch && w.running;
-      if (!keep) await this.stopWorkload(w, svc?.stopTimeoutSeconds ?? 10);
-    }
+      return keep ? undefined : this.stopWorkload(w, svc?.stopTimeoutSeconds ?? 10);
+    }));
     if (!run) {
       await this.refresh();
       return;
@@ -442,6 +436,10 @@ export class NodeAgent {
 
   private emit(): void {
     for (const l of this.listeners) l();
+  }
+
+  private bounds(): NodeBounds {
+    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime };
   }
 
   private appName(): string {

@@ -20,7 +20,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { ProcessBook, type ProcessRecord } from "./process-book.js";
 import { identify, liveness } from "./process-identity.js";
-import { processEnv, releaseDir, resolveCommand } from "./release-command.js";
+import { checkProcessEnv, processEnv, type ReleaseUser } from "./process-env.js";
+import { releaseDir, resolveCommand } from "./release-command.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface ProcessRuntimeOptions {
@@ -31,6 +32,8 @@ export interface ProcessRuntimeOptions {
   logger: Logger;
   /** How often processes this agent did not spawn itself (adopted after a restart) are checked (default 500 ms). */
   pollMs?: number;
+  /** agent.yaml process.user, resolved: releases run with this uid and gid (the agent must be root). */
+  user?: ReleaseUser;
 }
 
 /** A log bigger than this is moved to `<name>.log.1` when its workload starts again. */
@@ -84,17 +87,14 @@ export class ProcessRuntime implements Runtime {
     await this.removeByName(name, def);
     const dir = await releaseDir(this.o.releasesDir, def.tag);
     const cmd = await resolveCommand(dir, def.service, def.command);
-    const env = processEnv(def.service, def.env);
-    if (def.hostPort !== undefined) {
-      // Processes share the host's network: the app listens on the host port itself.
-      env.PORT = String(def.hostPort);
-      env.HOST ??= def.publishAddress;
-      await assertPortFree(def.publishAddress, def.hostPort);
-    }
+    const user = this.o.user;
+    const env = processEnv({ service: def.service, env: def.env, publishAddress: def.publishAddress, hostPort: def.hostPort, port: def.port, user });
+    if (def.hostPort !== undefined) await assertPortFree(def.publishAddress, def.hostPort);
     const logFile = await this.openLog(name, `${def.service} ${def.tag}: ${[cmd.file, ...cmd.args].join(" ")} in ${cmd.cwd}`);
     let child: ChildProcess;
     try {
-      child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, detached: true, stdio: ["ignore", logFile.fd, logFile.fd] });
+      // As root, spawn drops supplementary groups before it switches to the user's gid and uid.
+      child = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env, detached: true, stdio: ["ignore", logFile.fd, logFile.fd], ...(user ? { uid: user.uid, gid: user.gid } : {}) });
     } finally {
       closeSync(logFile.fd);
     }
@@ -130,6 +130,11 @@ export class ProcessRuntime implements Runtime {
     this.log.info({ service: def.service, tag: def.tag, id: id.slice(0, 12), processId: child.pid }, "process started");
     this.notify(rec);
     return id;
+  }
+
+  /** Refuses a spec whose env this runtime would refuse at start, before anything changes. */
+  checkEnv(service: string, env: Readonly<Record<string, unknown>>): void {
+    checkProcessEnv(service, env);
   }
 
   async stopAndRemove(id: string, timeoutSeconds: number): Promise<void> {

@@ -2,7 +2,7 @@
  * What the process runtime runs for a release: the release directory of a tag, the program and its
  * arguments, and the environment. A spec comes from the reconciler, so a stolen token must not be able
  * to run anything outside the release directories the operator put on this machine: no shell, no
- * absolute paths, no PATH lookups, no interpreter flags, no loader variables.
+ * absolute paths, no PATH lookups, no interpreter flags. Which env it gets is decided in process-env.ts.
  */
 import { readFile, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
@@ -13,12 +13,6 @@ import { RuntimeError } from "./runtime.js";
 export const RELEASE_MANIFEST = "release.json";
 
 const TAG = new RegExp(tagSchema.pattern);
-
-/**
- * Variables that change which code a process loads. Refused in a service's env: with them a spec could
- * make a release's program run code from anywhere on this machine.
- */
-const REFUSED_ENV = [/^LD_/, /^DYLD_/, /^NODE_OPTIONS$/, /^NODE_PATH$/, /^NODE_REPL_EXTERNAL_MODULE$/, /^BASH_ENV$/, /^ENV$/, /^PYTHONSTARTUP$/, /^PYTHONPATH$/, /^PERL5OPT$/, /^RUBYOPT$/];
 
 export interface ResolvedCommand {
   /** The executable: this agent's own Node binary for `node`, else a file inside the release directory. */
@@ -58,21 +52,6 @@ export async function resolveCommand(dir: string, service: string, command: read
   }
   const file = await inside(dir, program, service);
   return { file, args, cwd: dir };
-}
-
-/**
- * The environment a release process gets: no inheritance from the agent (it may hold secrets), only
- * PATH and a few locale settings, then the service's env and the runtime's own variables.
- */
-export function processEnv(service: string, env: Record<string, string>): Record<string, string> {
-  for (const key of Object.keys(env)) {
-    if (REFUSED_ENV.some((re) => re.test(key))) {
-      throw new RuntimeError(`services.${service}.env.${key} is refused by the process runtime: it changes which code a process loads`);
-    }
-  }
-  const base: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
-  for (const k of ["LANG", "LC_ALL", "TZ"]) if (process.env[k]) base[k] = process.env[k]!;
-  return { ...base, ...env };
 }
 
 async function defaultCommand(dir: string, service: string): Promise<string[]> {

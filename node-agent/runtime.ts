@@ -71,6 +71,8 @@ export interface Runtime {
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */
   watch(node: string, onChange: () => void): () => void;
+  /** Throws RuntimeError when this runtime would refuse a service's env (checked when a spec arrives). */
+  checkEnv?(service: string, env: Readonly<Record<string, unknown>>): void;
   /** Quick liveness check of the runtime itself (e.g. the Docker engine answers). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -12,7 +12,8 @@ import type { NodeObservation, Observed } from "../specs/observed.js";
 import type { NodeSpec } from "../specs/wire.js";
 import { COLORS, otherColor, type Color } from "../specs/types.js";
 import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../specs/defaults.js";
-import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, sameSpec, type Desired } from "./desired.js";
+import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, type Desired } from "./desired.js";
+import { sameSpec } from "../specs/equality.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number): Action[] {
   const p = new Planner(desired, observed, nowMs);
@@ -318,12 +319,20 @@ class Planner {
     if (due) this.leases.push({ type: "renewLease", node, epoch, ttlMs });
   }
 
-  /** Until when an unreachable node may still hold a lease: last grant sent + TTL + margin. */
+  /**
+   * Until when an unreachable node may still run jobs: last grant sent + TTL, then the agent's own stop of
+   * its job containers (SIGTERM, up to the longest job stopTimeoutSeconds, then SIGKILL), then the margin.
+   */
   private mayHoldUntil(node: string, ttlMs: number): number {
     const rec = this.o.jobs.grants[node];
     const from = rec ? rec.sentAtMs + rec.ttlMs : this.o.jobs.startedAtMs + ttlMs;
-    return from + LEASE_SAFETY_MARGIN_MS;
+    return from + longestJobStopMs(this.d) + LEASE_SAFETY_MARGIN_MS;
   }
+}
+
+/** The longest stopTimeoutSeconds of the app's job services, in ms (0 without jobs). */
+export function longestJobStopMs(d: Desired): number {
+  return Math.max(0, ...Object.values(d.cluster.spec.services).filter((s) => s.job).map((s) => s.stopTimeoutSeconds * 1000));
 }
 
 /** A node holds jobs while its lease is held or any job container still runs. */

@@ -30,7 +30,15 @@ export const agentConfigSchema = {
     process: {
       type: "object",
       additionalProperties: false,
-      properties: { releasesDir: filePathSchema },
+      properties: {
+        /** One folder per release: `<releasesDir>/<tag>/`. */
+        releasesDir: filePathSchema,
+        /**
+         * The existing unprivileged user (not uid 0, not gid 0) releases run as; the agent runs as root
+         * and switches to it for each release. Without it, releases run as the agent's own user.
+         */
+        user: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", "x-hint": "a user name like shop-app" },
+      },
     },
     /** Image repositories this agent may run. Anything else is refused. */
     allowedRepositories: { type: "array", items: repositorySchema, default: [], maxItems: 50 },

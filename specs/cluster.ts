@@ -11,7 +11,8 @@ export const healthSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    path: { type: "string", pattern: "^/[^\\s]*$", default: d.DEFAULT_HEALTH_PATH, "x-hint": "a URL path starting with /" },
+    /** Sent as it is in the probe's request line: visible ASCII only (percent-encode anything else). */
+    path: { type: "string", pattern: "^/[\\x21-\\x7e]*$", maxLength: 2048, default: d.DEFAULT_HEALTH_PATH, "x-hint": "a URL path starting with / in visible ASCII (percent-encode other characters)" },
     periodSeconds: { type: "number", minimum: 0.1, maximum: 3600, default: d.DEFAULT_HEALTH_PERIOD_SECONDS },
     timeoutSeconds: { type: "number", minimum: 0.1, maximum: 3600, default: d.DEFAULT_HEALTH_TIMEOUT_SECONDS },
     healthyThreshold: { type: "integer", minimum: 1, maximum: 100, default: d.DEFAULT_HEALTHY_THRESHOLD },

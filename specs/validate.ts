@@ -30,10 +30,15 @@ export interface PathIssue {
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIssue[] };
 
-/** Files people write get schema defaults filled in; wire messages must be complete as sent. */
-const fileSchemas: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent"]);
-const ajvFiles = makeAjv(true);
-const ajvWire = makeAjv(false);
+/**
+ * Files people write and the messages an agent receives get schema defaults filled in by the validator,
+ * so a receiver never sees a defaulted field as missing (a health check without timeoutSeconds would
+ * time out after NaN ms). A node status is complete as sent (and its embedded specs sit under anyOf,
+ * where ajv fills no defaults): it is validated by its own instance, without defaults.
+ */
+const withDefaults: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent", "node-spec", "router-spec", "lease"]);
+const ajvDefaults = makeAjv(true);
+const ajvStatus = makeAjv(false);
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 function makeAjv(useDefaults: boolean): Ajv {
@@ -46,7 +51,7 @@ function makeAjv(useDefaults: boolean): Ajv {
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
   let fn = compiled.get(name);
   if (!fn) {
-    fn = (fileSchemas.has(name) ? ajvFiles : ajvWire).compile(schemas[name]);
+    fn = (withDefaults.has(name) ? ajvDefaults : ajvStatus).compile(schemas[name]);
     compiled.set(name, fn);
   }
   if (fn(value)) return { ok: true, value: value as T };

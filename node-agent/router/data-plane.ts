@@ -118,7 +118,7 @@ export class RouterDataPlane implements PlaneState {
     let error = restored.error;
     if (restored.spec !== null) {
       try {
-        this.install(restored.spec, await this.checkBounds(restored.spec));
+        this.install(restored.spec, await this.checkBounds(restored.spec, true));
         this.log.info({ generation: restored.spec.generation, live: restored.spec.live, preview: restored.spec.preview }, "routing table restored");
       } catch (err) {
         error = await keepTableAside(this.opts.dataDir, `the stored routing table cannot be installed: ${(err as Error).message}`);
@@ -248,10 +248,10 @@ export class RouterDataPlane implements PlaneState {
   }
 
   /** Every upstream address of the spec, checked against agent.yaml's bounds; see UpstreamBounds. */
-  private checkBounds(spec: RouterSpec): Promise<ReadonlyMap<string, string>> {
+  private checkBounds(spec: RouterSpec, unresolvedAsIs = false): Promise<ReadonlyMap<string, string>> {
     const names = new Set<string>();
     for (const color of ["blue", "green"] as const) for (const svc of spec.upstreams[color]) for (const n of svc.nodes) names.add(n.address);
-    return this.bounds.pin(names);
+    return this.bounds.pin(names, { unresolvedAsIs });
   }
 
   /** Builds the table for `spec` (reusing pools and health of nodes that stay), swaps it in, retires the rest. */

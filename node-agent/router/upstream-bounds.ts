@@ -33,9 +33,10 @@ export class UpstreamBounds {
   /**
    * Checks every address (an IP, or a host name resolved now: all of its addresses must be allowed) and
    * answers the IP to connect to for each, so a later DNS answer cannot move traffic elsewhere. Throws
-   * AGENT_ERR_UPSTREAM_NOT_ALLOWED naming the first address outside the bounds.
+   * AGENT_ERR_UPSTREAM_NOT_ALLOWED naming the first address outside the bounds. `unresolvedAsIs` keeps a name
+   * that does not resolve right now as it is instead (for a stored table at start-up).
    */
-  async pin(addresses: Iterable<string>): Promise<Map<string, string>> {
+  async pin(addresses: Iterable<string>, o: { unresolvedAsIs?: boolean } = {}): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const address of addresses) {
       const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
@@ -45,6 +46,12 @@ export class UpstreamBounds {
         try {
           ips = (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
         } catch (err) {
+          // A stored table was checked when it was applied: a router that restarts while DNS is down keeps
+          // serving it (the name is resolved again at each connect) rather than dropping live traffic.
+          if (o.unresolvedAsIs === true) {
+            out.set(address, address);
+            continue;
+          }
           throw agentError("AGENT_ERR_UPSTREAM_NOT_ALLOWED", `upstream ${address} does not resolve (${(err as NodeJS.ErrnoException).code ?? "error"}); the routing table was not changed`);
         }
       }

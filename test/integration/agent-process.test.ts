@@ -59,9 +59,17 @@ describe("the process runtime runs only what is inside a release", () => {
     expect(await refused({ command: ["./missing.sh"] })).toMatch(/does not exist in the release/);
   });
 
-  it("no loader variables in the environment", async () => {
-    expect(await refused({ env: { LD_PRELOAD: "/tmp/x.so" } })).toBe("services.web.env.LD_PRELOAD is refused by the process runtime: it changes which code a process loads");
-    expect(await refused({ env: { NODE_OPTIONS: "--require /tmp/x.js" } })).toMatch(/NODE_OPTIONS is refused/);
+  it("no loader, shell or runtime variables in the environment: refused on arrival, nothing changes", async () => {
+    for (const [name, value] of [["LD_PRELOAD", "/tmp/x.so"], ["NODE_OPTIONS", "--require /tmp/x.js"], ["SHELLOPTS", "xtrace"], ["PATH", "/tmp"], ["JAVA_TOOL_OPTIONS", "-javaagent:/tmp/x.jar"], ["lower_case", "1"]]) {
+      const before = (await h.api.status()).observedGeneration;
+      const spec = demoSpec({ node: NODE, tag: "v1", generation: before + 1, hostPort: 19251 });
+      spec.services.web!.env = { [name!]: value! };
+      const r = await h.api.putSpec(spec);
+      expect(r.status, name).toBe(403);
+      expect(r.json.error.code).toBe("AGENT_ERR_ENV_NOT_ALLOWED");
+      expect(r.json.error.message).toMatch(new RegExp(`^services\\.web\\.env\\.${name} is refused by the process runtime: .*; nothing was changed$`));
+      expect((await h.api.status()).observedGeneration).toBe(before);
+    }
   });
 
   it("the release's default command runs when the spec names none", async () => {

@@ -2,6 +2,8 @@
  * Background jobs run on exactly one colour: fenced handoffs under load, partitions, frozen agents and
  * a killed reconciler — proven against real Docker with the demo store as ground truth.
  */
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterBed, Relay } from "../support/cluster-bed.js";
 import { JobTimeline, Store, percentile } from "../support/jobs-rig.js";
@@ -24,7 +26,8 @@ async function rig(runtime: Runtime, prefix: string, extra: Partial<ConstructorP
   const timeline = runtime === "docker" ? new JobTimeline() : new ProcessTimeline();
   await timeline.start(prefix);
   const kit = runtime === "process" ? { kit: await (processKitP ??= processKit()) } : {};
-  const bed = new ClusterBed({ prefix, ...kit, withWorker: true, leaseTtlSeconds: TTL_S, workerEnv: { STORE_URL: store.workerUrl, JOB_INTERVAL_MS: "100" }, state: { owner: "blue" }, ...extra });
+  const workerEnv = { STORE_URL: store.workerUrl, JOB_INTERVAL_MS: "100", ...extra.workerEnv };
+  const bed = new ClusterBed({ prefix, ...kit, withWorker: true, leaseTtlSeconds: TTL_S, state: { owner: "blue" }, ...extra, workerEnv });
   await bed.startAgents();
   return { store, timeline, bed };
 }
@@ -170,3 +173,44 @@ for (const runtime of ["docker", "process"] as const) {
     });
   });
 }
+
+/**
+ * A worker finishing a long job: the demo worker, but SIGTERM takes effect only after STOP_DELAY_MS. Written
+ * into every release of the process runtime (the Docker image has no such file).
+ */
+const SLOW_STOP_WORKER = `const delay = Number(process.env.STOP_DELAY_MS || 5000);
+await import("./worker.js");
+const stop = process.listeners("SIGTERM");
+process.removeAllListeners("SIGTERM");
+process.on("SIGTERM", () => setTimeout(() => { for (const l of stop) l("SIGTERM"); }, delay));
+`;
+
+describe("process: jobs: the old owner cut off while its worker ignores SIGTERM for longer than the TTL", () => {
+  const STOP_S = 5;
+  const relay = new Relay();
+  beforeAll(async () => {
+    const kit = await (processKitP ??= processKit());
+    for (const tag of readdirSync(kit.releasesDir!)) writeFileSync(join(kit.releasesDir!, tag, "slow-stop-worker.js"), SLOW_STOP_WORKER);
+  });
+  // Ignores SIGTERM for 6 s: its agent's lapse sends SIGTERM at most one TTL after the cut, and SIGKILL STOP_S later.
+  const t = useRig("process", "jb5p", { relays: { "jb5p-blue-1": relay }, workerCommand: ["node", "slow-stop-worker.js"], workerStopTimeoutSeconds: STOP_S, workerEnv: { STOP_DELAY_MS: "6000" } });
+
+  it("the new owner starts only after the old worker is gone (TTL + stopTimeoutSeconds + margin): zero overlap", async () => {
+    relay.cut();
+    const cutAt = Date.now();
+    t().bed.writeState({ owner: "green" });
+    await ownedBy(t().bed, t().store, "green", cutAt, 40_000);
+    await waitFor("blue's worker gone", async () => t().timeline.running("blue").length === 0, 20_000, 50);
+    expect(t().timeline.overlapMs()).toBe(0);
+    const blueStopped = Math.max(...t().timeline.intervals.filter((x) => x.color === "blue").map((x) => x.end ?? Infinity));
+    // It really outlived its lease: SIGTERM came at the lapse, and it kept running through it.
+    expect(blueStopped - cutAt).toBeGreaterThan(TTL_S * 1000 + 3000);
+    const greenStarted = Math.min(...t().timeline.intervals.filter((x) => x.color === "green").map((x) => x.start));
+    expect(greenStarted).toBeGreaterThan(blueStopped);
+    const r = await t().store.records();
+    noDuplicates(r);
+    expect(r.fenced).toBe(0);
+    console.log(`process: jobs handoff, old owner unreachable, worker ignoring SIGTERM: old worker gone ${(blueStopped - cutAt).toFixed(0)} ms after the cut, new owner started ${(greenStarted - blueStopped).toFixed(0)} ms after that (TTL ${TTL_S * 1000} ms + stop ${STOP_S * 1000} ms + margin ${MARGIN_MS} ms, counted from the last grant)`);
+    relay.heal();
+  }, 90_000);
+});

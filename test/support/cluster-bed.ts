@@ -27,6 +27,9 @@ export interface ClusterBedOptions {
   withWorker?: boolean;
   /** Extra env for the worker (e.g. STORE_URL). */
   workerEnv?: Record<string, string>;
+  /** The worker's command (default [node, worker.js]) and stopTimeoutSeconds (default 2). */
+  workerCommand?: string[];
+  workerStopTimeoutSeconds?: number;
   /** Make the deploy dir a git repository (history on). */
   git?: boolean;
   /** Nodes whose agent runs as a child process (for SIGSTOP) instead of in this process. */
@@ -144,7 +147,7 @@ export class ClusterBed {
       "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
       "      stopTimeoutSeconds: 5",
       ...(this.o.withWorker
-        ? ["    worker:", "      job: true", "      command: [node, worker.js]", "      stopTimeoutSeconds: 2",
+        ? ["    worker:", "      job: true", `      command: [${(this.o.workerCommand ?? ["node", "worker.js"]).join(", ")}]`, `      stopTimeoutSeconds: ${this.o.workerStopTimeoutSeconds ?? 2}`,
            ...(this.o.workerEnv ? [`      env: { ${Object.entries(this.o.workerEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : [])]
         : []),
     ];

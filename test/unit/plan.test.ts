@@ -10,6 +10,8 @@ import {
 const c1 = cluster1x1();
 const c2 = cluster2x2();
 const MARGIN = 2_000;
+/** examples/local/cluster.yaml: the worker's stopTimeoutSeconds (its only job service). */
+const JOB_STOP = 5_000;
 
 /** Jobs held by blue-1 at epoch 3, last renewed a second ago: the quiet steady state. */
 const blueOwns = { epoch: 3 };
@@ -193,10 +195,17 @@ const rows: Row[] = [
     expect: ["wait NodeUnreachable blue-1", "wait LeaseExpiry blue-1"],
   },
   {
-    name: "old owner unreachable and its lease certainly expired: grant the new owner",
+    name: "old owner unreachable, lease expired + margin but its worker may still be in its stop timeout: wait",
     d: desired(c1, { owner: "green" }),
     o: world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
       ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - TTL - MARGIN, ttlMs: TTL } } })),
+    expect: ["wait NodeUnreachable blue-1", "wait LeaseExpiry blue-1"],
+  },
+  {
+    name: "old owner unreachable, its lease expired and its jobs certainly stopped (TTL + stop timeout + margin): grant the new owner",
+    d: desired(c1, { owner: "green" }),
+    o: world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - TTL - JOB_STOP - MARGIN, ttlMs: TTL } } })),
     expect: ["grant green-1 epoch 4", "wait NodeUnreachable blue-1"],
   },
   {
@@ -348,19 +357,33 @@ describe("plan details", () => {
     ]);
   });
 
-  it("waits for an unreachable holder exactly until its last grant + TTL + margin", () => {
+  it("waits for an unreachable holder exactly until its last grant + TTL + the job stop timeout + margin", () => {
     const sent = NOW - 3_000;
     const w = plan(desired(c1, { owner: "green" }), world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
       ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: sent, ttlMs: TTL } } })), NOW).find((x) => x.type === "wait" && x.reason === "LeaseExpiry");
-    expect(w).toMatchObject({ untilMs: sent + TTL + MARGIN });
+    expect(w).toMatchObject({ untilMs: sent + TTL + JOB_STOP + MARGIN });
   });
 
-  it("never grants while any other colour may hold the lease, whatever the timing", () => {
-    for (let ago = 0; ago <= TTL + MARGIN + 1000; ago += 500) {
+  it("the wait covers the longest stopTimeoutSeconds of all job services (design rule 12)", () => {
+    const cl = cluster1x1();
+    cl.spec.services.worker!.stopTimeoutSeconds = 30;
+    cl.spec.services.mailer = { ...cl.spec.services.worker!, command: ["node", "mailer.js"], stopTimeoutSeconds: 12 };
+    cl.spec.services.web!.stopTimeoutSeconds = 120; // not a job: the lapse never waits for it
+    const dj = desired(cl, { owner: "green" });
+    const sent = NOW - 1_000;
+    const o2 = world({ "blue-1": down(), "green-1": node(dj, "green-1", { tag: "v2" }), "router-1": router(dj, "router-1", { live: "blue" }) },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: sent, ttlMs: TTL } } }));
+    expect(plan(dj, o2, NOW).find((x) => x.type === "wait" && x.reason === "LeaseExpiry")).toMatchObject({ untilMs: sent + TTL + 30_000 + MARGIN });
+    expect(plan(dj, o2, sent + TTL + 30_000 + MARGIN - 1).some((a) => a.type === "grantLease")).toBe(false);
+    expect(plan(dj, o2, sent + TTL + 30_000 + MARGIN).some((a) => a.type === "grantLease")).toBe(true);
+  });
+
+  it("never grants while any other colour may hold the lease or still stop its jobs, whatever the timing", () => {
+    for (let ago = 0; ago <= TTL + JOB_STOP + MARGIN + 1000; ago += 500) {
       const acts = plan(desired(c1, { owner: "green" }), world({ "blue-1": down(), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) },
         ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - ago, ttlMs: TTL } } })), NOW);
       const granted = acts.some((a) => a.type === "grantLease");
-      expect(granted).toBe(ago >= TTL + MARGIN);
+      expect(granted).toBe(ago >= TTL + JOB_STOP + MARGIN);
     }
   });
 
