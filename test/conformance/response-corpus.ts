@@ -100,7 +100,7 @@ const badHeads: Array<[string, string]> = [
 add("TE", "TE lines chunked then identity, with CL: until close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\nok", passOrBad(200, "ok"), { closeAfter: true, noH11: true });
 for (const [raw, n] of badHeads) add("malformed-head", n, raw, bad, { closeAfter: true });
 
-// Defects these vectors found in the router that were still open on main 4e1a51c (after the issue 11 fixes).
+// Defects these vectors found in the router on main 4e1a51c (after the issue 11 fixes); fixed in 14ac3a5.
 const TRAILERS = "the chunked scanner takes any line of visible bytes as a trailer field (chunked.ts TRAILER state)";
 markFindings(out, {
   "TE on a 1.0 answer": "an HTTP/1.0 response with Transfer-Encoding is decoded as chunked and passed on; RFC 9112 §6.1: treat its framing as faulty",

@@ -28,7 +28,7 @@ export interface RequestVector {
   /** Offsets where the bytes are split into separate writes. */
   splits?: number[];
   expect: RequestExpect;
-  /** A defect of the router this vector found (still open when the vector was written), and its mechanism. */
+  /** A defect of the router this vector found (kept as a regression case), and its mechanism. */
   finding?: string;
 }
 
@@ -50,7 +50,7 @@ export interface ResponseVector {
   expect: ResponseExpect;
   /** h11 cannot parse this (say a transfer coding other than chunked): compare llhttp only on the client side. */
   noH11?: boolean;
-  /** A defect of the router this vector found (still open when the vector was written), and its mechanism. */
+  /** A defect of the router this vector found (kept as a regression case), and its mechanism. */
   finding?: string;
 }
 

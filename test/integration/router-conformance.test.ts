@@ -1,8 +1,8 @@
 /**
  * Differential conformance of the router's data plane (issue 11): every corpus vector goes through the real
  * data plane to a recording upstream, and the invariant is checked by program (see test/conformance/check.ts).
- * A failing vector prints its class, name and bytes. Vectors marked "finding" reproduce a router defect that
- * was still open when they were written (the mechanism is in the vector's `finding`).
+ * A failing vector prints its class, name and bytes. Vectors marked "finding" reproduce a router defect the
+ * suite found (the mechanism is in the vector's `finding`); they stay as regression cases.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rig } from "../conformance/rig.js";
