@@ -168,6 +168,7 @@ add("chunk-size", "missing CRLF after last chunk", post("Transfer-Encoding: chun
 const extOk = [";a=b", ";a", ';a="quoted"', ';a="q;u\\"o"', ";a=b;c=d", "; a = b", ";" + "e".repeat(3000)];
 extOk.forEach((e, i) => add("chunk-ext", `extension ${JSON.stringify(e.slice(0, 20))} (${i})`, post("Transfer-Encoding: chunked\r\n", `5${e}\r\nhello\r\n0${e}\r\n\r\n`),
   (e.length > 100 ? either : forward)(fwd("POST", "/p", "hello"))));
+add("chunk-ext", "BWS before the extension", post("Transfer-Encoding: chunked\r\n", "5 ;a=b\r\nhello\r\n0 ; a=b\r\n\r\n"), either(fwd("POST", "/p", "hello")));
 const extBad = [";a\rb", ";a\nb", ";a\x00b", ';a="\r\n"', ";a=b\x7f", "\x0b;a"];
 extBad.forEach((e) => add("chunk-ext", `extension ${JSON.stringify(e)}`, post("Transfer-Encoding: chunked\r\n", `5${e}\r\nhello\r\n0\r\n\r\n`), refuse(400)));
 

@@ -18,6 +18,7 @@ const R = (head: string, body = ""): string => `HTTP/1.1 ${head}\r\n\r\n${body}`
 add("valid", "200 with Content-Length", R("200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5", "hello"), pass(200, "hello", { "content-type": "text/plain" }));
 add("valid", "200 chunked", R("200 OK\r\nTransfer-Encoding: chunked", chunk("hello world", [5, 6])), pass(200, "hello world"));
 add("valid", "200 chunked with extensions and trailer", R("200 OK\r\nTransfer-Encoding: chunked", "5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"), pass(200, "hello"));
+add("valid", "BWS before a chunk extension (found by the fuzzer: llhttp and h11 refuse it, RFC 9112 allows it)", R("200 OK\r\nTransfer-Encoding: chunked", "5 ;a=b\r\nhello\r\n0\r\n\r\n"), passOrBad(200, "hello"), { noH11: true });
 add("valid", "201 with body", R("201 Created\r\nContent-Length: 2", "ok"), pass(201, "ok"));
 add("valid", "404 with body", R("404 Not Found\r\nContent-Length: 4", "nope"), pass(404, "nope"));
 add("valid", "500 with body", R("500 Internal Server Error\r\nContent-Length: 4", "oops"), pass(500, "oops"));
