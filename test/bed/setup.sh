@@ -96,6 +96,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v git >/dev/null || need+=(git)
 # The dashboard's browser test drives Debian's Chromium (with fonts for readable screenshots).
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium fonts-dejavu-core)
+# The router conformance suite reads what the router forwards with a second parser: Python's h11.
+/usr/bin/python3 -c 'import h11' 2>/dev/null || need+=(python3-h11)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   apt_install "${need[@]}"

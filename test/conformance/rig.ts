@@ -1,0 +1,167 @@
+/**
+ * The rig for router conformance runs: a recording upstream, the real router data plane (in-process) routing
+ * every host to it, the h11 batch process, and a raw TCP client. No vitest imports: bench/router-fuzz.ts
+ * uses it too.
+ */
+import { connect, type Socket } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino } from "pino";
+import { pickPort } from "../../cli/demo/ports.js";
+import { RouterDataPlane } from "../../node-agent/router/data-plane.js";
+import type { RouterSpec } from "../../specs/wire.js";
+import { RecordingUpstream } from "./recording-upstream.js";
+import { H11 } from "./h11.js";
+import { LlhttpStream, type HttpMessage, type ParseResult } from "./llhttp.js";
+
+export const LOOPBACK = "127.0.0.1";
+/** The live host; unknown hosts go to live too (defaultRoute), so any Host reaches the upstream. */
+export const LIVE_HOST = "shop.test";
+
+export class Rig {
+  readonly upstream = new RecordingUpstream();
+  readonly h11 = new H11();
+  plane!: RouterDataPlane;
+  port = 0;
+  private dataDir = "";
+
+  static async start(): Promise<Rig> {
+    const rig = new Rig();
+    await rig.upstream.start();
+    rig.dataDir = mkdtempSync(join(tmpdir(), "switchyard-conformance-"));
+    rig.port = await pickPort(LOOPBACK, 0);
+    const listen = `${LOOPBACK}:${rig.port}`;
+    rig.plane = new RouterDataPlane({ dataDir: rig.dataDir, listen, logger: pino({ level: "silent" }), timeouts: { idleMs: 2_000 } });
+    await rig.plane.start();
+    await rig.plane.apply(spec(listen, rig.upstream.port));
+    return rig;
+  }
+
+  /** Ends every upstream connection and waits until the router has seen them go, then clears the logs. */
+  async resetUpstream(): Promise<void> {
+    await this.upstream.endAll(1_000);
+    this.upstream.reset();
+  }
+
+  async close(): Promise<void> {
+    await this.plane.close();
+    await this.upstream.close();
+    this.h11.close();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+function spec(listen: string, port: number): RouterSpec {
+  const svc = [{
+    service: "web", pathPrefix: "/",
+    // Probed once at start, then (practically) never: probes are not what is being tested.
+    health: { path: "/healthz", periodSeconds: 3600, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 1 },
+    nodes: [{ node: "n1", address: LOOPBACK, port }],
+  }];
+  return {
+    kind: "RouterSpec", generation: 1, app: "shop", listen, live: "blue", preview: null,
+    hosts: { live: [LIVE_HOST], preview: [], blue: ["blue.shop.test"], green: ["green.shop.test"] },
+    defaultRoute: "live", drainTimeoutSeconds: 30,
+    upstreams: { blue: svc, green: [] },
+  } as RouterSpec;
+}
+
+/** One client connection to the router that records everything it receives. */
+export class Client {
+  readonly socket: Socket;
+  readonly chunks: Buffer[] = [];
+  closed = false;
+  private waiter: (() => void) | null = null;
+  private stream: LlhttpStream;
+  private streamDead = false;
+
+  constructor(port: number, readonly methods: string[] = []) {
+    this.socket = connect({ host: LOOPBACK, port, noDelay: true });
+    this.stream = new LlhttpStream("response", this.methods);
+    this.socket.on("data", (d: Buffer) => {
+      this.chunks.push(d);
+      if (!this.streamDead) this.streamDead = !this.stream.push(d);
+      this.wake();
+    });
+    this.socket.on("error", () => {});
+    this.socket.on("close", () => { this.closed = true; this.wake(); });
+  }
+
+  connected(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.readyState === "open") resolve();
+      else this.socket.once("connect", () => resolve());
+    });
+  }
+
+  /** Writes the pieces one by one, letting the router read each before the next. */
+  async send(pieces: readonly Buffer[], gapMs = 1): Promise<void> {
+    for (let i = 0; i < pieces.length; i++) {
+      if (this.closed) return;
+      if (i > 0) await sleep(gapMs);
+      this.socket.write(pieces[i]!);
+    }
+  }
+
+  /** Final responses llhttp has parsed so far (1xx not counted). */
+  finals(): number {
+    return this.answers().length;
+  }
+
+  /** The final responses llhttp has parsed so far. */
+  answers(): HttpMessage[] {
+    return this.stream.result.messages.filter((m) => m.status >= 200 || m.status === 101);
+  }
+
+  /** llhttp could not read on (a parse error or an upgrade). */
+  get broken(): boolean {
+    return this.streamDead;
+  }
+
+  /** Waits until `n` final responses arrived, the connection closed, the parse failed, or `ms` passed. */
+  async waitFor(n: number, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (!this.closed && !this.streamDead && this.finals() < n) {
+      const left = end - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiter = () => { clearTimeout(t); resolve(); };
+      });
+      this.waiter = null;
+    }
+  }
+
+  /** Waits for the router to close the connection (or `ms`). */
+  async waitClosed(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (!this.closed && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, end - Date.now());
+        this.waiter = () => { clearTimeout(t); resolve(); };
+      });
+      this.waiter = null;
+    }
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  /** llhttp's reading of what the client received (the stream so far; `eof` if it closed). */
+  parsed(): ParseResult {
+    const s = new LlhttpStream("response", this.methods);
+    if (s.push(this.bytes()) && this.closed) s.end();
+    return s.result;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    this.waiter?.();
+  }
+}
