@@ -221,7 +221,12 @@ async function judge(rig: Rig, seed: number, cases: Case[], report: FuzzReport):
       const m = r === undefined ? null : ID_RE.exec(r.msg.target);
       if (m === null || Number(m[1]) !== c.id) finding(c, "DESYNC-cross-talk", `the client got the answer to ${r === undefined ? `unknown seq ${seq}` : `${r.msg.method} ${r.msg.target}`}`);
     }
-    if (c.response !== null) { await judgeResponse(rig, c, finding, count); continue; }
+    if (c.response !== null) {
+      // The router's own answer when it sent nothing upstream (say 503 while the node is marked down).
+      if (reqs.length === 0 && a !== null && a.status >= 500 && seq === undefined) count("response-not-forwarded");
+      else await judgeResponse(rig, c, finding, count);
+      continue;
+    }
     const ref = await c.ref!;
     if (reqs.length === 0) {
       count(ref.valid ? "refused-valid" : "refused-invalid");

@@ -152,6 +152,11 @@ export class LlhttpStream {
     return this.result;
   }
 
+  /** Frees the native parser (it is not garbage-collected while open); the result stays readable. */
+  close(): void {
+    this.stop();
+  }
+
   /** Bytes fed so far that belong to complete or partial messages. */
   get offset(): number {
     return this.consumed;
@@ -177,6 +182,7 @@ export class LlhttpStream {
 export function llhttpParse(kind: "request" | "response", bytes: Buffer, methods: readonly string[] = [], eof = true): ParseResult {
   const s = new LlhttpStream(kind, methods);
   if (s.push(bytes) && eof) s.end();
+  s.close();
   return s.result;
 }
 

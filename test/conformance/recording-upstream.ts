@@ -126,7 +126,10 @@ export class RecordingUpstream {
     let seen = 0; // messages of the current parser already answered
     let stopped = false;
     socket.on("error", () => {});
-    socket.on("close", () => { log.closed = true; });
+    socket.on("close", () => {
+      log.closed = true;
+      parser.close();
+    });
     socket.on("end", () => {
       if (!stopped) {
         const r = parser.end();
@@ -152,6 +155,7 @@ export class RecordingUpstream {
         // Refused upgrade: read on, as an ordinary server does, from where the upgrade request ended.
         const rest = Buffer.concat(log.chunks).subarray(base + r.upgradeAt);
         base += r.upgradeAt;
+        parser.close();
         parser = new LlhttpStream("request");
         seen = 0;
         feed(rest);

@@ -56,8 +56,8 @@ export class Rig {
 function spec(listen: string, port: number): RouterSpec {
   const svc = [{
     service: "web", pathPrefix: "/",
-    // Probed once at start, then (practically) never: probes are not what is being tested.
-    health: { path: "/healthz", periodSeconds: 3600, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 1 },
+    // Probed every second, so a node marked down by a failed connect (a loaded machine) comes back.
+    health: { path: "/healthz", periodSeconds: 1, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 3 },
     nodes: [{ node: "n1", address: LOOPBACK, port }],
   }];
   return {
@@ -86,7 +86,11 @@ export class Client {
       this.wake();
     });
     this.socket.on("error", () => {});
-    this.socket.on("close", () => { this.closed = true; this.wake(); });
+    this.socket.on("close", () => {
+      this.closed = true;
+      this.stream.close();
+      this.wake();
+    });
   }
 
   connected(): Promise<void> {
@@ -154,6 +158,7 @@ export class Client {
   parsed(): ParseResult {
     const s = new LlhttpStream("response", this.methods);
     if (s.push(this.bytes()) && this.closed) s.end();
+    s.close();
     return s.result;
   }
 
