@@ -115,6 +115,18 @@ const rows: Row[] = [
     expect: ["wait WaitingForHealth green"],
   },
   {
+    name: "target colour running but not probed yet (health unknown): no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "unprobed" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "first deploy: a colour running but not probed yet gets no traffic",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "unprobed" }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: null }) }),
+    expect: ["wait WaitingForHealth blue"],
+  },
+  {
     name: "a new tag for the live colour without switching away is refused",
     d: desired(c1, { blue: "v5" }),
     o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
@@ -271,6 +283,12 @@ const rows: Row[] = [
     d,
     o: world({ "blue-1": node(d, "blue-1", { web: { tag: "v1" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
     expect: ["heal blue-1 v1", "grant blue-1 epoch 4"],
+  },
+  {
+    name: "the live colour's agent lost its spec and runs another tag: refused, never a heal onto live",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { web: { tag: "v0" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
+    expect: ["refuse WouldReplaceLive blue", "grant blue-1 epoch 4"],
   },
 ];
 
