@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { NodeSpec, NodeServiceSpec, NodeStatus, ServiceStatus, ServiceState } from "../specs/wire.js";
-import { canonical, sameSpec } from "../reconciler/desired.js";
+import { canonical, sameSpec } from "../specs/equality.js";
 import { agentError } from "./errors.js";
 import { HealthProbe, type Health } from "./health.js";
 import { Lease, type LeaseMemory } from "./lease.js";

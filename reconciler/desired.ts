@@ -86,22 +86,6 @@ export function routerSpecFor(d: Desired, live: Color | null, generation: number
   };
 }
 
-/** Two specs are the same when they differ at most in their generation. */
-export function sameSpec(a: NodeSpec | RouterSpec | null | undefined, b: NodeSpec | RouterSpec | null | undefined): boolean {
-  if (!a || !b) return a === b;
-  return canonical({ ...a, generation: 0 }) === canonical({ ...b, generation: 0 });
-}
-
-/** JSON with sorted keys, so that key order never makes two equal values differ. */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
-
 function otherOf(c: Color): Color {
   return c === "blue" ? "green" : "blue";
 }

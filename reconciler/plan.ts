@@ -12,7 +12,8 @@ import type { NodeObservation, Observed } from "../specs/observed.js";
 import type { NodeSpec } from "../specs/wire.js";
 import { COLORS, otherColor, type Color } from "../specs/types.js";
 import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../specs/defaults.js";
-import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, sameSpec, type Desired } from "./desired.js";
+import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, type Desired } from "./desired.js";
+import { sameSpec } from "../specs/equality.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number): Action[] {
   const p = new Planner(desired, observed, nowMs);

@@ -17,6 +17,13 @@ const DATA_CR = 4;
 const DATA_LF = 5;
 const TRAILER = 6;
 const TRAILER_LF = 7;
+/** After the size digits, optional spaces or tabs (BWS), then only ";" or CR. */
+const SIZE_WS = 8;
+/** Within a trailer field line, after its colon: the value. */
+const TRAILER_VALUE = 9;
+
+/** Largest trailer section we read past (field lines are never forwarded). */
+const MAX_TRAILER_BYTES = 16 * 1024;
 
 const MAX_CHUNK = 0xffffffffff; // 1 TiB: ten hex digits; more is an attack, not a body
 
@@ -25,12 +32,14 @@ export class ChunkedScanner {
   private size = 0;
   private digits = 0;
   private lineLen = 0;
+  private trailerBytes = 0;
 
   reset(): void {
     this.state = SIZE;
     this.size = 0;
     this.digits = 0;
     this.lineLen = 0;
+    this.trailerBytes = 0;
   }
 
   /**
@@ -51,8 +60,16 @@ export class ChunkedScanner {
             this.size = this.size * 16 + v;
           } else if (this.digits === 0) return CHUNKED_ERROR;
           else if (c === 13) this.state = SIZE_LF;
-          else if (c === 59 /* ; */ || c === 32 || c === 9) this.state = EXT;
+          else if (c === 59 /* ; */) this.state = EXT;
+          else if (c === 32 || c === 9) this.state = SIZE_WS;
           else return CHUNKED_ERROR;
+          break;
+        }
+        case SIZE_WS: {
+          const c = d[i++]!;
+          if (c === 59 /* ; */) this.state = EXT;
+          else if (c === 13) this.state = SIZE_LF;
+          else if (c !== 32 && c !== 9) return CHUNKED_ERROR;
           break;
         }
         case EXT: {
@@ -89,10 +106,26 @@ export class ChunkedScanner {
           this.state = SIZE;
           break;
         case TRAILER: {
+          // A field name (a token) up to its colon, or CR for the empty line that ends the body. Trailer
+          // fields are read past and never forwarded, but a line that is not a field line is an error:
+          // reading it as one is how a request hidden after "0\r\n" would be swallowed.
           const c = d[i++]!;
+          if (++this.trailerBytes > MAX_TRAILER_BYTES) return CHUNKED_ERROR;
+          if (c === 13) {
+            if (this.lineLen !== 0) return CHUNKED_ERROR; // a name without a colon
+            this.state = TRAILER_LF;
+          } else if (c === 58 /* : */) {
+            if (this.lineLen === 0) return CHUNKED_ERROR;
+            this.state = TRAILER_VALUE;
+          } else if (isTokenChar(c)) this.lineLen++;
+          else return CHUNKED_ERROR;
+          break;
+        }
+        case TRAILER_VALUE: {
+          const c = d[i++]!;
+          if (++this.trailerBytes > MAX_TRAILER_BYTES) return CHUNKED_ERROR;
           if (c === 13) this.state = TRAILER_LF;
           else if (c < 32 && c !== 9 || c === 127) return CHUNKED_ERROR;
-          else this.lineLen++;
           break;
         }
         default: { // TRAILER_LF
@@ -108,6 +141,12 @@ export class ChunkedScanner {
     }
     return CHUNKED_MORE;
   }
+}
+
+/** RFC 9110 tchar: the bytes a field name may hold. */
+function isTokenChar(c: number): boolean {
+  return c >= 97 && c <= 122 || c >= 65 && c <= 90 || c >= 48 && c <= 57 ||
+    c === 33 || c >= 35 && c <= 39 || c === 42 || c === 43 || c === 45 || c === 46 || c === 94 || c === 95 || c === 96 || c === 124 || c === 126;
 }
 
 function hexValue(c: number): number {

@@ -293,7 +293,8 @@ export class ClientConn {
       this.replyEarly(503, this.plane.noTableBody, null, buf, bodyAt);
       return;
     }
-    const r = table.resolve(rq.host, rq.path);
+    // "OPTIONS *" asks about the server as a whole: it goes where "/" goes.
+    const r = table.resolve(rq.host, rq.path === "*" ? "/" : rq.path);
     if (!r.ok) {
       this.replyEarly(r.status, r.body, r.color, buf, bodyAt);
       return;

@@ -104,6 +104,8 @@ export class ResponseHead {
     this.codings = "";
     this.contentLength = -1;
     if (te !== undefined && contentLength >= 0) return this.fail("both Transfer-Encoding and Content-Length");
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty.
+    if (te !== undefined && text.charCodeAt(7) === 48) return this.fail("Transfer-Encoding in an HTTP/1.0 response");
     let chunked = false;
     if (te !== undefined) {
       const codings = te.toLowerCase().split(",").map((c) => c.trim());

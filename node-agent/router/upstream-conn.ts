@@ -211,9 +211,13 @@ export class UpstreamConn {
       this.buf = null;
     }
     const end = buf.indexOf(CRLFCRLF);
+    // The limit holds for any head, whether it arrived in pieces or in one read.
+    if ((end < 0 ? buf.length : end + 4) > MAX_RESPONSE_HEAD_BYTES) {
+      this.fail(502, `the upstream node of ${this.client!.color} sent a response head that is too large\n`);
+      return;
+    }
     if (end < 0) {
-      if (buf.length > MAX_RESPONSE_HEAD_BYTES) this.fail(502, `the upstream node of ${this.client!.color} sent a response head that is too large\n`);
-      else this.buf = buf === d ? Buffer.from(d) : buf; // `d` lives in the read buffer: keep a copy
+      this.buf = buf === d ? Buffer.from(d) : buf; // `d` lives in the read buffer: keep a copy
       return;
     }
     const client = this.client!;

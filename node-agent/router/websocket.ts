@@ -122,10 +122,11 @@ function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
   s.on("data", function onHandshake(d: Buffer) {
     buf = buf === null ? d : Buffer.concat([buf, d]);
     const end = buf.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (buf.length > MAX_RESPONSE_HEAD_BYTES) s.destroy();
+    if ((end < 0 ? buf.length : end + 4) > MAX_RESPONSE_HEAD_BYTES) {
+      s.destroy();
       return;
     }
+    if (end < 0) return;
     clearTimeout(timer);
     s.removeListener("data", onHandshake);
     const rh = new ResponseHead();
