@@ -157,6 +157,43 @@ const rows: Row[] = [
     expect: [],
   },
   {
+    name: "a stopped colour whose web container still runs (or starts, or is unhealthy) is healed, i.e. stopped again",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: { tag: "v1" } }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose web container is starting is healed too",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "starting" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose web container is unhealthy is healed too",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "unhealthy" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose container exited: nothing to heal",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "exited" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: [],
+  },
+  {
+    name: "a live container still converging is not healed twice",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", converging: true, lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: [],
+  },
+  {
+    name: "the switched-away colour serves open WebSockets only: its redeploy waits for them",
+    d: desired(c1, { active: "green", blue: "v3", owner: "green" }),
+    o: (() => { const r = router(dGreen, "router-1", { live: "green" }); if (r.reachable && r.status.router) r.status.router.websockets.blue = 2; return world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(dGreen, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": r },
+      ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["wait Draining blue-1"],
+  },
+  {
     name: "a stopped colour brought back with a new tag: start it",
     d: desired(c1, { active: "green", blue: "v4", owner: "green" }),
     o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
@@ -340,6 +377,27 @@ rows.push(
     }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
     expect: ["grant blue-2 epoch 7"],
   },
+  {
+    name: "one router down while the switched-away colour redeploys: the other router's counts decide the drain",
+    d: desired(c2, { active: "green", blue: "v3" }), o: (() => { const x = desired(c2, { active: "green", blue: "v3" }); return world({
+      "blue-1": node(d2, "blue-1", { tag: "v1" }), "blue-2": node(d2, "blue-2", { tag: "v1" }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "green" }), "router-2": down(),
+    }, ledger({ epoch: 0 })); })(),
+    expect: ["deploy blue-1 v3", "deploy blue-2 v3", "grant green-1 epoch 1", "grant green-2 epoch 1", "wait NodeUnreachable router-2"],
+  },
+  {
+    name: "a node not observed yet: wait for it, change nothing there",
+    d: d2, o: (() => { const w = ready2({}); delete (w.nodes as Record<string, unknown>)["green-2"]; return w; })(),
+    expect: ["grant blue-1 epoch 1", "grant blue-2 epoch 1", "wait NodeUnreachable green-2", "wait WaitingForHealth green"],
+  },
+  {
+    name: "deploy timeout reached to the millisecond: Failed",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v3", web: "unhealthy" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger,
+      { green: { tag: "v3", startedAtMs: NOW - 120_000 } }),
+    expect: ["refuse DeployFailed green"],
+  },
 );
 
 describe("plan(desired, observed, now)", () => {
@@ -350,6 +408,15 @@ describe("plan(desired, observed, now)", () => {
   it.each(rows.map((r) => [r.name, r] as const))("%s", (_name, row) => {
     const actions = plan(row.d, freeze(row.o), NOW);
     expect(actions.map(summarize)).toEqual(row.expect);
+  });
+
+  // What operators read: every refusal and wait says why, in words pinned here (test/unit/__snapshots__).
+  it("says why, in full, in every row", () => {
+    const said = rows.map((r) => ({
+      row: r.name,
+      why: plan(r.d, freeze(r.o), NOW).flatMap((a) => (a.type === "wait" || a.type === "refuse" ? [`${summarize(a)}: ${a.message}${a.type === "wait" && a.untilMs !== undefined ? ` (until ${a.untilMs - NOW})` : ""}`] : [])),
+    }));
+    expect(said).toMatchSnapshot();
   });
 });
 
