@@ -142,7 +142,7 @@ describe("the reconciler's lease ledger (Memory)", () => {
     const m = new Memory(dir);
     await m.recordGrant("blue-1", 1, 10_000, 1);
     const l = m.jobsLedger();
-    l.grants["x"] = { epoch: 9, sentAtMs: 0, ttlMs: 0 };
+    (l.grants as Record<string, unknown>)["x"] = { epoch: 9, sentAtMs: 0, ttlMs: 0 };
     expect(m.jobsLedger().grants).toEqual({ "blue-1": { epoch: 1, sentAtMs: 1, ttlMs: 10_000 } });
   });
 
