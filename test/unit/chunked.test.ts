@@ -104,3 +104,48 @@ describe("ChunkedScanner", () => {
     expect(scan("1\r\nq\r\n0\r\n\r\n", 100, s)).toEqual({ end: 11, data: "q" });
   });
 });
+
+describe("ChunkedScanner: sizes, blanks after the size, trailer field lines", () => {
+  it("reads multi-digit sizes and every hex digit", () => {
+    expect(scan("10\r\n0123456789abcdef\r\n0\r\n\r\n").data).toBe("0123456789abcdef");
+    for (const [digit, len] of [["9", 9], ["A", 10], ["F", 15], ["e", 14], ["0", 0]] as const) {
+      const body = "z".repeat(len);
+      expect(scan(`1${digit}\r\n${"y".repeat(16)}${body}\r\n0\r\n\r\n`).data, digit).toBe("y".repeat(16) + body);
+    }
+    for (const c of ["/", ":", "@", "G", "`", "g"]) expect(scan(`1${c}\r\n`).end, c).toBe(CHUNKED_ERROR);
+  });
+
+  it("allows blanks between the size and a ';' or the CR, nothing else", () => {
+    for (const ok of ["5 \t ;x\r\nhello\r\n0\r\n\r\n", "5 \r\nhello\r\n0\r\n\r\n", "5\t\r\nhello\r\n0\r\n\r\n", "5;a b\r\nhello\r\n0\r\n\r\n"]) {
+      for (const step of everyStep(ok)) expect(scan(ok, step), `${JSON.stringify(ok)} step ${step}`).toEqual({ end: ok.length, data: "hello" });
+    }
+    for (const bad of ["5 x\r\n", "5 5\r\n", "5 \n", "5 \x00\r\n"]) expect(scan(bad).end, JSON.stringify(bad)).toBe(CHUNKED_ERROR);
+  });
+
+  it("trailer lines must be field lines: a token name, a colon, a value", () => {
+    const tchars = "!#$%&'*+-.^_`|~09azAZ";
+    expect(scan(`0\r\n${tchars}: v\r\n\r\n`).end).toBe(`0\r\n${tchars}: v\r\n\r\n`.length);
+    for (const c of ["\"", "(", ")", ",", "/", ";", "<", "=", ">", "?", "@", "[", "\\", "]", "{", "}", " ", "\t", "\x7f", "\x80", "\x00"]) {
+      expect(scan(`0\r\nA${c}B: v\r\n\r\n`).end, JSON.stringify(c)).toBe(CHUNKED_ERROR);
+    }
+    expect(scan("0\r\nX\r\n\r\n").end).toBe(CHUNKED_ERROR); // a name without a colon
+    expect(scan("0\r\n: v\r\n\r\n").end).toBe(CHUNKED_ERROR); // a colon without a name
+    // What looks like a request smuggled after the last chunk is not a trailer.
+    expect(scan("0\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n").end).toBe(CHUNKED_ERROR);
+  });
+
+  it("reads past at most 16 KiB of trailers, counted per body", () => {
+    const trailer = (n: number) => `0\r\nX:${"v".repeat(n)}\r\n\r\n`; // counted: X, :, n value bytes, CR, final CR
+    expect(scan(trailer(16_380)).end).toBe(trailer(16_380).length);
+    expect(scan(trailer(16_381)).end).toBe(CHUNKED_ERROR); // the final CR is one too many
+    expect(scan(trailer(16_383)).end).toBe(CHUNKED_ERROR); // within the value
+    const name = `0\r\n${"N".repeat(16_385)}:v\r\n\r\n`;
+    expect(scan(name).end).toBe(CHUNKED_ERROR); // within the name
+    const s = new ChunkedScanner();
+    expect(scan(trailer(10_000), 100_000, s).end).toBe(trailer(10_000).length);
+    expect(scan(trailer(10_000), 100_000, s).end).toBe(trailer(10_000).length);
+    s.feed(Buffer.from(`0\r\nX:${"v".repeat(10_000)}`), 0, null);
+    s.reset();
+    expect(scan(trailer(10_000), 100_000, s).end).toBe(trailer(10_000).length);
+  });
+});

@@ -192,3 +192,37 @@ describe("RequestHead.parse: the head itself", () => {
     expect(h.keepAlive).toBe(true);
   });
 });
+
+describe("RequestHead.parse: headers whose names are as long as a hop-by-hop one", () => {
+  it("forwards them untouched, in order", () => {
+    const same = ["Ab: 1", "Date: d", "Referer: r", "User-Agent: u", "Content-Digest: c", "Accept-Language: l", "Content-Language: l", "If-Modified-Since: s"];
+    const h = parse(req("GET / HTTP/1.1", "Host: a", ...same));
+    expect(h.ok).toBe(true);
+    expect(h.upstreamHead).toBe("GET / HTTP/1.1\r\nhost: a\r\n" + same.map((l) => l + "\r\n").join("") +
+      "x-forwarded-for: 192.0.2.7\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\n\r\n");
+  });
+
+  it("trims blanks around values, reads 15-digit lengths and refuses 16", () => {
+    const h = parse(req("POST / HTTP/1.1", "Host:\t a.example \t", "Content-Length: \t12 "));
+    expect(h.ok).toBe(true);
+    expect(h.host).toBe("a.example");
+    expect(h.contentLength).toBe(12);
+    expect(parse(req("POST / HTTP/1.1", "Host: a", "Content-Length: 123456789012345")).contentLength).toBe(123456789012345);
+    refused(req("POST / HTTP/1.1", "Host: a", "Content-Length: 0123456789012345"), 400, "invalid Content-Length");
+    expect(parse(req("GET / HTTP/1.1", "Host: a", "X-Blank:  \t ")).upstreamHead).toContain("\r\nX-Blank:  \t \r\n");
+  });
+
+  it("an absolute-form target needs no Host; only OPTIONS may ask for *", () => {
+    const h = parse(req("GET HTTPS://b HTTP/1.1"));
+    expect(h.ok).toBe(true);
+    expect(h.host).toBe("b");
+    refused(req("GET xhttp://b/ HTTP/1.1", "Host: a"), 400, "bad request target");
+    refused(req("OPTIONS x HTTP/1.1", "Host: a"), 400, "bad request target");
+  });
+
+  it("joins repeated Connection headers: a close in the first one counts", () => {
+    const h = parse(req("GET / HTTP/1.1", "Host: a", "Connection: close", "Connection: x-a"));
+    expect(h.ok).toBe(true);
+    expect(h.keepAlive).toBe(false);
+  });
+});

@@ -160,3 +160,28 @@ describe("ResponseHead.parse: framing", () => {
     expect(h.lines).toBe("");
   });
 });
+
+describe("ResponseHead.parse: more edges", () => {
+  it("reads every digit of the status", () => {
+    expect(parse(res("HTTP/1.1 418 I'm a teapot", "Content-Length: 0")).status).toBe(418);
+    expect(parse(res("HTTP/1.1 599 X", "Content-Length: 0")).status).toBe(599);
+  });
+
+  it("forwards headers whose names are as long as a hop-by-hop one", () => {
+    const same = ["Ab: 1", "Expires: 0", "Accept-Charset: x", "Content-Encoding: gzip", "If-Modified-Since: s"];
+    const h = parse(res("HTTP/1.1 200 OK", ...same, "Content-Length: 0"));
+    expect(h.lines).toBe(same.map((l) => l + "\r\n").join(""));
+    const c = parse(res("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Vary: x"));
+    expect(c.lines).toBe("Vary: x\r\n");
+  });
+
+  it("a zero Content-Length conflicts like any other", () => {
+    refused(res("HTTP/1.1 200 OK", "Content-Length: 0", "Content-Length: 5"), "invalid Content-Length");
+    refused(res("HTTP/1.1 200 OK", "Content-Length: 0", "Transfer-Encoding: chunked"), "both Transfer-Encoding and Content-Length");
+  });
+
+  it("refuses Transfer-Encoding in an HTTP/1.0 response", () => {
+    refused(res("HTTP/1.0 200 OK", "Transfer-Encoding: chunked"), "Transfer-Encoding in an HTTP/1.0 response");
+    expect(parse(res("HTTP/1.0 200 OK", "Content-Length: 1")).ok).toBe(true);
+  });
+});
