@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from "node:fs";
 
-const REPORT = "reports/mutation/mutation.json";
+const REPORT = process.argv[2] === "--report" ? process.argv[3] : "reports/mutation/mutation.json";
 const EQUIV = "test/mutation/equivalent.md";
 /** Planner, request/response parsing and lease logic: 90 %; the rest of the core: 80 %. */
 const STRICT = ["reconciler/plan.ts", "reconciler/desired.ts", "node-agent/router/request-head.ts", "node-agent/router/response-head.ts",
@@ -14,7 +14,8 @@ const STRICT = ["reconciler/plan.ts", "reconciler/desired.ts", "node-agent/route
 const report = JSON.parse(readFileSync(REPORT, "utf8"));
 const equivalent = new Set();
 if (existsSync(EQUIV)) {
-  for (const m of readFileSync(EQUIV, "utf8").matchAll(/`([\w./-]+:\d+)`\s+(\w+)/g)) equivalent.add(`${m[1]} ${m[2]}`);
+  // "- `file:line` Mutator → "replacement" — why" (the replacement as a JSON string, as printed below)
+  for (const m of readFileSync(EQUIV, "utf8").matchAll(/`([\w./-]+:\d+)`\s+(\w+)\s+→\s+("(?:[^"\\]|\\.)*")/g)) equivalent.add(`${m[1]} ${m[2]} ${m[3]}`);
 }
 let failed = false;
 const rows = [];
@@ -23,7 +24,7 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
   const count = (...s) => mutants.filter((m) => s.includes(m.status)).length;
   const detected = count("Killed", "Timeout");
   const undetected = mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage");
-  const equiv = undetected.filter((m) => equivalent.has(`${file}:${m.location.start.line} ${m.mutatorName}`));
+  const equiv = undetected.filter((m) => equivalent.has(`${file}:${m.location.start.line} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`));
   const valid = detected + undetected.length;
   const score = valid === 0 ? 100 : (100 * detected) / valid;
   const adjusted = valid - equiv.length === 0 ? 100 : (100 * detected) / (valid - equiv.length);
@@ -36,7 +37,7 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
     console.log(`\n${file}: ${open.length} surviving mutant(s) not listed as equivalent`);
     for (const m of open) {
       const l = m.location.start.line;
-      console.log(`  ${file}:${l} ${m.mutatorName} [${m.status}] → ${JSON.stringify(m.replacement ?? "")}\n      ${lines[l - 1]?.trim()}`);
+      console.log(`  \`${file}:${l}\` ${m.mutatorName} → ${JSON.stringify(m.replacement ?? "")} [${m.status}]\n      ${lines[l - 1]?.trim()}`);
     }
   }
 }

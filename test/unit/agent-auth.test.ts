@@ -46,13 +46,14 @@ describe("TokenGuard", () => {
     for (let i = 1; i <= MAX_FAILED_ATTEMPTS; i++) expect(g.check("a0", undefined, T0), `a0 attempt ${i}`).toBe("denied");
   });
 
-  it("prunes expired windows first when full", () => {
+  it("prunes expired windows first when full, before forgetting the oldest", () => {
     const g = new TokenGuard(TOKEN);
-    g.check("old", undefined, T0);
-    for (let i = 0; i < 9_999; i++) g.check(`b${i}`, undefined, T0 + FAILED_WINDOW_MS);
-    for (let i = 0; i < MAX_FAILED_ATTEMPTS - 1; i++) g.check("b0", undefined, T0 + FAILED_WINDOW_MS);
-    // One more address overflows the map at a time when "old" has expired: only "old" goes.
-    g.check("new", undefined, T0 + FAILED_WINDOW_MS);
-    expect(g.check("b0", undefined, T0 + FAILED_WINDOW_MS)).toBe("limited");
+    const later = T0 + FAILED_WINDOW_MS;
+    for (let i = 0; i < 9_999; i++) g.check(`b${i}`, undefined, later);
+    g.check("old", undefined, T0); // its window ends exactly at `later`
+    for (let i = 0; i < MAX_FAILED_ATTEMPTS - 1; i++) g.check("b0", undefined, later);
+    // One more address overflows the map when "old" has expired: "old" goes, not b0 (the oldest entry).
+    g.check("new", undefined, later);
+    expect(g.check("b0", undefined, later)).toBe("limited");
   });
 });

@@ -164,8 +164,10 @@ describe("the reconciler's lease ledger (Memory)", () => {
     expect(m.get().deploys).toEqual({ green: { tag: "v2", startedAtMs: 50 } });
     await m.recordDeploy("green", "v3", 60);
     expect(onDisk().deploys).toEqual({ green: { tag: "v3", startedAtMs: 60 } });
-    await m.clearDeploy("blue");
+    await m.recordDeploy("blue", "v4", 70);
     await m.clearDeploy("green");
+    expect(onDisk().deploys).toEqual({ blue: { tag: "v4", startedAtMs: 70 } });
+    await m.clearDeploy("blue");
     expect(onDisk().deploys).toEqual({});
     await m.recordRouterLive("blue");
     await m.recordActed("abc");
