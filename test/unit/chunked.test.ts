@@ -139,6 +139,7 @@ describe("ChunkedScanner: sizes, blanks after the size, trailer field lines", ()
     expect(scan(trailer(16_380)).end).toBe(trailer(16_380).length);
     expect(scan(trailer(16_381)).end).toBe(CHUNKED_ERROR); // the final CR is one too many
     expect(scan(trailer(16_383)).end).toBe(CHUNKED_ERROR); // within the value
+    expect(scan(`0\r\nX:${"v".repeat(16_381)}\r\n`).end).toBe(CHUNKED_MORE); // the 16384th byte, a value's CR, is allowed
     const name = `0\r\n${"N".repeat(16_385)}:v\r\n\r\n`;
     expect(scan(name).end).toBe(CHUNKED_ERROR); // within the name
     const s = new ChunkedScanner();
