@@ -42,7 +42,8 @@ export function desired(cluster: Cluster, o: StateOpts = {}): Desired {
   return { cluster, state };
 }
 
-export type Svc = "healthy" | "unhealthy" | "starting" | "exited" | "missing" | "pulling" | { tag: string };
+/** A web container's observed state; "unprobed": running, health not known yet (before the agent's first probe). */
+export type Svc = "healthy" | "unhealthy" | "unprobed" | "starting" | "exited" | "missing" | "pulling" | { tag: string };
 
 export interface NodeOpts {
   /** Tag the agent was given (null: stopped spec; undefined: no spec at all). */
@@ -96,6 +97,7 @@ function svc(s: Svc, tag: string | null): ServiceStatus {
   switch (s) {
     case "healthy": return { ...base, tag, state: "running", health: "healthy" };
     case "unhealthy": return { ...base, tag, state: "unhealthy", health: "unhealthy", error: "GET /healthz answered 500" };
+    case "unprobed": return { ...base, tag, state: "running", health: "unknown" };
     case "starting": return { ...base, tag, state: "starting", health: "unknown" };
     case "pulling": return { ...base, tag: null, containerId: null, state: "pulling", health: "unknown" };
     case "exited": return { ...base, tag, state: "exited", health: "unknown", error: "exited with code 1" };

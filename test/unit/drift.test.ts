@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { detectDrift } from "../../reconciler/drift.js";
 import { plan } from "../../reconciler/plan.js";
-import { NOW, cluster1x1, desired, down, ledger, node, router, world } from "../support/world.js";
+import { NOW, cluster1x1, cluster2x2, desired, down, ledger, node, router, world } from "../support/world.js";
 import type { Observed } from "../../specs/observed.js";
 import type { Desired } from "../../reconciler/desired.js";
 
@@ -51,5 +51,66 @@ describe("detectDrift", () => {
     const healing = { ...steady(), "blue-1": node(d, "blue-1", { tag: "v1", web: "missing", converging: true, lease: { epoch: 3 } }) };
     expect(names(d, world(healing, ledger({ epoch: 3 })))).toEqual([]);
     expect(names(d, world(healing, ledger({ epoch: 3 })), "blue", new Set(["ContainerDown/blue-1/web"]))).toEqual(["ContainerDown critical: web on blue-1 (blue) is missing; healing"]);
+  });
+
+  it("a container of a service the cluster does not have (README: ExtraContainer)", () => {
+    const g = node(d, "green-1", { tag: "v2" });
+    if (g.reachable) g.status.services.cron = { tag: "v2", containerId: "c0ffee", state: "running", health: "unknown", since: "2026-01-01T00:00:00Z", error: null };
+    expect(names(d, world({ ...steady(), "green-1": g }, ledger({ epoch: 3 })))).toEqual(["ExtraContainer warning: green-1 runs cron, which is not a service of this cluster"]);
+    if (g.reachable) g.status.services.cron!.state = "missing";
+    expect(names(d, world({ ...steady(), "green-1": g }, ledger({ epoch: 3 })))).toEqual([]);
+  });
+
+  it("containers of a stopped colour still running (README: ContainerRunning)", () => {
+    const dd = desired(c1, { active: "green", blue: null, owner: "green" });
+    const base = { "green-1": node(dd, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(dd, "router-1", { live: "green" }) };
+    const alerts = detectDrift({ desired: dd, observed: world({ ...base, "blue-1": node(dd, "blue-1", { tag: null, web: { tag: "v1" } }) }, ledger({ epoch: 4 })), actions: [], routerLive: "green" });
+    expect(alerts).toEqual([{ fingerprint: "ContainerRunning/blue-1/web", name: "ContainerRunning", severity: "warning", summary: "web on blue-1 runs although blue is stopped", labels: { node: "blue-1", color: "blue", service: "web" } }]);
+    for (const web of ["exited", "missing"] as const) {
+      expect(detectDrift({ desired: dd, observed: world({ ...base, "blue-1": node(dd, "blue-1", { tag: null, web }) }, ledger({ epoch: 4 })), actions: [], routerLive: "green" })).toEqual([]);
+    }
+  });
+
+  it("routers that disagree, and a router whose stored table is corrupt (README: RoutersDisagree, RouterTableCorrupt)", () => {
+    const c2 = cluster2x2();
+    const d2 = desired(c2);
+    const nodes = {
+      "blue-1": node(d2, "blue-1", { tag: "v1", lease: { epoch: 3 } }), "blue-2": node(d2, "blue-2", { tag: "v1", lease: { epoch: 3 } }),
+      "green-1": node(d2, "green-1", { tag: "v2" }), "green-2": node(d2, "green-2", { tag: "v2" }),
+      "router-1": router(d2, "router-1", { live: "blue" }), "router-2": router(d2, "router-2", { live: "green" }),
+    };
+    const r2 = nodes["router-2"];
+    if (r2.reachable && r2.status.router) r2.status.router.tableError = "table.json: unexpected end of JSON input";
+    const alerts = detectDrift({ desired: d2, observed: world(nodes, ledger({ epoch: 3 })), actions: [], routerLive: null });
+    expect(alerts).toEqual([
+      { fingerprint: "RouterTableCorrupt/router-2", name: "RouterTableCorrupt", severity: "warning", summary: "router router-2: table.json: unexpected end of JSON input", labels: { node: "router-2" } },
+      { fingerprint: "RoutersDisagree/all", name: "RoutersDisagree", severity: "critical", summary: "routers disagree about the live colour", labels: {} },
+    ]);
+  });
+
+  it("an unreachable router; a router without a table is not elsewhere", () => {
+    expect(names(d, world({ ...steady(), "router-1": down("timeout") }, ledger({ epoch: 3 })))).toEqual(["NodeUnreachable critical: router router-1 is unreachable: timeout"]);
+    expect(names(d, world({ ...steady(), "router-1": down("not observed yet") }, ledger({ epoch: 3 })))).toEqual([]);
+    expect(names(d, world({ ...steady(), "router-1": router(d, "router-1", { fresh: true }) }, ledger({ epoch: 3 })), "blue")).toEqual([]);
+    expect(names(d, world({ ...steady(), "router-1": router(d, "router-1", { live: "green" }) }, ledger({ epoch: 3 })), null)).not.toContain(expect.stringMatching(/^RouterElsewhere/));
+  });
+
+  it("alerts carry fingerprints, severities and labels operators can route on", () => {
+    const dd = desired(c1, { green: "v3" });
+    const o = world({ ...steady(), "green-1": node(d, "green-1", { tag: "v3", web: "unhealthy" }) }, ledger({ epoch: 3 }), { green: { tag: "v3", startedAtMs: NOW - 121_000 } });
+    const alerts = detectDrift({ desired: dd, observed: o, actions: plan(dd, o, NOW), routerLive: "blue" });
+    expect(alerts.map((a) => [a.fingerprint, a.severity, a.labels])).toEqual([["DeployFailed/green", "critical", { color: "green" }]]);
+    const down1 = detectDrift({ desired: d, observed: world({ ...steady(), "green-1": down("x") }, ledger({ epoch: 3 })), actions: [], routerLive: "blue" });
+    expect(down1).toEqual([{ fingerprint: "NodeUnreachable/green-1", name: "NodeUnreachable", severity: "critical", summary: "node green-1 (green) is unreachable: x", labels: { node: "green-1", color: "green" } }]);
+  });
+
+  it("a healing container that runs again (or starts) closes its alert; jobs are never container-down", () => {
+    const fp = new Set(["ContainerDown/blue-1/web", "ContainerDown/blue-1/worker"]);
+    for (const web of ["starting", "unhealthy", "healthy"] as const) {
+      const healing = { ...steady(), "blue-1": node(d, "blue-1", { tag: "v1", web, converging: true, lease: { epoch: 3 } }) };
+      expect(names(d, world(healing, ledger({ epoch: 3 })), "blue", fp), web).toEqual([]);
+    }
+    const idle = { ...steady(), "green-1": node(d, "green-1", { tag: "v2", web: "exited", converging: true }) };
+    expect(names(d, world(idle, ledger({ epoch: 3 })), "blue", new Set(["ContainerDown/green-1/web"]))).toEqual(["ContainerDown warning: web on green-1 (green) is exited; healing"]);
   });
 });

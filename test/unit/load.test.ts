@@ -25,7 +25,8 @@ describe("valid files", () => {
   it("accepts the local example and fills in defaults", async () => {
     const r = await loadSpecFile("examples/local/cluster.yaml");
     expect(r.ok).toBe(true);
-    if (!r.ok || r.spec.kind !== "Cluster") return;
+    if (!r.ok) throw new Error("the local example must load");
+    expect(r.spec.kind).toBe("Cluster");
     const c = r.spec.value as import("../../specs/cluster.js").Cluster;
     expect(c.spec.jobs.leaseTtlSeconds).toBe(10);
     expect(c.spec.deploy.timeoutSeconds).toBe(120);

@@ -115,6 +115,18 @@ const rows: Row[] = [
     expect: ["wait WaitingForHealth green"],
   },
   {
+    name: "target colour running but not probed yet (health unknown): no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "unprobed" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "first deploy: a colour running but not probed yet gets no traffic",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "unprobed" }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: null }) }),
+    expect: ["wait WaitingForHealth blue"],
+  },
+  {
     name: "a new tag for the live colour without switching away is refused",
     d: desired(c1, { blue: "v5" }),
     o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
@@ -143,6 +155,43 @@ const rows: Row[] = [
     d: desired(c1, { active: "green", blue: null, owner: "green" }),
     o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
     expect: [],
+  },
+  {
+    name: "a stopped colour whose web container still runs (or starts, or is unhealthy) is healed, i.e. stopped again",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: { tag: "v1" } }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose web container is starting is healed too",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "starting" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose web container is unhealthy is healed too",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "unhealthy" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["heal blue-1"],
+  },
+  {
+    name: "a stopped colour whose container exited: nothing to heal",
+    d: desired(c1, { active: "green", blue: null, owner: "green" }),
+    o: (() => { const x = desired(c1, { active: "green", blue: null, owner: "green" }); return world({ "blue-1": node(x, "blue-1", { tag: null, web: "exited" }), "green-1": node(x, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(x, "router-1", { live: "green" }) }, ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: [],
+  },
+  {
+    name: "a live container still converging is not healed twice",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", converging: true, lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: [],
+  },
+  {
+    name: "the switched-away colour serves open WebSockets only: its redeploy waits for them",
+    d: desired(c1, { active: "green", blue: "v3", owner: "green" }),
+    o: (() => { const r = router(dGreen, "router-1", { live: "green" }); if (r.reachable && r.status.router) r.status.router.websockets.blue = 2; return world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(dGreen, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": r },
+      ledger({ epoch: 4, grants: { "green-1": { epoch: 4, sentAtMs: NOW - 500, ttlMs: TTL } } })); })(),
+    expect: ["wait Draining blue-1"],
   },
   {
     name: "a stopped colour brought back with a new tag: start it",
@@ -272,7 +321,116 @@ const rows: Row[] = [
     o: world({ "blue-1": node(d, "blue-1", { web: { tag: "v1" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
     expect: ["heal blue-1 v1", "grant blue-1 epoch 4"],
   },
+  {
+    name: "the live colour's agent lost its spec and runs another tag: refused, never a heal onto live",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { web: { tag: "v0" } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
+    expect: ["refuse WouldReplaceLive blue", "grant blue-1 epoch 4"],
+  },
 ];
+
+/** A node observation with its status edited (states the builders do not offer). */
+function edited(o: ReturnType<typeof node>, edit: (s: Extract<ReturnType<typeof node>, { reachable: true }>["status"]) => void): ReturnType<typeof node> {
+  if (o.reachable) edit(o.status);
+  return o;
+}
+
+rows.push(
+  {
+    name: "a desired stop of the live colour is refused once, not once per node",
+    d: desired(c2, { blue: null }),
+    o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 2 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 2 } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 2, grants: { "blue-1": { epoch: 2, sentAtMs: NOW, ttlMs: TTL }, "blue-2": { epoch: 2, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["refuse WouldStopLive blue"],
+  },
+  {
+    name: "target colour's web container exited: healed, and no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "exited" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["heal green-1 v2", "wait WaitingForHealth green"],
+  },
+  {
+    name: "target colour's web container missing: healed, and no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "missing" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["heal green-1 v2", "wait WaitingForHealth green"],
+  },
+  {
+    name: "target colour still starting: no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "starting" }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "target colour healthy but its agent still converging: no switch",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", converging: true }), "router-1": router(dGreen, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "target unhealthy and doubted by the router: the wait names the node's own problem",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2", web: "unhealthy" }), "router-1": router(dGreen, "router-1", { live: "blue", upstreams: [{ color: "green", node: "green-1", health: "unhealthy" }] }) }, blueLedger),
+    expect: ["wait WaitingForHealth green"],
+  },
+  {
+    name: "the router doubts only the other colour, or is merely unsure: the switch goes ahead",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "blue", upstreams: [{ color: "blue", node: "blue-1", health: "unhealthy" }, { color: "green", node: "green-1", health: "unknown" }] }) }, blueLedger),
+    expect: ["switch router-1 live=green"],
+  },
+  {
+    name: "routers disagree while blue holds the jobs: the holder keeps them, nothing is revoked",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 3 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 3 } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "green" }),
+    }, ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW, ttlMs: TTL }, "blue-2": { epoch: 3, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["switch router-2 live=blue"],
+  },
+  {
+    name: "router unreachable: a holder of an older epoch is not renewed",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: { epoch: 2 } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": down() },
+      ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 4_000, ttlMs: TTL } } })),
+    expect: ["wait RouterUnreachable"],
+  },
+  {
+    name: "a fresh grant whose agent reports little time left (it restarted or its clock jumped): renew",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: { epoch: 3, remainingMs: 1_000 } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["renew blue-1 epoch 3"],
+  },
+  {
+    name: "a held lease with no job container running is still revoked when the owner changes",
+    d: dGreen,
+    o: world({ "blue-1": node(dGreen, "blue-1", { tag: "v1", lease: blueOwns, worker: "missing" }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, blueLedger),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  },
+  {
+    name: "changed settings on the idle colour: update it in place",
+    d,
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v2", env: { LOG_LEVEL: "debug" } }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger),
+    expect: ["update green-1 v2"],
+  },
+  {
+    name: "the live colour's agent lost its spec and runs the desired tag and another: refused",
+    d,
+    o: world({ "blue-1": edited(node(d, "blue-1", { web: { tag: "v1" } }), (st) => { st.services.worker = { ...st.services.worker!, tag: "v0", state: "running" }; }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 })),
+    expect: ["refuse WouldReplaceLive blue", "grant blue-1 epoch 4"],
+  },
+);
+for (const state of ["starting", "stopping", "unhealthy"] as const) {
+  rows.push({
+    name: `a revoked node whose job container is ${state}: keep revoking`,
+    d: dGreen,
+    o: world({ "blue-1": edited(node(dGreen, "blue-1", { tag: "v1", lease: { epoch: 3, state: "revoked" } }), (st) => { st.services.worker = { ...st.services.worker!, tag: "v1", state }; }), "green-1": node(dGreen, "green-1", { tag: "v2" }), "router-1": router(dGreen, "router-1", { live: "green" }) }, ledger({ epoch: 3 })),
+    expect: ["revoke blue-1", "wait LeaseRevocation blue-1"],
+  });
+}
 
 const d2 = desired(c2, { active: "green" });
 const ready2 = (extra: Record<string, ReturnType<typeof node>>) =>
@@ -322,6 +480,41 @@ rows.push(
     }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
     expect: ["grant blue-2 epoch 7"],
   },
+  {
+    name: "one router down while the switched-away colour redeploys: the other router's counts decide the drain",
+    d: desired(c2, { active: "green", blue: "v3" }), o: (() => { const x = desired(c2, { active: "green", blue: "v3" }); return world({
+      "blue-1": node(d2, "blue-1", { tag: "v1" }), "blue-2": node(d2, "blue-2", { tag: "v1" }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "green" }), "router-2": down(),
+    }, ledger({ epoch: 0 })); })(),
+    expect: ["deploy blue-1 v3", "deploy blue-2 v3", "grant green-1 epoch 1", "grant green-2 epoch 1", "wait NodeUnreachable router-2"],
+  },
+  {
+    name: "a node not observed yet: wait for it, change nothing there",
+    d: d2, o: (() => { const w = ready2({}); delete (w.nodes as Record<string, unknown>)["green-2"]; return w; })(),
+    expect: ["grant blue-1 epoch 1", "grant blue-2 epoch 1", "wait NodeUnreachable green-2", "wait WaitingForHealth green"],
+  },
+  {
+    name: "deploy timeout reached to the millisecond: Failed",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }), "green-1": node(d, "green-1", { tag: "v3", web: "unhealthy" }), "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger,
+      { green: { tag: "v3", startedAtMs: NOW - 120_000 } }),
+    expect: ["refuse DeployFailed green"],
+  },
+  {
+    name: "one node of the owner colour unreachable: the others get the lease, nobody waits for it",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1" }), "blue-2": down(),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 0 })); })(),
+    expect: ["grant blue-1 epoch 1", "wait NodeUnreachable blue-2"],
+  },
+  {
+    name: "a router not observed yet: the other one decides",
+    d: d2, o: (() => { const w = ready2({}); delete (w.nodes as Record<string, unknown>)["router-2"]; return w; })(),
+    expect: ["switch router-1 live=green", "grant blue-1 epoch 1", "grant blue-2 epoch 1", "wait NodeUnreachable router-2"],
+  },
 );
 
 describe("plan(desired, observed, now)", () => {
@@ -332,6 +525,15 @@ describe("plan(desired, observed, now)", () => {
   it.each(rows.map((r) => [r.name, r] as const))("%s", (_name, row) => {
     const actions = plan(row.d, freeze(row.o), NOW);
     expect(actions.map(summarize)).toEqual(row.expect);
+  });
+
+  // What operators read: every refusal and wait says why, in words pinned here (test/unit/__snapshots__).
+  it("says why, in full, in every row", () => {
+    const said = rows.map((r) => ({
+      row: r.name,
+      why: plan(r.d, freeze(r.o), NOW).flatMap((a) => (a.type === "wait" || a.type === "refuse" ? [`${summarize(a)}: ${a.message}${a.type === "wait" && a.untilMs !== undefined ? ` (until ${a.untilMs - NOW})` : ""}`] : [])),
+    }));
+    expect(said).toMatchSnapshot();
   });
 });
 
@@ -400,6 +602,6 @@ describe("plan details", () => {
     const acts = plan(desired(c1, { blue: "v5" }), o, NOW);
     const refusal = acts.find((x) => x.type === "refuse");
     expect(refusal).toMatchObject({ reason: "WouldReplaceLive" });
-    if (refusal?.type === "refuse") expect(refusal.message).toMatch(/Deploy v5 to green and make it active/);
+    expect(refusal?.type === "refuse" ? refusal.message : "").toMatch(/Deploy v5 to green and make it active/);
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * Mutation testing of the safety core (issue 22): `npm run mutate` (outside `npm test`).
+ * One file while developing: `npm run mutate -- --mutate node-agent/router/chunked.ts`.
+ * Survivors judged equivalent are listed with the reason in test/mutation/equivalent.md.
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: "vitest",
+  // related: a static mutant (a module-level constant such as a regular expression) runs only the test files that import its file
+  vitest: { configFile: "test/mutation/vitest.config.ts", related: true },
+  plugins: ["@stryker-mutator/vitest-runner"],
+  coverageAnalysis: "perTest",
+  concurrency: 1,
+  mutate: [
+    "reconciler/plan.ts",
+    "reconciler/desired.ts",
+    "specs/equality.ts",
+    "specs/validate.ts",
+    "specs/rules.ts",
+    "specs/source.ts",
+    "node-agent/router/request-head.ts",
+    "node-agent/router/response-head.ts",
+    "node-agent/router/chunked.ts",
+    "node-agent/router/http-text.ts",
+    "node-agent/lease.ts",
+    "reconciler/memory.ts",
+    "reconciler/drift.ts",
+    // signing and verification only (the delivery queue is covered by test/integration/webhooks.test.ts)
+    "reconciler/webhooks.ts:304-333",
+    "reconciler/sessions.ts",
+    "reconciler/api-auth.ts",
+    "node-agent/auth.ts",
+  ],
+  ignorePatterns: ["dist", ".bench", "test-results", "reports", "dashboard", "bench", "test/integration", "test/bed", ".stryker-tmp"],
+  reporters: ["clear-text", "json", "dots"],
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
+  thresholds: { high: 90, low: 80, break: null },
+  timeoutMS: 10000,
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+};
