@@ -3,7 +3,8 @@
  * atomically (temp file, fsync, rename, fsync of the directory) so a crash leaves the old table or the new
  * one, never half of one; read back at start before the router listens.
  */
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
+import { writeFileAtomic } from "../../common/atomic-file.js";
 import { join } from "node:path";
 import type { RouterSpec } from "../../specs/wire.js";
 import { validateAgainst } from "../../specs/validate.js";
@@ -41,31 +42,12 @@ export async function restoreTable(dataDir: string, now: Date = new Date()): Pro
 }
 
 /**
- * Writes the table atomically and durably: temp file, fsync, rename, fsync of the directory. Asynchronous:
- * the table is already being served when this runs (see RouterDataPlane.applyNow), so the fsyncs wait on the
+ * Writes the table atomically and durably (temp file, fsync, rename, fsync of the directory). Asynchronous:
+ * the table is already being served when this runs (see RouterDataPlane.apply), so the fsyncs wait on the
  * thread pool instead of blocking traffic; only the answer to the apply waits for them.
  */
-export async function persistTable(dataDir: string, spec: RouterSpec): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
-  const file = join(dataDir, TABLE_FILE);
-  const tmp = `${file}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(spec, null, 2) + "\n", "utf8");
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
-  const dir = await open(dataDir, "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+export function persistTable(dataDir: string, spec: RouterSpec): Promise<void> {
+  return writeFileAtomic(join(dataDir, TABLE_FILE), JSON.stringify(spec, null, 2) + "\n");
 }
 
 /** Moves a stored table that cannot be used aside; answers the error to report, naming where it was kept. */
