@@ -2,43 +2,26 @@
  * The reconciler API: authentication, roles, CSRF, If-Match, git commits by the signed-in user, and a
  * few hundred hostile requests that must all be refused with nothing changed or committed.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { Users } from "../../reconciler/users.js";
+import { startReconciler } from "../../reconciler/main.js";
 import { waitFor } from "../support/agent-bed.js";
-import { apiLogin, apiRequester, git, localDeployDir } from "../support/api-rig.js";
+import { apiLogin, apiRequester, git, localDeployDir, useApiReconciler } from "../support/api-rig.js";
 
 describe("reconciler API", () => {
-  const root = mkdtempSync(join(tmpdir(), "sy-api-"));
-  const deploy = join(root, "deploy");
-  const data = join(root, "data");
-  let r: RunningReconciler;
-  let url = "";
   let adminToken = "";
   let viewerToken = "";
-
-  beforeAll(async () => {
-    localDeployDir(deploy);
-    const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
-    await users.load();
+  const rig = useApiReconciler("sy-api-", async (users) => {
     await users.addUser("alice", "deployer", "alice-password-1");
     await users.addUser("victor", "viewer", "victor-password-1");
     await users.addUser("root", "admin", "root-password-12");
     adminToken = await users.createToken("root");
     viewerToken = await users.createToken("victor");
-    await users.flush();
-    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null });
-    url = r.url;
   });
-  afterAll(async () => {
-    await r?.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { deploy, root, data } = rig;
 
-  const req = apiRequester(() => url);
+  const req = apiRequester(rig.url);
 
   async function login(username: string, password: string): Promise<{ cookie: string; csrf: string }> {
     const s = await apiLogin(req, username, password);
@@ -100,7 +83,7 @@ describe("reconciler API", () => {
     expect(git(deploy, "rev-parse", "HEAD~1")).toBe(before);
     expect(readFileSync(join(deploy, "state.yaml"), "utf8")).toMatch(/green: \{ tag: v3 \}/);
     expect(readFileSync(join(deploy, "state.yaml"), "utf8")).toMatch(/^# yaml-language-server/); // comments kept
-    await waitFor("the watcher picked it up", async () => r.source.get()!.desired.state.spec.colors.green.tag === "v3", 5000);
+    await waitFor("the watcher picked it up", async () => rig.r().source.get()!.desired.state.spec.colors.green.tag === "v3", 5000);
   });
 
   it("a stale revision is a 409 and nothing is committed", async () => {
@@ -199,7 +182,7 @@ describe("reconciler API", () => {
     // Asynchronous on purpose: the reconciler answers from this very process.
     const cli = (args: string[], token = adminToken) =>
       new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, ["bin/switchyard.js", ...args], { encoding: "utf8", env: { ...process.env, SWITCHYARD_SERVER: url, SWITCHYARD_TOKEN: token } }, (err, stdout, stderr) =>
+        execFile(process.execPath, ["bin/switchyard.js", ...args], { encoding: "utf8", env: { ...process.env, SWITCHYARD_SERVER: rig.url(), SWITCHYARD_TOKEN: token } }, (err, stdout, stderr) =>
           resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
       });
     const status = await cli(["status", "--json"]);

@@ -3,14 +3,12 @@
  * with the CLI against a running reconciler. A token acts with its user's current role; a removed
  * user's sessions and tokens get 401 at their very next request.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { execFile } from "node:child_process";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { Users } from "../../reconciler/users.js";
-import { apiLogin, apiRequester, localDeployDir } from "../support/api-rig.js";
+import { apiLogin, apiRequester, localDeployDir, useApiReconciler } from "../support/api-rig.js";
 
 /** The CLI as a child process (asynchronous: the reconciler answers from this very process). */
 function cli(args: string[], input = ""): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -22,31 +20,16 @@ function cli(args: string[], input = ""): Promise<{ status: number; stdout: stri
 }
 
 describe("revoking access", () => {
-  const root = mkdtempSync(join(tmpdir(), "sy-users-api-"));
-  const deploy = join(root, "deploy");
-  const data = join(root, "data");
-  let r: RunningReconciler;
-  let url = "";
   const tokens: Record<string, string> = {};
-
-  beforeAll(async () => {
-    localDeployDir(deploy);
-    const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
-    await users.load();
+  const rig = useApiReconciler("sy-users-api-", async (users) => {
     for (const [name, role] of [["root", "admin"], ["dora", "deployer"], ["dave", "deployer"], ["vera", "viewer"], ["rick", "deployer"]] as const) {
       await users.addUser(name, role, `${name}-password-1`);
       tokens[name] = await users.createToken(name);
     }
-    await users.flush();
-    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null });
-    url = r.url;
   });
-  afterAll(async () => {
-    await r?.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { data } = rig;
 
-  const req = apiRequester(() => url);
+  const req = apiRequester(rig.url);
   const login = (username: string) => apiLogin(req, username, `${username}-password-1`);
 
   /** A change only a deployer or admin may make (a dry run: nothing is committed). */
@@ -125,7 +108,7 @@ describe("revoking access", () => {
     const token = await users.createToken("sam");
     const s = await login("sam");
     const open = async (o: { token?: string; cookie?: string }) => {
-      const res = await fetch(url + "/api/v1/events", { headers: { accept: "text/event-stream", ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.cookie ? { cookie: o.cookie } : {}) } });
+      const res = await fetch(rig.url() + "/api/v1/events", { headers: { accept: "text/event-stream", ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.cookie ? { cookie: o.cookie } : {}) } });
       expect(res.status).toBe(200);
       const reader = res.body!.getReader();
       await reader.read(); // the stream is live

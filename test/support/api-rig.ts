@@ -2,9 +2,13 @@
  * For tests of the reconciler API: a deploy dir copied from examples/local under git, and a request
  * helper that speaks with a token, a session cookie and its CSRF token, or raw bodies.
  */
-import { cpSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { expect } from "vitest";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
+import { Users } from "../../reconciler/users.js";
 
 export const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
 
@@ -47,4 +51,28 @@ export async function apiLogin(req: ReturnType<typeof apiRequester>, username: s
   expect(res.status).toBe(200);
   const setCookie = res.headers.get("set-cookie")!;
   return { cookie: setCookie.split(";")[0]!, csrf: ((await res.json()) as { csrf: string }).csrf, setCookie };
+}
+
+/**
+ * A reconciler on a local deploy dir, started before the file's tests with the users `seed` adds (cheap
+ * scrypt), closed and removed after them. `r` and `url` are read once it runs.
+ */
+export function useApiReconciler(prefix: string, seed: (users: Users) => Promise<void>): { root: string; deploy: string; data: string; r: () => RunningReconciler; url: () => string } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const deploy = join(root, "deploy");
+  const data = join(root, "data");
+  let r: RunningReconciler | undefined;
+  beforeAll(async () => {
+    localDeployDir(deploy);
+    const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
+    await users.load();
+    await seed(users);
+    await users.flush();
+    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null });
+  });
+  afterAll(async () => {
+    await r?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, deploy, data, r: () => r!, url: () => r!.url };
 }
