@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { startReconciler } from "../reconciler/main.js";
-import { Users } from "../reconciler/users.js";
-import { dashboardRoot } from "../reconciler/static.js";
+import { Users } from "../reconciler/auth/users.js";
+import { dashboardRoot } from "../reconciler/api/static.js";
 import { makeLogger } from "../common/log.js";
 import { percentile, round } from "./lib/stats.js";
 

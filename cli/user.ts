@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { ROLES, Users, type Role } from "../reconciler/users.js";
+import { ROLES, Users, type Role } from "../reconciler/auth/users.js";
 
 export const userHelp = `Usage:
   switchyard user add <name> --role viewer|deployer|admin --data <data-dir> [--replace]

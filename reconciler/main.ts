@@ -8,21 +8,21 @@ import type { FastifyInstance } from "fastify";
 import { makeLogger, type Logger } from "../common/log.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 import { lockReconciler } from "./lock.js";
-import { Memory } from "./memory.js";
-import { DesiredSource } from "./desired-source.js";
-import { Controller } from "./controller.js";
-import { AlertManager, type AlertSink } from "./alerts.js";
-import { EventLog } from "./events.js";
-import { WebhookSink } from "./webhooks.js";
-import { buildApi } from "./api.js";
+import { Memory } from "./loop/memory.js";
+import { DesiredSource } from "./loop/desired-source.js";
+import { Controller } from "./loop/controller.js";
+import { AlertManager, type AlertSink } from "./notify/alerts.js";
+import { EventLog } from "./notify/events.js";
+import { WebhookSink } from "./notify/webhooks.js";
+import { buildApi } from "./api/server.js";
 import { formatIssue, summarizeIssues } from "../specs/source.js";
 import { splitListen } from "../common/values.js";
-import { Users } from "./users.js";
-import { LoginLimiter, Sessions } from "./sessions.js";
-import { StateRepo } from "./git.js";
-import { RegistryClient } from "./registry.js";
-import { ReleaseDirTags } from "./releases.js";
-import { dashboardRoot } from "./static.js";
+import { Users } from "./auth/users.js";
+import { LoginLimiter, Sessions } from "./auth/sessions.js";
+import { StateRepo } from "./history/state-repo.js";
+import { RegistryClient } from "./tags/registry.js";
+import { ReleaseDirTags } from "./tags/releases.js";
+import { dashboardRoot } from "./api/static.js";
 
 export interface ReconcilerOptions {
   dir: string;
@@ -139,7 +139,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   }
 }
 
-function webhookSinks(clusterFile: string, d: import("./desired.js").Desired, logger: Logger): AlertSink[] {
+function webhookSinks(clusterFile: string, d: import("./loop/desired.js").Desired, logger: Logger): AlertSink[] {
   const base = dirname(resolve(clusterFile));
   return d.cluster.spec.alerts.webhooks.map(
     (w) =>
@@ -154,10 +154,10 @@ function webhookSinks(clusterFile: string, d: import("./desired.js").Desired, lo
 }
 
 /** Alerts whose last recorded transition was "firing" (the files are valid now, so SpecInvalid is over). */
-function firingBeforeRestart(events: EventLog): import("./alerts.js").Alert[] {
-  const last = new Map<string, import("./alerts.js").Alert>();
+function firingBeforeRestart(events: EventLog): import("./notify/alerts.js").Alert[] {
+  const last = new Map<string, import("./notify/alerts.js").Alert>();
   for (const r of events.recent({ type: "alert", limit: 1000 })) {
-    const a = r as unknown as import("./alerts.js").Alert & { alert: string };
+    const a = r as unknown as import("./notify/alerts.js").Alert & { alert: string };
     if (typeof a.fingerprint !== "string") continue;
     last.set(a.fingerprint, { fingerprint: a.fingerprint, name: a.alert, severity: a.severity, summary: a.summary, labels: a.labels ?? {}, state: a.state, startsAt: a.startsAt, endsAt: a.endsAt ?? null });
   }

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { API_VERSION } from "../../specs/defaults.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 
 /** The demo cluster's name: the `dev.switchyard.app` label of everything it runs. */
 export const DEMO_APP = "switchyard-demo";

@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { SseHub } from "../../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../../specs/defaults.js";
 import { waitFor } from "../support/agent-bed.js";
-import { AgentClient } from "../../reconciler/agent-client.js";
+import { AgentClient } from "../../reconciler/loop/agent-client.js";
 import { startTestAgent, stopTestAgent, type AgentHandle } from "../support/agent-bed.js";
 import { freePort, LOOPBACK, routerSpec } from "../support/router-world.js";
 

@@ -11,7 +11,7 @@ import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
 import { percentile } from "../support/jobs-rig.js";
-import type { ClusterStatus } from "../../reconciler/status.js";
+import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import type { NodeServiceSpec } from "../../specs/wire.js";
 
 let kitP: Promise<RuntimeKit> | undefined;

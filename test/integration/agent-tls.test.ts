@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
-import { AgentClient } from "../../reconciler/agent-client.js";
+import { AgentClient } from "../../reconciler/loop/agent-client.js";
 import { freePort } from "../support/cluster-bed.js";
 
 describe("agent over TLS", () => {

@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 import { makeLogger } from "../../common/log.js";
 import { waitFor } from "../support/agent-bed.js";
 import { MAX_API_STREAMS, MAX_SPEC_ISSUES } from "../../specs/defaults.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 import { apiLogin, apiRequester, localDeployDir } from "../support/api-rig.js";
 
 describe("session cookie behind a TLS-terminating proxy", () => {

@@ -8,8 +8,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { StateRepo, type Author } from "../../reconciler/git.js";
-import { hash } from "../../reconciler/desired-source.js";
+import { StateRepo, type Author } from "../../reconciler/history/state-repo.js";
+import { hash } from "../../reconciler/loop/desired-source.js";
 import { ReconError } from "../../reconciler/errors.js";
 import { makeLogger } from "../../common/log.js";
 

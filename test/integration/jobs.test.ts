@@ -10,7 +10,7 @@ import { JobTimeline, Store, percentile } from "../support/jobs-rig.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
 import { waitFor } from "../support/agent-bed.js";
-import type { ClusterStatus } from "../../reconciler/status.js";
+import type { ClusterStatus } from "../../reconciler/loop/status.js";
 
 const TTL_S = 3;
 const MARGIN_MS = 2000;

@@ -11,7 +11,7 @@ import { ClusterBed } from "../support/cluster-bed.js";
 import { ProcessTimeline } from "../support/process-jobs.js";
 import { processKit } from "../support/runtime-kit.js";
 import { waitFor } from "../support/agent-bed.js";
-import { LOGIN_MAX_FAILURES } from "../../reconciler/sessions.js";
+import { LOGIN_MAX_FAILURES } from "../../reconciler/auth/sessions.js";
 
 const TTL_S = 3;
 const PREFIX = "lgb";

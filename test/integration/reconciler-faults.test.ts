@@ -12,7 +12,7 @@ import { startReconciler, type RunningReconciler } from "../../reconciler/main.j
 import { makeLogger } from "../../common/log.js";
 import { waitFor } from "../support/agent-bed.js";
 import { makeUnwritable } from "../support/unwritable.js";
-import { DATA_DIR_ALERT } from "../../reconciler/controller.js";
+import { DATA_DIR_ALERT } from "../../reconciler/loop/controller.js";
 import { EXIT_INTERNAL_ERROR } from "../../cli/main.js";
 
 describe("a data dir that cannot be written", () => {

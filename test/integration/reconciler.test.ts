@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ClusterBed, Load } from "../support/cluster-bed.js";
 import { docker, waitFor } from "../support/agent-bed.js";
-import type { ClusterStatus } from "../../reconciler/status.js";
+import type { ClusterStatus } from "../../reconciler/loop/status.js";
 
 const ready = (s: ClusterStatus) => s.conditions.find((c) => c.type === "Ready")?.status === "True";
 

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { RegistryClient, registryPath, type RegistryClientOptions } from "../../reconciler/registry.js";
+import { RegistryClient, registryPath, type RegistryClientOptions } from "../../reconciler/tags/registry.js";
 import { ReconError } from "../../reconciler/errors.js";
 import { makeLogger } from "../../common/log.js";
 

@@ -8,8 +8,8 @@ import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { StateRepo } from "../../reconciler/git.js";
-import { hash } from "../../reconciler/desired-source.js";
+import { StateRepo } from "../../reconciler/history/state-repo.js";
+import { hash } from "../../reconciler/loop/desired-source.js";
 import { ReconError } from "../../reconciler/errors.js";
 import { makeLogger } from "../../common/log.js";
 

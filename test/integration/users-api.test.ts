@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 import { apiLogin, apiRequester, localDeployDir, useApiReconciler } from "../support/api-rig.js";
 
 /** The CLI as a child process (asynchronous: the reconciler answers from this very process). */

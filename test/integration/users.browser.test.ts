@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 import { apiRequester, localDeployDir } from "../support/api-rig.js";
 import { launchChromium } from "../support/browser.js";
 

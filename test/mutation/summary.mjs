@@ -8,8 +8,8 @@ import { readFileSync, existsSync } from "node:fs";
 const REPORT = process.argv[2] === "--report" ? process.argv[3] : "reports/mutation/mutation.json";
 const EQUIV = "test/mutation/equivalent.md";
 /** Planner, request/response parsing and lease logic: 90 %; the rest of the core: 80 %. */
-const STRICT = ["reconciler/plan.ts", "reconciler/desired.ts", "node-agent/router/request-head.ts", "node-agent/router/response-head.ts",
-  "node-agent/router/chunked.ts", "node-agent/router/http-text.ts", "specs/equality.ts", "node-agent/lease.ts", "reconciler/memory.ts"];
+const STRICT = ["reconciler/loop/plan.ts", "reconciler/loop/desired.ts", "node-agent/router/request-head.ts", "node-agent/router/response-head.ts",
+  "node-agent/router/chunked.ts", "node-agent/router/http-text.ts", "specs/equality.ts", "node-agent/lease.ts", "reconciler/loop/memory.ts"];
 
 const report = JSON.parse(readFileSync(REPORT, "utf8"));
 const equivalent = new Set();

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 
 export const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
 

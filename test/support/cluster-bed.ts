@@ -13,9 +13,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "undici";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
-import type { ClusterStatus } from "../../reconciler/status.js";
+import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
-import { Users } from "../../reconciler/users.js";
+import { Users } from "../../reconciler/auth/users.js";
 import type { RuntimeKit } from "./runtime-kit.js";
 
 export interface ClusterBedOptions {

@@ -9,9 +9,9 @@ import type { State } from "../../specs/state.js";
 import type { NodeStatus, ServiceStatus, RouterStatus } from "../../specs/wire.js";
 import type { JobsLedger, NodeObservation, Observed } from "../../specs/observed.js";
 import { validateAgainst } from "../../specs/validate.js";
-import { nodeSpecFor, routerSpecFor, type Desired } from "../../reconciler/desired.js";
+import { nodeSpecFor, routerSpecFor, type Desired } from "../../reconciler/loop/desired.js";
 import type { Color } from "../../specs/types.js";
-import type { Action } from "../../reconciler/actions.js";
+import type { Action } from "../../reconciler/loop/actions.js";
 
 export const NOW = 10_000_000;
 export const TTL = 10_000;

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AlertManager, alertFingerprint, type Alert, type AlertCandidate, type AlertSink } from "../../reconciler/alerts.js";
-import { EventLog } from "../../reconciler/events.js";
+import { AlertManager, alertFingerprint, type Alert, type AlertCandidate, type AlertSink } from "../../reconciler/notify/alerts.js";
+import { EventLog } from "../../reconciler/notify/events.js";
 import { makeLogger } from "../../common/log.js";
 
 class RecordingSink implements AlertSink {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { detectDrift } from "../../reconciler/drift.js";
-import { plan } from "../../reconciler/plan.js";
+import { detectDrift } from "../../reconciler/loop/drift.js";
+import { plan } from "../../reconciler/loop/plan.js";
 import { NOW, cluster1x1, cluster2x2, desired, down, ledger, node, router, world } from "../support/world.js";
 import type { Observed } from "../../specs/observed.js";
-import type { Desired } from "../../reconciler/desired.js";
+import type { Desired } from "../../reconciler/loop/desired.js";
 
 const c1 = cluster1x1();
 const d = desired(c1);

@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { EventLog, type EventRecord } from "../../reconciler/events.js";
+import { EventLog, type EventRecord } from "../../reconciler/notify/events.js";
 
 const dirs: string[] = [];
 const logs: EventLog[] = [];

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lease } from "../../node-agent/lease.js";
-import { Memory } from "../../reconciler/memory.js";
+import { Memory } from "../../reconciler/loop/memory.js";
 
 describe("the agent's Lease", () => {
   let t = 1_000;

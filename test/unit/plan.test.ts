@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { plan } from "../../reconciler/plan.js";
+import { plan } from "../../reconciler/loop/plan.js";
 import type { Observed } from "../../specs/observed.js";
 import { deepFreeze as freeze } from "../../common/values.js";
-import type { Desired } from "../../reconciler/desired.js";
+import type { Desired } from "../../reconciler/loop/desired.js";
 import {
   NOW, TTL, cluster1x1, cluster2x2, desired, down, ledger, node, router, summarize, world,
 } from "../support/world.js";

@@ -19,11 +19,11 @@ function valueImports(file: string, seen = new Set<string>()): Set<string> {
 
 describe("the planner is pure", () => {
   it("plan.ts reaches no module that does I/O", () => {
-    const reached = [...valueImports(resolve("reconciler/plan.ts"))];
+    const reached = [...valueImports(resolve("reconciler/loop/plan.ts"))];
     const external = reached.filter((m) => !m.startsWith("/"));
     expect(external, `plan.ts imports ${external.join(", ")}`).toEqual([]);
     const local = reached.filter((m) => m.startsWith("/")).map((m) => m.slice(resolve(".").length + 1)).sort();
-    expect(local).toEqual(["reconciler/desired.ts", "reconciler/plan.ts", "specs/defaults.ts", "specs/equality.ts", "specs/types.ts"]);
+    expect(local).toEqual(["reconciler/loop/desired.ts", "reconciler/loop/plan.ts", "specs/defaults.ts", "specs/equality.ts", "specs/types.ts"]);
   });
 
   it("the import scanner sees a real I/O import (it can fail)", () => {

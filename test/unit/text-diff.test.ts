@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { unifiedDiff } from "../../reconciler/text-diff.js";
+import { unifiedDiff } from "../../reconciler/history/text-diff.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sy-diff-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,9 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/users.js";
-import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS, LOGIN_MAX_FAILURES } from "../../reconciler/sessions.js";
-import { scryptKey, scryptLoad } from "../../reconciler/scrypt-gate.js";
+import { Users, hashPassword, roleAllows, SCRYPT_PARAMS, type Role } from "../../reconciler/auth/users.js";
+import { checkCsrf, LoginLimiter, Sessions, LOGIN_FORGET_MS, LOGIN_MAX_FAILURES } from "../../reconciler/auth/sessions.js";
+import { scryptKey, scryptLoad } from "../../reconciler/auth/scrypt-gate.js";
 import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT, SCRYPT_NICE } from "../../specs/defaults.js";
 import { ReconError } from "../../reconciler/errors.js";
 

@@ -3,12 +3,12 @@
  * cookie is HttpOnly and travels by itself; every mutating request carries the CSRF token that
  * login/me handed out. Errors come back as ApiError with the server's RECON_ERR_… code.
  */
-import type { ClusterStatus } from "../../../reconciler/status.js";
-import type { HistoryEntry } from "../../../reconciler/git.js";
-import type { TagInfo } from "../../../reconciler/registry.js";
-import type { Alert } from "../../../reconciler/alerts.js";
-import type { Role } from "../../../reconciler/users.js";
-import type { UserEntry } from "../../../reconciler/api-users.js";
+import type { ClusterStatus } from "../../../reconciler/loop/status.js";
+import type { HistoryEntry } from "../../../reconciler/history/state-repo.js";
+import type { TagInfo } from "../../../reconciler/tags/registry.js";
+import type { Alert } from "../../../reconciler/notify/alerts.js";
+import type { Role } from "../../../reconciler/auth/users.js";
+import type { UserEntry } from "../../../reconciler/api/user-routes.js";
 import type { State } from "../../../specs/state.js";
 import type { Color } from "../../../specs/types.js";
 

@@ -6,8 +6,8 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { checkCsrf, type LoginLimiter, type Session, type Sessions } from "./sessions.js";
 import { roleAllows, type Permission, type Role, type Users } from "./users.js";
-import { ReconError, reconError } from "./errors.js";
-import { isApiPath, STATIC_ROUTE, staticPath } from "./static.js";
+import { ReconError, reconError } from "../errors.js";
+import { isApiPath, STATIC_ROUTE, staticPath } from "../api/static.js";
 
 export const SESSION_COOKIE = "sy_session";
 const BUSY_LOG_MS = 10_000;

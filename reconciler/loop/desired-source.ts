@@ -5,12 +5,12 @@
  */
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { MAX_YAML_BYTES } from "../specs/defaults.js";
+import { MAX_YAML_BYTES } from "../../specs/defaults.js";
 import { basename, join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import type { Logger } from "pino";
-import { loadDeployDir, type DeployDir } from "../specs/load.js";
-import { formatIssue, type SpecIssue } from "../specs/source.js";
+import { loadDeployDir, type DeployDir } from "../../specs/load.js";
+import { formatIssue, type SpecIssue } from "../../specs/source.js";
 import type { Desired } from "./desired.js";
 
 export const WATCHED_FILES = ["cluster.yaml", "state.yaml"] as const;

@@ -1,10 +1,10 @@
 /**
  * Turns cluster.yaml + state.yaml into the exact specs each agent should hold. Pure.
  */
-import type { Cluster, ClusterNode } from "../specs/cluster.js";
-import type { State } from "../specs/state.js";
-import type { NodeServiceSpec, NodeSpec, RouterSpec, UpstreamService } from "../specs/wire.js";
-import { COLORS, type Color } from "../specs/types.js";
+import type { Cluster, ClusterNode } from "../../specs/cluster.js";
+import type { State } from "../../specs/state.js";
+import type { NodeServiceSpec, NodeSpec, RouterSpec, UpstreamService } from "../../specs/wire.js";
+import { COLORS, type Color } from "../../specs/types.js";
 
 export interface Desired {
   readonly cluster: Cluster;

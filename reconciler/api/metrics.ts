@@ -1,7 +1,7 @@
 /** /metrics in the Prometheus text format: the loop, actions, alerts and what the agents look like. */
-import type { Controller } from "./controller.js";
-import type { AlertManager } from "./alerts.js";
-import { COLORS } from "../specs/types.js";
+import type { Controller } from "../loop/controller.js";
+import type { AlertManager } from "../notify/alerts.js";
+import { COLORS } from "../../specs/types.js";
 
 export function renderMetrics(controller: Controller, alerts: AlertManager): string {
   const s = controller.stats;

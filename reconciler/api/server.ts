@@ -4,17 +4,17 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { Controller } from "./controller.js";
-import type { AlertManager } from "./alerts.js";
-import type { EventLog, EventRecord } from "./events.js";
-import { ReconError, reconError } from "./errors.js";
-import { registerAuth, requirePermission, stillAuthenticated, type AuthOptions } from "./api-auth.js";
-import { registerStateRoutes, type StateApiOptions } from "./api-state.js";
-import { registerUserRoutes } from "./api-users.js";
+import type { Controller } from "../loop/controller.js";
+import type { AlertManager } from "../notify/alerts.js";
+import type { EventLog, EventRecord } from "../notify/events.js";
+import { ReconError, reconError } from "../errors.js";
+import { registerAuth, requirePermission, stillAuthenticated, type AuthOptions } from "../auth/hook.js";
+import { registerStateRoutes, type StateApiOptions } from "./state-routes.js";
+import { registerUserRoutes } from "./user-routes.js";
 import { registerStatic } from "./static.js";
 import { renderMetrics } from "./metrics.js";
-import { SseHub } from "../common/sse.js";
-import { MAX_API_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
+import { SseHub } from "../../common/sse.js";
+import { MAX_API_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../../specs/defaults.js";
 
 export interface ApiOptions {
   controller: Controller;

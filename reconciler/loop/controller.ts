@@ -15,13 +15,13 @@ import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
 import { detectDrift, type DriftAlert } from "./drift.js";
 import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
-import type { AlertManager } from "./alerts.js";
-import type { EventLog } from "./events.js";
-import type { Observed } from "../specs/observed.js";
-import { deepFreeze } from "../common/values.js";
-import { LEASE_RENEW_FRACTION } from "../specs/defaults.js";
-import { formatIssue } from "../specs/source.js";
-import { COLORS } from "../specs/types.js";
+import type { AlertManager } from "../notify/alerts.js";
+import type { EventLog } from "../notify/events.js";
+import type { Observed } from "../../specs/observed.js";
+import { deepFreeze } from "../../common/values.js";
+import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
+import { formatIssue } from "../../specs/source.js";
+import { COLORS } from "../../specs/types.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;

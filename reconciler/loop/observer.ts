@@ -2,11 +2,11 @@
  * The reconciler's eyes: one watch stream per agent, plus a status read on resync. It only records what
  * it saw and asks for a reconcile; it never decides anything.
  */
-import type { NodeObservation } from "../specs/observed.js";
-import type { NodeStatus } from "../specs/wire.js";
+import type { NodeObservation } from "../../specs/observed.js";
+import type { NodeStatus } from "../../specs/wire.js";
 import type { AgentClient } from "./agent-client.js";
 import { NOT_OBSERVED } from "./drift.js";
-import { deepFreeze } from "../common/values.js";
+import { deepFreeze } from "../../common/values.js";
 
 export interface ObserverOptions {
   clients: ReadonlyMap<string, AgentClient>;

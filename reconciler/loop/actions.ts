@@ -2,8 +2,8 @@
  * The typed steps the planner asks for and the executor performs. Every action is safe to perform on
  * its own in the order given; anything that must wait for a later observation is left to a later plan.
  */
-import type { NodeSpec, RouterSpec } from "../specs/wire.js";
-import type { Color } from "../specs/types.js";
+import type { NodeSpec, RouterSpec } from "../../specs/wire.js";
+import type { Color } from "../../specs/types.js";
 
 export type NodeSpecReason = "deploy" | "stop" | "heal" | "update" | "start";
 export type RouterSpecReason = "switch" | "update";

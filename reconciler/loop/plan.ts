@@ -7,13 +7,13 @@
  * grants and renewals, then what the plan waits for.
  */
 import type { Action, NodeSpecReason } from "./actions.js";
-import type { ClusterNode } from "../specs/cluster.js";
-import type { NodeObservation, Observed } from "../specs/observed.js";
-import type { NodeSpec } from "../specs/wire.js";
-import { COLORS, otherColor, type Color } from "../specs/types.js";
-import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../specs/defaults.js";
+import type { ClusterNode } from "../../specs/cluster.js";
+import type { NodeObservation, Observed } from "../../specs/observed.js";
+import type { NodeSpec } from "../../specs/wire.js";
+import { COLORS, otherColor, type Color } from "../../specs/types.js";
+import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../../specs/defaults.js";
 import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, type Desired } from "./desired.js";
-import { sameSpec } from "../specs/equality.js";
+import { sameSpec } from "../../specs/equality.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number): Action[] {
   const p = new Planner(desired, observed, nowMs);

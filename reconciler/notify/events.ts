@@ -8,9 +8,9 @@
  */
 import { appendFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "../common/log.js";
-import { clip, deepFreeze } from "../common/values.js";
-import { MAX_EVENT_MESSAGE_CHARS } from "../specs/defaults.js";
+import type { Logger } from "../../common/log.js";
+import { clip, deepFreeze } from "../../common/values.js";
+import { MAX_EVENT_MESSAGE_CHARS } from "../../specs/defaults.js";
 
 /** One line of the event log (contract: served by `GET /api/v1/events` and its SSE stream). */
 export interface EventRecord {

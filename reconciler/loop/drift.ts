@@ -3,9 +3,9 @@
  * plan) → alert candidates with stable fingerprints, so one problem fires once and resolves once.
  */
 import type { Action } from "./actions.js";
-import type { Observed } from "../specs/observed.js";
-import type { Color } from "../specs/types.js";
-import { COLORS } from "../specs/types.js";
+import type { Observed } from "../../specs/observed.js";
+import type { Color } from "../../specs/types.js";
+import { COLORS } from "../../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 

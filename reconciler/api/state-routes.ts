@@ -6,17 +6,17 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { parseDocument } from "yaml";
-import type { State } from "../specs/state.js";
-import { parseSpec } from "../specs/load.js";
-import { formatIssue } from "../specs/source.js";
-import { otherColor, type Color } from "../specs/types.js";
-import type { DesiredSource } from "./desired-source.js";
-import type { Controller } from "./controller.js";
-import type { StateRepo, Author } from "./git.js";
-import { describeChange } from "./git.js";
-import type { TagInfo } from "./registry.js";
-import { reconError } from "./errors.js";
-import { requirePermission, type Principal } from "./api-auth.js";
+import type { State } from "../../specs/state.js";
+import { parseSpec } from "../../specs/load.js";
+import { formatIssue } from "../../specs/source.js";
+import { otherColor, type Color } from "../../specs/types.js";
+import type { DesiredSource } from "../loop/desired-source.js";
+import type { Controller } from "../loop/controller.js";
+import type { StateRepo, Author } from "../history/state-repo.js";
+import { describeChange } from "../history/state-repo.js";
+import type { TagInfo } from "../tags/registry.js";
+import { reconError } from "../errors.js";
+import { requirePermission, type Principal } from "../auth/hook.js";
 
 export interface StateApiOptions {
   source: DesiredSource;

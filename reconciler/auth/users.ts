@@ -7,8 +7,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { FromSchema } from "json-schema-to-ts";
-import { writeFileAtomic } from "../common/atomic-file.js";
-import { reconError } from "./errors.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
+import { reconError } from "../errors.js";
 import { scryptKey } from "./scrypt-gate.js";
 
 export const ROLES = ["viewer", "deployer", "admin"] as const;

@@ -3,7 +3,7 @@
  * follow a redirect to another origin), bodies read with a size cap, and the `WWW-Authenticate` and
  * `Link` headers of the Registry HTTP API v2 parsed.
  */
-import { reconError, type ReconError } from "./errors.js";
+import { reconError, type ReconError } from "../errors.js";
 
 /** Largest body we read from a registry: tag lists of tens of thousands of tags fit. */
 export const MAX_REGISTRY_BODY_BYTES = 8 * 1024 * 1024;

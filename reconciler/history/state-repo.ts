@@ -6,13 +6,13 @@
 import { lstat, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import type { State } from "../specs/state.js";
-import { COLORS, type Color } from "../specs/types.js";
-import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../specs/load.js";
-import { formatIssue } from "../specs/source.js";
-import { writeFileAtomic } from "../common/atomic-file.js";
-import { hash } from "./desired-source.js";
-import { reconError } from "./errors.js";
+import type { State } from "../../specs/state.js";
+import { COLORS, type Color } from "../../specs/types.js";
+import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../../specs/load.js";
+import { formatIssue } from "../../specs/source.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
+import { hash } from "../loop/desired-source.js";
+import { reconError } from "../errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
 import { unifiedDiff } from "./text-diff.js";
 

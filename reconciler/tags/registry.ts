@@ -5,7 +5,7 @@
  * list that looks real. Credentials and tokens never reach a log line or an error message.
  */
 import type { Logger } from "pino";
-import { tagSchema } from "../specs/common.js";
+import { tagSchema } from "../../specs/common.js";
 import {
   getCapped, jsonObject, nextLink, parseChallenge, registryError, registryErrorCode, describeBody,
   type Answer, type Challenge,

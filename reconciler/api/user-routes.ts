@@ -5,10 +5,10 @@
  * applies at once (api-auth.ts checks each request against the users file).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { requirePermission } from "./api-auth.js";
-import { reconError } from "./errors.js";
-import type { Sessions } from "./sessions.js";
-import { ROLES, type Role, type Token, type User, type Users } from "./users.js";
+import { requirePermission } from "../auth/hook.js";
+import { reconError } from "../errors.js";
+import type { Sessions } from "../auth/sessions.js";
+import { ROLES, type Role, type Token, type User, type Users } from "../auth/users.js";
 
 export interface UsersApiOptions {
   users: Users;

@@ -8,7 +8,7 @@ import type { Action } from "./actions.js";
 import type { AgentClient } from "./agent-client.js";
 import type { Memory } from "./memory.js";
 import type { Observer } from "./observer.js";
-import type { Color } from "../specs/types.js";
+import type { Color } from "../../specs/types.js";
 
 export interface ExecutorOptions {
   clients: ReadonlyMap<string, AgentClient>;

@@ -20,7 +20,7 @@
  * masked (Slack-style URLs carry their credential in the path; query strings may carry tokens).
  */
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
-import type { Logger } from "../common/log.js";
+import type { Logger } from "../../common/log.js";
 import type { Alert, AlertSink } from "./alerts.js";
 
 export interface WebhookSinkOptions {

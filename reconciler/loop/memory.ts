@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DeployRecord, JobsLedger, LeaseGrantRecord } from "../specs/observed.js";
-import type { Color } from "../specs/types.js";
-import { writeFileAtomic } from "../common/atomic-file.js";
+import type { DeployRecord, JobsLedger, LeaseGrantRecord } from "../../specs/observed.js";
+import type { Color } from "../../specs/types.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
 
 export interface MemoryDoc {
   version: 1;

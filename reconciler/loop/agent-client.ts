@@ -3,9 +3,9 @@
  * reconnected with backoff. Every answer is validated against the wire schema before it is believed.
  */
 import { Agent, request, type Dispatcher } from "undici";
-import type { LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
-import { validateAgainst } from "../specs/validate.js";
-import { SseParser } from "../common/sse.js";
+import type { LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../../specs/wire.js";
+import { validateAgainst } from "../../specs/validate.js";
+import { SseParser } from "../../common/sse.js";
 
 export interface AgentClientOptions {
   node: string;

@@ -10,10 +10,10 @@
  * go, so a sync never resolves an alert that was raised with `raise`.
  */
 import { createHash } from "node:crypto";
-import type { Logger } from "../common/log.js";
+import type { Logger } from "../../common/log.js";
 import type { EventLog } from "./events.js";
-import { MAX_ALERT_SUMMARY_CHARS } from "../specs/defaults.js";
-import { clip } from "../common/values.js";
+import { MAX_ALERT_SUMMARY_CHARS } from "../../specs/defaults.js";
+import { clip } from "../../common/values.js";
 
 export type AlertSeverity = "warning" | "critical";
 

@@ -7,8 +7,8 @@
  * (hashing a new password always waits).
  */
 import { Worker } from "node:worker_threads";
-import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT, SCRYPT_NICE } from "../specs/defaults.js";
-import { reconError } from "./errors.js";
+import { LOGIN_MAX_WAITING, SCRYPT_MAX_CONCURRENT, SCRYPT_NICE } from "../../specs/defaults.js";
+import { reconError } from "../errors.js";
 
 export interface ScryptParams {
   N: number;

@@ -5,9 +5,9 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { tagSchema } from "../specs/common.js";
+import { tagSchema } from "../../specs/common.js";
 import { byNameDesc, type TagInfo } from "./registry.js";
-import { reconError } from "./errors.js";
+import { reconError } from "../errors.js";
 
 const TAG = new RegExp(tagSchema.pattern);
 

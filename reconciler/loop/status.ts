@@ -4,14 +4,14 @@
  * only the conditions' transition times carry over.
  */
 import type { Action } from "./actions.js";
-import type { Observed } from "../specs/observed.js";
-import type { ServiceStatus } from "../specs/wire.js";
-import { COLORS, type Color } from "../specs/types.js";
+import type { Observed } from "../../specs/observed.js";
+import type { ServiceStatus } from "../../specs/wire.js";
+import { COLORS, type Color } from "../../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { observeRouters, viewNode } from "./plan.js";
 import type { DriftAlert } from "./drift.js";
-import { splitListen } from "../common/values.js";
-import { summarizeIssues } from "../specs/source.js";
+import { splitListen } from "../../common/values.js";
+import { summarizeIssues } from "../../specs/source.js";
 
 export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";
 
