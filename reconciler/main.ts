@@ -44,6 +44,7 @@ export interface ReconcilerOptions {
 export interface RunningReconciler {
   url: string;
   controller: Controller;
+  memory: Memory;
   source: DesiredSource;
   alerts: AlertManager;
   events: EventLog;
@@ -74,7 +75,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       logger,
       onChange: (s) => {
         events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
-        controller?.queue("desired");
+        controller?.queue();
       },
       onInvalid: (issues) => {
         if (issues.length === 0) {
@@ -84,7 +85,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
           alerts?.raise({ fingerprint: "SpecInvalid", name: "SpecInvalid", severity: "critical", summary: `${summarizeIssues(issues.map(formatIssue))} — the last valid desired state stays in force`, labels: {} });
           events.append({ type: "spec", message: `desired state invalid: ${summarizeIssues(issues.map(formatIssue))}`, issues: issues.length });
         }
-        controller?.queue("invalid");
+        controller?.queue();
       },
     });
     await source.start();
@@ -130,7 +131,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     logger.info({ url, dir: o.dir, dataDir: o.dataDir }, "reconciler listening");
     let closing: Promise<void> | undefined;
     return {
-      url, controller, source, alerts, events, server,
+      url, controller, memory, source, alerts, events, server,
       close: () => (closing ??= runAll(cleanups)),
     };
   } catch (err) {

@@ -39,3 +39,22 @@ export type Action =
   | { readonly type: "wait"; readonly reason: WaitReason; readonly node?: string; readonly color?: Color; readonly message: string; readonly untilMs?: number };
 
 export type ActionType = Action["type"];
+
+/** One action in words, for the event log. */
+export function describeAction(a: Action): string {
+  switch (a.type) {
+    case "applyNodeSpec":
+      return a.spec.stopped ? `stop ${a.node} (${a.color})` : `${a.reason} ${a.spec.tag} on ${a.node} (${a.color})`;
+    case "applyRouterSpec":
+      return a.reason === "switch" ? `switch ${a.node}: live → ${a.spec.live ?? "none"}, preview → ${a.spec.preview ?? "none"}` : `update the routing table on ${a.node}`;
+    case "revokeLease":
+      return `revoke the job lease of ${a.node}`;
+    case "grantLease":
+      return `grant the job lease to ${a.node} (epoch ${a.epoch})`;
+    case "renewLease":
+      return `renew the job lease of ${a.node} (epoch ${a.epoch})`;
+    case "refuse":
+    case "wait":
+      return a.message;
+  }
+}

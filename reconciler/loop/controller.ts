@@ -6,15 +6,16 @@
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath, dirname } from "node:path";
 import type { Logger } from "pino";
-import type { Action } from "./actions.js";
+import { describeAction, type Action } from "./actions.js";
 import { AgentClient } from "./agent-client.js";
 import { Observer } from "./observer.js";
 import { Executor } from "./executor.js";
 import type { Memory } from "./memory.js";
 import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
+import { viewCluster } from "./views.js";
 import { detectDrift, type DriftAlert } from "./drift.js";
-import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
+import { buildStatus, startingStatus, type ClusterStatus, type Condition } from "./status.js";
 import type { AlertManager } from "../notify/alerts.js";
 import type { EventLog } from "../notify/events.js";
 import type { Observed } from "../../specs/observed.js";
@@ -29,8 +30,17 @@ export const RESYNC_MS = 10_000;
 export const QUEUE_DELAY_MS = 2;
 /** While memory.json cannot be written, try again this often (and so notice when it can be again). */
 export const MEMORY_RETRY_MS = 1_000;
+/** After a failed pass, try again after this long, doubling per failure in a row up to ERROR_RETRY_MAX_MS. */
+export const ERROR_RETRY_MS = 1_000;
+export const ERROR_RETRY_MAX_MS = 30_000;
 /** Alert (and Degraded reason) raised while the data dir cannot be written. */
 export const DATA_DIR_ALERT = "DataDirUnwritable";
+
+/**
+ * What one pass says about the next: run again after `requeueAfterMs` (null: only when something
+ * changes), or it failed and is retried with backoff. Agent events and file changes always queue a pass.
+ */
+export type Outcome = { requeueAfterMs: number | null } | { error: Error };
 
 export interface ControllerOptions {
   source: DesiredSource;
@@ -48,10 +58,11 @@ export class Controller {
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   private running = false;
+  private errorStreak = 0;
   private dirty = false;
   private closed = false;
   private conditions: Condition[] = [];
-  private current: ClusterStatus = emptyStatus();
+  private current: ClusterStatus = startingStatus();
   private currentJson: string | undefined;
   private currentKey = "";
   private memoryRetryAt = 0;
@@ -63,14 +74,14 @@ export class Controller {
 
   start(): void {
     this.resync = setInterval(() => {
-      this.observer?.refreshAll().then(() => this.queue("resync"), (err: unknown) => this.o.logger.error({ err: (err as Error).message }, "resync failed"));
+      this.observer?.refreshAll().then(() => this.queue(), (err: unknown) => this.o.logger.error({ err: (err as Error).message }, "resync failed"));
     }, RESYNC_MS);
     this.resync.unref();
-    this.queue("start");
+    this.queue();
   }
 
-  /** Asks for a reconcile soon. Safe to call from anywhere, any number of times. */
-  queue(_reason: string, delayMs = QUEUE_DELAY_MS): void {
+  /** Asks for a reconcile soon (file changes, agent events). Safe to call from anywhere, any number of times. */
+  queue(delayMs = QUEUE_DELAY_MS): void {
     if (this.closed) return;
     if (this.timer) {
       if (delayMs > QUEUE_DELAY_MS) return; // an earlier one is already queued
@@ -110,29 +121,50 @@ export class Controller {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
 
-  /** One pass of the loop. Exposed for tests and benchmarks; normally driven by queue(). */
+  /** One pass of the loop, then the next one scheduled from its outcome. Exposed for tests and benchmarks; normally driven by queue(). */
   async reconcile(): Promise<void> {
     if (this.running) {
       this.dirty = true;
       return;
     }
     this.running = true;
+    let outcome: Outcome;
     try {
       do {
         this.dirty = false;
-        this.reconcileOnce();
+        outcome = this.reconcileOnce();
       } while (this.dirty && !this.closed);
-    } catch (err) {
-      this.o.logger.error({ err: (err as Error).stack }, "reconcile failed");
-      this.queue("error", 1000);
     } finally {
       this.running = false;
     }
+    this.schedule(outcome);
   }
 
-  private reconcileOnce(): void {
+  /** Like controller-runtime's Reconcile: never throws; says when to run again, or what went wrong. */
+  private reconcileOnce(): Outcome {
+    try {
+      const outcome = this.pass();
+      this.errorStreak = 0;
+      return outcome;
+    } catch (err) {
+      return { error: err as Error };
+    }
+  }
+
+  private schedule(outcome: Outcome): void {
+    if ("error" in outcome) {
+      this.errorStreak++;
+      this.o.logger.error({ err: outcome.error.stack, attempt: this.errorStreak }, "reconcile failed");
+      this.queue(Math.min(ERROR_RETRY_MAX_MS, ERROR_RETRY_MS * 2 ** (this.errorStreak - 1)));
+    } else if (outcome.requeueAfterMs !== null) {
+      this.queue(outcome.requeueAfterMs);
+    }
+  }
+
+  private pass(): Outcome {
     const snap = this.o.source.get();
-    if (!snap || this.closed) return;
+    // Nothing valid to act on yet: the desired-state watcher queues a pass when that changes.
+    if (!snap || this.closed) return { requeueAfterMs: null };
     const started = performance.now();
     this.connect(snap);
     const memory = this.o.memory.get();
@@ -142,24 +174,24 @@ export class Controller {
       deploys: { ...memory.deploys },
     });
     const now = Date.now();
-    const actions = plan(snap.desired, observed, now);
+    const views = viewCluster(snap.desired, observed);
+    const actions = plan(snap.desired, observed, now, views);
     const launched = this.executor!.launch(actions, now);
     for (const a of launched) {
       if (a.type === "applyRouterSpec" && a.reason === "switch") this.stats.flips++;
       if (a.type === "applyNodeSpec" && a.reason === "deploy") this.stats.deploys++;
     }
     this.stats.actions += launched.length;
-    this.remember(this.o.memory.recordActed(snap.revision));
     const faults = this.memoryFaults(now);
     const firing = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
-    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing });
+    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views });
     this.o.alerts.sync([...faults, ...drift]);
     const status = buildStatus(
       {
         desired: snap.desired,
         revision: snap.revision,
-        actedRevision: snap.revision,
         observed,
+        views,
         actions,
         drift,
         faults,
@@ -177,7 +209,7 @@ export class Controller {
     this.stats.reconciles++;
     this.stats.reconcileMsTotal += ms;
     this.stats.lastReconcileMs = ms;
-    this.requeue(snap, actions, now);
+    return { requeueAfterMs: this.nextDue(snap, actions, now) };
   }
 
   /**
@@ -185,7 +217,7 @@ export class Controller {
    * document stays in memory and is written again, and `memoryFaults` reports it until a write succeeds.
    */
   private remember(write: Promise<void>): void {
-    write.catch(() => this.queue("memory"));
+    write.catch(() => this.queue());
   }
 
   /** While memory.json cannot be written: one critical alert, and a retry every MEMORY_RETRY_MS. */
@@ -194,7 +226,7 @@ export class Controller {
     if (!f) return [];
     if (now >= this.memoryRetryAt) {
       this.memoryRetryAt = now + MEMORY_RETRY_MS;
-      this.remember(this.o.memory.retry().then(() => this.queue("memory")));
+      this.remember(this.o.memory.retry().then(() => this.queue()));
     }
     const summary = `cannot write ${f.file} since ${new Date(f.sinceMs).toISOString()}: ${f.error}. Job-lease grants and renewals wait until it can be written (jobs stop when a lease lapses); live traffic is untouched. Make the data dir writable (permissions, free space, read-only mount)`;
     return [{ fingerprint: DATA_DIR_ALERT, name: DATA_DIR_ALERT, severity: "critical", summary, labels: { file: f.file } }];
@@ -217,8 +249,8 @@ export class Controller {
     if (changed) for (const l of this.listeners) l(status);
   }
 
-  /** Plans again when the earliest thing we wait for is due. */
-  private requeue(snap: DesiredSnapshot, actions: readonly Action[], now: number): void {
+  /** How long until the earliest thing this pass waits for is due. */
+  private nextDue(snap: DesiredSnapshot, actions: readonly Action[], now: number): number {
     let due = now + RESYNC_MS;
     for (const a of actions) if (a.type === "wait" && a.untilMs !== undefined) due = Math.min(due, a.untilMs + 1);
     const ttlMs = snap.desired.cluster.spec.jobs.leaseTtlSeconds * 1000;
@@ -226,7 +258,7 @@ export class Controller {
     if (this.o.memory.writeFailure()) due = Math.min(due, this.memoryRetryAt);
     const retry = this.executor!.nextRetryAt();
     if (retry !== undefined) due = Math.min(due, retry + 1);
-    this.queue("timer", Math.max(QUEUE_DELAY_MS + 1, due - now));
+    return Math.max(QUEUE_DELAY_MS + 1, due - now);
   }
 
   /** (Re)builds agent clients and watches when the set of nodes changes. */
@@ -243,7 +275,7 @@ export class Controller {
       const ca = n.caFile ? readFileSync(resolvePath(base, n.caFile), "utf8") : undefined;
       this.clients.set(n.name, new AgentClient({ node: n.name, url: n.agent, token, ...(ca ? { ca } : {}) }));
     }
-    this.observer = new Observer({ clients: this.clients, onChange: () => this.queue("observed") });
+    this.observer = new Observer({ clients: this.clients, onChange: () => this.queue() });
     const stopTimeouts = Object.values(c.spec.services).filter((s) => s.job).map((s) => s.stopTimeoutSeconds);
     this.executor = new Executor({
       clients: this.clients,
@@ -251,7 +283,7 @@ export class Controller {
       observer: this.observer,
       logger: this.o.logger,
       revokeTimeoutMs: (Math.max(0, ...stopTimeouts) + 15) * 1000,
-      onSettled: () => this.queue("settled"),
+      onSettled: () => this.queue(),
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
         this.o.events.append({
@@ -267,29 +299,4 @@ export class Controller {
     this.topology = topology;
     this.observer.start();
   }
-}
-
-export function describeAction(a: Action): string {
-  switch (a.type) {
-    case "applyNodeSpec":
-      return a.spec.stopped ? `stop ${a.node} (${a.color})` : `${a.reason} ${a.spec.tag} on ${a.node} (${a.color})`;
-    case "applyRouterSpec":
-      return a.reason === "switch" ? `switch ${a.node}: live → ${a.spec.live ?? "none"}, preview → ${a.spec.preview ?? "none"}` : `update the routing table on ${a.node}`;
-    case "revokeLease":
-      return `revoke the job lease of ${a.node}`;
-    case "grantLease":
-      return `grant the job lease to ${a.node} (epoch ${a.epoch})`;
-    case "renewLease":
-      return `renew the job lease of ${a.node} (epoch ${a.epoch})`;
-    case "refuse":
-    case "wait":
-      return a.message;
-  }
-}
-
-function emptyStatus(): ClusterStatus {
-  return {
-    app: null, revision: null, actedRevision: null, specErrors: [], active: null, colors: null, router: null, jobs: null, pending: [], lastReconcileAt: null,
-    conditions: carryTransitions([{ type: "Ready", status: "Unknown", reason: "Starting", message: "the reconciler is starting" }], [], null, new Date()),
-  };
 }

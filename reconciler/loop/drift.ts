@@ -6,11 +6,8 @@ import type { Action } from "./actions.js";
 import type { Observed } from "../../specs/observed.js";
 import type { Color } from "../../specs/types.js";
 import { COLORS } from "../../specs/types.js";
-import { colorNodes, routerNodes, type Desired } from "./desired.js";
-import { observeRouters, viewNode } from "./plan.js";
-
-/** What the observer records for a node before its first answer or failure. */
-export const NOT_OBSERVED = "not observed yet";
+import { routerNodes, type Desired } from "./desired.js";
+import { NOT_OBSERVED, viewCluster, type ClusterView } from "./views.js";
 
 /** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
 export interface DriftAlert {
@@ -29,22 +26,24 @@ export interface DriftInput {
   routerLive: Color | null;
   /** Fingerprints firing now: a problem being healed stays open until reality matches again. */
   firing?: ReadonlySet<string>;
+  /** This pass's views (computed here when not given). */
+  views?: ClusterView;
 }
 
-export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set() }: DriftInput): DriftAlert[] {
+export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o) }: DriftInput): DriftAlert[] {
   const out: DriftAlert[] = [];
   const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
     out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
 
   for (const c of COLORS) {
-    for (const n of colorNodes(d.cluster, c)) {
-      const obs = o.nodes[n.name];
+    for (const v of views.colors[c]) {
+      const n = v.node;
+      const obs = v.obs;
       if (!obs?.reachable) {
         // Right after a start nothing has been observed yet: that is not an outage.
         if (obs && obs.error !== NOT_OBSERVED) add("NodeUnreachable", "critical", n.name, `node ${n.name} (${c}) is unreachable: ${obs.error}`, { node: n.name, color: c });
         continue;
       }
-      const v = viewNode(d, n, obs);
       const status = obs.status;
       if (v.specMatches && status.converging) {
         // Healing in progress: a container-down alert stays open until the container runs again.
@@ -83,7 +82,7 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
     }
   }
 
-  const routers = observeRouters(d, o);
+  const routers = views.routers;
   for (const r of routerNodes(d.cluster)) {
     const obs = o.nodes[r.name];
     if (!obs?.reachable) {

@@ -58,13 +58,6 @@ export class Executor {
     return t;
   }
 
-  /** Last error per node, for status. */
-  errorsByNode(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [k, f] of this.failures) out[k.split(":")[1]!] = f.error;
-    return out;
-  }
-
   busy(): boolean {
     return this.inFlight.size > 0;
   }

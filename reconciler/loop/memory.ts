@@ -15,8 +15,6 @@ export interface MemoryDoc {
   deploys: Partial<Record<Color, DeployRecord>>;
   /** Live colour the reconciler last set on every router (null: none yet). */
   routerLive: Color | null;
-  /** Revision of the desired state last acted on. */
-  actedRevision: string | null;
 }
 
 /** The last write of memory.json failed (disk full, read-only, permissions): what and since when. */
@@ -27,7 +25,7 @@ export interface MemoryWriteFailure {
 }
 
 export class Memory {
-  private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, actedRevision: null };
+  private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null };
   private writing: Promise<void> = Promise.resolve();
   private failure: MemoryWriteFailure | null = null;
   readonly startedAtMs = Date.now();
@@ -42,7 +40,8 @@ export class Memory {
     try {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
-      this.doc = { ...this.doc, ...parsed };
+      // Only the fields this version knows (an older file's extra fields are dropped at the next write).
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
@@ -103,12 +102,6 @@ export class Memory {
   recordRouterLive(live: Color | null): Promise<void> {
     if (this.doc.routerLive === live) return Promise.resolve();
     this.doc = { ...this.doc, routerLive: live };
-    return this.persist();
-  }
-
-  recordActed(revision: string): Promise<void> {
-    if (this.doc.actedRevision === revision) return Promise.resolve();
-    this.doc = { ...this.doc, actedRevision: revision };
     return this.persist();
   }
 

@@ -5,7 +5,7 @@
 import type { NodeObservation } from "../../specs/observed.js";
 import type { NodeStatus } from "../../specs/wire.js";
 import type { AgentClient } from "./agent-client.js";
-import { NOT_OBSERVED } from "./drift.js";
+import { NOT_OBSERVED } from "./views.js";
 import { deepFreeze } from "../../common/values.js";
 
 export interface ObserverOptions {

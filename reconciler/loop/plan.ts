@@ -7,91 +7,20 @@
  * grants and renewals, then what the plan waits for.
  */
 import type { Action, NodeSpecReason } from "./actions.js";
-import type { ClusterNode } from "../../specs/cluster.js";
 import type { NodeObservation, Observed } from "../../specs/observed.js";
 import type { NodeSpec } from "../../specs/wire.js";
 import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../../specs/defaults.js";
-import { colorNodes, nodeSpecFor, routerNodes, routerSpecFor, type Desired } from "./desired.js";
+import { colorNodes, routerNodes, routerSpecFor, type Desired } from "./desired.js";
+import { viewCluster, type ClusterView, type NodeView, type RouterView } from "./views.js";
 import { sameSpec } from "../../specs/equality.js";
 
-export function plan(desired: Desired, observed: Observed, nowMs: number): Action[] {
-  const p = new Planner(desired, observed, nowMs);
+export function plan(desired: Desired, observed: Observed, nowMs: number, views: ClusterView = viewCluster(desired, observed)): Action[] {
+  const p = new Planner(desired, observed, nowMs, views);
   p.planColors();
   p.planRouters();
   p.planJobs();
   return [...p.refusals, ...p.revokes, ...p.nodeSpecs, ...p.routerSpecs, ...p.leases, ...p.waits];
-}
-
-/** Router observations folded into one view: which colours are live on any reachable router. */
-export interface RouterView {
-  /** At least one router answered. */
-  readonly known: boolean;
-  /** Colours live on the reachable routers (two when routers disagree, none before the first switch). */
-  readonly live: ReadonlySet<Color>;
-  /** The one colour all reachable routers agree is live, else null. */
-  readonly consensus: Color | null;
-}
-
-export function observeRouters(d: Desired, o: Observed): RouterView {
-  const live = new Set<Color>();
-  let known = false;
-  for (const r of routerNodes(d.cluster)) {
-    const obs = o.nodes[r.name];
-    if (!obs?.reachable) continue;
-    known = true;
-    const l = obs.status.router?.spec?.live;
-    if (l) live.add(l);
-  }
-  return { known, live, consensus: live.size === 1 ? [...live][0]! : null };
-}
-
-/** One colour node as the planner sees it. */
-export interface NodeView {
-  readonly node: ClusterNode;
-  readonly obs: NodeObservation | undefined;
-  /** The spec it should hold (generation is the next one to send). */
-  readonly want: NodeSpec;
-  readonly specMatches: boolean;
-  readonly ready: boolean;
-  /** Why the node is not ready, in words (null when ready). */
-  readonly problem: string | null;
-  /** Containers that differ from an accepted spec (a candidate for healing), in words. */
-  readonly drift: readonly string[];
-}
-
-export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | undefined): NodeView {
-  const status = obs?.reachable ? obs.status : undefined;
-  const want = nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1);
-  const base = { node, obs, want };
-  if (!status) {
-    const why = obs && !obs.reachable ? obs.error : "not observed yet";
-    return { ...base, specMatches: false, ready: false, problem: `${node.name} is unreachable: ${why}`, drift: [] };
-  }
-  const specMatches = sameSpec(status.spec, want);
-  const drift: string[] = [];
-  let problem: string | null = null;
-  if (!specMatches) problem = `${node.name} has not been given ${describeWant(want)} yet`;
-  else if (status.converging) problem = `${node.name} is still converging`;
-  for (const [name, svc] of Object.entries(want.services)) {
-    const s = status.services[name];
-    if (want.stopped) {
-      if (s && (s.state === "running" || s.state === "starting" || s.state === "unhealthy")) drift.push(`${name} on ${node.name} runs although the colour is stopped`);
-      continue;
-    }
-    if (svc.job) continue; // job containers follow the lease, not the spec
-    if (!s || s.state === "missing" || s.state === "exited") {
-      drift.push(`${name} on ${node.name} is ${s?.state ?? "missing"}`);
-      problem ??= `${name} on ${node.name} is ${s?.state ?? "missing"}${s?.error ? `: ${s.error}` : ""}`;
-    } else if (s.tag !== want.tag) {
-      drift.push(`${name} on ${node.name} runs ${s.tag ?? "no tag"} instead of ${want.tag}`);
-      problem ??= `${name} on ${node.name} runs ${s.tag ?? "no tag"}, not ${want.tag}`;
-    } else if (s.state !== "running" || (svc.hostPort !== undefined && s.health !== "healthy")) {
-      problem ??= `${name} on ${node.name} is ${s.state === "running" ? s.health : s.state}${s.error ? `: ${s.error}` : ""}`;
-    }
-  }
-  const ready = !want.stopped && specMatches && !status.converging && problem === null;
-  return { ...base, specMatches, ready, problem: want.stopped ? null : problem, drift: specMatches && !status.converging ? drift : [] };
 }
 
 class Planner {
@@ -102,15 +31,12 @@ class Planner {
   readonly leases: Action[] = [];
   readonly waits: Action[] = [];
   private readonly routers: RouterView;
-  private readonly views: Record<Color, NodeView[]>;
+  private readonly views: Readonly<Record<Color, readonly NodeView[]>>;
   private readonly failed = new Set<Color>();
 
-  constructor(private readonly d: Desired, private readonly o: Observed, private readonly now: number) {
-    this.routers = observeRouters(d, o);
-    this.views = {
-      blue: colorNodes(d.cluster, "blue").map((n) => viewNode(d, n, o.nodes[n.name])),
-      green: colorNodes(d.cluster, "green").map((n) => viewNode(d, n, o.nodes[n.name])),
-    };
+  constructor(private readonly d: Desired, private readonly o: Observed, private readonly now: number, views: ClusterView) {
+    this.routers = views.routers;
+    this.views = views.colors;
   }
 
   /** Colours that may be serving live traffic: all of them while no router can be asked. */
@@ -353,8 +279,4 @@ function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
   if (current?.stopped) return "start";
   if (!current || current.tag !== want.tag) return "deploy";
   return "update";
-}
-
-function describeWant(want: NodeSpec): string {
-  return want.stopped ? "its stop order" : `tag ${want.tag}`;
 }

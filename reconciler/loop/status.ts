@@ -8,7 +8,7 @@ import type { Observed } from "../../specs/observed.js";
 import type { ServiceStatus } from "../../specs/wire.js";
 import { COLORS, type Color } from "../../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
-import { observeRouters, viewNode } from "./plan.js";
+import { viewCluster, type ClusterView } from "./views.js";
 import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
 import { summarizeIssues } from "../../specs/source.js";
@@ -56,7 +56,6 @@ export interface ColorStatus {
 export interface ClusterStatus {
   app: string | null;
   revision: string | null;
-  actedRevision: string | null;
   specErrors: string[];
   conditions: Condition[];
   active: Color | null;
@@ -70,7 +69,6 @@ export interface ClusterStatus {
 export interface BuildInput {
   desired: Desired;
   revision: string;
-  actedRevision: string | null;
   observed: Observed;
   actions: readonly Action[];
   drift: readonly DriftAlert[];
@@ -79,11 +77,14 @@ export interface BuildInput {
   specErrors: string[];
   busy: boolean;
   now: Date;
+  /** This pass's views (computed here when not given). */
+  views?: ClusterView;
 }
 
 export function buildStatus(i: BuildInput, previous: readonly Condition[]): ClusterStatus {
   const { desired: d, observed: o, actions } = i;
-  const routers = observeRouters(d, o);
+  const views = i.views ?? viewCluster(d, o);
+  const routers = views.routers;
   const live = routers.consensus;
   const refusals = actions.filter((a): a is Extract<Action, { type: "refuse" }> => a.type === "refuse");
   const waits = actions.filter((a): a is Extract<Action, { type: "wait" }> => a.type === "wait");
@@ -104,8 +105,8 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
   const colors = {} as Record<Color, ColorStatus>;
   for (const c of COLORS) {
     const want = d.state.spec.colors[c];
-    const views = colorNodes(d.cluster, c).map((n) => viewNode(d, n, o.nodes[n.name]));
-    const nodes: NodeSummary[] = views.map((v) => {
+    const colorViews = views.colors[c];
+    const nodes: NodeSummary[] = colorViews.map((v) => {
       const st = v.obs?.reachable ? v.obs.status : undefined;
       const services: NodeSummary["services"] = {};
       for (const [name, s] of Object.entries(st?.services ?? {})) {
@@ -131,13 +132,13 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     else if (failed) {
       phase = "Failed";
       message = failed.message;
-    } else if (views.every((v) => v.ready)) phase = "Ready";
+    } else if (colorViews.every((v) => v.ready)) phase = "Ready";
     else {
-      const deploying = views.some((v) => !v.specMatches || (v.obs?.reachable && (v.obs.status.converging || Object.values(v.obs.status.services).some((s) => s.state === "starting" || s.state === "pulling"))));
+      const deploying = colorViews.some((v) => !v.specMatches || (v.obs?.reachable && (v.obs.status.converging || Object.values(v.obs.status.services).some((s) => s.state === "starting" || s.state === "pulling"))));
       const rec = o.deploys[c];
       const recent = rec?.tag === want.tag && i.now.getTime() - rec.startedAtMs < d.cluster.spec.deploy.timeoutSeconds * 1000;
       phase = deploying || recent ? "Deploying" : "Degraded";
-      message = views.map((v) => v.problem).filter((x) => x !== null).join("; ");
+      message = colorViews.map((v) => v.problem).filter((x) => x !== null).join("; ");
     }
     colors[c] = { phase, tag: want.tag ?? null, stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes };
   }
@@ -169,7 +170,6 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
   return {
     app: d.cluster.metadata.name,
     revision: i.revision,
-    actedRevision: i.actedRevision,
     specErrors: i.specErrors,
     conditions: carryTransitions(next, previous, i.revision, i.now),
     active: d.state.spec.active,
@@ -200,4 +200,12 @@ export function carryTransitions(
     const prev = previous.find((p) => p.type === c.type);
     return { ...c, observedRevision: revision, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString() };
   });
+}
+
+/** The status before the first pass. */
+export function startingStatus(): ClusterStatus {
+  return {
+    app: null, revision: null, specErrors: [], active: null, colors: null, router: null, jobs: null, pending: [], lastReconcileAt: null,
+    conditions: carryTransitions([{ type: "Ready", status: "Unknown", reason: "Starting", message: "the reconciler is starting" }], [], null, new Date()),
+  };
 }

@@ -157,7 +157,7 @@ describe("the reconciler's lease ledger (Memory)", () => {
     await expect(new Memory(dir).load()).rejects.toThrow(/unknown format/);
   });
 
-  it("remembers deploys, the routers' live colour and the acted revision, writing only on change", async () => {
+  it("remembers deploys and the routers' live colour, writing only on change", async () => {
     const m = new Memory(dir);
     await m.recordDeploy("green", "v2", 50);
     await m.recordDeploy("green", "v2", 99);
@@ -170,16 +170,14 @@ describe("the reconciler's lease ledger (Memory)", () => {
     await m.clearDeploy("blue");
     expect(onDisk().deploys).toEqual({});
     await m.recordRouterLive("blue");
-    await m.recordActed("abc");
-    expect(onDisk()).toMatchObject({ version: 1, routerLive: "blue", actedRevision: "abc" });
+    expect(onDisk()).toMatchObject({ version: 1, routerLive: "blue" });
     rmSync(join(dir, "memory.json"));
     await m.recordRouterLive("blue");
-    await m.recordActed("abc");
     await m.clearDeploy("green");
     expect(() => readFileSync(join(dir, "memory.json"))).toThrow(/ENOENT/); // nothing changed: nothing written
     await m.recordRouterLive(null);
     const back = new Memory(dir);
     await back.load();
-    expect(back.get()).toEqual({ version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, actedRevision: "abc" });
+    expect(back.get()).toEqual({ version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null });
   });
 });
