@@ -165,7 +165,11 @@ export const clusterSchema = {
           type: "object",
           additionalProperties: false,
           default: {},
-          properties: { webhooks: { type: "array", items: webhookSchema, default: [], maxItems: 20 } },
+          properties: {
+            webhooks: { type: "array", items: webhookSchema, default: [], maxItems: 20 },
+            /** Seconds a problem must persist before its alert fires and it counts in Degraded/Drifted. */
+            graceSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_ALERT_GRACE_SECONDS },
+          },
         },
       },
     },

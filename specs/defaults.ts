@@ -35,6 +35,11 @@ export const LEASE_SAFETY_MARGIN_MS = 2_000;
 export const LEASE_RENEW_FRACTION = 1 / 3;
 
 export const DEFAULT_DRIFT_POLICY = "heal";
+/**
+ * A problem must be observed this long before its alert fires (and before it counts in Degraded and
+ * Drifted): a flip, a job handoff or a deploy passes through states that look wrong for a moment.
+ */
+export const DEFAULT_ALERT_GRACE_SECONDS = 10;
 export const DEFAULT_JOBS_OWNER = "active";
 export const DEFAULT_ROUTE = "live";
 

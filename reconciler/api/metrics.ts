@@ -18,6 +18,7 @@ export function renderMetrics(controller: Controller, alerts: AlertManager): str
   metric("switchyard_router_switches_total", "counter", "Router switches sent (flips of the live colour).", [["", s.flips]]);
   metric("switchyard_deploys_total", "counter", "Node deploys sent (a tag to a node).", [["", s.deploys]]);
   metric("switchyard_actions_total", "counter", "Actions launched.", [["", s.actions]]);
+  metric("switchyard_lease_renewals_total", "counter", "Job-lease renewals that succeeded (routine: not in the activity feed).", [["", s.renewals]]);
   metric("switchyard_action_failures_total", "counter", "Actions that failed (retried with backoff).", [["", s.actionFailures]]);
   metric("switchyard_alerts_firing", "gauge", "Alerts firing now.", [["", alerts.firing().length]]);
   const nodes: [string, number][] = [];

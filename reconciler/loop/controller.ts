@@ -68,7 +68,7 @@ export class Controller {
   private memoryRetryAt = 0;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
-  readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0 };
+  readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
 
   constructor(private readonly o: ControllerOptions) {}
 
@@ -185,7 +185,11 @@ export class Controller {
     const faults = this.memoryFaults(now);
     const firing = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
     const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views });
+    this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     this.o.alerts.sync([...faults, ...drift]);
+    // Conditions count a problem once its alert fires, not while it is pending (no blips on a normal flip).
+    const firingNow = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
+    const held = (a: DriftAlert) => firingNow.has(a.fingerprint);
     const status = buildStatus(
       {
         desired: snap.desired,
@@ -193,8 +197,8 @@ export class Controller {
         observed,
         views,
         actions,
-        drift,
-        faults,
+        drift: drift.filter(held),
+        faults: faults.filter(held),
         specErrors: this.o.source.errors().map(formatIssue),
         busy: this.executor!.busy(),
         now: new Date(now),
@@ -256,6 +260,8 @@ export class Controller {
     const ttlMs = snap.desired.cluster.spec.jobs.leaseTtlSeconds * 1000;
     for (const g of Object.values(this.o.memory.get().jobs.grants)) due = Math.min(due, g.sentAtMs + ttlMs * LEASE_RENEW_FRACTION + 1);
     if (this.o.memory.writeFailure()) due = Math.min(due, this.memoryRetryAt);
+    const alertDue = this.o.alerts.nextDueAt();
+    if (alertDue !== undefined) due = Math.min(due, alertDue + 1);
     const retry = this.executor!.nextRetryAt();
     if (retry !== undefined) due = Math.min(due, retry + 1);
     return Math.max(QUEUE_DELAY_MS + 1, due - now);
@@ -286,6 +292,11 @@ export class Controller {
       onSettled: () => this.queue(),
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
+        // Routine upkeep is counted, not shown to people: a renewal appears in the feed only when it fails.
+        if (e.action.type === "renewLease") {
+          if (e.type === "result" && e.ok) this.stats.renewals++;
+          if (e.type === "action" || e.ok) return;
+        }
         this.o.events.append({
           type: e.type,
           message: e.type === "action" ? describeAction(e.action) : `${describeAction(e.action)}: ${e.ok ? "done" : `failed: ${e.error}`}`,

@@ -16,6 +16,8 @@ export interface DriftAlert {
   severity: "warning" | "critical";
   summary: string;
   labels: Record<string, string>;
+  /** How long it must persist before it fires (default: cluster.yaml's alerts.graceSeconds). */
+  forMs?: number;
 }
 
 export interface DriftInput {
@@ -64,7 +66,11 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
           }
           if (svc.job) {
             const running = s && (s.state === "running" || s.state === "starting" || s.state === "unhealthy");
-            if (running && status.lease.state !== "held") add("JobWithoutLease", "critical", `${n.name}/${svcName}`, `job ${svcName} runs on ${n.name} without a lease`, { node: n.name, color: c, service: svcName });
+            if (running && status.lease.state !== "held") {
+              add("JobWithoutLease", "critical", `${n.name}/${svcName}`, `job ${svcName} runs on ${n.name} without a lease`, { node: n.name, color: c, service: svcName });
+              // A revoked or lapsed lease: the agent is stopping the job, which may take its whole stop timeout.
+              if (status.lease.state !== "none") out[out.length - 1]!.forMs = (d.cluster.spec.alerts.graceSeconds + svc.stopTimeoutSeconds) * 1000;
+            }
             continue;
           }
           if (!s || s.state === "missing" || s.state === "exited") {

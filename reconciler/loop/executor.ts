@@ -28,6 +28,8 @@ const BACKOFF_MAX_MS = 30_000;
 
 export class Executor {
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** In-flight keys running routine upkeep (lease renewals): not progress towards a change. */
+  private readonly routine = new Set<string>();
   private readonly failures = new Map<string, { count: number; retryAt: number; error: string }>();
 
   constructor(private readonly o: ExecutorOptions) {}
@@ -42,8 +44,10 @@ export class Executor {
       const f = this.failures.get(key);
       if (f && f.retryAt > now) continue;
       started.push(a);
+      if (a.type === "renewLease") this.routine.add(key);
       const p = this.run(a, key).finally(() => {
         this.inFlight.delete(key);
+        this.routine.delete(key);
         this.o.onSettled();
       });
       this.inFlight.set(key, p);
@@ -58,8 +62,9 @@ export class Executor {
     return t;
   }
 
+  /** Whether an action towards a change is running (routine renewals do not count). */
   busy(): boolean {
-    return this.inFlight.size > 0;
+    return this.inFlight.size > this.routine.size;
   }
 
   async drain(): Promise<void> {

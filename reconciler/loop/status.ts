@@ -8,7 +8,7 @@ import type { Observed } from "../../specs/observed.js";
 import type { ServiceStatus } from "../../specs/wire.js";
 import { COLORS, type Color } from "../../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
-import { viewCluster, type ClusterView } from "./views.js";
+import { viewCluster, type ClusterView, type NodeView } from "./views.js";
 import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
 import { summarizeIssues } from "../../specs/source.js";
@@ -26,7 +26,8 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
-export type ColorPhase = "Empty" | "Stopped" | "Deploying" | "Ready" | "Degraded" | "Failed";
+/** Refused: the desired change to this colour is one Switchyard will not make (it keeps what it runs). */
+export type ColorPhase = "Empty" | "Stopped" | "Deploying" | "Ready" | "Degraded" | "Failed" | "Refused";
 
 export interface NodeSummary {
   name: string;
@@ -125,9 +126,13 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       };
     });
     const failed = refusals.find((r) => r.reason === "DeployFailed" && r.color === c);
+    const refused = refusals.find((r) => r.reason !== "DeployFailed" && r.color === c);
     let phase: ColorPhase;
     let message = "";
-    if (want.stopped) phase = "Stopped";
+    if (refused) {
+      phase = "Refused";
+      message = refused.message;
+    } else if (want.stopped) phase = "Stopped";
     else if (want.tag === undefined) phase = "Empty";
     else if (failed) {
       phase = "Failed";
@@ -150,23 +155,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     for (const n of colors[c].nodes) if (n.lease?.state === "held") holders.push({ node: n.name, color: c, epoch: n.lease.epoch, remainingMs: n.lease.remainingMs });
   }
 
-  const driftOnly = i.drift.filter((a) => !["WouldReplaceLive", "WouldStopLive", "LiveSpecChange", "DeployFailed"].includes(a.name));
-  const activeReady = colors[d.state.spec.active].phase === "Ready" && live === d.state.spec.active;
-  const progressing = waits.find((w) => w.reason !== "NodeUnreachable" && w.reason !== "RouterUnreachable");
-  const cond = (type: ConditionType, status: Condition["status"], reason: string, message: string) => ({ type, status, reason, message });
-  const critical = [...(i.faults ?? []), ...i.drift].find((a) => a.severity === "critical");
-  const next = [
-    cond("Ready", activeReady && refusals.length === 0 ? "True" : "False",
-      activeReady && refusals.length === 0 ? "Live" : refusals[0]?.reason ?? waits[0]?.reason ?? (activeReady ? "Live" : "NotReady"),
-      activeReady && refusals.length === 0 ? `${d.state.spec.active} serves live traffic with ${d.state.spec.colors[d.state.spec.active].tag}` : refusals[0]?.message ?? waits[0]?.message ?? `${d.state.spec.active} is not live yet`),
-    cond("Progressing", progressing || i.busy ? "True" : "False", progressing?.reason ?? (i.busy ? "Acting" : "Idle"), progressing?.message ?? (i.busy ? "actions in progress" : "nothing to do")),
-    cond("Degraded", critical || refusals.some((r) => r.reason === "DeployFailed") ? "True" : "False",
-      critical?.name ?? (refusals.some((r) => r.reason === "DeployFailed") ? "DeployFailed" : "AsExpected"),
-      critical?.summary ?? refusals.find((r) => r.reason === "DeployFailed")?.message ?? "no critical problem"),
-    cond("Drifted", driftOnly.length > 0 ? "True" : "False", driftOnly[0]?.name ?? "InSync", driftOnly.length > 0 ? driftOnly.map((a) => a.summary).join("; ") : "reality matches the desired state"),
-    cond("SpecInvalid", i.specErrors.length > 0 ? "True" : "False", i.specErrors.length > 0 ? "InvalidFile" : "Valid",
-      i.specErrors.length > 0 ? `${summarizeIssues(i.specErrors)} (the last valid desired state stays in force)` : "cluster.yaml and state.yaml are valid"),
-  ];
+  const next = conditions(i, views, colors, refusals, waits);
   return {
     app: d.cluster.metadata.name,
     revision: i.revision,
@@ -179,6 +168,88 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     pending: [...refusals, ...waits].map((a) => ({ type: a.type, reason: a.reason, ...("node" in a && a.node ? { node: a.node } : {}), ...(a.color ? { color: a.color } : {}), message: a.message })),
     lastReconcileAt: i.now.toISOString(),
   };
+}
+
+/** The names of refusals: a change Switchyard will not make (they are not drift). */
+const REFUSALS = new Set(["WouldReplaceLive", "WouldStopLive", "LiveSpecChange", "DeployFailed"]);
+
+/**
+ * The four conditions, each with one meaning (docs/conditions.md):
+ * - Ready: live traffic is served by a healthy colour (whatever else is going on).
+ * - Progressing: Switchyard is working towards the desired state; says with what and how far.
+ * - Degraded: something desired cannot be reached (a failed deploy, a refused change, a critical
+ *   problem such as an unreachable node), counted once its alert fires.
+ * - Drifted: reality differs from the desired state outside a change in progress, once its alert fires.
+ * `i.drift` and `i.faults` hold only the problems whose alerts fire (past their grace period).
+ */
+function conditions(
+  i: BuildInput,
+  views: ClusterView,
+  colors: Record<Color, ColorStatus>,
+  refusals: readonly Extract<Action, { type: "refuse" }>[],
+  waits: readonly Extract<Action, { type: "wait" }>[],
+): Omit<Condition, "lastTransitionTime" | "observedRevision">[] {
+  const d = i.desired;
+  const cond = (type: ConditionType, status: Condition["status"], reason: string, message: string) => ({ type, status, reason, message });
+  const routers = views.routers;
+  const live = routers.consensus;
+
+  let ready;
+  if (!routers.known) ready = cond("Ready", "False", "RoutersUnreachable", "no router answers, so nothing can be said about live traffic");
+  else if (routers.live.size > 1) ready = cond("Ready", "False", "RoutersDisagree", `routers send live traffic to ${[...routers.live].join(" and ")}`);
+  else if (live === null) ready = cond("Ready", "False", "NoLiveColor", "no colour serves live traffic yet");
+  else {
+    const sick = views.colors[live].map(serving).filter((x) => x !== null);
+    const tag = views.colors[live][0]?.obs?.reachable ? views.colors[live][0].obs.status.spec?.tag : undefined;
+    ready = sick.length === 0
+      ? cond("Ready", "True", "Live", `${live} serves live traffic${tag ? ` with ${tag}` : ""}`)
+      : cond("Ready", "False", "LiveUnhealthy", `${live} serves live traffic but ${sick.join("; ")}`);
+  }
+
+  const failed = refusals.find((r) => r.reason === "DeployFailed");
+  const refused = refusals.find((r) => r.reason !== "DeployFailed");
+  const deploying = COLORS.find((c) => colors[c].phase === "Deploying");
+  const step = waits.find((w) => w.reason !== "NodeUnreachable" && w.reason !== "RouterUnreachable");
+  let progressing;
+  if (deploying) {
+    const tag = colors[deploying].tag;
+    const rec = i.observed.deploys[deploying];
+    const timeout = d.cluster.spec.deploy.timeoutSeconds;
+    const elapsed = rec && rec.tag === tag ? Math.max(0, Math.floor((i.now.getTime() - rec.startedAtMs) / 1000)) : 0;
+    progressing = cond("Progressing", "True", "Deploying", `deploying ${tag} to ${deploying}, ${elapsed} s of ${timeout} s`);
+  } else if (step) progressing = cond("Progressing", "True", step.reason, step.message);
+  else if (i.busy) progressing = cond("Progressing", "True", "Acting", "actions in progress");
+  else if (failed) progressing = cond("Progressing", "False", "DeployFailed", failed.message);
+  else if (refused) progressing = cond("Progressing", "False", refused.reason, refused.message);
+  else progressing = cond("Progressing", "False", "Idle", "nothing to do");
+
+  const problems = [...(i.faults ?? []), ...i.drift];
+  const degradedBy = problems.find((a) => a.severity === "critical" || REFUSALS.has(a.name));
+  const degraded = degradedBy
+    ? cond("Degraded", "True", degradedBy.name, degradedBy.summary)
+    : cond("Degraded", "False", "AsExpected", "everything desired can be reached");
+
+  const driftOnly = i.drift.filter((a) => !REFUSALS.has(a.name));
+  const drifted = driftOnly.length > 0
+    ? cond("Drifted", "True", driftOnly[0]!.name, driftOnly.map((a) => a.summary).join("; "))
+    : cond("Drifted", "False", "InSync", "reality matches the desired state");
+
+  const specInvalid = i.specErrors.length > 0
+    ? cond("SpecInvalid", "True", "InvalidFile", `${summarizeIssues(i.specErrors)} (the last valid desired state stays in force)`)
+    : cond("SpecInvalid", "False", "Valid", "cluster.yaml and state.yaml are valid");
+  return [ready, progressing, degraded, drifted, specInvalid];
+}
+
+/** Why a node of the live colour does not serve well (null: it does): reachable, every web service running and healthy. */
+function serving(v: NodeView): string | null {
+  if (!v.obs?.reachable) return `${v.node.name} is unreachable`;
+  const st = v.obs.status;
+  for (const [name, svc] of Object.entries(st.spec?.services ?? {})) {
+    if (svc.job || svc.hostPort === undefined) continue;
+    const s = st.services[name];
+    if (!s || s.state !== "running" || s.health !== "healthy") return `${name} on ${v.node.name} is ${s ? (s.state === "running" ? s.health : s.state) : "missing"}`;
+  }
+  return null;
 }
 
 function colorUrl(d: Desired, c: Color, isPreview: boolean): string | null {

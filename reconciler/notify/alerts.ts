@@ -4,6 +4,11 @@
  * handed to the sinks (webhooks); nothing in between is sent, so a problem that persists across a
  * thousand reconciles is one alert, not a storm.
  *
+ * A problem seen by `sync` fires only once it has been observed for its grace period (`forMs`, else the
+ * manager's `graceMs`; Prometheus's `for:`): a flip, a handoff or a deploy passes through states that
+ * would look wrong for a moment, and an alert that fires on every normal deploy is a defect. Until then
+ * it is pending: not firing, not sent, not counted in the conditions. `raise` fires at once.
+ *
  * Two sources keep alerts firing, tracked separately per fingerprint: `sync` (the full set the
  * reconciler observes on each pass) and `raise`/`clear` (one-off problems such as SpecInvalid from the
  * file watcher). An alert fires when its first source claims it and resolves when its last source lets
@@ -28,6 +33,8 @@ export interface AlertCandidate {
   summary: string;
   /** Where: node, colour, service, file… */
   labels: Record<string, string>;
+  /** How long the problem must be observed before it fires (default: the manager's grace period). Not part of the contract. */
+  forMs?: number;
 }
 
 export interface Alert extends AlertCandidate {
@@ -48,6 +55,8 @@ export interface AlertManagerOptions {
   sinks: AlertSink[];
   logger: Logger;
   events?: EventLog;
+  /** How long a problem seen by `sync` must persist before it fires, unless the candidate says. Default 0. */
+  graceMs?: number;
   /** Resolved alerts kept for `recent()`. Default 100. */
   resolvedKept?: number;
   now?: () => number;
@@ -77,6 +86,9 @@ export class AlertManager {
   private readonly resolvedKept: number;
   private readonly now: () => number;
   private readonly active = new Map<string, Entry>();
+  /** Problems seen by `sync` that have not held for their grace period yet: since when, and until when they wait. */
+  private readonly pending = new Map<string, { sinceMs: number; dueMs: number }>();
+  private graceMs: number;
   /** Newest first. */
   private resolvedList: Alert[] = [];
   private readonly subscribers = new Set<(a: Alert) => void>();
@@ -89,16 +101,43 @@ export class AlertManager {
     this.events = o.events;
     this.resolvedKept = Math.max(0, Math.floor(o.resolvedKept ?? DEFAULT_RESOLVED_ALERTS_KEPT));
     this.now = o.now ?? Date.now;
+    this.graceMs = Math.max(0, o.graceMs ?? 0);
   }
 
-  /** The complete set of problems observed right now. New fingerprints fire; missing ones resolve; unchanged ones do nothing. */
+  /** The grace period changes with cluster.yaml; pending problems keep the due time they were given. */
+  setGraceMs(ms: number): void {
+    this.graceMs = Math.max(0, ms);
+  }
+
+  /** When the earliest pending problem fires if it is still observed (undefined: none pending). */
+  nextDueAt(): number | undefined {
+    let due: number | undefined;
+    for (const p of this.pending.values()) due = due === undefined ? p.dueMs : Math.min(due, p.dueMs);
+    return due;
+  }
+
+  /**
+   * The complete set of problems observed right now. New fingerprints wait out their grace period, then
+   * fire; missing ones resolve (or stop waiting); unchanged ones do nothing.
+   */
   sync(current: readonly AlertCandidate[]): { fired: Alert[]; resolved: Alert[] } {
     const fired: Alert[] = [];
     const resolved: Alert[] = [];
     if (this.closed) return { fired, resolved };
+    const now = this.now();
     const seen = new Map<string, AlertCandidate>();
     for (const c of current) seen.set(c.fingerprint, c);
+    for (const fingerprint of [...this.pending.keys()]) if (!seen.has(fingerprint)) this.pending.delete(fingerprint);
     for (const c of seen.values()) {
+      if (!this.active.has(c.fingerprint)) {
+        let p = this.pending.get(c.fingerprint);
+        if (!p) this.pending.set(c.fingerprint, (p = { sinceMs: now, dueMs: now + Math.max(0, c.forMs ?? this.graceMs) }));
+        if (now < p.dueMs) continue;
+        this.pending.delete(c.fingerprint);
+        const a = this.claim(c, "sync", p.sinceMs);
+        if (a) fired.push(a);
+        continue;
+      }
       const a = this.claim(c, "sync");
       if (a) fired.push(a);
     }
@@ -156,8 +195,8 @@ export class AlertManager {
     for (const r of results) if (r.status === "rejected") this.log.error({ err: r.reason }, "alert sink close failed");
   }
 
-  /** Adds `source` to the alert's claimants; returns the alert if this fired it. */
-  private claim(c: AlertCandidate, source: Source): Alert | null {
+  /** Adds `source` to the alert's claimants; returns the alert if this fired it (starting when it was first seen). */
+  private claim(c: AlertCandidate, source: Source, sinceMs = this.now()): Alert | null {
     const entry = this.active.get(c.fingerprint);
     if (entry) {
       entry.sources.add(source);
@@ -172,7 +211,7 @@ export class AlertManager {
       summary: clip(c.summary, MAX_ALERT_SUMMARY_CHARS),
       labels: Object.freeze({ ...c.labels }),
       state: "firing",
-      startsAt: new Date(this.now()).toISOString(),
+      startsAt: new Date(sinceMs).toISOString(),
       endsAt: null,
     });
     this.active.set(c.fingerprint, { alert, sources: new Set([source]), order: this.order++ });

@@ -61,7 +61,9 @@ describe("reconciler: deploy, health gate, flip", () => {
     await new Promise((r) => setTimeout(r, 1500));
     const after = await bed.status();
     expect(after.router?.live).toBe("green");
-    expect(after.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "False" });
+    // Ready speaks of live traffic (green serves it, healthy); the refused change is Degraded.
+    expect(after.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Live" });
+    expect(after.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True" });
     bed.writeState({ active: "green", blue: "v1" });
     await waitFor("blue ready on v1", async () => (await bed.status()).colors?.blue.phase === "Ready", 30_000);
   });
@@ -72,7 +74,10 @@ describe("reconciler: deploy, health gate, flip", () => {
       const st = await bed.status();
       return st.pending.some((p) => p.reason === "WouldReplaceLive") && st;
     }, 10_000);
-    expect(s.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "WouldReplaceLive" });
+    // Live traffic is fine (Ready); the change Switchyard will not make is Degraded, and not progressing.
+    expect(s.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Live" });
+    expect(s.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "WouldReplaceLive" });
+    expect(s.conditions.find((c) => c.type === "Progressing")).toMatchObject({ status: "False", reason: "WouldReplaceLive" });
     expect(JSON.parse((await bed.viaRouter()).body).version).toBe("v2");
     bed.writeState({ active: "green", blue: "v1" });
     await waitFor("ready again", async () => ready(await bed.status()), 10_000);

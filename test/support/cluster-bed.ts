@@ -24,6 +24,10 @@ export interface ClusterBedOptions {
   policy?: "heal" | "alert";
   deployTimeoutSeconds?: number;
   leaseTtlSeconds?: number;
+  /** cluster.yaml's alerts.graceSeconds (default 0 here, so tests see alerts at once; the product's default is 10). */
+  alertGraceSeconds?: number;
+  /** Webhook URLs for alerts (format json). */
+  webhooks?: string[];
   withWorker?: boolean;
   /** Extra env for the worker (e.g. STORE_URL). */
   workerEnv?: Record<string, string>;
@@ -170,6 +174,7 @@ export class ClusterBed {
       `  jobs: { leaseTtlSeconds: ${this.o.leaseTtlSeconds ?? 4} }`,
       `  deploy: { timeoutSeconds: ${this.o.deployTimeoutSeconds ?? 30} }`,
       `  drift: { policy: ${this.o.policy ?? "heal"} }`,
+      `  alerts: { graceSeconds: ${this.o.alertGraceSeconds ?? 0}, webhooks: [${(this.o.webhooks ?? []).map((url) => `{ url: "${url}" }`).join(", ")}] }`,
       "",
     ].join("\n");
     this.writeAtomically("cluster.yaml", text);

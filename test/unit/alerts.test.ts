@@ -17,7 +17,7 @@ class RecordingSink implements AlertSink {
   }
 }
 
-function setup(o: { resolvedKept?: number; events?: EventLog; sinks?: AlertSink[] } = {}) {
+function setup(o: { resolvedKept?: number; events?: EventLog; sinks?: AlertSink[]; graceMs?: number } = {}) {
   let t = Date.parse("2026-01-01T00:00:00Z");
   const clock = { tick: (ms = 1000) => (t += ms) };
   const lines: Record<string, unknown>[] = [];
@@ -219,5 +219,39 @@ describe("alertFingerprint", () => {
     expect(alertFingerprint("ContainerStopped", { node: "blue-2", service: "web" })).not.toBe(a);
     expect(alertFingerprint("WrongTag", { node: "blue-1", service: "web" })).not.toBe(a);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe("AlertManager grace period", () => {
+  it("a problem fires only once it has been seen for the grace period, starting when first seen; a blip fires nothing", () => {
+    const { am, sink, clock } = setup({ graceMs: 10_000 });
+    const first = Date.parse("2026-01-01T00:00:00Z");
+    expect(am.sync([cand("blip"), cand("real")]).fired).toEqual([]);
+    expect(am.nextDueAt()).toBe(first + 10_000);
+    clock.tick(3_000);
+    expect(am.sync([cand("real")]).fired).toEqual([]); // the blip is gone: nothing was ever sent for it
+    expect(am.firing()).toEqual([]);
+    clock.tick(6_999);
+    expect(am.sync([cand("real")]).fired).toEqual([]);
+    clock.tick(1);
+    const fired = am.sync([cand("real")]).fired;
+    expect(fps(fired)).toEqual(["real:firing"]);
+    expect(fired[0]!.startsAt).toBe(new Date(first).toISOString());
+    expect(am.nextDueAt()).toBeUndefined();
+    clock.tick(1_000);
+    expect(am.sync([cand("blip")]).fired).toEqual([]); // seen again: a new wait, from now
+    expect(fps(sink.sent)).toEqual(["real:firing", "real:resolved"]);
+  });
+
+  it("a candidate's own forMs overrides the grace period; raise fires at once", () => {
+    const { am, clock } = setup({ graceMs: 10_000 });
+    expect(am.sync([{ ...cand("slow"), forMs: 20_000 }, { ...cand("now"), forMs: 0 }]).fired.map((a) => a.fingerprint)).toEqual(["now"]);
+    clock.tick(10_000);
+    expect(am.sync([{ ...cand("slow"), forMs: 20_000 }, { ...cand("now"), forMs: 0 }]).fired).toEqual([]);
+    clock.tick(10_000);
+    expect(am.sync([{ ...cand("slow"), forMs: 20_000 }, { ...cand("now"), forMs: 0 }]).fired.map((a) => a.fingerprint)).toEqual(["slow"]);
+    am.raise(cand("spec"));
+    expect(am.firing().map((a) => a.fingerprint)).toContain("spec");
+    expect(Object.keys(am.firing().find((a) => a.fingerprint === "slow")!)).not.toContain("forMs");
   });
 });

@@ -10,6 +10,7 @@ export const PHASE: Record<ColorPhase, { tone: Tone; icon: string; hint: string 
   Ready: { tone: "ok", icon: "✓", hint: "every node runs the tag and is healthy" },
   Degraded: { tone: "warn", icon: "⚠", hint: "some node or service is not healthy" },
   Failed: { tone: "bad", icon: "✕", hint: "the deploy failed" },
+  Refused: { tone: "warn", icon: "⊘", hint: "the desired change was refused; the colour keeps what it runs" },
 };
 
 const ICON: Record<Tone, string> = { ok: "✓", warn: "⚠", bad: "✕", info: "↻", idle: "–" };
