@@ -47,6 +47,13 @@ describe("reconciler: deploy, health gate, flip", () => {
 
   it("v3 (unhealthy) on the idle colour → Failed with the reason, live untouched, alert", async () => {
     bed.writeState({ active: "green", blue: "v3" });
+    // While it tries: Progressing with how far, live traffic Ready.
+    const trying = await waitFor("deploying v3", async () => {
+      const st = await bed.status();
+      return st.conditions.find((c) => c.type === "Progressing" && c.status === "True" && c.reason === "Deploying") && st;
+    }, 10_000);
+    expect(trying.conditions.find((c) => c.type === "Progressing")!.message).toMatch(/^deploying v3 to blue, \d+ s of 8 s$/);
+    expect(trying.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Live" });
     const s = await waitFor("blue Failed", async () => {
       const st = await bed.status();
       return st.colors?.blue.phase === "Failed" && st;
@@ -56,6 +63,10 @@ describe("reconciler: deploy, health gate, flip", () => {
     expect(JSON.parse((await bed.viaRouter()).body).version).toBe("v2");
     const alerts = (await bed.api("/api/v1/alerts")) as { alerts: { name: string; state: string }[] };
     expect(alerts.alerts).toContainEqual(expect.objectContaining({ name: "DeployFailed", state: "firing" }));
+    const gaveUp = await bed.status();
+    expect(gaveUp.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "DeployFailed" });
+    expect(gaveUp.conditions.find((c) => c.type === "Progressing")).toMatchObject({ status: "False", reason: "DeployFailed" });
+    expect(gaveUp.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "True", reason: "Live" });
     // Making the failed colour active is refused by the health gate: traffic stays on green.
     bed.writeState({ active: "blue", blue: "v3" });
     await new Promise((r) => setTimeout(r, 1500));
