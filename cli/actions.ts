@@ -4,6 +4,11 @@
  */
 import { parseArgs } from "node:util";
 import { call, serverUrl, ApiError } from "./client.js";
+import { waitFor, type Goal } from "./wait.js";
+import type { Color } from "../specs/types.js";
+
+/** --wait gives up (exit 3, the change goes on) after this long unless --timeout says. */
+export const DEFAULT_WAIT_SECONDS = 600;
 
 export const actionsHelp = `Usage:
   switchyard tags                               tags in the registry, newest first
@@ -12,7 +17,9 @@ export const actionsHelp = `Usage:
   switchyard rollback                           send live traffic back to the other colour
   switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
 
-Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state.yaml diff only).
+Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state.yaml diff only),
+  --wait (follow the change until it took effect, printing progress; exit 1 if it failed or was refused,
+  3 if still in progress after --timeout seconds, default 600).
 Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
 `;
 
@@ -22,7 +29,7 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   return async (argv) => {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, allowPositionals: true, options: { server: { type: "string" }, json: { type: "boolean" }, to: { type: "string" }, "dry-run": { type: "boolean" } } });
+      parsed = parseArgs({ args: argv, allowPositionals: true, options: { server: { type: "string" }, json: { type: "boolean" }, to: { type: "string" }, "dry-run": { type: "boolean" }, wait: { type: "boolean" }, timeout: { type: "string" } } });
     } catch (err) {
       process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
       return 2;
@@ -53,11 +60,29 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         return 0;
       }
       const r = await call<{ message: string; revision: string; commit: string | null }>(server, "POST", path, { ...body, dryRun: false }, { "if-match": state.revision });
-      process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}; run "switchyard status" to follow it\n`);
-      return 0;
+      if (!values.wait) {
+        process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}; run "switchyard status" to follow it\n`);
+        return 0;
+      }
+      process.stdout.write(`${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}\n`);
+      const timeoutS = values.timeout === undefined ? DEFAULT_WAIT_SECONDS : Number(values.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new ApiError(`--timeout ${values.timeout}: give a number of seconds`);
+      return await waitFor(server, r.revision, goalOf(verb, body), timeoutS * 1000, (line) => process.stdout.write(line + "\n"));
     } catch (err) {
       process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
       return 1;
     }
   };
+}
+
+function goalOf(verb: Exclude<Verb, "tags">, body: Record<string, unknown>): Goal {
+  switch (verb) {
+    case "deploy":
+      return { kind: "deploy", color: (body.color as Color | undefined) ?? null, tag: String(body.tag) };
+    case "promote":
+    case "rollback":
+      return { kind: "live", color: null };
+    case "jobs":
+      return { kind: "jobs", owner: String(body.owner) };
+  }
 }

@@ -1,5 +1,7 @@
 import { tmpdir, userInfo } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_DEMO_DASHBOARD_PORT, DEFAULT_DEMO_ROUTER_PORT, startDemo, type DemoInfo } from "./demo/cluster.js";
 import { DEFAULT_DEMO_REGISTRY, type RuntimeWish } from "./demo/engine.js";
@@ -98,10 +100,11 @@ switchyard demo is up in ${secs} s — ${i.runtime} runtime (${i.reason})
   preview    ${i.preview}   green, v1
 
   Deploy v2 to green, look at it on the preview address, promote it, roll back, move the jobs:
-  in the dashboard, or with the CLI:
+  in the dashboard, or with the CLI (paste these lines into a shell):
+    switchyard() { "${process.execPath}" "${cliPath()}" "$@"; }
     export SWITCHYARD_SERVER=${i.dashboard.replace(/\/$/, "")} SWITCHYARD_TOKEN=$(cat ${i.apiTokenFile})
-    switchyard deploy v2      # then, once green shows v2 on the preview address:
-    switchyard promote
+    switchyard deploy v2 --wait      # green pulls v2 and turns ready: look at it on the preview address
+    switchyard promote --wait
   The desired state is ${i.deployDir}/state.yaml (a git repository): edit it by hand and watch.
   Logs: ${i.logFile}
 
@@ -120,4 +123,15 @@ function safeUser(): string {
   } catch {
     return "user";
   }
+}
+
+/** bin/switchyard.js of this package (from dist/cli or from cli/), for the CLI lines the banner prints. */
+function cliPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, "bin", "switchyard.js");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return process.argv[1] ?? "switchyard";
 }

@@ -194,6 +194,7 @@ export class Controller {
       {
         desired: snap.desired,
         revision: snap.revision,
+        stateRevision: snap.stateRevision,
         observed,
         views,
         actions,

@@ -56,7 +56,10 @@ export interface ColorStatus {
 
 export interface ClusterStatus {
   app: string | null;
+  /** Revision of cluster.yaml and state.yaml together, in force. */
   revision: string | null;
+  /** Revision of state.yaml in force: the one GET /api/v1/state and the actions answer with. */
+  stateRevision: string | null;
   specErrors: string[];
   conditions: Condition[];
   active: Color | null;
@@ -70,6 +73,7 @@ export interface ClusterStatus {
 export interface BuildInput {
   desired: Desired;
   revision: string;
+  stateRevision: string;
   observed: Observed;
   actions: readonly Action[];
   drift: readonly DriftAlert[];
@@ -159,6 +163,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
   return {
     app: d.cluster.metadata.name,
     revision: i.revision,
+    stateRevision: i.stateRevision,
     specErrors: i.specErrors,
     conditions: carryTransitions(next, previous, i.revision, i.now),
     active: d.state.spec.active,
@@ -276,7 +281,7 @@ export function carryTransitions(
 /** The status before the first pass. */
 export function startingStatus(): ClusterStatus {
   return {
-    app: null, revision: null, specErrors: [], active: null, colors: null, router: null, jobs: null, pending: [], lastReconcileAt: null,
+    app: null, revision: null, stateRevision: null, specErrors: [], active: null, colors: null, router: null, jobs: null, pending: [], lastReconcileAt: null,
     conditions: carryTransitions([{ type: "Ready", status: "Unknown", reason: "Starting", message: "the reconciler is starting" }], [], null, new Date()),
   };
 }

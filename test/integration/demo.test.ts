@@ -5,6 +5,7 @@
  * an engine is there. A second run in the same folder works.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -63,6 +64,17 @@ for (const runtime of ["process", "docker"] as const) {
       const s = (await demo.api("GET", "/api/v1/status")).json;
       expect(s.active).toBe("green");
       await waitFor("jobs follow the live colour", async () => (await demo.api("GET", "/api/v1/status")).json.jobs?.holders.map((h: { color: string }) => h.color).join() === "green", 30_000, 100);
+    }, 120_000);
+
+    it("the CLI lines it prints work as printed, pasted into a shell outside the project (--wait included)", async () => {
+      const block = demo.out.split("with the CLI (paste these lines into a shell):\n")[1]!.split("\n  The desired state")[0]!;
+      expect(block).toContain("switchyard promote --wait");
+      const shell = spawnSync("bash", ["-e", "-c", block], { cwd: tmpdir(), encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, timeout: 110_000 });
+      expect(shell.stderr).toBe("");
+      expect(shell.status).toBe(0);
+      expect(shell.stdout).toMatch(/done: blue runs v2 and is ready/);
+      expect(shell.stdout).toMatch(/done: live traffic goes to blue/);
+      expect(await demo.viaRouter("live")).toMatchObject({ version: "v2", color: "blue" });
     }, 120_000);
 
     it("Ctrl-C stops everything: no processes, no containers, no ports", async () => {
