@@ -18,7 +18,7 @@ import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
 import type { Principal } from "../auth/hook.js";
 import { declareRoute } from "./route.js";
-import type { DeployBody, JobsBody, PutStateBody, RestoreBody, SwitchBody } from "../../specs/api/state.js";
+import type { Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
 
 export interface StateApiOptions {
@@ -119,7 +119,7 @@ async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "pr
 }
 
 /** dryRun → the exact diff and message; otherwise the commit. */
-async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cur: Current, text: string, message: string) {
+async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cur: Current, text: string, message: string): Promise<DryRun | Committed> {
   parseState(text); // refuse before showing a diff that could never be committed
   if (body.dryRun === true) {
     return { message, diff: await o.repo.diffFor(text), revision: cur.revision };
@@ -127,7 +127,7 @@ async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cu
   return commit(o, req, req.principal!, text, message);
 }
 
-async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string) {
+async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string): Promise<Committed> {
   const expected = req.headers["if-match"];
   if (typeof expected !== "string" || !/^"?[0-9a-f]{12}"?$/.test(expected)) {
     throw reconError("RECON_ERR_BAD_REQUEST", "send If-Match: <revision> (from GET /api/v1/state) so that nobody's change is overwritten");
@@ -145,7 +145,7 @@ interface Current {
   state: State;
 }
 
-function current(o: StateApiOptions): Current {
+function current(o: StateApiOptions): Current & StateDoc {
   const snap = o.source.get();
   if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet");
   return { text: snap.dir.state.text, revision: snap.stateRevision, state: snap.desired.state };
