@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import Fastify from "fastify";
 import { contractCheck } from "../support/api-contract.js";
 import { apiRoutes, apiSchemas, routeSchema, type RouteContract } from "../../specs/api/routes.js";
-import { reconError } from "../../reconciler/errors.js";
+import { readFileSync } from "node:fs";
+import { reconError, reconErrors } from "../../reconciler/errors.js";
 import { useContractValidation } from "../../reconciler/api/route.js";
 
 /** A fastify app with the contract check and one route declared with the tags contract. */
@@ -82,5 +83,22 @@ describe("the API contract table", () => {
     }
     await app.ready();
     await app.close();
+  });
+});
+
+describe("docs/api.md", () => {
+  const doc = readFileSync("docs/api.md", "utf8");
+
+  it("lists every route with its permission and schema names", () => {
+    for (const [route, c] of Object.entries(apiRoutes as Record<string, RouteContract>)) {
+      const row = doc.split("\n").find((l) => l.startsWith(`| \`${route}\` |`));
+      expect(row, route).toBeDefined();
+      expect(row!.split("|")[2]!.trim(), route).toBe(c.permission);
+      for (const name of [c.params, c.querystring, c.body, ...Object.values(c.response)].filter((n) => n)) expect(row, route).toContain(`\`${name}\``);
+    }
+  });
+
+  it("lists every error code the reconciler answers with, with its status", () => {
+    for (const [code, status] of Object.entries(reconErrors)) expect(doc, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
   });
 });
