@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { ClusterStatus } from "../reconciler/loop/status.js";
+import type { ClusterStatus } from "../specs/api/status.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 import { COLORS } from "../specs/types.js";
 

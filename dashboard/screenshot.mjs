@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 /**
- * Takes the dashboard's screenshots against the mock (dashboard/dev-server.mjs), driving headless
+ * Takes the dashboard's screenshots against the dev server (dashboard/dev-server.mjs: the real reconciler
+ * and agents on the process runtime), driving headless
  * Chromium over the DevTools protocol (the `ws` dev dependency): log in, watch a deploy, open the
  * confirm dialog, scroll to the history. Development only; the real browser test is the lead's.
  *
- *   npm run build:dashboard && node dashboard/dev-server.mjs &
- *   node dashboard/screenshot.mjs [http://127.0.0.1:8790] [out dir]
+ *   npm run build && node dashboard/dev-server.mjs &
+ *   node dashboard/screenshot.mjs [out dir]
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 
-const base = process.argv[2] ?? "http://127.0.0.1:8790";
-const out = process.argv[3] ?? fileURLToPath(new URL("./screenshots/", import.meta.url));
+/** Written by dev-server.mjs: its URL, deploy dir and an API token of alice (a deployer). */
+const dev = JSON.parse(await readFile(join(process.env.SWITCHYARD_DEV_DIR ?? join(tmpdir(), "switchyard-dashboard-dev"), "dev-server.json"), "utf8"));
+const base = dev.url;
+const out = process.argv[2] ?? fileURLToPath(new URL("./screenshots/", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 const profile = await mkdtemp(join(tmpdir(), "sy-shots-"));
@@ -68,11 +72,11 @@ try {
 
     await evaluate(`(() => {
       const set = (id, v) => { const el = document.querySelector('[data-testid=' + id + ']'); el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); };
-      set('login-username', 'deployer'); set('login-password', 'deployer');
+      set('login-username', 'deployer'); set('login-password', 'deployer-password');
       document.querySelector('[data-testid=login-submit]').click();
     })()`);
     await waitFor(`document.querySelector('[data-testid=color-green] [data-testid=phase]')`);
-    await fetchMock("/__mock/deploy?tag=v2");
+    await deployAsAlice("v2");
     await waitFor(`document.querySelector('[data-testid=color-green] [data-testid=phase]')?.textContent === 'Deploying'`);
     await sleep(2500);
     await shot(`overview-deploying-${name}`);
@@ -91,7 +95,7 @@ try {
     await shot(`confirm-${name}`);
     if (!mobile) {
       // Someone else commits while the dialog is open: Commit must answer with the conflict.
-      await fetchMock("/__mock/external-commit");
+      externalCommit();
       await evaluate(`document.querySelector('[data-testid=confirm-submit]').click()`);
       await waitFor(`document.querySelector('[data-testid=conflict-reload]')`);
       await sleep(200);
@@ -103,8 +107,8 @@ try {
     await evaluate(`document.getElementById('history').scrollIntoView()`);
     await sleep(400);
     await shot(`history-${name}`);
-    // Put the mock back so the next size starts from the same place.
-    await fetchMock("/__mock/deploy?tag=v1");
+    // Put green back so the next size starts from the same place.
+    await deployAsAlice("v1");
     await waitFor(`document.querySelector('[data-testid=color-green] [data-testid=phase]')?.textContent === 'Ready'`, 20_000);
     await evaluate(`document.querySelector('.user button').click()`);
     await waitFor(`document.querySelector('[data-testid=login-submit]')`);
@@ -113,7 +117,7 @@ try {
   await cdp("Emulation.setDeviceMetricsOverride", { width: 1280, height: 900, deviceScaleFactor: 1, mobile: false });
   await evaluate(`(() => {
     const set = (id, v) => { const el = document.querySelector('[data-testid=' + id + ']'); el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); };
-    set('login-username', 'viewer'); set('login-password', 'viewer');
+    set('login-username', 'viewer'); set('login-password', 'viewer-password');
     document.querySelector('[data-testid=login-submit]').click();
   })()`);
   await waitFor(`document.querySelector('[data-testid=color-green] [data-testid=phase]')`);
@@ -149,8 +153,21 @@ async function shot(name) {
   console.log(join(out, `${name}.png`));
 }
 
-function fetchMock(path) {
-  return fetch(base + path, { method: "POST" }).then((r) => r.text());
+/** Someone else deploys (something to watch): alice, through the API. */
+async function deployAsAlice(tag) {
+  const auth = { authorization: `Bearer ${dev.aliceToken}` };
+  const { revision } = await (await fetch(base + "/api/v1/state", { headers: auth })).json();
+  const res = await fetch(base + "/api/v1/actions/deploy", {
+    method: "POST", headers: { ...auth, "content-type": "application/json", "if-match": revision }, body: JSON.stringify({ tag, color: "green" }),
+  });
+  if (!res.ok) throw new Error(`deploy ${tag}: ${await res.text()}`);
+}
+
+/** Someone commits state.yaml behind the dashboard's back (to see the 409). */
+function externalCommit() {
+  const git = (...args) => execFileSync("git", ["-C", dev.deployDir, "-c", "user.name=ci", "-c", "user.email=ci@example.com", ...args]);
+  execFileSync("sh", ["-c", 'printf "# touched by ci\n" >> state.yaml'], { cwd: dev.deployDir });
+  git("commit", "-qam", "ci: touch state.yaml");
 }
 
 function sleep(ms) {

@@ -2,7 +2,7 @@
  * Builds the dashboard into static files that the reconciler serves at `/`:
  * `npm run build:dashboard` → dist/dashboard/ (relative base, hashed asset names).
  * `npx vite --config dashboard/vite.config.ts` serves it for development, with /api proxied to
- * dashboard/dev-server.mjs (run that first: `node dashboard/dev-server.mjs`).
+ * dashboard/dev-server.mjs, the real reconciler on the process runtime (run that first: `node dashboard/dev-server.mjs`).
  */
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";

@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   dashboardRoot?: string | null;
   /** For agents on the process runtime: tags are the release directories here, not a registry's. */
   releasesDir?: string;
+  /** Called on the API server before its routes are declared (tests check answers against the contract). */
+  apiSetup?: (app: FastifyInstance) => void;
 }
 
 export interface RunningReconciler {
@@ -123,6 +125,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       auth: { users, sessions: new Sessions(), limiter: new LoginLimiter(), secureCookie },
       state: { source, repo, registry: registryFor },
       dashboardRoot: o.dashboardRoot === undefined ? dashboardRoot() : o.dashboardRoot,
+      ...(o.apiSetup ? { setup: o.apiSetup } : {}),
     });
     await server.listen({ host, port });
     cleanups.unshift(() => server.close());

@@ -9,14 +9,17 @@ import { parseDocument } from "yaml";
 import type { State } from "../../specs/state.js";
 import { parseSpec } from "../../specs/load.js";
 import { formatIssue } from "../../specs/source.js";
-import { otherColor, type Color } from "../../specs/types.js";
+import { otherColor } from "../../specs/types.js";
 import type { DesiredSource } from "../loop/desired-source.js";
 import type { Controller } from "../loop/controller.js";
 import type { StateRepo, Author } from "../history/state-repo.js";
 import { describeChange } from "../history/state-repo.js";
 import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
-import { requirePermission, type Principal } from "../auth/hook.js";
+import type { Principal } from "../auth/hook.js";
+import { declareRoute } from "./route.js";
+import type { Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
+import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
 
 export interface StateApiOptions {
   source: DesiredSource;
@@ -35,51 +38,38 @@ export interface TagSource {
 
 export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): void {
   /** The desired state: its text (comments and all), revision and parsed form. */
-  app.get("/api/v1/state", async (req) => {
-    requirePermission(req, "read");
-    return current(o);
-  });
+  declareRoute(app, "GET /api/v1/state", async () => current(o));
 
   /** Replace state.yaml. Needs If-Match: <revision>. */
-  app.put("/api/v1/state", async (req) => {
-    const who = requirePermission(req, "deploy");
-    const body = req.body as { text?: unknown; message?: unknown } | undefined;
-    if (typeof body?.text !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "send { text: <the new state.yaml> }");
-    if (body.message !== undefined && (typeof body.message !== "string" || body.message.length > 200)) {
-      throw reconError("RECON_ERR_BAD_REQUEST", "message must be text of at most 200 characters");
-    }
+  declareRoute(app, "PUT /api/v1/state", async (req) => {
+    const body = req.body as PutStateBody;
     const cur = current(o);
     const next = parseState(body.text);
-    const message = (body.message as string | undefined)?.trim() || describeChange(cur.state, next);
-    return commit(o, req, who, body.text, message);
+    const message = body.message?.trim() || describeChange(cur.state, next);
+    return commit(o, req, req.principal!, body.text, message);
   });
 
   /** Tags that exist in the registry, newest first. */
-  app.get("/api/v1/tags", async (req) => {
-    requirePermission(req, "read");
+  declareRoute(app, "GET /api/v1/tags", async () => {
     const reg = o.registry();
     if (!reg) throw reconError("RECON_ERR_UNAVAILABLE", "cluster.yaml names no registry (spec.image.registry.url), so tags cannot be listed");
     return { tags: await reg.tags() };
   });
 
   /** The git log of state.yaml, each commit with its diff. */
-  app.get("/api/v1/history", async (req) => {
-    requirePermission(req, "read");
-    const q = req.query as { limit?: string };
-    if (q.limit !== undefined && !/^\d{1,4}$/.test(q.limit)) throw reconError("RECON_ERR_BAD_REQUEST", "limit must be a whole number up to 9999");
+  declareRoute(app, "GET /api/v1/history", async (req) => {
+    const q = req.query as HistoryQuery;
     const limit = q.limit !== undefined ? Number(q.limit) : 50;
     const { enabled, warning } = await o.repo.init();
-    return { enabled, ...(warning ? { warning } : {}), entries: enabled ? await o.repo.history({ limit }) : [] };
+    const entries: HistoryEntry[] = enabled ? await o.repo.history({ limit }) : [];
+    return { enabled, ...(warning ? { warning } : {}), entries };
   });
 
-  app.post("/api/v1/actions/deploy", async (req) => {
-    const body = actionBody(req);
+  declareRoute(app, "POST /api/v1/actions/deploy", async (req) => {
+    const body = req.body as DeployBody;
     const cur = current(o);
     const active = cur.state.spec.active;
-    const color = body.color === undefined ? otherColor(active) : asColor(body.color);
-    if (typeof body.tag !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(body.tag)) {
-      throw reconError("RECON_ERR_BAD_REQUEST", "tag must be a Docker image tag, e.g. v2");
-    }
+    const color = body.color ?? otherColor(active);
     const tag = body.tag;
     if (color === active) throw reconError("RECON_ERR_INVALID_STATE", `${color} is live; deploy ${tag} to ${otherColor(color)} and promote it instead`);
     const reg = o.registry();
@@ -94,49 +84,28 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     return act(o, req, body, cur, text, `deploy ${tag} to ${color}`);
   });
 
-  app.post("/api/v1/actions/promote", async (req) => switchActive(o, req, "promote"));
-  app.post("/api/v1/actions/rollback", async (req) => switchActive(o, req, "rollback"));
+  declareRoute(app, "POST /api/v1/actions/promote", async (req) => switchActive(o, req, "promote"));
+  declareRoute(app, "POST /api/v1/actions/rollback", async (req) => switchActive(o, req, "rollback"));
 
-  app.post("/api/v1/actions/jobs", async (req) => {
-    const body = actionBody(req);
+  declareRoute(app, "POST /api/v1/actions/jobs", async (req) => {
+    const body = req.body as JobsBody;
     const owner = body.owner;
-    if (owner !== "active" && owner !== "blue" && owner !== "green" && owner !== "none") {
-      throw reconError("RECON_ERR_BAD_REQUEST", "owner must be active, blue, green or none");
-    }
     const cur = current(o);
     const text = edit(cur.text, (doc) => doc.setIn(["spec", "jobs", "owner"], owner));
     return act(o, req, body, cur, text, owner === "none" ? "stop all jobs" : `move jobs to ${owner}`);
   });
 
   /** Roll back to a revision from history: a new commit that restores it. */
-  app.post("/api/v1/actions/restore", async (req) => {
-    const body = actionBody(req);
-    if (typeof body.commit !== "string") throw reconError("RECON_ERR_BAD_REQUEST", "send { commit: <id from history> }");
+  declareRoute(app, "POST /api/v1/actions/restore", async (req) => {
+    const body = req.body as RestoreBody;
     const cur = current(o);
     const old = await o.repo.textAt(body.commit);
     return act(o, req, body, cur, old.text, old.message);
   });
 }
 
-interface ActionBody {
-  dryRun?: unknown;
-  tag?: unknown;
-  color?: unknown;
-  owner?: unknown;
-  commit?: unknown;
-}
-
-function actionBody(req: FastifyRequest): ActionBody {
-  requirePermission(req, "deploy");
-  const b = req.body;
-  if (b === undefined || b === null || typeof b !== "object" || Array.isArray(b)) throw reconError("RECON_ERR_BAD_REQUEST", "the body must be a JSON object");
-  const body = b as ActionBody;
-  if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") throw reconError("RECON_ERR_BAD_REQUEST", "dryRun must be true or false");
-  return body;
-}
-
 async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "promote" | "rollback") {
-  const body = actionBody(req);
+  const body = req.body as SwitchBody;
   const cur = current(o);
   const target = otherColor(cur.state.spec.active);
   const phase = o.controller.status().colors?.[target].phase;
@@ -150,7 +119,7 @@ async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "pr
 }
 
 /** dryRun → the exact diff and message; otherwise the commit. */
-async function act(o: StateApiOptions, req: FastifyRequest, body: ActionBody, cur: Current, text: string, message: string) {
+async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cur: Current, text: string, message: string): Promise<DryRun | Committed> {
   parseState(text); // refuse before showing a diff that could never be committed
   if (body.dryRun === true) {
     return { message, diff: await o.repo.diffFor(text), revision: cur.revision };
@@ -158,7 +127,7 @@ async function act(o: StateApiOptions, req: FastifyRequest, body: ActionBody, cu
   return commit(o, req, req.principal!, text, message);
 }
 
-async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string) {
+async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string): Promise<Committed> {
   const expected = req.headers["if-match"];
   if (typeof expected !== "string" || !/^"?[0-9a-f]{12}"?$/.test(expected)) {
     throw reconError("RECON_ERR_BAD_REQUEST", "send If-Match: <revision> (from GET /api/v1/state) so that nobody's change is overwritten");
@@ -176,7 +145,7 @@ interface Current {
   state: State;
 }
 
-function current(o: StateApiOptions): Current {
+function current(o: StateApiOptions): Current & StateDoc {
   const snap = o.source.get();
   if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet");
   return { text: snap.dir.state.text, revision: snap.stateRevision, state: snap.desired.state };
@@ -193,9 +162,4 @@ function edit(text: string, change: (doc: ReturnType<typeof parseDocument>) => v
   const doc = parseDocument(text);
   change(doc);
   return doc.toString();
-}
-
-function asColor(v: unknown): Color {
-  if (v !== "blue" && v !== "green") throw reconError("RECON_ERR_BAD_REQUEST", "color must be blue or green");
-  return v;
 }

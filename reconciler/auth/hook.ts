@@ -8,6 +8,8 @@ import { checkCsrf, type LoginLimiter, type Session, type Sessions } from "./ses
 import { roleAllows, type Permission, type Role, type Users } from "./users.js";
 import { ReconError, reconError } from "../errors.js";
 import { isApiPath, STATIC_ROUTE, staticPath } from "../api/static.js";
+import { declareRoute } from "../api/route.js";
+import type { LoginBody } from "../../specs/api/auth.js";
 
 export const SESSION_COOKIE = "sy_session";
 const BUSY_LOG_MS = 10_000;
@@ -63,13 +65,8 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
   });
 
   /** Log in: sets the session cookie; answers the CSRF token the dashboard sends back on changes. */
-  app.post("/api/v1/auth/login", async (req, reply) => {
-    const body = req.body as { username?: unknown; password?: unknown } | undefined;
-    const username = typeof body?.username === "string" ? body.username : "";
-    const password = typeof body?.password === "string" ? body.password : "";
-    if (!username || !password || username.length > 64 || password.length > 1024) {
-      throw reconError("RECON_ERR_BAD_REQUEST", "send { username, password } as JSON");
-    }
+  declareRoute(app, "POST /api/v1/auth/login", async (req, reply) => {
+    const { username, password } = req.body as LoginBody;
     // Reserved before hashing: concurrent guesses count like sequential ones.
     const gate = o.limiter.begin(req.ip, username);
     if (!gate.allowed) {
@@ -99,13 +96,13 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
     return { user: { name: user.name, role: user.role }, csrf: s.csrf };
   });
 
-  app.post("/api/v1/auth/logout", async (req, reply) => {
+  declareRoute(app, "POST /api/v1/auth/logout", async (req, reply) => {
     if (req.principal?.session) o.sessions.destroy(req.principal.session.id);
     void reply.header("set-cookie", sessionCookie("", 0, o.secureCookie === true || req.protocol === "https"));
     return reply.code(204).send();
   });
 
-  app.get("/api/v1/auth/me", async (req) => {
+  declareRoute(app, "GET /api/v1/auth/me", async (req) => {
     const p = req.principal!;
     return { user: { name: p.name, role: p.role }, ...(p.session ? { csrf: p.session.csrf } : {}) };
   });

@@ -11,8 +11,9 @@ import { writeFileAtomic } from "../../common/atomic-file.js";
 import { reconError } from "../errors.js";
 import { scryptKey } from "./scrypt-gate.js";
 
-export const ROLES = ["viewer", "deployer", "admin"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from "../../specs/api/users.js";
+
+export { ROLES, type Role };
 export type Permission = "read" | "deploy" | "admin";
 
 export const USER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{1,31}$/;

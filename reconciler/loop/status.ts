@@ -5,7 +5,7 @@
  */
 import type { Action } from "./actions.js";
 import type { Observed } from "../../specs/observed.js";
-import type { ServiceStatus } from "../../specs/wire.js";
+import type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary } from "../../specs/api/status.js";
 import { COLORS, type Color } from "../../specs/types.js";
 import { colorNodes, routerNodes, type Desired } from "./desired.js";
 import { viewCluster, type ClusterView, type NodeView } from "./views.js";
@@ -13,62 +13,8 @@ import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
 import { summarizeIssues } from "../../specs/source.js";
 
-export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";
-
-export interface Condition {
-  type: ConditionType;
-  status: "True" | "False" | "Unknown";
-  reason: string;
-  message: string;
-  /** Desired-state revision this condition was computed for. */
-  observedRevision: string | null;
-  /** Changes only when `status` flips. */
-  lastTransitionTime: string;
-}
-
-/** Refused: the desired change to this colour is one Switchyard will not make (it keeps what it runs). */
-export type ColorPhase = "Empty" | "Stopped" | "Deploying" | "Ready" | "Degraded" | "Failed" | "Refused";
-
-export interface NodeSummary {
-  name: string;
-  reachable: boolean;
-  error: string | null;
-  generation: number;
-  converging: boolean;
-  tag: string | null;
-  ready: boolean;
-  services: Record<string, Pick<ServiceStatus, "state" | "health" | "tag" | "error" | "pull" | "since">>;
-  lease: { state: string; epoch: number; remainingMs: number } | null;
-}
-
-export interface ColorStatus {
-  phase: ColorPhase;
-  /** Desired tag (null when stopped without one). */
-  tag: string | null;
-  stopped: boolean;
-  live: boolean;
-  preview: boolean;
-  message: string;
-  /** Where to look at this colour through the router: its preview address when it is the preview, else its own host name. */
-  url: string | null;
-  nodes: NodeSummary[];
-}
-
-export interface ClusterStatus {
-  app: string | null;
-  /** Revision of cluster.yaml and state.yaml together, in force. */
-  revision: string | null;
-  /** Revision of state.yaml in force: the one GET /api/v1/state and the actions answer with. */
-  stateRevision: string | null;
-  specErrors: string[];
-  conditions: Condition[];
-  active: Color | null;
-  colors: Record<Color, ColorStatus> | null;
-  router: { live: Color | null; preview: Color | null; nodes: { name: string; reachable: boolean; live: Color | null; preview: Color | null; error: string | null; inFlight: Record<Color, number> }[] } | null;
-  jobs: { owner: string; ownerColor: Color | null; epoch: number; holders: { node: string; color: Color; epoch: number; remainingMs: number }[] } | null;
-  pending: { type: "wait" | "refuse"; reason: string; node?: string; color?: Color; message: string }[];
-  lastReconcileAt: string | null;
-}
+// The status document's types come from its schema, the API contract (specs/api/status.ts).
+export type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary };
 
 export interface BuildInput {
   desired: Desired;

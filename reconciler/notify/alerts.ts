@@ -19,8 +19,9 @@ import type { Logger } from "../../common/log.js";
 import type { EventLog } from "./events.js";
 import { MAX_ALERT_SUMMARY_CHARS } from "../../specs/defaults.js";
 import { clip } from "../../common/values.js";
+import type { Alert, AlertSeverity } from "../../specs/api/alerts.js";
 
-export type AlertSeverity = "warning" | "critical";
+export type { AlertSeverity };
 
 /** A problem observed right now (contract: the `alert` object of webhooks and `GET /api/v1/alerts`). */
 export interface AlertCandidate {
@@ -37,13 +38,8 @@ export interface AlertCandidate {
   forMs?: number;
 }
 
-export interface Alert extends AlertCandidate {
-  state: "firing" | "resolved";
-  /** ISO 8601 time the alert fired. */
-  startsAt: string;
-  /** ISO 8601 time the alert resolved; null while firing. */
-  endsAt: string | null;
-}
+/** An alert with its state and times; its schema is the API contract (specs/api/alerts.ts). */
+export type { Alert };
 
 /** Where alert transitions go. `send` is called once per transition and must neither block nor throw. */
 export interface AlertSink {

@@ -11,20 +11,11 @@ import { join } from "node:path";
 import type { Logger } from "../../common/log.js";
 import { clip, deepFreeze } from "../../common/values.js";
 import { MAX_EVENT_MESSAGE_CHARS } from "../../specs/defaults.js";
+import type { EventRecord, EventType } from "../../specs/api/events.js";
 
 /** One line of the event log (contract: served by `GET /api/v1/events` and its SSE stream). */
-export interface EventRecord {
-  /** Strictly increasing across restarts and rotations. */
-  seq: number;
-  /** ISO 8601 time of the event. */
-  ts: string;
-  type: "action" | "result" | "alert" | "spec" | "condition" | "info";
-  /** A fixed, searchable message; the details are the other keys. */
-  message: string;
-  [key: string]: unknown;
-}
-
-export type EventType = EventRecord["type"];
+/** One record of the event log; its schema is the API contract (specs/api/events.ts). */
+export type { EventRecord, EventType };
 
 export interface EventLogOptions {
   dir: string;

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "pino";
 import { tagSchema } from "../../specs/common.js";
+import type { TagInfo } from "../../specs/api/tags.js";
 import {
   getCapped, jsonObject, nextLink, parseChallenge, registryError, registryErrorCode, describeBody,
   type Answer, type Challenge,
@@ -35,11 +36,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
 /** A repository path inside a registry (the distribution spec's grammar). */
 const NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
-export interface TagInfo {
-  tag: string;
-  /** When the image was built (ISO 8601), from its config; null when unknown or not looked up. */
-  created: string | null;
-}
+/** A tag and when its image was built; its schema is the API contract (specs/api/tags.ts). */
+export type { TagInfo };
 
 export interface RegistryClientOptions {
   /** The registry's base URL, like http://127.0.0.1:5000. */

@@ -14,6 +14,7 @@ import { Users } from "../../reconciler/auth/users.js";
 import { makeLogger } from "../../common/log.js";
 import { waitFor } from "../support/agent-bed.js";
 import { MAX_API_STREAMS, MAX_SPEC_ISSUES } from "../../specs/defaults.js";
+import { contractCheck } from "../support/api-contract.js";
 
 /** A raw request: the path goes on the wire exactly as written (fetch would normalise it). */
 function raw(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -44,6 +45,7 @@ describe("reconciler API under abuse", () => {
   let port = 0;
   let token = "";
   const auth = () => ({ authorization: `Bearer ${token}` });
+  const contract = contractCheck();
 
   beforeAll(async () => {
     cpSync("examples/local", deploy, { recursive: true });
@@ -53,12 +55,13 @@ describe("reconciler API under abuse", () => {
     token = await users.createToken("root");
     await users.flush();
     const logger = makeLogger("abuse", { level: "warn" }, { write: (line: string) => void lines.push(line) });
-    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null, logger });
+    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null, logger, apiSetup: contract.setup });
     port = Number(new URL(r.url).port);
   });
   afterAll(async () => {
     await r?.close();
     rmSync(root, { recursive: true, force: true });
+    expect(contract.violations, "answers that left their schema (specs/api)").toEqual([]);
   });
 
   it("the auth check reads the path the router matches: no encoding, case or slash trick reaches a route unauthenticated", async () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { Users } from "../../reconciler/auth/users.js";
+import { contractCheck, type ContractCheck } from "./api-contract.js";
 
 export const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
 
@@ -55,24 +56,27 @@ export async function apiLogin(req: ReturnType<typeof apiRequester>, username: s
 
 /**
  * A reconciler on a local deploy dir, started before the file's tests with the users `seed` adds (cheap
- * scrypt), closed and removed after them. `r` and `url` are read once it runs.
+ * scrypt), closed and removed after them. `r` and `url` are read once it runs. Every answer is checked
+ * against its route's schema (specs/api/routes.ts): the file fails when one leaves it.
  */
-export function useApiReconciler(prefix: string, seed: (users: Users) => Promise<void>): { root: string; deploy: string; data: string; r: () => RunningReconciler; url: () => string } {
+export function useApiReconciler(prefix: string, seed: (users: Users) => Promise<void>): { root: string; deploy: string; data: string; r: () => RunningReconciler; url: () => string; contract: ContractCheck } {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const deploy = join(root, "deploy");
   const data = join(root, "data");
   let r: RunningReconciler | undefined;
+  const contract = contractCheck();
   beforeAll(async () => {
     localDeployDir(deploy);
     const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await seed(users);
     await users.flush();
-    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null });
+    r = await startReconciler({ dir: deploy, dataDir: data, listen: "127.0.0.1:0", dashboardRoot: null, apiSetup: contract.setup });
   });
   afterAll(async () => {
     await r?.close();
     rmSync(root, { recursive: true, force: true });
+    expect(contract.violations, "answers that left their schema (specs/api)").toEqual([]);
   });
-  return { root, deploy, data, r: () => r!, url: () => r!.url };
+  return { root, deploy, data, r: () => r!, url: () => r!.url, contract };
 }

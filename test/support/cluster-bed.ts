@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "undici";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
+import { contractCheck } from "./api-contract.js";
 import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
 import { Users } from "../../reconciler/auth/users.js";
@@ -58,6 +59,8 @@ export class ClusterBed {
   agents = new Map<string, RunningAgent>();
   private childProcs = new Map<string, ChildProcess>();
   reconciler: RunningReconciler | undefined;
+  /** Every answer of the in-process reconciler is checked against its schema; close() fails on a violation. */
+  readonly contract = contractCheck();
   child: ChildProcess | undefined;
   reconcilerUrl = "";
   routerPort = 0;
@@ -230,7 +233,7 @@ export class ClusterBed {
 
   async startReconciler(): Promise<RunningReconciler> {
     await this.ensureToken();
-    this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0", ...(this.o.kit?.releasesDir ? { releasesDir: this.o.kit.releasesDir } : {}) });
+    this.reconciler = await startReconciler({ dir: this.deployDir, dataDir: this.dataDir, listen: "127.0.0.1:0", apiSetup: this.contract.setup, ...(this.o.kit?.releasesDir ? { releasesDir: this.o.kit.releasesDir } : {}) });
     this.reconcilerUrl = this.reconciler.url;
     return this.reconciler;
   }
@@ -272,6 +275,7 @@ export class ClusterBed {
     for (const r of Object.values(this.o.relays ?? {})) await r.close();
     for (const n of Object.values(this.names)) await this.cleanupNode(n);
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.contract.violations.length > 0) throw new Error(`API answers left their schema (specs/api): ${JSON.stringify(this.contract.violations).slice(0, 2000)}`);
   }
 }
 

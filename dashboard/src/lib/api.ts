@@ -3,45 +3,22 @@
  * cookie is HttpOnly and travels by itself; every mutating request carries the CSRF token that
  * login/me handed out. Errors come back as ApiError with the server's RECON_ERR_… code.
  */
-import type { ClusterStatus } from "../../../reconciler/loop/status.js";
-import type { HistoryEntry } from "../../../reconciler/history/state-repo.js";
-import type { TagInfo } from "../../../reconciler/tags/registry.js";
-import type { Alert } from "../../../reconciler/notify/alerts.js";
-import type { Role } from "../../../reconciler/auth/users.js";
-import type { UserEntry } from "../../../reconciler/api/user-routes.js";
+import type { ClusterStatus } from "../../../specs/api/status.js";
+import type { HistoryEntry, HistoryPage } from "../../../specs/api/history.js";
+import type { TagInfo, Tags as Tags200 } from "../../../specs/api/tags.js";
+import type { Alert, Alerts } from "../../../specs/api/alerts.js";
+import type { Role, UserEntry, Users, RemovedUser, Revoked, SetRoleResult } from "../../../specs/api/users.js";
+import type { Session, SessionUser } from "../../../specs/api/auth.js";
+import type { Committed, DryRun, JobsOwner, StateDoc } from "../../../specs/api/state.js";
 import type { State } from "../../../specs/state.js";
 import type { Color } from "../../../specs/types.js";
 
-export type { ClusterStatus, HistoryEntry, TagInfo, Alert, Role, State, Color, UserEntry };
+export type { ClusterStatus, HistoryEntry, HistoryPage, TagInfo, Alert, Role, State, Color, UserEntry, Session, SessionUser, StateDoc, Committed, DryRun, JobsOwner };
 
 export const API = "/api/v1";
 
-export interface SessionUser {
-  name: string;
-  role: Role;
-}
-
-export interface Session {
-  user: SessionUser;
-  csrf: string;
-}
-
-export interface StateDoc {
-  text: string;
-  revision: string;
-  state: State;
-}
-
-export interface HistoryPage {
-  enabled: boolean;
-  warning?: string;
-  entries: HistoryEntry[];
-}
-
 /** The tag picker's source: never an empty list that looks real when the registry failed. */
 export type Tags = { status: "loading" } | { status: "ok"; tags: TagInfo[] } | { status: "error"; message: string };
-
-export type JobsOwner = "active" | "blue" | "green" | "none";
 
 /** What each action button sends (besides dryRun). */
 export type ActionRequest =
@@ -50,18 +27,6 @@ export type ActionRequest =
   | { kind: "rollback" }
   | { kind: "jobs"; owner: JobsOwner }
   | { kind: "restore"; commit: string };
-
-export interface DryRun {
-  message: string;
-  diff: string;
-  revision: string;
-}
-
-export interface Committed {
-  message: string;
-  revision: string;
-  commit: string | null;
-}
 
 export class ApiError extends Error {
   constructor(
@@ -110,15 +75,15 @@ export async function logout(): Promise<void> {
 
 export const getStatus = () => request<ClusterStatus>("GET", "/status");
 export const getState = () => request<StateDoc>("GET", "/state");
-export const getTags = () => request<{ tags: TagInfo[] }>("GET", "/tags");
+export const getTags = () => request<Tags200>("GET", "/tags");
 export const getHistory = (limit = 50) => request<HistoryPage>("GET", `/history?limit=${limit}`);
-export const getAlerts = () => request<{ alerts: Alert[] }>("GET", "/alerts");
+export const getAlerts = () => request<Alerts>("GET", "/alerts");
 
 /** Admins only: users with their role and API tokens (ids and dates, never a secret). */
-export const getUsers = () => request<{ users: UserEntry[] }>("GET", "/users");
-export const setUserRole = (name: string, role: Role) => request<{ user: { name: string; role: Role } }>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
-export const removeUser = (name: string) => request<{ removed: string; tokensRevoked: number; sessionsEnded: number }>("DELETE", `/users/${encodeURIComponent(name)}`);
-export const revokeToken = (name: string, id: string) => request<{ revoked: string[] }>("DELETE", `/users/${encodeURIComponent(name)}/tokens/${encodeURIComponent(id)}`);
+export const getUsers = () => request<Users>("GET", "/users");
+export const setUserRole = (name: string, role: Role) => request<SetRoleResult>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
+export const removeUser = (name: string) => request<RemovedUser>("DELETE", `/users/${encodeURIComponent(name)}`);
+export const revokeToken = (name: string, id: string) => request<Revoked>("DELETE", `/users/${encodeURIComponent(name)}/tokens/${encodeURIComponent(id)}`);
 
 export function runAction(a: ActionRequest, revision: string, dryRun: true): Promise<DryRun>;
 export function runAction(a: ActionRequest, revision: string, dryRun: false): Promise<Committed>;

@@ -5,7 +5,7 @@
  * check the session and retry with a backoff.
  */
 import { API, getStatus, me, type ClusterStatus } from "./api.js";
-import type { EventRecord } from "../../../reconciler/notify/events.js";
+import type { EventRecord } from "../../../specs/api/events.js";
 
 export type { EventRecord };
 export type Connection = "connecting" | "live" | "reconnecting";

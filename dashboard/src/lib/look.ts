@@ -1,5 +1,5 @@
 /** How states look: a tone (colour) and an icon, always shown next to the word itself. */
-import type { ColorPhase, Condition } from "../../../reconciler/loop/status.js";
+import type { ColorPhase, Condition } from "../../../specs/api/status.js";
 
 export type Tone = "ok" | "warn" | "bad" | "info" | "idle";
 

@@ -1,0 +1,162 @@
+/**
+ * GET /api/v1/status and the `status` message of the event stream (contract): the cluster's status in
+ * the Kubernetes manner, conditions with reason, message and transition time, plus per-colour phases and
+ * per-node, per-service health.
+ */
+import type { FromSchema } from "json-schema-to-ts";
+import { colorSchema, nameSchema, tagSchema } from "../common.js";
+import { leaseStatusSchema, serviceStatusSchema } from "../wire.js";
+
+const nullable = <const S extends object>(s: S) => ({ anyOf: [s, { type: "null" }] }) as const;
+const textOrNull = { type: ["string", "null"] } as const;
+const colorOrNull = { type: ["string", "null"], enum: ["blue", "green", null] } as const;
+const count = { type: "integer", minimum: 0 } as const;
+
+/** What each condition means, exactly: docs/conditions.md. */
+export const conditionTypes = ["Ready", "Progressing", "Degraded", "Drifted", "SpecInvalid"] as const;
+/** Refused: the desired change to the colour is one Switchyard will not make (it keeps what it runs). */
+export const colorPhases = ["Empty", "Stopped", "Deploying", "Ready", "Degraded", "Failed", "Refused"] as const;
+
+export const conditionSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["type", "status", "reason", "message", "observedRevision", "lastTransitionTime"],
+  properties: {
+    type: { type: "string", enum: conditionTypes },
+    status: { type: "string", enum: ["True", "False", "Unknown"] },
+    reason: { type: "string" },
+    message: { type: "string" },
+    /** Desired-state revision this condition was computed for. */
+    observedRevision: textOrNull,
+    /** Changes only when `status` flips. */
+    lastTransitionTime: { type: "string" },
+  },
+} as const;
+
+const s = serviceStatusSchema.properties;
+
+export const nodeSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "reachable", "error", "generation", "converging", "tag", "ready", "services", "lease"],
+  properties: {
+    name: nameSchema,
+    reachable: { type: "boolean" },
+    error: textOrNull,
+    generation: count,
+    converging: { type: "boolean" },
+    tag: s.tag,
+    ready: { type: "boolean" },
+    services: {
+      type: "object",
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        required: ["state", "health", "tag", "error", "since"],
+        properties: { state: s.state, health: s.health, tag: s.tag, error: s.error, pull: s.pull, since: s.since },
+      },
+    },
+    lease: nullable(leaseStatusSchema),
+  },
+} as const;
+
+export const colorStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["phase", "tag", "stopped", "live", "preview", "message", "url", "nodes"],
+  properties: {
+    phase: { type: "string", enum: colorPhases },
+    /** Desired tag (null when stopped without one). */
+    tag: nullable(tagSchema),
+    stopped: { type: "boolean" },
+    live: { type: "boolean" },
+    preview: { type: "boolean" },
+    message: { type: "string" },
+    /** Where to look at this colour through the router: its preview address when it is the preview, else its own host name. */
+    url: textOrNull,
+    nodes: { type: "array", items: nodeSummarySchema },
+  },
+} as const;
+
+const perColor = { type: "object", additionalProperties: false, required: ["blue", "green"], properties: { blue: count, green: count } } as const;
+
+export const routerSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["live", "preview", "nodes"],
+  properties: {
+    live: colorOrNull,
+    preview: colorOrNull,
+    nodes: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "reachable", "live", "preview", "error", "inFlight"],
+        properties: { name: nameSchema, reachable: { type: "boolean" }, live: colorOrNull, preview: colorOrNull, error: textOrNull, inFlight: perColor },
+      },
+    },
+  },
+} as const;
+
+export const jobsSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["owner", "ownerColor", "epoch", "holders"],
+  properties: {
+    owner: { type: "string", enum: ["active", "blue", "green", "none"] },
+    ownerColor: colorOrNull,
+    epoch: count,
+    holders: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["node", "color", "epoch", "remainingMs"],
+        properties: { node: nameSchema, color: colorSchema, epoch: count, remainingMs: count },
+      },
+    },
+  },
+} as const;
+
+export const pendingStepSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["type", "reason", "message"],
+  properties: {
+    type: { type: "string", enum: ["wait", "refuse"] },
+    reason: { type: "string" },
+    node: nameSchema,
+    color: colorSchema,
+    message: { type: "string" },
+  },
+} as const;
+
+export const clusterStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["app", "revision", "stateRevision", "specErrors", "conditions", "active", "colors", "router", "jobs", "pending", "lastReconcileAt"],
+  properties: {
+    app: textOrNull,
+    /** Content revision of the desired state this status was computed for. */
+    revision: textOrNull,
+    /** Revision of state.yaml in force: the one GET /api/v1/state and the actions answer with. */
+    stateRevision: textOrNull,
+    specErrors: { type: "array", items: { type: "string" } },
+    conditions: { type: "array", items: conditionSchema },
+    active: colorOrNull,
+    colors: nullable({ type: "object", additionalProperties: false, required: ["blue", "green"], properties: { blue: colorStatusSchema, green: colorStatusSchema } }),
+    router: nullable(routerSummarySchema),
+    jobs: nullable(jobsSummarySchema),
+    /** Steps the reconciler waits for or refuses, in words. */
+    pending: { type: "array", items: pendingStepSchema },
+    lastReconcileAt: textOrNull,
+  },
+} as const;
+
+export type ClusterStatus = FromSchema<typeof clusterStatusSchema>;
+export type Condition = FromSchema<typeof conditionSchema>;
+export type ConditionType = (typeof conditionTypes)[number];
+export type ColorPhase = (typeof colorPhases)[number];
+export type ColorStatus = FromSchema<typeof colorStatusSchema>;
+export type NodeSummary = FromSchema<typeof nodeSummarySchema>;

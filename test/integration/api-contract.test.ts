@@ -1,0 +1,94 @@
+/**
+ * The API keeps to its contract (specs/api): every route is driven, answers and errors alike, while the
+ * rig checks each answer against its route's response schema before serialisation; the event stream's
+ * messages are checked against their schemas too. Fails when an answer leaves its schema.
+ */
+import { describe, expect, it } from "vitest";
+import { Ajv } from "ajv";
+import { apiRoutes } from "../../specs/api/routes.js";
+import { eventStreamMessages } from "../../specs/api/events.js";
+import { apiLogin, apiRequester, git, useApiReconciler } from "../support/api-rig.js";
+
+describe("the reconciler API keeps to its contract", () => {
+  const tokens: Record<string, string> = {};
+  const rig = useApiReconciler("sy-api-contract-", async (users) => {
+    await users.addUser("root", "admin", "root-password-12");
+    await users.addUser("dora", "deployer", "dora-password-12");
+    await users.addUser("vera", "viewer", "vera-password-12");
+    tokens.root = await users.createToken("root");
+    tokens.dora = await users.createToken("dora");
+    tokens.vera = await users.createToken("vera");
+  });
+  const req = apiRequester(rig.url);
+  const as = (who: string) => ({ token: tokens[who]! });
+
+  it("every route answers within its schemas, on success and on refusal", async () => {
+    expect((await req("GET", "/healthz")).status).toBe(200);
+    expect((await req("GET", "/metrics", as("vera"))).status).toBe(200);
+    const s = await apiLogin(req, "dora", "dora-password-12");
+    expect((await req("GET", "/api/v1/auth/me", { cookie: s.cookie })).status).toBe(200);
+    expect((await req("GET", "/api/v1/auth/me", as("vera"))).status).toBe(200);
+    expect((await req("POST", "/api/v1/auth/login", { body: { username: "dora", password: "wrong-password" } })).status).toBe(401);
+    expect((await req("POST", "/api/v1/auth/login", { body: { username: "dora" } })).status).toBe(400);
+
+    expect((await req("GET", "/api/v1/status", as("vera"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/alerts", as("vera"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/events?limit=5", as("vera"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/events?after=x", as("vera"))).status).toBe(400);
+    expect((await req("GET", "/api/v1/tags", as("vera"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/history?limit=5", as("vera"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/history?limit=-1", as("vera"))).status).toBe(400);
+
+    const doc = (await (await req("GET", "/api/v1/state", as("vera"))).json()) as { text: string; revision: string };
+    const ifMatch = { "if-match": doc.revision };
+    expect((await req("PUT", "/api/v1/state", { ...as("vera"), body: { text: doc.text } })).status).toBe(403);
+    expect((await req("POST", "/api/v1/actions/deploy", { ...as("dora"), body: { tag: "v2", dryRun: true }, headers: ifMatch })).status).toBe(200);
+    expect((await req("POST", "/api/v1/actions/deploy", { ...as("dora"), body: { tag: "no tag" }, headers: ifMatch })).status).toBe(400);
+    expect((await req("POST", "/api/v1/actions/deploy", { ...as("dora"), body: { tag: "v99", dryRun: true }, headers: ifMatch })).status).toBe(422);
+    expect((await req("POST", "/api/v1/actions/jobs", { ...as("dora"), body: { owner: "none", dryRun: true }, headers: ifMatch })).status).toBe(200);
+    // No agents run here: neither colour gets Ready, so promote and roll back are refused (422).
+    expect((await req("POST", "/api/v1/actions/promote", { ...as("dora"), body: { dryRun: true }, headers: ifMatch })).status).toBe(422);
+    expect((await req("POST", "/api/v1/actions/rollback", { ...as("dora"), body: {}, headers: ifMatch })).status).toBe(422);
+    const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
+    expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);
+    const put = await req("PUT", "/api/v1/state", { ...as("dora"), body: { text: doc.text.replace("owner: active", "owner: none"), message: "jobs off" }, headers: ifMatch });
+    expect(put.status).toBe(200);
+    const { revision } = (await put.json()) as { revision: string };
+    expect((await req("POST", "/api/v1/actions/deploy", { ...as("dora"), body: { tag: "v2" }, headers: { "if-match": revision } })).status).toBe(200);
+    expect((await req("POST", "/api/v1/actions/jobs", { ...as("dora"), body: { owner: "active" }, headers: ifMatch })).status).toBe(409);
+
+    expect((await req("GET", "/api/v1/users", as("root"))).status).toBe(200);
+    expect((await req("GET", "/api/v1/users", as("dora"))).status).toBe(403);
+    expect((await req("PUT", "/api/v1/users/vera/role", { ...as("root"), body: { role: "deployer" } })).status).toBe(200);
+    expect((await req("PUT", "/api/v1/users/vera/role", { ...as("root"), body: { role: "root" } })).status).toBe(400);
+    expect((await req("DELETE", "/api/v1/users/vera/tokens/nope", as("root"))).status).toBe(404);
+    expect((await req("DELETE", "/api/v1/users/vera/tokens", as("root"))).status).toBe(200);
+    expect((await req("DELETE", "/api/v1/users/vera", as("root"))).status).toBe(200);
+    expect((await req("DELETE", "/api/v1/users/nobody", as("root"))).status).toBe(404);
+    expect((await req("POST", "/api/v1/auth/logout", { cookie: s.cookie, csrf: s.csrf })).status).toBe(204);
+
+    const driven = [...rig.contract.seen.keys()].filter((r) => !r.startsWith("HEAD ")).sort();
+    expect(driven).toEqual(Object.keys(apiRoutes).sort());
+    expect(rig.contract.violations).toEqual([]);
+  });
+
+  it("the event stream's messages keep to their schemas", async () => {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
+    const check = { event: ajv.compile(eventStreamMessages.event), status: ajv.compile(eventStreamMessages.status) };
+    const ac = new AbortController();
+    const res = await fetch(rig.url() + "/api/v1/events", { headers: { accept: "text/event-stream", authorization: `Bearer ${tokens.root}` }, signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!/event: status\n(data: .*\n)+\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const messages = text.split("\n\n").filter((m) => /^event: (event|status)$/m.test(m));
+    expect(messages.some((m) => m.includes("event: event"))).toBe(true);
+    for (const m of messages) {
+      const name = /^event: (\w+)$/m.exec(m)![1] as "event" | "status";
+      const data = JSON.parse([...m.matchAll(/^data: (.*)$/gm)].map((x) => x[1]).join("\n"));
+      expect(check[name](data), `${name}: ${JSON.stringify(check[name].errors)}`).toBe(true);
+    }
+  });
+});
