@@ -9,9 +9,9 @@ import { makeLogger, type Logger } from "../common/log.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 import { lockReconciler } from "./lock.js";
 import { Memory } from "./loop/memory.js";
-import { DesiredSource } from "./loop/desired-source.js";
+import { DesiredSource, type DesiredSnapshot } from "./loop/desired-source.js";
 import { Controller } from "./loop/controller.js";
-import { AlertManager, type AlertSink } from "./notify/alerts.js";
+import { AlertManager } from "./notify/alerts.js";
 import { EventLog } from "./notify/events.js";
 import { WebhookSink } from "./notify/webhooks.js";
 import { buildApi } from "./api/server.js";
@@ -72,10 +72,12 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     cleanups.unshift(() => events.close());
     let controller: Controller | undefined;
     let alerts: AlertManager | undefined;
+    let webhooks: WebhookSinks | undefined;
     const source = new DesiredSource({
       dir: o.dir,
       logger,
       onChange: (s) => {
+        webhooks?.sync(s);
         events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
         controller?.queue();
       },
@@ -93,7 +95,9 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     await source.start();
     cleanups.unshift(() => source.close());
     const snap = source.get()!;
-    alerts = new AlertManager({ sinks: webhookSinks(snap.dir.cluster.file, snap.desired, logger), logger, events });
+    alerts = new AlertManager({ sinks: [], logger, events });
+    webhooks = new WebhookSinks(alerts, logger);
+    webhooks.sync(snap, true);
     alerts.restore(firingBeforeRestart(events));
     cleanups.unshift(() => alerts!.close());
     controller = new Controller({ source, memory, alerts, events, logger });
@@ -112,9 +116,10 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       const c = source.get()!.desired.cluster;
       const reg = c.spec.image.registry;
       if (!reg) return null;
-      const key = JSON.stringify([reg, c.spec.image.repository]);
+      // Read each time: a new password in the file applies at the next tag listing, like the rest of cluster.yaml.
+      const password = reg.passwordFile ? readFileSync(resolve(dirname(resolve(snap.dir.cluster.file)), reg.passwordFile), "utf8").trim() : undefined;
+      const key = JSON.stringify([reg, c.spec.image.repository, password ?? null]);
       if (key !== registryKey) {
-        const password = reg.passwordFile ? readFileSync(resolve(dirname(resolve(snap.dir.cluster.file)), reg.passwordFile), "utf8").trim() : undefined;
         registry = new RegistryClient({ url: reg.url, repository: c.spec.image.repository, logger, ...(reg.username ? { username: reg.username } : {}), ...(password ? { password } : {}) });
         registryKey = key;
       }
@@ -143,18 +148,39 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   }
 }
 
-function webhookSinks(clusterFile: string, d: import("./loop/desired.js").Desired, logger: Logger): AlertSink[] {
-  const base = dirname(resolve(clusterFile));
-  return d.cluster.spec.alerts.webhooks.map(
-    (w) =>
-      new WebhookSink({
-        url: w.url,
-        format: w.format,
-        logger,
-        cluster: d.cluster.metadata.name,
-        ...(w.secretFile ? { secret: readFileSync(resolve(base, w.secretFile), "utf8").trim() } : {}),
-      }),
-  );
+/**
+ * The webhook sinks cluster.yaml asks for, kept in step with it: a sink whose URL, format and secret are
+ * unchanged keeps its queue; a removed one is closed; a new one starts. A secret file that cannot be
+ * read stops the start, and later keeps the previous sinks (with an error in the log).
+ */
+class WebhookSinks {
+  private readonly byKey = new Map<string, WebhookSink>();
+
+  constructor(private readonly alerts: AlertManager, private readonly logger: Logger) {}
+
+  sync(snap: DesiredSnapshot, starting = false): void {
+    const d = snap.desired;
+    const base = dirname(resolve(snap.dir.cluster.file));
+    const wanted = new Map<string, () => WebhookSink>();
+    try {
+      for (const w of d.cluster.spec.alerts.webhooks) {
+        const secret = w.secretFile ? readFileSync(resolve(base, w.secretFile), "utf8").trim() : undefined;
+        const key = JSON.stringify([w.url, w.format, secret ?? null, d.cluster.metadata.name]);
+        wanted.set(key, () => new WebhookSink({ url: w.url, format: w.format, logger: this.logger, cluster: d.cluster.metadata.name, ...(secret ? { secret } : {}) }));
+      }
+    } catch (err) {
+      if (starting) throw err;
+      this.logger.error({ err: (err as Error).message }, "webhook settings not applied; the previous webhooks stay");
+      return;
+    }
+    for (const [key, sink] of [...this.byKey]) {
+      if (wanted.has(key)) continue;
+      this.byKey.delete(key);
+      void sink.close();
+    }
+    for (const [key, make] of wanted) if (!this.byKey.has(key)) this.byKey.set(key, make());
+    this.alerts.setSinks([...this.byKey.values()]);
+  }
 }
 
 /** Alerts whose last recorded transition was "firing" (the files are valid now, so SpecInvalid is over). */

@@ -105,6 +105,11 @@ export class AlertManager {
     this.graceMs = Math.max(0, ms);
   }
 
+  /** The sinks change with cluster.yaml: later transitions go to these (the caller closes the ones it dropped). */
+  setSinks(sinks: readonly AlertSink[]): void {
+    this.sinks.splice(0, this.sinks.length, ...sinks);
+  }
+
   /** When the earliest pending problem fires if it is still observed (undefined: none pending). */
   nextDueAt(): number | undefined {
     let due: number | undefined;

@@ -8,6 +8,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebhookSink, safeTarget, verifySignature, type WebhookSinkOptions } from "../../reconciler/notify/webhooks.js";
 import type { Alert } from "../../reconciler/notify/alerts.js";
 import { makeLogger } from "../../common/log.js";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startReconciler } from "../../reconciler/main.js";
+import { waitFor } from "../support/agent-bed.js";
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -242,4 +247,47 @@ describe("safeTarget", () => {
     expect(safeTarget("https://user:pw@alerts.example.com/hook?token=abc#x")).toBe("https://alerts.example.com/hook");
     expect(safeTarget("https://hooks.slack.com/services/T0001/B0002/XXXXXXXXXXXXXXXXXXXXXXXX")).toBe("https://hooks.slack.com/services/T0001/B0002/***");
   });
+});
+
+describe("webhook settings follow cluster.yaml", () => {
+  it("a webhook added to cluster.yaml while the reconciler runs gets the next alert; one removed gets nothing more", async () => {
+    const rx = await startReceiver(() => ({ status: 204 }));
+    const root = mkdtempSync(join(tmpdir(), "sy-hook-reload-"));
+    const deploy = join(root, "deploy");
+    cpSync("examples/local", deploy, { recursive: true });
+    const clusterFile = join(deploy, "cluster.yaml");
+    const original = readFileSync(clusterFile, "utf8");
+    const r = await startReconciler({ dir: deploy, dataDir: join(root, "data"), listen: "127.0.0.1:0", dashboardRoot: null, logger: makeLogger("hooks", { level: "silent" }) });
+    cleanups.push(async () => {
+      await r.close();
+      rmSync(root, { recursive: true, force: true });
+    });
+    const stateFile = join(deploy, "state.yaml");
+    const state = readFileSync(stateFile, "utf8");
+    const breakState = () => writeFileSync(stateFile, state.replace(/active: \w+/, "active: purple"));
+    const healState = async () => {
+      writeFileSync(stateFile, state);
+      await waitFor("valid again", async () => !r.alerts.firing().some((a) => a.name === "SpecInvalid"), 10_000);
+    };
+
+    breakState(); // no webhook yet: nothing is sent
+    await waitFor("SpecInvalid", async () => r.alerts.firing().some((a) => a.name === "SpecInvalid"), 10_000);
+    await healState();
+    expect(rx.received).toEqual([]);
+
+    writeFileSync(clusterFile, original.replace("  drift: { policy: heal }", `  drift: { policy: heal }\n  alerts: { webhooks: [{ url: "${rx.url}" }] }`));
+    await waitFor("the new cluster.yaml in force", async () => r.source.get()!.desired.cluster.spec.alerts.webhooks.length === 1, 10_000);
+    breakState();
+    await waitFor("delivered to the new webhook", async () => rx.received.some((x) => JSON.parse(x.body).alert?.name === "SpecInvalid"), 10_000);
+    await healState();
+    await waitFor("the resolve delivered", async () => rx.received.some((x) => JSON.parse(x.body).alert?.state === "resolved"), 10_000);
+
+    writeFileSync(clusterFile, original);
+    await waitFor("the webhook removed", async () => r.source.get()!.desired.cluster.spec.alerts.webhooks.length === 0, 10_000);
+    const before = rx.received.length;
+    breakState();
+    await waitFor("SpecInvalid again", async () => r.alerts.firing().some((a) => a.name === "SpecInvalid"), 10_000);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(rx.received.length).toBe(before);
+  }, 60_000);
 });
