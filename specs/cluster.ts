@@ -167,6 +167,16 @@ export const clusterSchema = {
           default: {},
           properties: { webhooks: { type: "array", items: webhookSchema, default: [], maxItems: 20 } },
         },
+        /** state.yaml's git history. Switchyard's own commits run no hooks and are not signed unless signCommits. */
+        history: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** Sign Switchyard's commits with the repository's configured key (git -S); the key must sign without a prompt. */
+            signCommits: { type: "boolean", default: false },
+          },
+        },
       },
     },
   },

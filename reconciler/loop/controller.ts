@@ -14,7 +14,7 @@ import type { Memory } from "./memory.js";
 import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
 import { detectDrift, type DriftAlert } from "./drift.js";
-import { buildStatus, carryTransitions, type ClusterStatus, type Condition } from "./status.js";
+import { buildStatus, carryTransitions, type ClusterStatus, type Condition, type HistoryCondition } from "./status.js";
 import type { AlertManager } from "../notify/alerts.js";
 import type { EventLog } from "../notify/events.js";
 import type { Observed } from "../../specs/observed.js";
@@ -38,6 +38,8 @@ export interface ControllerOptions {
   alerts: AlertManager;
   events: EventLog;
   logger: Logger;
+  /** Conditions about state.yaml's git history (HistoryNotRecorded, HistoryNotPushed). */
+  history?: () => HistoryCondition[];
 }
 
 export class Controller {
@@ -164,6 +166,7 @@ export class Controller {
         drift,
         faults,
         specErrors: this.o.source.errors().map(formatIssue),
+        history: this.o.history?.() ?? [],
         busy: this.executor!.busy(),
         now: new Date(now),
       },

@@ -13,7 +13,14 @@ import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
 import { summarizeIssues } from "../../specs/source.js";
 
-export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid";
+export type ConditionType = "Ready" | "Progressing" | "Degraded" | "Drifted" | "SpecInvalid" | "HistoryNotRecorded" | "HistoryNotPushed";
+
+/**
+ * Conditions about state.yaml's git history, present only where they apply: HistoryNotRecorded when history
+ * is on (True: a hand edit could not be recorded as a commit, so it does not act), HistoryNotPushed with
+ * --git-remote (True: the last push failed; the reason is PushReason).
+ */
+export type HistoryCondition = { type: "HistoryNotRecorded" | "HistoryNotPushed"; status: "True" | "False"; reason: string; message: string };
 
 export interface Condition {
   type: ConditionType;
@@ -77,6 +84,8 @@ export interface BuildInput {
   /** The reconciler's own troubles (its data dir cannot be written): Degraded before any drift. */
   faults?: readonly DriftAlert[];
   specErrors: string[];
+  /** From the history (see HistoryCondition). */
+  history?: readonly HistoryCondition[];
   busy: boolean;
   now: Date;
 }
@@ -165,6 +174,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     cond("Drifted", driftOnly.length > 0 ? "True" : "False", driftOnly[0]?.name ?? "InSync", driftOnly.length > 0 ? driftOnly.map((a) => a.summary).join("; ") : "reality matches the desired state"),
     cond("SpecInvalid", i.specErrors.length > 0 ? "True" : "False", i.specErrors.length > 0 ? "InvalidFile" : "Valid",
       i.specErrors.length > 0 ? `${summarizeIssues(i.specErrors)} (the last valid desired state stays in force)` : "cluster.yaml and state.yaml are valid"),
+    ...(i.history ?? []),
   ];
   return {
     app: d.cluster.metadata.name,
