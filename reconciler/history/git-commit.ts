@@ -115,15 +115,25 @@ export async function syncIndex(cwd: string, path: string, mode: string, blob: s
   }
 }
 
+/** True while a git operation holds the index (an index.lock younger than STALE_INDEX_LOCK_MS). */
+export async function indexBusy(cwd: string, now = Date.now()): Promise<boolean> {
+  const st = await stat(await indexLockPath(cwd)).catch(() => null);
+  return st !== null && now - st.mtimeMs < STALE_INDEX_LOCK_MS;
+}
+
 /** Removes `.git/index.lock` when it is stale: older than the bound and no git of ours is running. */
 export async function removeStaleIndexLock(cwd: string, logger: Logger, now = Date.now()): Promise<boolean> {
-  const p = (await git(["rev-parse", "--git-path", "index.lock"], { cwd })).trim();
-  const lock = isAbsolute(p) ? p : join(cwd, p);
+  const lock = await indexLockPath(cwd);
   const st = await stat(lock).catch(() => null);
   if (!st || gitProcessesRunning() > 0 || now - st.mtimeMs < STALE_INDEX_LOCK_MS) return false;
   await rm(lock, { force: true });
   logger.warn({ lock, ageSeconds: Math.round((now - st.mtimeMs) / 1000) }, "removed a stale git index.lock (left by a git process that was killed)");
   return true;
+}
+
+async function indexLockPath(cwd: string): Promise<string> {
+  const p = (await git(["rev-parse", "--git-path", "index.lock"], { cwd })).trim();
+  return isAbsolute(p) ? p : join(cwd, p);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -17,7 +17,7 @@ import { writeFileAtomic } from "../../common/atomic-file.js";
 import { hash } from "../loop/desired-source.js";
 import { reconError } from "../errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
-import { blobIds, checkRepoState, commitText, syncIndex } from "./git-commit.js";
+import { blobIds, checkRepoState, commitText, indexBusy, syncIndex } from "./git-commit.js";
 import { pushHead, type PushOutcome } from "./push.js";
 import { unifiedDiff } from "./text-diff.js";
 
@@ -26,6 +26,12 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 500;
 /** Who Switchyard's own commits are by (a hand edit recorded, an automatic decision). */
 export const SWITCHYARD_AUTHOR: Author = { name: "Switchyard", email: "switchyard@switchyard.local" };
+/**
+ * A hand edit is recorded once state.yaml has differed from HEAD for this long and no git operation holds
+ * the index: `git pull` and `git checkout` write the file a moment before they move the branch, and a
+ * commit of ours in between would break them.
+ */
+export const HAND_EDIT_GRACE_MS = 1_000;
 /** The message of the commit that records a hand edit of state.yaml saved without a commit. */
 export const HAND_EDIT_MESSAGE =
   "state.yaml saved by hand, not committed\n\nSwitchyard found state.yaml changed on disk without a commit and recorded it as this commit before acting on it.";
@@ -68,6 +74,8 @@ export interface StateRepoOptions {
   sign?: () => boolean;
   /** The outcome of each push (HistoryNotPushed when it failed). */
   onPush?: (outcome: PushOutcome) => void;
+  /** Default HAND_EDIT_GRACE_MS. */
+  handEditGraceMs?: number;
 }
 
 export class StateRepo {
@@ -78,6 +86,8 @@ export class StateRepo {
   private tail: Promise<unknown> = Promise.resolve();
   private pushes: Promise<void> = Promise.resolve();
   private lastPush: PushOutcome | null = null;
+  /** A hand edit seen on disk and not yet recorded: its text and when it was first seen. */
+  private handEdit: { text: string; at: number } | null = null;
 
   constructor(private readonly o: StateRepoOptions) {
     this.file = join(o.dir, STATE_FILE);
@@ -143,14 +153,24 @@ export class StateRepo {
   /**
    * For the file watcher, before it acts on `text` (valid state.yaml just read from disk): "committed" when
    * HEAD holds exactly this text (or history is off), "recorded" when it was a hand edit now committed by
-   * Switchyard, "changed" when state.yaml on disk is no longer `text` (read it again). Throws
+   * Switchyard, "changed" when state.yaml on disk is no longer `text` (read it again), "wait" while a hand
+   * edit is younger than the grace period or a git operation holds the index (ask again shortly). Throws
    * RECON_ERR_UNAVAILABLE when it cannot be recorded (detached HEAD, a merge in progress, git failing).
    */
-  recordIfUncommitted(text: string): Promise<"committed" | "recorded" | "changed"> {
+  recordIfUncommitted(text: string): Promise<"committed" | "recorded" | "changed" | "wait"> {
     return this.serial(async () => {
       const { enabled } = await this.init();
       if (!enabled || (await this.linkTarget()) !== null) return "committed"; // a link: git holds the link, not the text
       if ((await this.readCurrent()) !== text) return "changed";
+      const ids = await blobIds(this.o.dir, this.path(), text);
+      if (ids.blob === ids.head) {
+        this.handEdit = null;
+        return "committed";
+      }
+      const now = Date.now();
+      if (this.handEdit?.text !== text) this.handEdit = { text, at: now };
+      if (now - this.handEdit.at < (this.o.handEditGraceMs ?? HAND_EDIT_GRACE_MS) || (await indexBusy(this.o.dir))) return "wait";
+      this.handEdit = null;
       return (await this.recordLocked(text)) ? "recorded" : "committed";
     });
   }

@@ -22,6 +22,8 @@ export const DEBOUNCE_MS = 10;
 export const INVALID_CONFIRM_MS = 150;
 /** While a hand edit cannot be recorded as a commit (a merge in progress, a detached HEAD), try again this often. */
 export const RECORD_RETRY_MS = 5_000;
+/** While history asks to wait (a hand edit in its grace period, a git operation running), ask again this often. */
+export const RECORD_WAIT_MS = 250;
 
 export interface DesiredSnapshot {
   desired: Desired;
@@ -43,7 +45,7 @@ export interface DesiredSourceOptions {
    * Makes sure a valid state.yaml text read from disk is a commit before it acts (StateRepo.recordIfUncommitted):
    * "changed" means the file changed meanwhile (read it again); a throw means it cannot be recorded.
    */
-  record?: (stateText: string) => Promise<"committed" | "recorded" | "changed">;
+  record?: (stateText: string) => Promise<"committed" | "recorded" | "changed" | "wait">;
   /** A hand edit could not be recorded, so it does not act (the problem), or it can again (null). */
   onNotRecorded?: (problem: string | null) => void;
 }
@@ -58,6 +60,8 @@ export class DesiredSource {
   /** Content key of the files last found invalid (see contentKey). */
   private invalidKey: string | undefined;
   private notRecorded: string | null = null;
+  /** The state in force at start was not a commit yet: record it when history lets us. */
+  private startedUnrecorded = false;
   private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DesiredSourceOptions) {}
@@ -70,6 +74,7 @@ export class DesiredSource {
     // A hand edit made while the reconciler was down is recorded before the first reconcile; if it cannot
     // be, the reconciler still starts on it (there is nothing older in force) and says so.
     const settled = await this.settle(this.current);
+    this.startedUnrecorded = settled !== "ok";
     if (settled === "changed") this.schedule();
     this.watcher = watch(this.o.dir, {
       ignoreInitial: true,
@@ -140,19 +145,27 @@ export class DesiredSource {
     try {
       const r = await this.o.record(next.dir.state.text);
       if (r === "changed") return "changed";
+      if (r === "wait") {
+        this.retryIn(RECORD_WAIT_MS);
+        return "failed";
+      }
       this.setNotRecorded(null);
       return "ok";
     } catch (err) {
       const why = (err as Error).message;
       this.setNotRecorded(`state.yaml was changed by hand without a commit, and Switchyard could not record it as one: ${why}. The last committed state stays in force`);
-      if (this.retry) clearTimeout(this.retry);
-      this.retry = setTimeout(() => {
-        this.retry = undefined;
-        this.schedule();
-      }, RECORD_RETRY_MS);
-      this.retry.unref?.();
+      this.retryIn(RECORD_RETRY_MS);
       return "failed";
     }
+  }
+
+  private retryIn(ms: number): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.schedule();
+    }, ms);
+    this.retry.unref?.();
   }
 
   private setNotRecorded(problem: string | null): void {
@@ -198,7 +211,8 @@ export class DesiredSource {
     }
     const next = snapshot(r.dir);
     if (next.revision === this.current?.revision) {
-      this.setNotRecorded(null); // back to what is in force (an edit undone)
+      if (this.startedUnrecorded) this.startedUnrecorded = (await this.settle(next)) !== "ok";
+      else this.setNotRecorded(null); // back to what is in force (an edit undone)
       return; // a write that changes nothing
     }
     if (next.stateRevision !== this.current?.stateRevision) {

@@ -4,10 +4,15 @@
  * on; a hand edit is recorded as Switchyard's commit before it acts and before an API change commits; a
  * demoted user's old session cannot move jobs; every API answer says Cache-Control: no-store.
  */
-import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { apiLogin, apiRequester, git, useApiReconciler } from "../support/api-rig.js";
+import { apiLogin, apiRequester, git, localDeployDir, useApiReconciler } from "../support/api-rig.js";
+import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
+import { Users } from "../../reconciler/auth/users.js";
+import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import { waitFor } from "../support/agent-bed.js";
 import { hash } from "../../reconciler/loop/desired-source.js";
 
@@ -94,6 +99,63 @@ describe("commit, then effect", () => {
   }, 30_000);
 });
 
+describe("history conditions and alerts", () => {
+  const condition = async (type: string) => ((await (await req("GET", "/api/v1/status", await apiLogin(req, "root", "root-password-1"))).json()) as ClusterStatus).conditions.find((c) => c.type === type);
+  const firing = () => rig.r().alerts.firing().map((a) => a.name);
+
+  it("a hand edit made during a merge does not act: HistoryNotRecorded and its alert until the merge is over, then it is recorded and acts", async () => {
+    expect(await condition("HistoryNotRecorded")).toMatchObject({ status: "False" });
+    const inForce = rig.r().source.get()!.stateRevision;
+    writeFileSync(join(rig.deploy, ".git", "MERGE_HEAD"), git(rig.deploy, "rev-parse", "HEAD"));
+    const edited = stateOnDisk().replace(/owner: \w+/, "owner: none");
+    writeFileSync(join(rig.deploy, "state.yaml"), edited);
+    await waitFor("HistoryNotRecorded", async () => (await condition("HistoryNotRecorded"))?.status === "True", 10_000);
+    expect((await condition("HistoryNotRecorded"))!.message).toContain("a merge is in progress");
+    expect(firing()).toContain("HistoryNotRecorded");
+    expect(rig.r().source.get()!.stateRevision).toBe(inForce);
+    rmSync(join(rig.deploy, ".git", "MERGE_HEAD"));
+    await waitFor("recorded and in force", async () => rig.r().source.get()!.stateRevision === hash(edited), 15_000);
+    expect(log()[0]).toBe("Switchyard|state.yaml saved by hand, not committed");
+    await waitFor("condition clear", async () => (await condition("HistoryNotRecorded"))?.status === "False", 5_000);
+    expect(firing()).not.toContain("HistoryNotRecorded");
+  }, 30_000);
+
+  it("a push the remote refuses raises HistoryNotPushed (condition and alert) with the reason", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sy-api-push-"));
+    const deploy = join(root, "deploy");
+    const remote = join(root, "remote.git");
+    let r: RunningReconciler | undefined;
+    try {
+      localDeployDir(deploy);
+      execFileSync("git", ["clone", "--quiet", "--bare", deploy, remote]);
+      const other = join(root, "other");
+      execFileSync("git", ["clone", "--quiet", remote, other]);
+      writeFileSync(join(other, "README"), "theirs\n");
+      git(other, "add", "README");
+      git(other, "-c", "user.name=them", "-c", "user.email=them@example.com", "commit", "-qm", "their change");
+      git(other, "push", "-q", "origin", "HEAD");
+      const users = new Users({ file: join(root, "data", "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
+      await users.load();
+      await users.addUser("root", "admin", "root-password-1");
+      const token = await users.createToken("root");
+      await users.flush();
+      r = await startReconciler({ dir: deploy, dataDir: join(root, "data"), listen: "127.0.0.1:0", dashboardRoot: null, gitRemote: remote });
+      const call = apiRequester(() => r!.url);
+      expect(((await (await call("GET", "/api/v1/status", { token })).json()) as ClusterStatus).conditions.find((c) => c.type === "HistoryNotPushed")).toMatchObject({ status: "False" });
+      const state = (await (await call("GET", "/api/v1/state", { token })).json()) as { revision: string };
+      expect((await call("POST", "/api/v1/actions/jobs", { token, body: { owner: "none" }, headers: { "if-match": state.revision } })).status).toBe(200);
+      await waitFor("HistoryNotPushed", async () => ((await (await call("GET", "/api/v1/status", { token })).json()) as ClusterStatus).conditions.find((c) => c.type === "HistoryNotPushed")?.status === "True", 15_000);
+      const c = ((await (await call("GET", "/api/v1/status", { token })).json()) as ClusterStatus).conditions.find((x) => x.type === "HistoryNotPushed")!;
+      expect(c).toMatchObject({ reason: "NonFastForward", message: expect.stringContaining("pull") });
+      const alerts = (await (await call("GET", "/api/v1/alerts", { token })).json()) as { alerts: { name: string; state: string; labels: Record<string, string> }[] };
+      expect(alerts.alerts.filter((a) => a.state === "firing" && a.name.startsWith("History")).map((a) => [a.name, a.labels.reason])).toEqual([["HistoryNotPushed", "NonFastForward"]]); // beside NodeUnreachable: no agents here
+    } finally {
+      await r?.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 describe("sessions and caching", () => {
   it("a deployer demoted to viewer cannot move jobs with the session opened before; a password reset ends it", async () => {
     const admin = await apiLogin(req, "root", "root-password-1");
@@ -104,7 +166,6 @@ describe("sessions and caching", () => {
     expect(moved.status).toBe(403);
     expect(log()).toHaveLength(commits);
     expect((await req("PUT", "/api/v1/users/dora/role", { ...admin, body: { role: "deployer" } })).status).toBe(200);
-    const { Users } = await import("../../reconciler/auth/users.js");
     const users = new Users({ file: join(rig.data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await users.addUser("dora", "deployer", "dora-password-2", { replace: true });

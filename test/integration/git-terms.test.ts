@@ -5,7 +5,7 @@
  * recovered; a detached HEAD or a merge in progress is refused; a hand edit is recorded as its own commit
  * before any other commit can include it; push failures are classified.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { runGit } from "../../reconciler/history/git-exec.js";
 import { STALE_INDEX_LOCK_MS } from "../../reconciler/history/git-commit.js";
 import { pushHead, type PushOutcome } from "../../reconciler/history/push.js";
 import { hash } from "../../reconciler/loop/desired-source.js";
+import { HAND_EDIT_GRACE_MS } from "../../reconciler/history/state-repo.js";
 import { isZombie } from "../support/procs.js";
 import { alice, bed, bob, count, refused, sh, stateText, temps, useGitSandbox } from "../support/git-bed.js";
 
@@ -127,6 +128,12 @@ describe("the state acted on is always a commit", () => {
     const hand = stateText({ green: "v3" });
     writeFileSync(join(b.dir, "state.yaml"), hand);
     expect(await b.repo.recordIfUncommitted(stateText())).toBe("changed"); // the watcher read an older text: read again
+    expect(await b.repo.recordIfUncommitted(hand)).toBe("wait"); // a git pull or checkout may be moving the branch right now
+    await new Promise((r) => setTimeout(r, HAND_EDIT_GRACE_MS + 100));
+    writeFileSync(join(b.root, ".git", "index.lock"), ""); // a git operation is running
+    expect(await b.repo.recordIfUncommitted(hand)).toBe("wait");
+    rmSync(join(b.root, ".git", "index.lock"));
+    expect(count(b.root)).toBe(1);
     expect(await b.repo.recordIfUncommitted(hand)).toBe("recorded");
     expect(await b.repo.recordIfUncommitted(hand)).toBe("committed");
     const next = stateText({ green: "v3", active: "green" });
@@ -156,7 +163,7 @@ describe("the state acted on is always a commit", () => {
   });
 
   it("does not record a hand edit while a merge is in progress: the watcher gets an error and acts on nothing", async () => {
-    const b = bed();
+    const b = bed({ repo: { handEditGraceMs: 0 } });
     writeFileSync(join(b.root, ".git", "MERGE_HEAD"), sh(b.root, "rev-parse", "HEAD"));
     const hand = stateText({ green: "v3" });
     writeFileSync(join(b.dir, "state.yaml"), hand);
