@@ -116,6 +116,10 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), push: repo.pushProblem() }),
     });
     reportNotRecorded(alerts, source.notRecordedProblem());
+    if (o.gitRemote && git.enabled) {
+      reportPush(alerts, { ok: true, remote: "" }); // a failure from before a restart is checked again by this push
+      repo.pushNow();
+    }
     cleanups.unshift(() => controller!.close());
     controller.start();
     const users = new Users({ file: join(o.dataDir, "users.json") });

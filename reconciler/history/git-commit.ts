@@ -13,7 +13,7 @@ import { reconError } from "../errors.js";
 import { firstLines, git, gitProcessesRunning, runGit } from "./git-exec.js";
 
 /** An index.lock older than this, while no git process of ours runs, is left over from a killed git. */
-export const STALE_INDEX_LOCK_MS = 5 * 60 * 1000;
+export const STALE_INDEX_LOCK_MS = 2 * 60 * 1000;
 
 /** Operations in progress that a commit of ours must not land in the middle of, with how to end each. */
 const IN_PROGRESS: readonly [string, string][] = [
@@ -112,6 +112,21 @@ export async function syncIndex(cwd: string, path: string, mode: string, blob: s
     if (r.code !== 0) logger.warn({ err: firstLines(r.stderr) }, "could not update git's index for state.yaml (the commit is made; git status may show it as changed)");
   } catch (err) {
     logger.warn({ err: (err as Error).message }, "could not update git's index for state.yaml (the commit is made)");
+  }
+}
+
+/**
+ * Throws RECON_ERR_UNAVAILABLE while another git operation holds the index (a pull or checkout moving the
+ * branch, which a commit of ours in between would break); a stale lock is removed first.
+ */
+export async function ensureIndexFree(cwd: string, logger: Logger): Promise<void> {
+  await removeStaleIndexLock(cwd, logger);
+  if (await indexBusy(cwd)) {
+    throw reconError(
+      "RECON_ERR_UNAVAILABLE",
+      `another git operation is running in the deploy dir's repository (it holds .git/index.lock), so nothing was written; try again in a moment. If no git is running, the lock is left over and Switchyard removes it once it is ${STALE_INDEX_LOCK_MS / 60_000} minutes old`,
+      { reason: "IndexLocked" },
+    );
   }
 }
 

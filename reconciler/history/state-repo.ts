@@ -17,7 +17,7 @@ import { writeFileAtomic } from "../../common/atomic-file.js";
 import { hash } from "../loop/desired-source.js";
 import { reconError } from "../errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
-import { blobIds, checkRepoState, commitText, indexBusy, syncIndex } from "./git-commit.js";
+import { blobIds, checkRepoState, commitText, ensureIndexFree, indexBusy, syncIndex } from "./git-commit.js";
 import { pushHead, type PushOutcome } from "./push.js";
 import { unifiedDiff } from "./text-diff.js";
 
@@ -126,6 +126,7 @@ export class StateRepo {
       }
       if (enabled) {
         await checkRepoState(this.o.dir);
+        await ensureIndexFree(this.o.dir, this.o.logger);
         const onDisk = await this.readCurrent();
         if (onDisk !== null && (await this.validate(onDisk).then(() => true, () => false))) await this.recordLocked(onDisk);
       }
@@ -173,6 +174,11 @@ export class StateRepo {
       this.handEdit = null;
       return (await this.recordLocked(text)) ? "recorded" : "committed";
     });
+  }
+
+  /** Pushes now (at start: commits a failed push left behind go, and HistoryNotPushed learns the truth). */
+  pushNow(): void {
+    if (this.o.remote) this.schedulePush();
   }
 
   /** The last push's outcome while it is a failure (HistoryNotPushed), else null. */

@@ -106,13 +106,16 @@ describe("git on Switchyard's terms", () => {
     expect(count(b.root)).toBe(1);
   });
 
-  it("removes a stale index.lock (old, and no git of ours running) and leaves a fresh one alone; the commit lands either way", async () => {
+  it("refuses while a fresh index.lock says another git is working; removes a stale one (old, and no git of ours running) and commits", async () => {
     const b = bed();
     const lock = join(b.root, ".git", "index.lock");
     writeFileSync(lock, "");
-    const r1 = await b.repo.commitState({ text: stateText({ green: "v3" }), author: alice, message: "deploy v3 to green" });
-    expect(r1.commit).toBe(sh(b.root, "rev-parse", "HEAD").trim());
+    const busy = await refused(b.repo.commitState({ text: stateText({ green: "v3" }), author: alice, message: "deploy v3 to green" }));
+    expect(busy.code).toBe("RECON_ERR_UNAVAILABLE");
+    expect(busy.message).toContain("another git operation is running");
     expect(existsSync(lock)).toBe(true); // somebody's git may be working: not ours to remove
+    expect(count(b.root)).toBe(1);
+    expect(readFileSync(join(b.dir, "state.yaml"), "utf8")).toBe(stateText());
     const old = (Date.now() - STALE_INDEX_LOCK_MS - 60_000) / 1000;
     utimesSync(lock, old, old);
     const r2 = await b.repo.commitState({ text: stateText({ green: "v4" }), author: bob, message: "deploy v4 to green" });
