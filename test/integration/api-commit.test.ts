@@ -4,7 +4,7 @@
  * on; a hand edit is recorded as Switchyard's commit before it acts and before an API change commits; a
  * demoted user's old session cannot move jobs; every API answer says Cache-Control: no-store.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -190,5 +190,27 @@ describe("sessions and caching", () => {
     ];
     expect(answers.map((r) => [r.url.replace(rig.url(), ""), r.status, r.headers.get("cache-control")])).toEqual(answers.map((r) => [r.url.replace(rig.url(), ""), r.status, "no-store"]));
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 401, 404, 400, 401, 200]);
+  });
+
+  it("keeps the dashboard's own caching: hashed assets for a year, index.html revalidated", async () => {
+    const root = mkdtempSync(join(tmpdir(), "sy-api-static-"));
+    let r: RunningReconciler | undefined;
+    try {
+      localDeployDir(join(root, "deploy"));
+      const ui = join(root, "ui");
+      mkdirSync(join(ui, "assets"), { recursive: true });
+      writeFileSync(join(ui, "index.html"), "<!doctype html><title>switchyard</title>");
+      writeFileSync(join(ui, "assets", "index-By2Qys5I.js"), "console.log(1)");
+      r = await startReconciler({ dir: join(root, "deploy"), dataDir: join(root, "data"), listen: "127.0.0.1:0", dashboardRoot: ui });
+      const asset = await fetch(r.url + "/assets/index-By2Qys5I.js");
+      expect([asset.status, asset.headers.get("cache-control")]).toEqual([200, "public, max-age=31536000, immutable"]);
+      const page = await fetch(r.url + "/");
+      expect([page.status, page.headers.get("cache-control")]).toEqual([200, "no-cache"]);
+      const api = await fetch(r.url + "/api/v1/auth/me");
+      expect([api.status, api.headers.get("cache-control")]).toEqual([401, "no-store"]);
+    } finally {
+      await r?.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
