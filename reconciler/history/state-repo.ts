@@ -6,7 +6,7 @@
  * `recordIfUncommitted`). History and "roll back to this revision" come from git. A deploy dir outside
  * git still works, without history.
  */
-import { lstat, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
+import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { State } from "../../specs/state.js";
