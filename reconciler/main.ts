@@ -20,6 +20,7 @@ import { splitListen } from "../common/values.js";
 import { Users } from "./auth/users.js";
 import { LoginLimiter, Sessions } from "./auth/sessions.js";
 import { StateRepo } from "./history/state-repo.js";
+import { historyConditions, reportNotRecorded, reportPush } from "./history/report.js";
 import { RegistryClient } from "./tags/registry.js";
 import { ReleaseDirTags } from "./tags/releases.js";
 import { dashboardRoot } from "./api/static.js";
@@ -73,9 +74,26 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     let controller: Controller | undefined;
     let alerts: AlertManager | undefined;
     let webhooks: WebhookSinks | undefined;
-    const source = new DesiredSource({
+    // History first: the watcher acts on a state.yaml only once it is a commit (a hand edit is recorded).
+    const repo = new StateRepo({
       dir: o.dir,
       logger,
+      ...(o.gitRemote ? { remote: o.gitRemote } : {}),
+      sign: () => source.get()?.desired.cluster.spec.history.signCommits === true,
+      onPush: (r) => {
+        reportPush(alerts, r);
+        controller?.queue();
+      },
+    });
+    const git = await repo.init();
+    const source: DesiredSource = new DesiredSource({
+      dir: o.dir,
+      logger,
+      record: (text) => repo.recordIfUncommitted(text),
+      onNotRecorded: (problem) => {
+        reportNotRecorded(alerts, problem);
+        controller?.queue();
+      },
       onChange: (s) => {
         webhooks?.sync(s);
         events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
@@ -100,13 +118,19 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     webhooks.sync(snap, true);
     alerts.restore(firingBeforeRestart(events));
     cleanups.unshift(() => alerts!.close());
-    controller = new Controller({ source, memory, alerts, events, logger });
+    controller = new Controller({
+      source, memory, alerts, events, logger,
+      history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), push: repo.pushProblem() }),
+    });
+    reportNotRecorded(alerts, source.notRecordedProblem());
+    if (o.gitRemote && git.enabled) {
+      reportPush(alerts, { ok: true, remote: "" }); // a failure from before a restart is checked again by this push
+      repo.pushNow();
+    }
     cleanups.unshift(() => controller!.close());
     controller.start();
     const users = new Users({ file: join(o.dataDir, "users.json") });
     await users.load();
-    const repo = new StateRepo({ dir: o.dir, logger, ...(o.gitRemote ? { remote: o.gitRemote } : {}) });
-    const git = await repo.init();
     if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
     let registry: RegistryClient | null = null;
     let registryKey = "";

@@ -171,6 +171,16 @@ export const clusterSchema = {
             graceSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_ALERT_GRACE_SECONDS },
           },
         },
+        /** state.yaml's git history. Switchyard's own commits run no hooks and are not signed unless signCommits. */
+        history: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** Sign Switchyard's commits with the repository's configured key (git -S); the key must sign without a prompt. */
+            signCommits: { type: "boolean", default: false },
+          },
+        },
       },
     },
   },

@@ -57,6 +57,12 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     void reply.code(404).send(reconError("RECON_ERR_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`).toJSON());
   });
 
+  // API answers are about now and may carry a CSRF token: never stored by a browser or a proxy. The
+  // dashboard's files set their own caching (hashed assets: long; index.html: no-cache).
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (!reply.hasHeader("cache-control")) void reply.header("cache-control", "no-store");
+    return payload;
+  });
   declareRoute(app, "GET /healthz", async () => ({ ok: true }));
   const streams = new SseHub({ maxStreams: MAX_API_STREAMS, maxBufferedBytes: MAX_STREAM_BUFFERED_BYTES, heartbeatMs: SSE_HEARTBEAT_MS }, (bufferedBytes) =>
     o.logger.warn({ bufferedBytes }, "event stream closed: its client does not read"),

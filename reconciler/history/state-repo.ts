@@ -1,9 +1,12 @@
 /**
- * state.yaml as a git-backed source of truth. Every change made through the API is validated, written
- * atomically and committed in the deploy dir's repository with the signed-in user as author; history and
- * "roll back to this revision" come from git. A deploy dir outside git still works, without history.
+ * state.yaml as a git-backed source of truth. Every change made through the API is validated, committed
+ * in the deploy dir's repository with the signed-in user as author, and only then written to the work
+ * tree (atomically), so no state that is not a commit ever reaches the file the reconciler acts on. A hand
+ * edit saved without a commit is recorded as Switchyard's own commit before anything acts on it (see
+ * `recordIfUncommitted`). History and "roll back to this revision" come from git. A deploy dir outside
+ * git still works, without history.
  */
-import { lstat, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
+import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { State } from "../../specs/state.js";
@@ -14,12 +17,24 @@ import { writeFileAtomic } from "../../common/atomic-file.js";
 import { hash } from "../loop/desired-source.js";
 import { reconError } from "../errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
+import { blobIds, checkRepoState, commitText, ensureIndexFree, indexBusy, syncIndex } from "./git-commit.js";
+import { pushHead, type PushOutcome } from "./push.js";
 import { unifiedDiff } from "./text-diff.js";
 
 export const STATE_FILE = "state.yaml";
 export const DEFAULT_HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 500;
-export const PUSH_TIMEOUT_MS = 60_000;
+/** Who Switchyard's own commits are by (a hand edit recorded, an automatic decision). */
+export const SWITCHYARD_AUTHOR: Author = { name: "Switchyard", email: "switchyard@switchyard.local" };
+/**
+ * A hand edit is recorded once state.yaml has differed from HEAD for this long and no git operation holds
+ * the index: `git pull` and `git checkout` write the file a moment before they move the branch, and a
+ * commit of ours in between would break them.
+ */
+export const HAND_EDIT_GRACE_MS = 1_000;
+/** The message of the commit that records a hand edit of state.yaml saved without a commit. */
+export const HAND_EDIT_MESSAGE =
+  "state.yaml saved by hand, not committed\n\nSwitchyard found state.yaml changed on disk without a commit and recorded it as this commit before acting on it.";
 /** A commit id as the API accepts it: abbreviated or full hex, nothing else (no refs, no options). */
 export const COMMIT_ID_PATTERN = /^[0-9a-f]{7,40}$/i;
 const MAX_MESSAGE_CHARS = 4000;
@@ -53,8 +68,14 @@ export interface StateRepoOptions {
   /** The deploy dir (holds state.yaml and cluster.yaml). */
   dir: string;
   logger: Logger;
-  /** Push every commit here (a remote name or URL); failures are logged, never fatal. */
+  /** Push every commit here (a remote name or URL); failures are reported through onPush, never fatal. */
   remote?: string;
+  /** Sign Switchyard's commits with the repository's configured key (cluster.yaml spec.history.signCommits); read at each commit. */
+  sign?: () => boolean;
+  /** The outcome of each push (HistoryNotPushed when it failed). */
+  onPush?: (outcome: PushOutcome) => void;
+  /** Default HAND_EDIT_GRACE_MS. */
+  handEditGraceMs?: number;
 }
 
 export class StateRepo {
@@ -64,6 +85,9 @@ export class StateRepo {
   private prefix = "";
   private tail: Promise<unknown> = Promise.resolve();
   private pushes: Promise<void> = Promise.resolve();
+  private lastPush: PushOutcome | null = null;
+  /** A hand edit seen on disk and not yet recorded: its text and when it was first seen. */
+  private handEdit: { text: string; at: number } | null = null;
 
   constructor(private readonly o: StateRepoOptions) {
     this.file = join(o.dir, STATE_FILE);
@@ -79,8 +103,10 @@ export class StateRepo {
   }
 
   /**
-   * Validates `text`, checks it against `expectedRevision`, writes state.yaml atomically and commits it
-   * (state.yaml only; anything else staged is left alone). Concurrent calls run one after another.
+   * Validates `text`, checks it against `expectedRevision`, commits it (state.yaml only; the user's index
+   * and anything staged are left alone) and then writes state.yaml atomically. A commit that fails
+   * leaves the file untouched, so nothing acts on it. A hand edit not yet committed is recorded as its own
+   * commit first, so this commit holds only this change. Concurrent calls run one after another.
    */
   async commitState(o: { text: string; author: Author; message: string; expectedRevision?: string }): Promise<CommitResult> {
     const env = authorEnv(o.author);
@@ -91,6 +117,19 @@ export class StateRepo {
     return this.serial(async () => {
       await valid;
       const { enabled } = await this.init();
+      const link = enabled ? await this.linkTarget() : null;
+      if (link !== null) {
+        throw reconError(
+          "RECON_ERR_UNAVAILABLE",
+          `state.yaml is a symbolic link (to ${link}): git would commit the link, not the desired state, so nothing was written. Replace the link with the file itself, or run the reconciler on the folder it points into`,
+        );
+      }
+      if (enabled) {
+        await checkRepoState(this.o.dir);
+        await ensureIndexFree(this.o.dir, this.o.logger);
+        const onDisk = await this.readCurrent();
+        if (onDisk !== null && (await this.validate(onDisk).then(() => true, () => false))) await this.recordLocked(onDisk);
+      }
       const current = await this.readCurrent();
       const currentRevision = current === null ? null : hash(current);
       if (o.expectedRevision !== undefined && o.expectedRevision !== currentRevision) {
@@ -100,26 +139,51 @@ export class StateRepo {
           { expectedRevision: o.expectedRevision, currentRevision },
         );
       }
-      const link = enabled ? await this.linkTarget() : null;
-      if (link !== null) {
-        throw reconError(
-          "RECON_ERR_UNAVAILABLE",
-          `state.yaml is a symbolic link (to ${link}): git would commit the link, not the desired state, so nothing was written. Replace the link with the file itself, or run the reconciler on the folder it points into`,
-        );
-      }
       const revision = hash(o.text);
-      if (current !== o.text) await this.write(o.text);
       if (!enabled) {
+        if (current !== o.text) await this.write(o.text);
         this.o.logger.info({ revision, author: o.author.name }, "state.yaml written (not committed: history is off)");
         return { revision, commit: null };
       }
-      const commit = await this.commit(message, env, current);
-      if (commit) {
-        this.o.logger.info({ commit, revision, author: o.author.name, message }, "state.yaml committed");
-        if (this.o.remote) this.schedulePush();
-      }
+      const commit = await this.commitThenWrite(o.text, message, env, current);
+      if (commit) this.o.logger.info({ commit, revision, author: o.author.name, message }, "state.yaml committed");
       return { revision, commit };
     });
+  }
+
+  /**
+   * For the file watcher, before it acts on `text` (valid state.yaml just read from disk): "committed" when
+   * HEAD holds exactly this text (or history is off), "recorded" when it was a hand edit now committed by
+   * Switchyard, "changed" when state.yaml on disk is no longer `text` (read it again), "wait" while a hand
+   * edit is younger than the grace period or a git operation holds the index (ask again shortly). Throws
+   * RECON_ERR_UNAVAILABLE when it cannot be recorded (detached HEAD, a merge in progress, git failing).
+   */
+  recordIfUncommitted(text: string): Promise<"committed" | "recorded" | "changed" | "wait"> {
+    return this.serial(async () => {
+      const { enabled } = await this.init();
+      if (!enabled || (await this.linkTarget()) !== null) return "committed"; // a link: git holds the link, not the text
+      if ((await this.readCurrent()) !== text) return "changed";
+      const ids = await blobIds(this.o.dir, this.path(), text);
+      if (ids.blob === ids.head) {
+        this.handEdit = null;
+        return "committed";
+      }
+      const now = Date.now();
+      if (this.handEdit?.text !== text) this.handEdit = { text, at: now };
+      if (now - this.handEdit.at < (this.o.handEditGraceMs ?? HAND_EDIT_GRACE_MS) || (await indexBusy(this.o.dir))) return "wait";
+      this.handEdit = null;
+      return (await this.recordLocked(text)) ? "recorded" : "committed";
+    });
+  }
+
+  /** Pushes now (at start: commits a failed push left behind go, and HistoryNotPushed learns the truth). */
+  pushNow(): void {
+    if (this.o.remote) this.schedulePush();
+  }
+
+  /** The last push's outcome while it is a failure (HistoryNotPushed), else null. */
+  pushProblem(): Extract<PushOutcome, { ok: false }> | null {
+    return this.lastPush && !this.lastPush.ok ? this.lastPush : null;
   }
 
   /** The git log of state.yaml, newest first, with each commit's diff and the revision it left. */
@@ -228,39 +292,49 @@ export class StateRepo {
     }
   }
 
-  private async commit(message: string, env: Record<string, string>, previous: string | null): Promise<string | null> {
-    const indexBefore = (await this.git(["ls-files", "--stage", "--", STATE_FILE])).trim();
-    try {
-      await this.git(["add", "--", STATE_FILE]);
-      const staged = await this.run(["diff", "--cached", "--quiet", "--", STATE_FILE]);
-      if (staged.code === 0) return null; // HEAD already has exactly this state.yaml
-      await this.git(["commit", "--quiet", "--cleanup=whitespace", `--message=${message}`, "--only", "--", STATE_FILE], { env });
-      return (await this.git(["rev-parse", "--verify", "HEAD"])).trim();
-    } catch (err) {
-      await this.undo(previous, indexBefore);
-      throw reconError("RECON_ERR_UNAVAILABLE", `${(err as Error).message}; state.yaml was put back as it was and nothing changed. Fix the repository (see the reconciler's log) and try again`);
-    }
+  /** In the queue: commits `text` as a hand edit by Switchyard when HEAD does not hold it; true when it did. */
+  private async recordLocked(text: string): Promise<boolean> {
+    const ids = await blobIds(this.o.dir, this.path(), text);
+    if (ids.blob === ids.head) return false;
+    await checkRepoState(this.o.dir);
+    const commit = await this.commitThenWrite(text, HAND_EDIT_MESSAGE, authorEnv(SWITCHYARD_AUTHOR), text);
+    if (commit) this.o.logger.warn({ commit, revision: hash(text) }, "state.yaml was saved by hand without a commit; recorded it as a commit by Switchyard");
+    return commit !== null;
   }
 
-  /** Puts state.yaml and its index entry back after a failed commit. */
-  private async undo(previous: string | null, indexBefore: string): Promise<void> {
+  /** The commit first (nothing on disk changes if it fails), then the file, then the user's index entry, then the push. */
+  private async commitThenWrite(text: string, message: string, env: Record<string, string>, onDisk: string | null): Promise<string | null> {
+    let made;
     try {
-      if (previous === null) await rm(this.file, { force: true });
-      else await this.write(previous);
-      const m = /^(\d{6}) ([0-9a-f]{40,64}) 0\t/.exec(indexBefore);
-      if (m) await this.git(["update-index", "--cacheinfo", `${m[1]},${m[2]},${this.prefix}${STATE_FILE}`]); // a path from the top, not the cwd
-      else await this.git(["rm", "--cached", "--quiet", "--ignore-unmatch", "--", STATE_FILE]);
+      made = await commitText({ cwd: this.o.dir, path: this.path(), text, message, env, sign: this.o.sign?.() === true });
     } catch (err) {
-      this.o.logger.error({ err: (err as Error).message }, "could not put state.yaml back after a failed commit");
+      if ((err as { code?: string }).code === "RECON_ERR_CONFLICT") throw err;
+      throw reconError("RECON_ERR_UNAVAILABLE", `${(err as Error).message}; state.yaml was not written and nothing changed. Fix the repository (see the reconciler's log) and try again`);
     }
+    if (onDisk !== text) await this.write(text);
+    if (!made) return null;
+    await syncIndex(this.o.dir, this.path(), made.mode, made.blob, this.o.logger);
+    if (this.o.remote) this.schedulePush();
+    return made.commit;
+  }
+
+  /** state.yaml's path from the top of the work tree. */
+  private path(): string {
+    return `${this.prefix}${STATE_FILE}`;
   }
 
   private schedulePush(): void {
     const remote = this.o.remote!;
     this.pushes = this.pushes.then(async () => {
-      const r = await this.run(["push", "--porcelain", "--", remote, "HEAD"], { timeoutMs: PUSH_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stderr: err.message }));
-      if (r.code === 0) this.o.logger.info({ remote: redactUrls(remote) }, "pushed state.yaml history");
-      else this.o.logger.warn({ remote: redactUrls(remote), err: firstLines(r.stderr) }, "git push failed; the commit is kept here and goes with the next push");
+      const r = await pushHead(this.o.dir, remote);
+      this.lastPush = r;
+      if (r.ok) this.o.logger.info({ remote: r.remote }, "pushed state.yaml history");
+      else this.o.logger.warn({ remote: r.remote, reason: r.reason, err: r.message }, "git push failed; the commit is kept here and goes with the next push");
+      try {
+        this.o.onPush?.(r);
+      } catch (err) {
+        this.o.logger.error({ err: (err as Error).message }, "reporting a push failed");
+      }
     });
   }
 

@@ -15,7 +15,7 @@ import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
 import { viewCluster } from "./views.js";
 import { detectDrift, type DriftAlert } from "./drift.js";
-import { buildStatus, startingStatus, type ClusterStatus, type Condition } from "./status.js";
+import { buildStatus, startingStatus, type ClusterStatus, type Condition, type HistoryCondition } from "./status.js";
 import type { AlertManager } from "../notify/alerts.js";
 import type { EventLog } from "../notify/events.js";
 import type { Observed } from "../../specs/observed.js";
@@ -48,6 +48,8 @@ export interface ControllerOptions {
   alerts: AlertManager;
   events: EventLog;
   logger: Logger;
+  /** Conditions about state.yaml's git history (HistoryNotRecorded, HistoryNotPushed). */
+  history?: () => HistoryCondition[];
 }
 
 export class Controller {
@@ -201,6 +203,7 @@ export class Controller {
         drift: drift.filter(held),
         faults: faults.filter(held),
         specErrors: this.o.source.errors().map(formatIssue),
+        history: this.o.history?.() ?? [],
         busy: this.executor!.busy(),
         now: new Date(now),
       },

@@ -1,7 +1,9 @@
 /**
  * The desired state as files on disk: cluster.yaml and state.yaml in the deploy dir, watched with
  * chokidar (editors that save by rename, in-place writes, git checkout and git pull all show up as
- * events on the folder). An invalid file never acts: the last valid pair stays in force.
+ * events on the folder). An invalid file never acts: the last valid pair stays in force. With history on,
+ * a state.yaml acts only once it is a commit: a hand edit saved without one is first recorded as
+ * Switchyard's own commit (`record`); while that cannot be done, the last committed state stays in force.
  */
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
@@ -18,6 +20,10 @@ export const WATCHED_FILES = ["cluster.yaml", "state.yaml"] as const;
 export const DEBOUNCE_MS = 10;
 /** An invalid read is confirmed after this pause, so a half-written file raises nothing. */
 export const INVALID_CONFIRM_MS = 150;
+/** While a hand edit cannot be recorded as a commit (a merge in progress, a detached HEAD), try again this often. */
+export const RECORD_RETRY_MS = 5_000;
+/** While history asks to wait (a hand edit in its grace period, a git operation running), ask again this often. */
+export const RECORD_WAIT_MS = 250;
 
 export interface DesiredSnapshot {
   desired: Desired;
@@ -35,6 +41,13 @@ export interface DesiredSourceOptions {
   onChange: (s: DesiredSnapshot) => void;
   /** The files became invalid (issues) or valid again (empty list). */
   onInvalid: (issues: SpecIssue[]) => void;
+  /**
+   * Makes sure a valid state.yaml text read from disk is a commit before it acts (StateRepo.recordIfUncommitted):
+   * "changed" means the file changed meanwhile (read it again); a throw means it cannot be recorded.
+   */
+  record?: (stateText: string) => Promise<"committed" | "recorded" | "changed" | "wait">;
+  /** A hand edit could not be recorded, so it does not act (the problem), or it can again (null). */
+  onNotRecorded?: (problem: string | null) => void;
 }
 
 export class DesiredSource {
@@ -46,6 +59,10 @@ export class DesiredSource {
   private again = false;
   /** Content key of the files last found invalid (see contentKey). */
   private invalidKey: string | undefined;
+  private notRecorded: string | null = null;
+  /** The state in force at start was not a commit yet: record it when history lets us. */
+  private startedUnrecorded = false;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DesiredSourceOptions) {}
 
@@ -54,6 +71,11 @@ export class DesiredSource {
     const r = await loadDeployDir(this.o.dir);
     if (!r.ok) throw new Error(`the deploy dir ${this.o.dir} is not valid:\n${r.issues.map(formatIssue).join("\n")}`);
     this.current = snapshot(r.dir);
+    // A hand edit made while the reconciler was down is recorded before the first reconcile; if it cannot
+    // be, the reconciler still starts on it (there is nothing older in force) and says so.
+    const settled = await this.settle(this.current);
+    this.startedUnrecorded = settled !== "ok";
+    if (settled === "changed") this.schedule();
     this.watcher = watch(this.o.dir, {
       ignoreInitial: true,
       depth: 0,
@@ -72,6 +94,11 @@ export class DesiredSource {
 
   errors(): SpecIssue[] {
     return this.issues;
+  }
+
+  /** Why the state.yaml on disk is not acted on (a hand edit that could not be recorded as a commit), or null. */
+  notRecordedProblem(): string | null {
+    return this.notRecorded;
   }
 
   /** Re-reads the files now (also used after the API writes state.yaml). */
@@ -93,6 +120,7 @@ export class DesiredSource {
 
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     await this.watcher?.close();
   }
 
@@ -109,6 +137,43 @@ export class DesiredSource {
     };
     const parts = await Promise.all(WATCHED_FILES.map((f) => part(f).catch((err: Error) => `\u0000${err.message}`)));
     return hash(parts.join("\u0000\u0001"));
+  }
+
+  /** Asks history to make `next`'s state.yaml a commit (recording a hand edit); "ok" when it may act. */
+  private async settle(next: DesiredSnapshot): Promise<"ok" | "changed" | "failed"> {
+    if (!this.o.record) return "ok";
+    try {
+      const r = await this.o.record(next.dir.state.text);
+      if (r === "changed") return "changed";
+      if (r === "wait") {
+        this.retryIn(RECORD_WAIT_MS);
+        return "failed";
+      }
+      this.setNotRecorded(null);
+      return "ok";
+    } catch (err) {
+      const why = (err as Error).message;
+      this.setNotRecorded(`state.yaml was changed by hand without a commit, and Switchyard could not record it as one: ${why}. The last committed state stays in force`);
+      this.retryIn(RECORD_RETRY_MS);
+      return "failed";
+    }
+  }
+
+  private retryIn(ms: number): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.schedule();
+    }, ms);
+    this.retry.unref?.();
+  }
+
+  private setNotRecorded(problem: string | null): void {
+    if (problem === this.notRecorded) return;
+    this.notRecorded = problem;
+    if (problem) this.o.logger.warn({ err: problem }, "state.yaml changed by hand and not recorded; not acting on it");
+    else this.o.logger.info("state.yaml on disk is a commit again");
+    this.o.onNotRecorded?.(problem);
   }
 
   private schedule(): void {
@@ -145,7 +210,16 @@ export class DesiredSource {
       this.o.onInvalid([]);
     }
     const next = snapshot(r.dir);
-    if (next.revision === this.current?.revision) return; // a write that changes nothing
+    if (next.revision === this.current?.revision) {
+      if (this.startedUnrecorded) this.startedUnrecorded = (await this.settle(next)) !== "ok";
+      else this.setNotRecorded(null); // back to what is in force (an edit undone)
+      return; // a write that changes nothing
+    }
+    if (next.stateRevision !== this.current?.stateRevision) {
+      const settled = await this.settle(next);
+      if (settled === "changed") this.again = true;
+      if (settled !== "ok") return;
+    }
     this.current = next;
     this.o.logger.info({ revision: next.revision, active: next.desired.state.spec.active }, "desired state changed");
     this.o.onChange(next);

@@ -16,6 +16,13 @@ import { summarizeIssues } from "../../specs/source.js";
 // The status document's types come from its schema, the API contract (specs/api/status.ts).
 export type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary };
 
+/**
+ * Conditions about state.yaml's git history, present only where they apply: HistoryNotRecorded when history
+ * is on (True: a hand edit could not be recorded as a commit, so it does not act), HistoryNotPushed with
+ * --git-remote (True: the last push failed; the reason is PushReason).
+ */
+export type HistoryCondition = { type: "HistoryNotRecorded" | "HistoryNotPushed"; status: "True" | "False"; reason: string; message: string };
+
 export interface BuildInput {
   desired: Desired;
   revision: string;
@@ -26,6 +33,8 @@ export interface BuildInput {
   /** The reconciler's own troubles (its data dir cannot be written): Degraded before any drift. */
   faults?: readonly DriftAlert[];
   specErrors: string[];
+  /** From the history (see HistoryCondition). */
+  history?: readonly HistoryCondition[];
   busy: boolean;
   now: Date;
   /** This pass's views (computed here when not given). */
@@ -105,7 +114,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     for (const n of colors[c].nodes) if (n.lease?.state === "held") holders.push({ node: n.name, color: c, epoch: n.lease.epoch, remainingMs: n.lease.remainingMs });
   }
 
-  const next = conditions(i, views, colors, refusals, waits);
+  const next = [...conditions(i, views, colors, refusals, waits), ...(i.history ?? [])];
   return {
     app: d.cluster.metadata.name,
     revision: i.revision,

@@ -13,7 +13,7 @@ const colorOrNull = { type: ["string", "null"], enum: ["blue", "green", null] } 
 const count = { type: "integer", minimum: 0 } as const;
 
 /** What each condition means, exactly: docs/conditions.md. */
-export const conditionTypes = ["Ready", "Progressing", "Degraded", "Drifted", "SpecInvalid"] as const;
+export const conditionTypes = ["Ready", "Progressing", "Degraded", "Drifted", "SpecInvalid", "HistoryNotRecorded", "HistoryNotPushed"] as const;
 /** Refused: the desired change to the colour is one Switchyard will not make (it keeps what it runs). */
 export const colorPhases = ["Empty", "Stopped", "Deploying", "Ready", "Degraded", "Failed", "Refused"] as const;
 

@@ -3,113 +3,15 @@
  * their authors, only state.yaml committed, history with diffs, roll back to a revision, conflicts,
  * invalid input refused with nothing committed, hostile commit ids, concurrency, push, a non-git dir.
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { StateRepo, type Author } from "../../reconciler/history/state-repo.js";
+import { describe, expect, it } from "vitest";
 import { hash } from "../../reconciler/loop/desired-source.js";
-import { ReconError } from "../../reconciler/errors.js";
-import { makeLogger } from "../../common/log.js";
+import type { ReconError } from "../../reconciler/errors.js";
+import { alice, bed, bob, count, refused, sh, stateText, temps, useGitSandbox } from "../support/git-bed.js";
 
-const alice: Author = { name: "Alice Example", email: "alice@example.com" };
-const bob: Author = { name: "Bob", email: "bob@example.com" };
-
-const temps: string[] = [];
-const repos: StateRepo[] = [];
-const savedEnv: Record<string, string | undefined> = {};
-
-beforeAll(() => {
-  // No user.name / user.email anywhere: commits must carry their identity themselves.
-  const home = mkdtempSync(join(tmpdir(), "sy-git-home-"));
-  temps.push(home);
-  writeFileSync(join(home, "empty-gitconfig"), "");
-  // And no repository above the temp dir is ever found by accident.
-  for (const [k, v] of Object.entries({ GIT_CONFIG_GLOBAL: join(home, "empty-gitconfig"), GIT_CONFIG_NOSYSTEM: "1", HOME: home, GIT_CEILING_DIRECTORIES: tmpdir() })) {
-    savedEnv[k] = process.env[k];
-    process.env[k] = v;
-  }
-});
-
-afterAll(() => {
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-afterEach(async () => {
-  for (const r of repos.splice(0)) await r.idle();
-});
-
-function stateText(o: { active?: "blue" | "green"; blue?: string; green?: string; owner?: string; extra?: string } = {}): string {
-  return [
-    "apiVersion: switchyard.dev/v1",
-    "kind: State",
-    "spec:",
-    `  active: ${o.active ?? "blue"}`,
-    "  colors:",
-    `    blue: { tag: ${o.blue ?? "v1"} }`,
-    `    green: { tag: ${o.green ?? "v2"} }`,
-    `  jobs: { owner: ${o.owner ?? "active"} }`,
-    ...(o.extra ? [o.extra] : []),
-    "",
-  ].join("\n");
-}
-
-/** Runs git in `cwd` as a test fixture would (explicit identity, no global config). */
-function sh(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "Fixture", GIT_AUTHOR_EMAIL: "fixture@example.com", GIT_COMMITTER_NAME: "Fixture", GIT_COMMITTER_EMAIL: "fixture@example.com" },
-  });
-}
-
-interface Bed {
-  root: string;
-  /** The deploy dir: a subfolder of the repository, so paths inside git carry a prefix. */
-  dir: string;
-  repo: StateRepo;
-  logs: string[];
-}
-
-function bed(o: { git?: boolean; initialCommit?: boolean; remote?: string } = {}): Bed {
-  const root = mkdtempSync(join(tmpdir(), "sy-git-"));
-  temps.push(root);
-  const dir = join(root, "deploy");
-  mkdirSync(dir);
-  copyFileSync("examples/local/cluster.yaml", join(dir, "cluster.yaml"));
-  writeFileSync(join(dir, "state.yaml"), stateText());
-  writeFileSync(join(root, "README"), "ops repo\n");
-  if (o.git ?? true) {
-    sh(root, "init", "--quiet", "--initial-branch=main");
-    if (o.initialCommit ?? true) {
-      sh(root, "add", ".");
-      sh(root, "commit", "--quiet", "-m", "initial state");
-    }
-  }
-  const logs: string[] = [];
-  const logger = makeLogger("git-test", { level: "debug" }, { write: (s: string) => void logs.push(s) });
-  const repo = new StateRepo({ dir, logger, ...(o.remote ? { remote: o.remote } : {}) });
-  repos.push(repo);
-  return { root, dir, repo, logs };
-}
-
-function count(root: string): number {
-  return Number(sh(root, "rev-list", "--count", "HEAD").trim());
-}
-
-async function refused(p: Promise<unknown>, what = ""): Promise<ReconError> {
-  const err = await p.then(
-    (r) => new Error(`accepted ${what}: ${JSON.stringify(r)}`),
-    (e: unknown) => e,
-  );
-  expect(err, what).toBeInstanceOf(ReconError);
-  return err as ReconError;
-}
+useGitSandbox();
 
 describe("StateRepo in a git repository", () => {
   it("commits state.yaml with the user as author and committer and the given message, without any git config", async () => {
@@ -159,7 +61,8 @@ describe("StateRepo in a git repository", () => {
     const r = await b.repo.commitState({ text: stateText({ green: "v5" }), author: alice, message: "deploy v5 to green" });
     expect(r.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(sh(b.root, "show", "--name-only", "--format=", "HEAD").trim()).toBe("deploy/state.yaml");
-    expect(await b.repo.history()).toHaveLength(1);
+    // The state.yaml found on disk was never committed: it is recorded first, by Switchyard, then the change.
+    expect((await b.repo.history()).map((e) => `${e.author}: ${e.message.split("\n")[0]}`)).toEqual(["Alice Example: deploy v5 to green", "Switchyard: state.yaml saved by hand, not committed"]);
   });
 
   it("makes no commit when the text is what HEAD already has", async () => {
@@ -310,17 +213,17 @@ describe("StateRepo in a git repository", () => {
     sh(b.root, "fsck", "--no-progress");
   });
 
-  it("puts state.yaml back when git refuses the commit (a pre-commit hook says no)", async () => {
+  it("writes nothing when git cannot make the commit (the branch is locked by another git)", async () => {
     const b = bed();
-    const hook = join(b.root, ".git", "hooks", "pre-commit");
-    writeFileSync(hook, "#!/bin/sh\necho 'policy: no commits today' >&2\nexit 1\n");
-    chmodSync(hook, 0o755);
+    const lock = join(b.root, ".git", "refs", "heads", "main.lock");
+    writeFileSync(lock, "");
     const err = await refused(b.repo.commitState({ text: stateText({ green: "v4" }), author: alice, message: "deploy v4 to green" }));
     expect(err.code).toBe("RECON_ERR_UNAVAILABLE");
-    expect(err.message).toContain("policy: no commits today");
+    expect(err.message).toContain("main.lock");
     expect(readFileSync(join(b.dir, "state.yaml"), "utf8")).toBe(stateText());
-    expect(sh(b.root, "status", "--porcelain")).toBe("");
     expect(count(b.root)).toBe(1);
+    rmSync(lock);
+    expect(sh(b.root, "status", "--porcelain")).toBe("");
   });
 
   it("pushes each commit to the configured remote; a failing push is logged and never fatal", async () => {
