@@ -16,6 +16,8 @@ export const actionsHelp = `Usage:
   switchyard promote                            send live traffic to the idle colour
   switchyard rollback                           send live traffic back to the other colour
   switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
+  switchyard stop <blue|green>                  stop a colour for maintenance (never the live one)
+  switchyard start <blue|green>                 start a stopped colour again with its last tag
 
 Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state.yaml diff only),
   --wait (follow the change until it took effect, printing progress; exit 1 if it failed or was refused,
@@ -23,7 +25,7 @@ Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state
 Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
 `;
 
-type Verb = "tags" | "deploy" | "promote" | "rollback" | "jobs";
+export type Verb = "tags" | "deploy" | "promote" | "rollback" | "jobs" | "stop" | "start";
 
 export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   return async (argv) => {
@@ -47,6 +49,10 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         if (positionals.length !== 1) throw new ApiError("name the tag to deploy, e.g. switchyard deploy v2");
         body.tag = positionals[0];
         if (values.to) body.color = values.to;
+      }
+      if (verb === "stop" || verb === "start") {
+        if (positionals.length !== 1 || (positionals[0] !== "blue" && positionals[0] !== "green")) throw new ApiError(`name the colour: switchyard ${verb} blue|green`);
+        body.color = positionals[0];
       }
       if (verb === "jobs") {
         if (positionals.length !== 1) throw new ApiError("name the owner: active, blue, green or none");
@@ -84,5 +90,8 @@ function goalOf(verb: Exclude<Verb, "tags">, body: Record<string, unknown>): Goa
       return { kind: "live", color: null };
     case "jobs":
       return { kind: "jobs", owner: String(body.owner) };
+    case "stop":
+    case "start":
+      return { kind: "stopped", color: body.color as Color, stopped: verb === "stop" };
   }
 }

@@ -18,11 +18,13 @@ const commands: Record<string, Command> = {
   promote: action("promote", "send live traffic to the idle colour once it is ready"),
   rollback: action("rollback", "send live traffic back to the other colour"),
   jobs: action("jobs", "choose which colour runs the background jobs"),
+  stop: action("stop", "stop a colour that is not live, for maintenance"),
+  start: action("start", "start a stopped colour again with its last tag"),
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
   demo: { summary: "bring up a whole local blue-green cluster with the demo app (Ctrl-C stops it)", load: async () => { const m = await import("./demo.js"); return { help: m.demoHelp, run: m.runDemo }; } },
 };
 
-function action(verb: "tags" | "deploy" | "promote" | "rollback" | "jobs", summary: string): Command {
+function action(verb: import("./actions.js").Verb, summary: string): Command {
   return { summary, load: async () => { const m = await import("./actions.js"); return { help: m.actionsHelp, run: m.runAction(verb) }; } };
 }
 

@@ -18,7 +18,7 @@ import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
 import type { Principal } from "../auth/hook.js";
 import { declareRoute } from "./route.js";
-import type { Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
+import type { ColorBody, Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
 
 export interface StateApiOptions {
@@ -93,6 +93,28 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     const cur = current(o);
     const text = edit(cur.text, (doc) => doc.setIn(["spec", "jobs", "owner"], owner));
     return act(o, req, body, cur, text, owner === "none" ? "stop all jobs" : `move jobs to ${owner}`);
+  });
+
+  /** Maintenance: stop a colour that is not live (its containers stop; its tag is kept for the start). */
+  declareRoute(app, "POST /api/v1/actions/stop", async (req) => {
+    const body = req.body as ColorBody;
+    const cur = current(o);
+    const { color } = body;
+    if (color === cur.state.spec.active) throw reconError("RECON_ERR_INVALID_STATE", `${color} is live; promote ${otherColor(color)} first, then stop ${color}`);
+    if (cur.state.spec.colors[color].stopped) throw reconError("RECON_ERR_INVALID_STATE", `${color} is already stopped`);
+    const text = edit(cur.text, (doc) => doc.setIn(["spec", "colors", color, "stopped"], true));
+    return act(o, req, body, cur, text, `stop ${color} for maintenance`);
+  });
+
+  declareRoute(app, "POST /api/v1/actions/start", async (req) => {
+    const body = req.body as ColorBody;
+    const cur = current(o);
+    const { color } = body;
+    const want = cur.state.spec.colors[color];
+    if (!want.stopped) throw reconError("RECON_ERR_INVALID_STATE", `${color} is not stopped`);
+    if (!want.tag) throw reconError("RECON_ERR_INVALID_STATE", `${color} has no tag to start with; deploy one to it instead`);
+    const text = edit(cur.text, (doc) => doc.deleteIn(["spec", "colors", color, "stopped"]));
+    return act(o, req, body, cur, text, `start ${color} (${want.tag})`);
   });
 
   /** Roll back to a revision from history: a new commit that restores it. */

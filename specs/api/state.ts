@@ -75,6 +75,13 @@ export const jobsBodySchema = {
   properties: { ...dryRun, owner: { type: "string", enum: jobsOwners } },
 } as const;
 
+/** POST /api/v1/actions/stop and /start: take a colour offline for maintenance, or bring it back (never the live one). */
+export const colorBodySchema = {
+  type: "object",
+  required: ["color"],
+  properties: { ...dryRun, color: colorSchema },
+} as const;
+
 /** POST /api/v1/actions/restore: a new commit that restores the state.yaml of `commit` (from history). */
 export const restoreBodySchema = {
   type: "object",
@@ -88,6 +95,7 @@ export type Committed = FromSchema<typeof committedSchema>;
 export type DryRun = FromSchema<typeof dryRunSchema>;
 export type DeployBody = FromSchema<typeof deployBodySchema>;
 export type JobsBody = FromSchema<typeof jobsBodySchema>;
+export type ColorBody = FromSchema<typeof colorBodySchema>;
 export type RestoreBody = FromSchema<typeof restoreBodySchema>;
 export type SwitchBody = FromSchema<typeof switchBodySchema>;
 export type JobsOwner = (typeof jobsOwners)[number];

@@ -49,6 +49,13 @@ describe("the reconciler API keeps to its contract", () => {
     // No agents run here: neither colour gets Ready, so promote and roll back are refused (422).
     expect((await req("POST", "/api/v1/actions/promote", { ...as("dora"), body: { dryRun: true }, headers: ifMatch })).status).toBe(422);
     expect((await req("POST", "/api/v1/actions/rollback", { ...as("dora"), body: {}, headers: ifMatch })).status).toBe(422);
+    // Maintenance: the live colour cannot be stopped; the idle one can (dry run); a running one cannot be started.
+    expect((await req("POST", "/api/v1/actions/stop", { ...as("dora"), body: { color: "blue", dryRun: true }, headers: ifMatch })).status).toBe(422);
+    const stop = await req("POST", "/api/v1/actions/stop", { ...as("dora"), body: { color: "green", dryRun: true }, headers: ifMatch });
+    expect(stop.status).toBe(200);
+    expect(((await stop.json()) as { diff: string }).diff).toMatch(/\+.*stopped: true/);
+    expect((await req("POST", "/api/v1/actions/start", { ...as("dora"), body: { color: "green", dryRun: true }, headers: ifMatch })).status).toBe(422);
+    expect((await req("POST", "/api/v1/actions/stop", { ...as("dora"), body: { color: "purple" }, headers: ifMatch })).status).toBe(400);
     const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
     expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);
     const put = await req("PUT", "/api/v1/state", { ...as("dora"), body: { text: doc.text.replace("owner: active", "owner: none"), message: "jobs off" }, headers: ifMatch });

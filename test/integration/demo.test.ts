@@ -4,7 +4,7 @@
  * unknown tag is refused, and Ctrl-C leaves nothing behind — on the process runtime, and on Docker when
  * an engine is there. A second run in the same folder works.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -75,6 +75,24 @@ for (const runtime of ["process", "docker"] as const) {
       expect(shell.stdout).toMatch(/done: blue runs v2 and is ready/);
       expect(shell.stdout).toMatch(/done: live traffic goes to blue/);
       expect(await demo.viaRouter("live")).toMatchObject({ version: "v2", color: "blue" });
+    }, 120_000);
+
+    it("maintenance from the CLI: stop green --wait stops it, the live colour cannot be stopped, start --wait brings it back", async () => {
+      const fn = demo.out.split("\n").find((l) => l.trim().startsWith("switchyard() {"))!.trim();
+      const env = { PATH: "/usr/bin:/bin", HOME: tmpdir(), SWITCHYARD_SERVER: demo.info.dashboard.replace(/\/$/, ""), SWITCHYARD_TOKEN: readFileSync(demo.info.apiTokenFile, "utf8").trim() };
+      const sh = (line: string) => spawnSync("bash", ["-c", `${fn}\n${line}`], { cwd: tmpdir(), encoding: "utf8", env, timeout: 110_000 });
+      const live = sh("switchyard stop blue --wait");
+      expect(live.status).toBe(1);
+      expect(live.stderr).toMatch(/blue is live; promote green first/);
+      const stop = sh("switchyard stop green --wait");
+      expect(stop.stdout).toMatch(/done: green is stopped/);
+      expect(stop.status).toBe(0);
+      expect((await demo.api("GET", "/api/v1/status")).json.colors.green.phase).toBe("Stopped");
+      expect((await demo.viaRouter("live")).version).toBe("v2");
+      const start = sh("switchyard start green --wait");
+      expect(start.stdout).toMatch(/done: green is ready/);
+      expect(start.status).toBe(0);
+      expect(await demo.viaRouter("preview")).toMatchObject({ status: 200, color: "green" });
     }, 120_000);
 
     it("Ctrl-C stops everything: no processes, no containers, no ports", async () => {
