@@ -86,9 +86,22 @@ describe("dashboard in a real browser", () => {
     await expect.poll(async () => blue.getByTestId("badge-live").count(), { timeout: 10_000 }).toBe(1);
     await shot("rolled-back");
 
+    // Maintenance: stop the idle colour (green), then start it again; live traffic stays on blue.
+    await page.getByTestId("stop-button").click();
+    await confirm("stop");
+    await waitFor("green stopped", async () => (await bed.status()).colors?.green.phase === "Stopped", 30_000);
+    await page.getByTestId("start-button").waitFor({ timeout: 10_000 });
+    expect(await version()).toBe("v1");
+    await page.getByTestId("start-button").click();
+    await confirm("start");
+    await waitFor("green ready again", async () => (await bed.status()).colors?.green.phase === "Ready", 30_000);
+    await page.getByTestId("stop-button").waitFor({ timeout: 10_000 });
+
     // Every click was a commit by the signed-in user.
     const h = await bed.api<{ enabled: boolean; warning?: string; entries: { author: string; message: string }[] }>("/api/v1/history");
     expect(h.enabled).toBe(true);
-    expect(h.entries.slice(0, 3).map((e) => `${e.author}: ${e.message}`)).toEqual(["tester: roll back to blue (v1)", "tester: promote green (v2)", "tester: deploy v2 to green"]);
+    expect(h.entries.slice(0, 5).map((e) => `${e.author}: ${e.message}`)).toEqual([
+      "tester: start green (v2)", "tester: stop green for maintenance", "tester: roll back to blue (v1)", "tester: promote green (v2)", "tester: deploy v2 to green",
+    ]);
   }, 180_000);
 });

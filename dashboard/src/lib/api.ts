@@ -26,7 +26,9 @@ export type ActionRequest =
   | { kind: "promote" }
   | { kind: "rollback" }
   | { kind: "jobs"; owner: JobsOwner }
-  | { kind: "restore"; commit: string };
+  | { kind: "restore"; commit: string }
+  | { kind: "stop"; color: Color }
+  | { kind: "start"; color: Color };
 
 export class ApiError extends Error {
   constructor(
