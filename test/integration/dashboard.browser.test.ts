@@ -12,13 +12,25 @@ import { waitFor } from "../support/agent-bed.js";
 
 const SHOTS = "test-results/screenshots";
 
-describe("dashboard in a real browser", () => {
-  const bed = new ClusterBed({ prefix: "ui", git: true, state: { active: "blue", blue: "v1", green: "v1" } });
+const SIZES = [
+  { name: "desktop", prefix: "ui", width: 1280, height: 900 },
+  { name: "phone", prefix: "uip", width: 390, height: 844 },
+] as const;
+
+for (const size of SIZES) describe(`dashboard in a real browser (${size.name}, ${size.width}×${size.height})`, () => {
+  const bed = new ClusterBed({ prefix: size.prefix, git: true, state: { active: "blue", blue: "v1", green: "v1" } });
   let browser: Browser;
   let page: Page;
   let step = 0;
+  /** A screenshot of each step; and at every step the page fits its viewport (nothing to scroll sideways). */
   const shot = async (name: string) => {
-    await page.screenshot({ path: `${SHOTS}/${String(++step).padStart(2, "0")}-${name}.png`, fullPage: true });
+    await page.screenshot({ path: `${SHOTS}/${size.name}-${String(++step).padStart(2, "0")}-${name}.png`, fullPage: true });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    // Names the widest elements when it does not fit, so the failure says what to fix.
+    const wide = width <= size.width ? [] : await page.evaluate((w) => [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > w && ![...e.children].some((c) => c.getBoundingClientRect().right > w))
+      .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} right=${Math.round(e.getBoundingClientRect().right)}: ${(e.textContent ?? "").trim().slice(0, 40)}`), size.width);
+    expect(width, `document width at "${name}": ${wide.join(" | ")}`).toBeLessThanOrEqual(size.width);
   };
 
   beforeAll(async () => {
@@ -30,7 +42,7 @@ describe("dashboard in a real browser", () => {
       return s.colors?.blue.phase === "Ready" && s.colors.green.phase === "Ready" && s.router?.live === "blue";
     }, 60_000);
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page = await browser.newPage({ viewport: { width: size.width, height: size.height } });
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,5 +1,5 @@
 /** How states look: a tone (colour) and an icon, always shown next to the word itself. */
-import type { ColorPhase, Condition } from "../../../specs/api/status.js";
+import type { ColorPhase, Condition, ConditionType } from "../../../specs/api/status.js";
 
 export type Tone = "ok" | "warn" | "bad" | "info" | "idle";
 
@@ -33,6 +33,23 @@ export function conditionTone(c: Pick<Condition, "type" | "status">): Tone {
     default:
       return yes ? "bad" : "ok";
   }
+}
+
+/** Each condition in plain words for either answer, so none reads as a double negative ("Degraded: False"). */
+const CONDITION_WORDS: Record<ConditionType, [yes: string, no: string]> = {
+  Ready: ["Live traffic served", "Live traffic not served"],
+  Progressing: ["Working", "Nothing to do"],
+  Degraded: ["Degraded", "Everything reachable"],
+  Drifted: ["Drifted", "In sync"],
+  SpecInvalid: ["Files invalid", "Files valid"],
+  HistoryNotRecorded: ["Hand edit not recorded", "History recorded"],
+  HistoryNotPushed: ["History not pushed", "History pushed"],
+};
+
+export function conditionWords(c: Pick<Condition, "type" | "status">): string {
+  if (c.status === "Unknown") return `${c.type}: unknown`;
+  const [yes, no] = CONDITION_WORDS[c.type];
+  return c.status === "True" ? yes : no;
 }
 
 /** A container's state. Job containers sit exited or missing on colours that do not own jobs, so those are neutral. */
