@@ -13,7 +13,7 @@ import { otherColor } from "../../specs/types.js";
 import type { DesiredSource } from "../loop/desired-source.js";
 import type { Controller } from "../loop/controller.js";
 import type { StateRepo, Author } from "../history/state-repo.js";
-import { describeChange } from "../history/state-repo.js";
+import { describeChange } from "../history/describe-change.js";
 import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
 import type { Principal } from "../auth/hook.js";

@@ -2,6 +2,9 @@
  * Who may use the API: users with scrypt password hashes and API tokens (stored as sha256 hashes) in
  * one JSON file in the data dir, written atomically with mode 0600; and the roles and what they allow.
  * Sessions, CSRF and login rate limiting are in sessions.ts.
+ *
+ * One piece (~340 lines) on purpose: the file format, its lock-free atomic rewrite and every operation on
+ * users and tokens must agree on one in-memory document; splitting them would spread that invariant.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, readFileSync, statSync } from "node:fs";

@@ -5,16 +5,17 @@
  * edit saved without a commit is recorded as Switchyard's own commit before anything acts on it (see
  * `recordIfUncommitted`). History and "roll back to this revision" come from git. A deploy dir outside
  * git still works, without history.
+ *
+ * One piece (~430 lines) on purpose: every git operation on state.yaml goes through one StateRepo, which
+ * serialises them and owns the index handling; the plumbing, exec, push and diff helpers are apart.
  */
 import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import type { State } from "../../specs/state.js";
-import { COLORS, type Color } from "../../specs/types.js";
 import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../../specs/load.js";
 import { formatIssue } from "../../specs/source.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
-import { hash } from "../loop/desired-source.js";
+import { revisionOf } from "../../specs/revision.js";
 import { reconError } from "../errors.js";
 import { firstLines, git, GitError, redactUrls, runGit } from "./git-exec.js";
 import { blobIds, checkRepoState, commitText, ensureIndexFree, indexBusy, syncIndex } from "./git-commit.js";
@@ -131,7 +132,7 @@ export class StateRepo {
         if (onDisk !== null && (await this.validate(onDisk).then(() => true, () => false))) await this.recordLocked(onDisk);
       }
       const current = await this.readCurrent();
-      const currentRevision = current === null ? null : hash(current);
+      const currentRevision = current === null ? null : revisionOf(current);
       if (o.expectedRevision !== undefined && o.expectedRevision !== currentRevision) {
         throw reconError(
           "RECON_ERR_CONFLICT",
@@ -139,7 +140,7 @@ export class StateRepo {
           { expectedRevision: o.expectedRevision, currentRevision },
         );
       }
-      const revision = hash(o.text);
+      const revision = revisionOf(o.text);
       if (!enabled) {
         if (current !== o.text) await this.write(o.text);
         this.o.logger.info({ revision, author: o.author.name }, "state.yaml written (not committed: history is off)");
@@ -298,7 +299,7 @@ export class StateRepo {
     if (ids.blob === ids.head) return false;
     await checkRepoState(this.o.dir);
     const commit = await this.commitThenWrite(text, HAND_EDIT_MESSAGE, authorEnv(SWITCHYARD_AUTHOR), text);
-    if (commit) this.o.logger.warn({ commit, revision: hash(text) }, "state.yaml was saved by hand without a commit; recorded it as a commit by Switchyard");
+    if (commit) this.o.logger.warn({ commit, revision: revisionOf(text) }, "state.yaml was saved by hand without a commit; recorded it as a commit by Switchyard");
     return commit !== null;
   }
 
@@ -357,7 +358,7 @@ export class StateRepo {
         continue;
       }
       const size = Number(m[2]);
-      revisions.push(m[1] === "blob" ? hash(out.subarray(pos, pos + size).toString("utf8")) : null);
+      revisions.push(m[1] === "blob" ? revisionOf(out.subarray(pos, pos + size).toString("utf8")) : null);
       pos += size + 1;
     }
     return revisions;
@@ -406,49 +407,6 @@ export class StateRepo {
   private run(args: string[], o: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
     return runGit(args, { cwd: this.o.dir, ...o });
   }
-}
-
-/**
- * A message a person understands for the change from `before` to `after`: "deploy v2 to green",
- * "promote green (v2)", "roll back to blue (v1)", "stop blue", "move jobs to green", joined by commas.
- * Whether a switch is a promotion or a rollback is the caller's `intent` when given; otherwise a switch
- * to an older version tag (v1 after v2) reads as a rollback.
- */
-export function describeChange(before: State, after: State, o: { intent?: "promote" | "rollback" } = {}): string {
-  const b = before.spec;
-  const a = after.spec;
-  const starts: string[] = [];
-  const stops: string[] = [];
-  for (const c of COLORS) {
-    const was = b.colors[c];
-    const now = a.colors[c];
-    const wasRunning = was.stopped !== true;
-    const nowRunning = now.stopped !== true;
-    if (nowRunning && (!wasRunning || was.tag !== now.tag)) starts.push(was.tag === now.tag ? `start ${c} (${now.tag})` : `deploy ${now.tag} to ${c}`);
-    else if (!nowRunning && wasRunning) stops.push(`stop ${c}`);
-    else if (!nowRunning && was.tag !== now.tag) stops.push(`set ${c} to ${now.tag ?? "no tag"} (stopped)`);
-  }
-  const parts = [...starts];
-  if (a.active !== b.active) {
-    const tag = a.colors[a.active].tag;
-    const rollback = o.intent ? o.intent === "rollback" : isOlderVersion(tag, b.colors[b.active].tag);
-    parts.push(`${rollback ? "roll back to" : "promote"} ${a.active}${tag ? ` (${tag})` : ""}`);
-  }
-  parts.push(...stops);
-  const ownerBefore = b.jobs?.owner ?? "active";
-  const ownerAfter = a.jobs?.owner ?? "active";
-  if (ownerAfter !== ownerBefore) {
-    parts.push(ownerAfter === "none" ? "stop jobs (owner none)" : ownerAfter === "active" ? `move jobs to the active colour (${a.active})` : `move jobs to ${ownerAfter as Color}`);
-  }
-  if (parts.length > 0) return parts.join(", ");
-  return JSON.stringify(before) === JSON.stringify(after) ? "no change" : "edit state.yaml";
-}
-
-const versionOrder = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
-
-function isOlderVersion(tag: string | undefined, than: string | undefined): boolean {
-  const looksVersioned = (t: string | undefined): t is string => t !== undefined && /^v?\d/i.test(t);
-  return looksVersioned(tag) && looksVersioned(than) && versionOrder.compare(tag, than) < 0;
 }
 
 function authorEnv(a: Author): Record<string, string> {

@@ -2,6 +2,9 @@
  * The level-triggered loop. File changes, agent events and timers only queue a reconcile; each
  * reconcile re-reads the desired and observed state, plans from scratch, launches the next safe
  * actions and requeues. Restarting at any moment is safe: it resumes from observation, not memory.
+ *
+ * One piece (~310 lines) on purpose: the pass, its scheduling from the outcome and the wiring of observer,
+ * executor, alerts and status are the loop itself; the decisions live in plan, drift and status.
  */
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath, dirname } from "node:path";

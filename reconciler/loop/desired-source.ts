@@ -5,7 +5,7 @@
  * a state.yaml acts only once it is a commit: a hand edit saved without one is first recorded as
  * Switchyard's own commit (`record`); while that cannot be done, the last committed state stays in force.
  */
-import { createHash } from "node:crypto";
+import { revisionOf } from "../../specs/revision.js";
 import { readFile, stat } from "node:fs/promises";
 import { MAX_YAML_BYTES } from "../../specs/defaults.js";
 import { basename, join } from "node:path";
@@ -136,7 +136,7 @@ export class DesiredSource {
       return (await readFile(file)).toString("latin1");
     };
     const parts = await Promise.all(WATCHED_FILES.map((f) => part(f).catch((err: Error) => `\u0000${err.message}`)));
-    return hash(parts.join("\u0000\u0001"));
+    return revisionOf(parts.join("\u0000\u0001"));
   }
 
   /** Asks history to make `next`'s state.yaml a commit (recording a hand edit); "ok" when it may act. */
@@ -229,12 +229,9 @@ export class DesiredSource {
 function snapshot(dir: DeployDir): DesiredSnapshot {
   return {
     desired: { cluster: dir.cluster.value, state: dir.state.value },
-    revision: hash(dir.cluster.text + "\u0000" + dir.state.text),
-    stateRevision: hash(dir.state.text),
+    revision: revisionOf(dir.cluster.text + "\u0000" + dir.state.text),
+    stateRevision: revisionOf(dir.state.text),
     dir,
   };
 }
 
-export function hash(s: string): string {
-  return createHash("sha256").update(s).digest("hex").slice(0, 12);
-}

@@ -5,6 +5,9 @@
  * the disk write is queued and never blocks the reconcile loop. Secrets never reach the log: keys
  * named token, password, secret, authorization or cookie are redacted at any depth before anything
  * else sees the record.
+ *
+ * One piece (~300 lines) on purpose: appending, rotation, the tail read at start and redaction share one
+ * file layout and one sequence counter.
  */
 import { appendFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";

@@ -18,8 +18,12 @@
  *
  * The secret is never logged, and the URL is logged as origin + path only, with long path segments
  * masked (Slack-style URLs carry their credential in the path; query strings may carry tokens).
+ *
+ * One piece (~350 lines) on purpose: the queue, the single delivery worker, retries and Retry-After share
+ * the queue's state; signing is in webhook-signing.ts.
  */
-import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { signPayload } from "./webhook-signing.js";
 import type { Logger } from "../../common/log.js";
 import type { Alert, AlertSink } from "./alerts.js";
 
@@ -62,7 +66,6 @@ export const DEFAULT_WEBHOOK_MAX_RETRY_AFTER_MS = 300_000;
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
 export const DEFAULT_WEBHOOK_MAX_QUEUE = 1000;
 /** How far a signature's timestamp may be from the receiver's clock in `verifySignature`. */
-export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 export const SIGNATURE_HEADER = "x-switchyard-signature";
 export const TIMESTAMP_HEADER = "x-switchyard-timestamp";
 export const DELIVERY_HEADER = "x-switchyard-delivery";
@@ -299,29 +302,6 @@ export class WebhookSink implements AlertSink {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** `sha256=<hex>` of HMAC-SHA256(secret, `${timestamp}.${body}`): the value of `X-Switchyard-Signature`. */
-export function signPayload(secret: string, timestamp: string, body: string): string {
-  return "sha256=" + createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
-}
-
-/**
- * Checks a delivery's `X-Switchyard-Signature` against the secret, the `X-Switchyard-Timestamp` and the
- * raw request body (exact bytes, before any JSON parsing), in constant time. Also refuses a timestamp
- * further than `toleranceSeconds` (default 300) from now, so a captured delivery cannot be replayed
- * later; pass `Infinity` to skip that check.
- */
-export function verifySignature(
-  secret: string, timestamp: string, body: string, signature: string,
-  o: { toleranceSeconds?: number; now?: () => number } = {},
-): boolean {
-  if (!/^\d{1,15}$/.test(timestamp)) return false;
-  const tolerance = o.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
-  if (Number.isFinite(tolerance) && Math.abs((o.now ?? Date.now)() / 1000 - Number(timestamp)) > tolerance) return false;
-  const expected = Buffer.from(signPayload(secret, timestamp, body));
-  const given = Buffer.from(signature);
-  return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
 /** Origin + path, with query, fragment and credentials gone and long path segments (likely tokens) masked. */

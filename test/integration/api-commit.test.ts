@@ -14,7 +14,7 @@ import { startReconciler, type RunningReconciler } from "../../reconciler/main.j
 import { Users } from "../../reconciler/auth/users.js";
 import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import { waitFor } from "../support/agent-bed.js";
-import { hash } from "../../reconciler/loop/desired-source.js";
+import { revisionOf as hash } from "../../specs/revision.js";
 
 const rig = useApiReconciler("sy-api-commit-", async (users) => {
   await users.addUser("root", "admin", "root-password-1");

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { runGit } from "../../reconciler/history/git-exec.js";
 import { STALE_INDEX_LOCK_MS } from "../../reconciler/history/git-commit.js";
 import { pushHead, type PushOutcome } from "../../reconciler/history/push.js";
-import { hash } from "../../reconciler/loop/desired-source.js";
+import { revisionOf as hash } from "../../specs/revision.js";
 import { HAND_EDIT_GRACE_MS } from "../../reconciler/history/state-repo.js";
 import { isZombie } from "../support/procs.js";
 import { alice, bed, bob, count, refused, sh, stateText, temps, useGitSandbox } from "../support/git-bed.js";

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hash } from "../../reconciler/loop/desired-source.js";
+import { revisionOf as hash } from "../../specs/revision.js";
 import type { ReconError } from "../../reconciler/errors.js";
 import { alice, bed, bob, count, refused, sh, stateText, temps, useGitSandbox } from "../support/git-bed.js";
 

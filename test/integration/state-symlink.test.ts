@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { StateRepo } from "../../reconciler/history/state-repo.js";
-import { hash } from "../../reconciler/loop/desired-source.js";
+import { revisionOf as hash } from "../../specs/revision.js";
 import { ReconError } from "../../reconciler/errors.js";
 import { makeLogger } from "../../common/log.js";
 

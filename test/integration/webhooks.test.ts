@@ -5,7 +5,8 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebhookSink, safeTarget, verifySignature, type WebhookSinkOptions } from "../../reconciler/notify/webhooks.js";
+import { WebhookSink, safeTarget, type WebhookSinkOptions } from "../../reconciler/notify/webhooks.js";
+import { verifySignature } from "../../reconciler/notify/webhook-signing.js";
 import type { Alert } from "../../reconciler/notify/alerts.js";
 import { makeLogger } from "../../common/log.js";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

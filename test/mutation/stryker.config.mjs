@@ -26,7 +26,7 @@ export default {
     "reconciler/loop/memory.ts",
     "reconciler/loop/drift.ts",
     // signing and verification only (the delivery queue is covered by test/integration/webhooks.test.ts)
-    "reconciler/notify/webhooks.ts:304-333",
+    "reconciler/notify/webhook-signing.ts",
     "reconciler/auth/sessions.ts",
     "reconciler/auth/hook.ts",
     "node-agent/auth.ts",

@@ -1,6 +1,6 @@
 /** describeChange: the commit message a person reads for each kind of change, as a table. */
 import { describe, expect, it } from "vitest";
-import { describeChange } from "../../reconciler/history/state-repo.js";
+import { describeChange } from "../../reconciler/history/describe-change.js";
 import { parseSpec } from "../../specs/load.js";
 import type { State } from "../../specs/state.js";
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { createHmac } from "node:crypto";
-import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS, safeTarget, signPayload, verifySignature } from "../../reconciler/notify/webhooks.js";
+import { safeTarget } from "../../reconciler/notify/webhooks.js";
+import { DEFAULT_SIGNATURE_TOLERANCE_SECONDS, signPayload, verifySignature } from "../../reconciler/notify/webhook-signing.js";
 
 const secret = "s3cret-key";
 const body = '{"version":1,"alert":{"name":"NodeUnreachable"}}';
