@@ -9,7 +9,7 @@ import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig
 import { TokenGuard } from "./auth.js";
 import { splitListen } from "../common/values.js";
 import { makeLogger, type Logger } from "../common/log.js";
-import { NodeAgent } from "./node.js";
+import { NodeAgent } from "./node/agent.js";
 import { DockerRuntime } from "./docker-runtime.js";
 import { buildAgentServer, type AgentCore } from "./server.js";
 import type { Runtime } from "./runtime.js";

@@ -132,6 +132,9 @@ export const leaseRequestSchema = {
   },
 } as const;
 
+/** A health view (a node's probe of its container, a router's of an upstream node); "unknown" before any verdict. */
+export const healthStates = ["healthy", "unhealthy", "unknown"] as const;
+
 export const serviceStates = ["pulling", "starting", "running", "unhealthy", "stopping", "exited", "missing"] as const;
 
 export const serviceStatusSchema = {
@@ -143,7 +146,7 @@ export const serviceStatusSchema = {
     tag: { anyOf: [tagSchema, { type: "null" }] },
     containerId: { anyOf: [{ type: "string" }, { type: "null" }] },
     state: { type: "string", enum: serviceStates },
-    health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+    health: { type: "string", enum: healthStates },
     /** ISO time of the last state change. */
     since: { type: "string" },
     /** What went wrong, in words a person can act on. */
@@ -197,7 +200,7 @@ export const routerStatusSchema = {
           color: colorSchema,
           service: nameSchema,
           node: nameSchema,
-          health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+          health: { type: "string", enum: healthStates },
         },
       },
     },
@@ -237,5 +240,6 @@ export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];
+export type Health = (typeof healthStates)[number];
 export type LeaseStatus = FromSchema<typeof leaseStatusSchema>;
 export type RouterStatus = FromSchema<typeof routerStatusSchema>;
