@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
-import type { NodeSpec } from "../specs/wire.js";
 import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig } from "./config.js";
 import { TokenGuard } from "./auth.js";
 import { splitListen } from "../common/values.js";
@@ -58,14 +57,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
       bootId,
     });
     await node.start();
-    core = {
-      role: "node",
-      status: () => node.status(),
-      applySpec: (s) => node.applySpec(s as NodeSpec),
-      onChange: (l) => node.onChange(l),
-      grantLease: (e, t) => node.grantLease(e, t),
-      revokeLease: () => node.revokeLease(),
-    };
+    core = node;
     closeCore = async () => {
       await node.close();
       await runtime.close();
