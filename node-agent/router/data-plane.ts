@@ -12,6 +12,10 @@
  * table now names. Traffic that asked for a colour by its own host name (blue.example.com) is never
  * stranded by a flip: it still goes where it asked to. A flip back before the deadline un-strands. The
  * counts in status() include stranded connections until they end, so the reconciler can see a colour drain.
+ *
+ * Why one file past 300 lines: the table swap, the upstream pools it keeps or retires, the drain judgement
+ * over open connections and the durable apply are one transaction on the same state; the parsing, routing,
+ * bounds and storage it uses live apart (table.ts, upstream-bounds.ts, table-store.ts).
  */
 import { createServer, type Server } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
