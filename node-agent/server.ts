@@ -35,6 +35,8 @@ export interface AgentServerOptions {
   guard: TokenGuard;
   logger: Logger;
   tls?: { cert: Buffer; key: Buffer };
+  /** False while the core starts (the port is bound first): every route but healthz answers 503 meanwhile. */
+  ready?: () => boolean;
 }
 
 /** Largest request body accepted. A node spec is a few KiB. */
@@ -63,6 +65,9 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
     }
     req.log.warn({ ip: req.ip, route: req.url }, "authentication failed");
     throw agentError("AGENT_ERR_UNAUTHORIZED", "missing or wrong bearer token");
+  });
+  app.addHook("onRequest", async (req) => {
+    if (o.ready && !o.ready() && !(req.url === "/v1/healthz" && req.method === "GET")) throw agentError("AGENT_ERR_RUNTIME", "the agent is starting; try again in a moment");
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {

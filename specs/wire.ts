@@ -151,6 +151,26 @@ export const serviceStatusSchema = {
     since: { type: "string" },
     /** What went wrong, in words a person can act on. */
     error: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /**
+     * A job that stopped by itself under a held lease, which the agent starts again (with backoff when it
+     * keeps dying). Absent when it never died, once it has run JOB_RESTART_RESET_MS in one go, and when the
+     * lease or the spec stops the job.
+     */
+    restarts: {
+      type: "object",
+      additionalProperties: false,
+      required: ["count", "lastExit", "lastExitAt", "nextRestartAt"],
+      properties: {
+        /** Deaths since it last ran JOB_RESTART_RESET_MS in one go. */
+        count: { type: "integer", minimum: 1 },
+        /** How it last stopped, e.g. "exited (137)", "missing". */
+        lastExit: { type: "string" },
+        /** ISO time the agent saw it stopped. */
+        lastExitAt: { type: "string" },
+        /** ISO time of the next start while it waits out its backoff; null while it runs or is being started. */
+        nextRestartAt: { anyOf: [{ type: "string" }, { type: "null" }] },
+      },
+    },
     pull: {
       type: "object",
       additionalProperties: false,

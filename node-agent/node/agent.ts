@@ -2,7 +2,7 @@
  * One node's agent core (role: node): holds the accepted spec, has it converged when a new one arrives, and
  * observes always. The parts: admission.ts (what is accepted), convergence.ts (bringing workloads to it),
  * observer.ts (what runs and how healthy), status.ts (NodeStatus services). Job containers run only under
- * a held lease (lease.ts).
+ * a held lease (lease.ts), and run again when they die under it (job-restarts.ts).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import { Lease, type LeaseMemory } from "../lease.js";
-import type { Runtime } from "../runtime.js";
+import type { Runtime, Workload } from "../runtime.js";
 import { admitSpec, restoreSpec, type NodeBounds } from "./admission.js";
 import { Converger } from "./convergence.js";
 import { Observer } from "./observer.js";
@@ -50,6 +50,7 @@ export class NodeAgent {
       changedSoon: () => this.emitSoon(),
       refresh: () => this.seen.refresh(),
       scheduleRefresh: () => this.seen.scheduleRefresh(),
+      observed: (ws: readonly Workload[], listedAt: number) => this.work.jobsObserved(ws, listedAt),
     };
     this.seen = new Observer(host);
     this.work = new Converger({ ...host, lease: () => this.lease });

@@ -1,13 +1,16 @@
 /**
  * Convergence: brings this node's workloads to the accepted spec — web services when a new spec arrives,
- * job services whenever the lease or the spec changes (only under a held lease). Between specs it never
- * repairs web drift by itself: the reconciler's drift policy decides.
+ * job services whenever the lease or the spec changes (only under a held lease), and a job that died under
+ * the held lease again after its backoff (job-restarts.ts). Between specs it never repairs web drift by
+ * itself: the reconciler's drift policy decides.
  */
+import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload } from "../runtime.js";
 import { matches, satisfied, workloadDef } from "./workload.js";
+import { JobRestarts } from "./job-restarts.js";
 
 /** What convergence needs from the node agent around it. */
 export interface ConvergeHost {
@@ -36,7 +39,13 @@ export class Converger {
   private wanted = 0;
   private done = 0;
   private loop: Promise<void> | undefined;
+  /** Deaths and backoff of job services under the held lease. */
+  readonly restarts = new JobRestarts();
   private jobsLock: Promise<unknown> = Promise.resolve();
+  private jobsBusy = false;
+  /** performance.now() when job convergence last ended. */
+  private jobsSettledAt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly h: ConvergeHost) {}
@@ -56,6 +65,7 @@ export class Converger {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.loop?.catch(() => undefined);
   }
 
@@ -64,6 +74,38 @@ export class Converger {
     const run = this.jobsLock.then(() => this.convergeJobsNow());
     this.jobsLock = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * A fresh listing of this node's workloads (begun at `listedAt`, performance.now()): a job that should run
+   * under the held lease and does not is dead.
+   */
+  jobsObserved(workloads: readonly Workload[], listedAt: number): void {
+    // Convergence itself stops and starts jobs: what a listing from before it settled shows is no death.
+    if (this.jobsBusy || listedAt < this.jobsSettledAt || this.closed) return;
+    const spec = this.h.spec();
+    const lease = this.h.lease();
+    const run = lease.held() && spec !== null && !spec.stopped && spec.tag !== undefined;
+    const jobs = run ? Object.entries(spec.services).filter(([, s]) => s.job).map(([n]) => n) : [];
+    const died = this.restarts.observe(workloads, jobs, lease.currentEpoch(), Date.now());
+    for (const name of died) {
+      const r = this.restarts.status(name)!;
+      this.h.logger.warn({ service: name, exit: r.lastExit, restarts: r.count, nextRestartAt: r.nextRestartAt }, "job stopped under the lease; starting it again");
+    }
+    if (died.length > 0) this.h.changed();
+    this.armRestart(this.restarts.nextWait(Date.now()));
+  }
+
+  private armRestart(wait: number | null): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (wait === null || this.closed) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.restarts.due(Date.now())) void this.convergeJobs();
+      this.armRestart(this.restarts.nextWait(Date.now()));
+    }, wait);
+    this.restartTimer.unref();
   }
 
   private async runLoop(): Promise<void> {
@@ -117,6 +159,16 @@ export class Converger {
   }
 
   private async convergeJobsNow(): Promise<void> {
+    this.jobsBusy = true;
+    try {
+      await this.convergeJobsUnderLock();
+    } finally {
+      this.jobsBusy = false;
+      this.jobsSettledAt = performance.now();
+    }
+  }
+
+  private async convergeJobsUnderLock(): Promise<void> {
     const spec = this.h.spec();
     const lease = this.h.lease();
     const all = (await this.h.runtime.list(spec?.app ?? "", this.h.name)).filter((w) => w.kind === "job");
@@ -130,21 +182,29 @@ export class Converger {
       return keep ? undefined : this.stopWorkload(w, svc?.stopTimeoutSeconds ?? 10);
     }));
     if (!run) {
+      this.restarts.reset();
+      this.armRestart(null);
       await this.h.refresh();
       return;
     }
     for (const [name, svc] of Object.entries(spec!.services)) {
       if (!svc.job) continue;
       const running = all.some((w) => w.service === name && w.running && w.epoch === epoch && matches(w, name, svc, spec!));
-      if (running) continue;
+      if (running) {
+        this.restarts.started(epoch, name);
+        continue;
+      }
+      if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
       if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
         await this.h.runtime.ensureImage(spec!.repository, spec!.tag!);
         if (!lease.held()) return;
         await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
+        this.restarts.started(epoch, name);
         this.errors.delete(name);
       } catch (err) {
         this.errors.set(name, (err as Error).message);
+        this.armRestart(this.restarts.failed(epoch, name, `cannot start: ${(err as Error).message}`, Date.now()));
       }
     }
     this.h.scheduleRefresh();

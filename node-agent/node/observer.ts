@@ -2,6 +2,7 @@
  * Observation: this node's workloads as the runtime lists them (on runtime events, debounced, and on a slow
  * resync), and one health probe per running web workload with a host port.
  */
+import { performance } from "node:perf_hooks";
 import type { NodeSpec, NodeServiceSpec } from "../../specs/wire.js";
 import { canonical } from "../../specs/equality.js";
 import { HealthProbe } from "../health.js";
@@ -18,6 +19,8 @@ export interface ObserverHost {
   readonly publishAddress: string;
   spec(): NodeSpec | null;
   changed(): void;
+  /** Each successful listing, before `changed`; `listedAt` is performance.now() when the listing began. */
+  observed(workloads: readonly Workload[], listedAt: number): void;
 }
 
 export class Observer {
@@ -73,8 +76,10 @@ export class Observer {
       do {
         this.refreshAgain = false;
         try {
+          const listedAt = performance.now();
           this.workloads = await this.h.runtime.list(this.h.spec()?.app ?? "", this.h.name);
           this.runtimeError = null;
+          this.h.observed(this.workloads, listedAt);
         } catch (err) {
           this.runtimeError = (err as Error).message;
         }

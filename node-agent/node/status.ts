@@ -46,6 +46,7 @@ export class ServiceStatusBook {
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
+    const restarts = svc?.job ? this.work.restarts.status(name) : undefined;
     return {
       tag,
       containerId: pull ? null : w?.id ?? null,
@@ -54,6 +55,7 @@ export class ServiceStatusBook {
       since,
       error,
       ...(pull ? { pull } : {}),
+      ...(restarts ? { restarts } : {}),
     };
   }
 }

@@ -66,6 +66,12 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
           if (svc.job) {
             const running = s && (s.state === "running" || s.state === "starting" || s.state === "unhealthy");
             if (running && status.lease.state !== "held") add("JobWithoutLease", "critical", `${n.name}/${svcName}`, `job ${svcName} runs on ${n.name} without a lease`, { node: n.name, color: c, service: svcName });
+            // The agent saw it die under the held lease: down while it waits to start again, and while it keeps dying.
+            const r = s?.restarts;
+            if (r && status.lease.state === "held" && (!running || r.count > 1)) {
+              const why = running ? `keeps stopping: ${r.count} times, last with ${r.lastExit}` : `is down: it stopped with ${r.lastExit}; the agent starts it again ${r.nextRestartAt ? `at ${r.nextRestartAt}` : "now"}`;
+              add("JobDown", "critical", `${n.name}/${svcName}`, `job ${svcName} on ${n.name} (${c}) ${why}`, { node: n.name, color: c, service: svcName });
+            }
             continue;
           }
           if (!s || s.state === "missing" || s.state === "exited") {
