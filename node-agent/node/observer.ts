@@ -12,6 +12,11 @@ import type { Runtime, Workload } from "../runtime.js";
 const RESYNC_MS = 30_000;
 /** Coalesce bursts of runtime events into one refresh. */
 const REFRESH_DEBOUNCE_MS = 25;
+/**
+ * A runtime may announce a change before its own listing shows it (Docker lists a container as running
+ * for a moment after its `die` event): every burst of events is listed once more this much later.
+ */
+const EVENT_SETTLE_MS = 500;
 
 export interface ObserverHost {
   readonly name: string;
@@ -32,6 +37,7 @@ export class Observer {
   private unwatch: (() => void) | undefined;
   private resync: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private closed = false;
@@ -40,7 +46,15 @@ export class Observer {
 
   /** Follows runtime events from now on. */
   watch(): void {
-    this.unwatch = this.h.runtime.watch(this.h.name, () => this.scheduleRefresh());
+    this.unwatch = this.h.runtime.watch(this.h.name, () => {
+      this.scheduleRefresh();
+      if (this.settleTimer || this.closed) return;
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        this.scheduleRefresh();
+      }, EVENT_SETTLE_MS);
+      this.settleTimer.unref();
+    });
     this.resync = setInterval(() => this.scheduleRefresh(), RESYNC_MS);
     this.resync.unref();
   }
@@ -50,6 +64,7 @@ export class Observer {
     this.unwatch?.();
     if (this.resync) clearInterval(this.resync);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     for (const p of this.probes.values()) p.stop();
   }
 

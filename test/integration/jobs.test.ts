@@ -9,7 +9,8 @@ import { ClusterBed, Relay } from "../support/cluster-bed.js";
 import { JobTimeline, Store, percentile } from "../support/jobs-rig.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
-import { waitFor } from "../support/agent-bed.js";
+import { docker, waitFor } from "../support/agent-bed.js";
+import { procsOfNode } from "../support/procs.js";
 import type { ClusterStatus } from "../../reconciler/loop/status.js";
 
 const TTL_S = 3;
@@ -46,6 +47,19 @@ async function ownedBy(bed: ClusterBed, store: Store, color: string, sinceMs: nu
   }, timeoutMs, 50);
 }
 
+/** Kills the worker of `node` behind its agent's back (SIGKILL, like `docker kill`). */
+async function killWorker(runtime: Runtime, node: string): Promise<void> {
+  if (runtime === "docker") {
+    const list = await docker.listContainers({ filters: { label: [`dev.switchyard.node=${node}`, "dev.switchyard.service=worker"] } });
+    expect(list.length).toBe(1);
+    await docker.getContainer(list[0]!.Id).kill();
+    return;
+  }
+  const procs = procsOfNode(node).filter((pr) => pr.env.SWITCHYARD_SERVICE === "worker");
+  expect(procs.length).toBeGreaterThan(0);
+  for (const pr of procs) process.kill(pr.pid, "SIGKILL");
+}
+
 function noDuplicates(r: Awaited<ReturnType<Store["records"]>>): void {
   const ids = r.delivered.map((d) => d.id);
   expect(new Set(ids).size).toBe(ids.length);
@@ -77,6 +91,19 @@ for (const runtime of ["docker", "process"] as const) {
   const p = (prefix: string) => (runtime === "docker" ? prefix : `${prefix}p`);
   describe(`${runtime}: jobs: 50 handoffs under continuous job load`, () => {
     const t = useRig(runtime, p("jb1"));
+
+    it("a worker killed behind the agent's back runs again; dying twice fires JobDown", async () => {
+      const node = `${p("jb1")}-blue-1`;
+      await killWorker(runtime, node);
+      await ownedBy(t().bed, t().store, "blue", Date.now(), 20_000); // delivering again, without a handoff
+      await killWorker(runtime, node);
+      const alert = await waitFor("JobDown firing", async () => {
+        const { alerts } = await t().bed.api<{ alerts: { name: string; state: string; labels: Record<string, string>; summary: string }[] }>("/api/v1/alerts");
+        return alerts.find((a) => a.name === "JobDown" && a.state === "firing" && a.labels.node === node);
+      }, 20_000);
+      expect(alert.summary).toMatch(/job worker on .*-blue-1 \(blue\) (keeps stopping|is down)/);
+      await ownedBy(t().bed, t().store, "blue", Date.now(), 20_000);
+    });
 
     it("no notification twice, never both colours at once; the gap is measured", async () => {
       let owner: "blue" | "green" = "blue";
