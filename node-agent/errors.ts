@@ -1,7 +1,11 @@
 /**
- * Every error the agent answers with, by code, with its HTTP status. One error class; handlers throw
- * `agentError(code, message)` and the server turns it into `{ error: { code, message } }`.
+ * Every error the agent answers with, by code, with its HTTP status (each code's meaning is published in
+ * specs/errors.ts). Handlers throw `agentError(code, message)` and the server turns it into
+ * `{ error: { code, message } }`.
  */
+import { codedErrors } from "../common/coded-error.js";
+import type { ErrorCode } from "../specs/errors.js";
+
 export const agentErrors = {
   AGENT_ERR_UNAUTHORIZED: 401,
   AGENT_ERR_RATE_LIMITED: 429,
@@ -21,23 +25,11 @@ export const agentErrors = {
   AGENT_ERR_INTERNAL: 500,
   AGENT_ERR_RUNTIME: 503,
   AGENT_ERR_TOO_MANY_STREAMS: 503,
-} as const;
+} as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type AgentErrorCode = keyof typeof agentErrors;
 
-export class AgentError extends Error {
-  readonly statusCode: number;
-  constructor(readonly code: AgentErrorCode, message: string, readonly details?: unknown) {
-    super(message);
-    this.name = "AgentError";
-    this.statusCode = agentErrors[code];
-  }
-
-  toJSON(): { error: { code: AgentErrorCode; message: string; details?: unknown } } {
-    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } };
-  }
-}
-
-export function agentError(code: AgentErrorCode, message: string, details?: unknown): AgentError {
-  return new AgentError(code, message, details);
-}
+const made = codedErrors("AgentError", agentErrors);
+export const AgentError = made.ErrorClass;
+export type AgentError = InstanceType<typeof AgentError>;
+export const agentError = made.create;

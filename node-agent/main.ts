@@ -4,14 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
-import type { NodeSpec } from "../specs/wire.js";
 import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig } from "./config.js";
 import { TokenGuard } from "./auth.js";
 import { splitListen } from "../common/values.js";
 import { makeLogger, type Logger } from "../common/log.js";
-import { NodeAgent } from "./node.js";
+import { NodeAgent } from "./node/agent.js";
 import { DockerRuntime } from "./docker-runtime.js";
 import { buildAgentServer, type AgentCore } from "./server.js";
+import { lockDataDir } from "./data-dir-lock.js";
 import type { Runtime } from "./runtime.js";
 
 export interface RunningAgent {
@@ -30,6 +30,12 @@ export interface StartAgentOptions {
   runtime?: Runtime;
 }
 
+/**
+ * Starts an agent. Order matters: the data dir is locked and the API port bound before the core touches
+ * any workload (a node's start stops job leftovers), so a second agent on the same config, or one whose port
+ * is taken, fails having changed nothing. Whatever fails, everything started so far is closed again and
+ * the error is thrown (the CLI exits non-zero).
+ */
 export async function startAgent(configFile: string, opts: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = await loadAgentConfig(configFile);
   const logger = opts.logger ?? makeLogger("switchyard-agent").child({ node: config.name });
@@ -37,59 +43,65 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const bootId = randomUUID();
-
-  let core: AgentCore;
-  let closeCore: () => Promise<void>;
-  if (config.role === "router") {
-    const { RouterAgent } = await import("./router-agent.js");
-    const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, logger, bootId });
-    await router.start();
-    core = router;
-    closeCore = () => router.close();
-  } else {
-    const runtime = opts.runtime ?? (await makeRuntime(config, logger));
-    const node = new NodeAgent({
-      name: config.name,
-      dataDir: config.dataDir,
-      runtime,
-      publishAddress: config.publishAddress,
-      allowedRepositories: config.allowedRepositories,
-      logger,
-      bootId,
-    });
-    await node.start();
-    core = {
-      role: "node",
-      status: () => node.status(),
-      applySpec: (s) => node.applySpec(s as NodeSpec),
-      onChange: (l) => node.onChange(l),
-      grantLease: (e, t) => node.grantLease(e, t),
-      revokeLease: () => node.revokeLease(),
-    };
-    closeCore = async () => {
-      await node.close();
-      await runtime.close();
-    };
-  }
-
-  const server = buildAgentServer({ core, guard: new TokenGuard(token), logger, ...(tls ? { tls } : {}) });
-  const [host, port] = splitListen(opts.listen ?? config.listen);
-  await server.listen({ host, port });
-  const addr = server.server.address();
-  const boundPort = typeof addr === "object" && addr ? addr.port : port;
-  const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
-  logger.info({ url, role: config.role, runtime: config.runtime }, "agent listening");
-  let closing: Promise<void> | undefined;
-  return {
-    config,
-    server,
-    url,
-    close: () =>
-      (closing ??= (async () => {
-        await server.close();
-        await closeCore();
-      })()),
+  const undo: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const step of undo.splice(0).reverse()) await step().catch((err: Error) => logger.warn({ err: err.message }, "closing after a failed start"));
   };
+
+  try {
+    const lock = await lockDataDir(config.dataDir);
+    undo.push(() => lock.release());
+
+    let core: AgentCore;
+    let startCore: () => Promise<void>;
+    if (config.role === "router") {
+      const { RouterAgent } = await import("./router-agent.js");
+      const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, logger, bootId });
+      core = router;
+      startCore = async () => {
+        undo.push(() => router.close());
+        await router.start();
+      };
+    } else {
+      const runtime = opts.runtime ?? (await makeRuntime(config, logger));
+      undo.push(() => runtime.close());
+      const node = new NodeAgent({
+        name: config.name,
+        dataDir: config.dataDir,
+        runtime,
+        publishAddress: config.publishAddress,
+        allowedRepositories: config.allowedRepositories,
+        logger,
+        bootId,
+      });
+      core = node;
+      startCore = async () => {
+        undo.push(() => node.close());
+        await node.start();
+      };
+    }
+
+    let started = false;
+    const server = buildAgentServer({ core, guard: new TokenGuard(token), logger, ready: () => started, ...(tls ? { tls } : {}) });
+    const [host, port] = splitListen(opts.listen ?? config.listen);
+    const closeServer = () => server.close();
+    undo.push(closeServer);
+    await server.listen({ host, port });
+    await startCore();
+    started = true;
+    // From now on a close stops the API first, then the core.
+    undo.splice(undo.indexOf(closeServer), 1);
+    undo.push(closeServer);
+    const addr = server.server.address();
+    const boundPort = typeof addr === "object" && addr ? addr.port : port;
+    const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${boundPort}`;
+    logger.info({ url, role: config.role, runtime: config.runtime }, "agent listening");
+    let closing: Promise<void> | undefined;
+    return { config, server, url, close: () => (closing ??= closeAll()) };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
 }
 
 async function makeRuntime(config: ResolvedAgentConfig, logger: Logger): Promise<Runtime> {

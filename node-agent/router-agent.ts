@@ -4,7 +4,7 @@
  * in-flight counts so the reconciler never replaces a colour that still serves requests.
  */
 import type { Logger } from "pino";
-import type { NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
+import type { NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
 import { RouterDataPlane } from "./router/data-plane.js";
 
@@ -53,8 +53,7 @@ export class RouterAgent {
     };
   }
 
-  async applySpec(s: NodeSpec | RouterSpec): Promise<{ changed: boolean }> {
-    const spec = s as RouterSpec;
+  async applySpec(spec: RouterSpec): Promise<{ changed: boolean }> {
     // Also for the table already served: the answer waits until it is durable.
     const changed = await this.plane.apply(spec);
     if (changed) this.emit();

@@ -11,21 +11,32 @@ import type { TokenGuard } from "./auth.js";
 import { SseHub } from "../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 
-/** What the server needs from the agent behind it (a node or a router). */
-export interface AgentCore {
-  readonly role: "node" | "router";
+interface CoreOf<R extends "node" | "router", S> {
+  readonly role: R;
   status(): NodeStatus;
-  applySpec(spec: NodeSpec | RouterSpec): Promise<{ changed: boolean }>;
+  applySpec(spec: S): Promise<{ changed: boolean }>;
   onChange(listener: () => void): () => void;
-  grantLease?(epoch: number, ttlMs: number): Promise<void>;
-  revokeLease?(): Promise<void>;
 }
+
+/** What the server needs from a node agent behind it: it takes NodeSpecs and holds the job lease. */
+export interface NodeCore extends CoreOf<"node", NodeSpec> {
+  grantLease(epoch: number, ttlMs: number): Promise<void>;
+  revokeLease(): Promise<void>;
+}
+
+/** What the server needs from a router agent behind it: it takes RouterSpecs and runs no jobs. */
+export type RouterCore = CoreOf<"router", RouterSpec>;
+
+/** The agent behind the server, typed by its role: each takes only its own kind of spec. */
+export type AgentCore = NodeCore | RouterCore;
 
 export interface AgentServerOptions {
   core: AgentCore;
   guard: TokenGuard;
   logger: Logger;
   tls?: { cert: Buffer; key: Buffer };
+  /** False while the core starts (the port is bound first): every route but healthz answers 503 meanwhile. */
+  ready?: () => boolean;
 }
 
 /** Largest request body accepted. A node spec is a few KiB. */
@@ -55,6 +66,9 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
     req.log.warn({ ip: req.ip, route: req.url }, "authentication failed");
     throw agentError("AGENT_ERR_UNAUTHORIZED", "missing or wrong bearer token");
   });
+  app.addHook("onRequest", async (req) => {
+    if (o.ready && !o.ready() && !(req.url === "/v1/healthz" && req.method === "GET")) throw agentError("AGENT_ERR_RUNTIME", "the agent is starting; try again in a moment");
+  });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     const e = toAgentError(err);
@@ -80,28 +94,29 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
       throw agentError(kind === "RouterSpec" || kind === "NodeSpec" ? "AGENT_ERR_WRONG_ROLE" : "AGENT_ERR_INVALID_SPEC",
         `this agent has role ${o.core.role} and takes kind ${expected}, got ${JSON.stringify(kind) ?? "nothing"}`);
     }
-    const v = validateAgainst<NodeSpec | RouterSpec>(o.core.role === "router" ? "router-spec" : "node-spec", body);
-    if (!v.ok) throw agentError("AGENT_ERR_INVALID_SPEC", v.issues.map((i) => i.message).join("; ").slice(0, 2000), v.issues.slice(0, 20));
-    const r = await o.core.applySpec(v.value);
+    const core = o.core;
+    const r = core.role === "router" ? await applyValid(core, "router-spec", body) : await applyValid(core, "node-spec", body);
     void reply.code(r.changed ? 202 : 200);
-    return { accepted: true, changed: r.changed, generation: v.value.generation };
+    return { accepted: true, changed: r.changed, generation: r.generation };
   });
 
   /** Grant or renew the job lease. */
   app.put("/v1/lease", async (req) => {
-    if (!o.core.grantLease) throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
+    const core = o.core;
+    if (core.role !== "node") throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
     const body = requireJsonObject(req);
     const v = validateAgainst<LeaseRequest>("lease", body);
     if (!v.ok) throw agentError("AGENT_ERR_BAD_REQUEST", v.issues.map((i) => i.message).join("; "), v.issues);
-    await o.core.grantLease(v.value.epoch, v.value.ttlMs);
-    return o.core.status().lease;
+    await core.grantLease(v.value.epoch, v.value.ttlMs);
+    return core.status().lease;
   });
 
   /** Revoke the job lease; answers once every job container of this node has stopped. */
   app.delete("/v1/lease", async () => {
-    if (!o.core.revokeLease) throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
-    await o.core.revokeLease();
-    return o.core.status().lease;
+    const core = o.core;
+    if (core.role !== "node") throw agentError("AGENT_ERR_WRONG_ROLE", "a router runs no jobs and holds no lease");
+    await core.revokeLease();
+    return core.status().lease;
   });
 
   /** Server-sent events: a status snapshot at once and whenever anything changes. */
@@ -137,6 +152,14 @@ function watch(core: AgentCore, req: FastifyRequest, reply: FastifyReply, stream
     setImmediate(send);
   });
   stream.onClose(off);
+}
+
+/** Validates the body against the core's spec schema (a coded refusal with the schema's complaints) and applies it. */
+async function applyValid<S extends NodeSpec | RouterSpec>(core: CoreOf<"node" | "router", S>, schema: "node-spec" | "router-spec", body: object): Promise<{ changed: boolean; generation: number }> {
+  const v = validateAgainst<S>(schema, body);
+  if (!v.ok) throw agentError("AGENT_ERR_INVALID_SPEC", v.issues.map((i) => i.message).join("; ").slice(0, 2000), v.issues.slice(0, 20));
+  const r = await core.applySpec(v.value);
+  return { changed: r.changed, generation: v.value.generation };
 }
 
 function requireJsonObject(req: FastifyRequest): object {

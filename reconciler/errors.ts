@@ -1,4 +1,10 @@
-/** Every error the reconciler API answers with, by code, with its HTTP status. */
+/**
+ * Every error the reconciler API answers with, by code, with its HTTP status (each code's meaning is
+ * published in specs/errors.ts).
+ */
+import { codedErrors } from "../common/coded-error.js";
+import type { ErrorCode } from "../specs/errors.js";
+
 export const reconErrors = {
   RECON_ERR_UNAUTHORIZED: 401,
   RECON_ERR_FORBIDDEN: 403,
@@ -13,23 +19,11 @@ export const reconErrors = {
   RECON_ERR_TOO_MANY_STREAMS: 503,
   RECON_ERR_REGISTRY: 502,
   RECON_ERR_INTERNAL: 500,
-} as const;
+} as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type ReconErrorCode = keyof typeof reconErrors;
 
-export class ReconError extends Error {
-  readonly statusCode: number;
-  constructor(readonly code: ReconErrorCode, message: string, readonly details?: unknown) {
-    super(message);
-    this.name = "ReconError";
-    this.statusCode = reconErrors[code];
-  }
-
-  toJSON(): { error: { code: ReconErrorCode; message: string; details?: unknown } } {
-    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } };
-  }
-}
-
-export function reconError(code: ReconErrorCode, message: string, details?: unknown): ReconError {
-  return new ReconError(code, message, details);
-}
+const made = codedErrors("ReconError", reconErrors);
+export const ReconError = made.ErrorClass;
+export type ReconError = InstanceType<typeof ReconError>;
+export const reconError = made.create;

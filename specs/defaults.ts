@@ -34,6 +34,16 @@ export const LEASE_SAFETY_MARGIN_MS = 2_000;
 /** Leases are renewed every third of their TTL. */
 export const LEASE_RENEW_FRACTION = 1 / 3;
 
+/**
+ * A job that stops by itself while its node holds the lease is started again: at once the first time, then
+ * after this long, doubling each time it dies again (the kubelet's CrashLoopBackOff) ...
+ */
+export const JOB_RESTART_BACKOFF_INITIAL_MS = 1_000;
+/** ... up to this long (the kubelet's cap, 5 minutes) ... */
+export const JOB_RESTART_BACKOFF_MAX_MS = 5 * 60_000;
+/** ... and the count starts over once it has run this long in one go (KEP-4603: 10 minutes). */
+export const JOB_RESTART_RESET_MS = 10 * 60_000;
+
 export const DEFAULT_DRIFT_POLICY = "heal";
 /**
  * A problem must be observed this long before its alert fires (and before it counts in Degraded and

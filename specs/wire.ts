@@ -132,6 +132,9 @@ export const leaseRequestSchema = {
   },
 } as const;
 
+/** A health view (a node's probe of its container, a router's of an upstream node); "unknown" before any verdict. */
+export const healthStates = ["healthy", "unhealthy", "unknown"] as const;
+
 export const serviceStates = ["pulling", "starting", "running", "unhealthy", "stopping", "exited", "missing"] as const;
 
 export const serviceStatusSchema = {
@@ -143,11 +146,31 @@ export const serviceStatusSchema = {
     tag: { anyOf: [tagSchema, { type: "null" }] },
     containerId: { anyOf: [{ type: "string" }, { type: "null" }] },
     state: { type: "string", enum: serviceStates },
-    health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+    health: { type: "string", enum: healthStates },
     /** ISO time of the last state change. */
     since: { type: "string" },
     /** What went wrong, in words a person can act on. */
     error: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /**
+     * A job that stopped by itself under a held lease, which the agent starts again (with backoff when it
+     * keeps dying). Absent when it never died, once it has run JOB_RESTART_RESET_MS in one go, and when the
+     * lease or the spec stops the job.
+     */
+    restarts: {
+      type: "object",
+      additionalProperties: false,
+      required: ["count", "lastExit", "lastExitAt", "nextRestartAt"],
+      properties: {
+        /** Deaths since it last ran JOB_RESTART_RESET_MS in one go. */
+        count: { type: "integer", minimum: 1 },
+        /** How it last stopped, e.g. "exited (137)", "missing". */
+        lastExit: { type: "string" },
+        /** ISO time the agent saw it stopped. */
+        lastExitAt: { type: "string" },
+        /** ISO time of the next start while it waits out its backoff; null while it runs or is being started. */
+        nextRestartAt: { anyOf: [{ type: "string" }, { type: "null" }] },
+      },
+    },
     pull: {
       type: "object",
       additionalProperties: false,
@@ -197,7 +220,7 @@ export const routerStatusSchema = {
           color: colorSchema,
           service: nameSchema,
           node: nameSchema,
-          health: { type: "string", enum: ["healthy", "unhealthy", "unknown"] },
+          health: { type: "string", enum: healthStates },
         },
       },
     },
@@ -237,5 +260,6 @@ export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];
+export type Health = (typeof healthStates)[number];
 export type LeaseStatus = FromSchema<typeof leaseStatusSchema>;
 export type RouterStatus = FromSchema<typeof routerStatusSchema>;

@@ -12,16 +12,20 @@
  * table now names. Traffic that asked for a colour by its own host name (blue.example.com) is never
  * stranded by a flip: it still goes where it asked to. A flip back before the deadline un-strands. The
  * counts in status() include stranded connections until they end, so the reconciler can see a colour drain.
+ *
+ * Why one file past 300 lines: the table swap, the upstream pools it keeps or retires, the drain judgement
+ * over open connections and the durable apply are one transaction on the same state; the parsing, routing,
+ * bounds and storage it uses live apart (table.ts, upstream-bounds.ts, table-store.ts).
  */
 import { createServer, type Server } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { RouterSpec, RouterStatus, UpstreamService } from "../../specs/wire.js";
+import type { Health, RouterSpec, RouterStatus, UpstreamService } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
 import { agentError } from "../errors.js";
 import { deepFreeze, splitListen } from "../../common/values.js";
 import { RoutingTable } from "./table.js";
-import { Upstream, type HealthState, type RouterContext } from "./upstream.js";
+import { Upstream, type RouterContext } from "./upstream.js";
 import { HealthCheck, healthSettings } from "./health-check.js";
 import { ClientConn, type PlaneState } from "./client-conn.js";
 import type { Tunnel } from "./websocket.js";
@@ -55,7 +59,7 @@ export interface UpstreamHealth {
   node: string;
   address: string;
   port: number;
-  health: HealthState;
+  health: Health;
 }
 
 const NO_TABLE_BODY = "no routing table yet\n";
@@ -282,7 +286,7 @@ export class RouterDataPlane implements PlaneState {
     const table = new RoutingTable(spec, (_color: Color, svc: UpstreamService, node) => {
       const h = healthSettings(svc.health);
       const address = pinned.get(node.address) ?? node.address;
-      const key = `${address}|${node.port}|${h.path}|${h.periodMs}|${h.timeoutMs}|${h.healthyThreshold}|${h.unhealthyThreshold}`;
+      const key = `${address}|${node.port}|${h.path}|${h.periodSeconds}|${h.timeoutSeconds}|${h.healthyThreshold}|${h.unhealthyThreshold}`;
       keep.add(key);
       let e = this.upstreams.get(key) ?? fresh.get(key);
       if (e === undefined) {

@@ -28,8 +28,6 @@ export const WEBSOCKET_KEEPALIVE_MS = 60_000;
 export const SWEEP_INTERVAL_MS = 250;
 /** status() changes that come from request counts are reported through onChange at most this often. */
 export const COUNTS_CHANGE_THROTTLE_MS = 100;
-/** Health probes get their own connection, never a pooled one, and read at most this much of the body. */
-export const HEALTH_PROBE_MAX_BODY_BYTES = 64 * 1024;
 
 /** Idle keep-alive connections from clients are closed after this long (Node's default is 5 s). */
 export const CLIENT_KEEPALIVE_TIMEOUT_MS = 30_000;

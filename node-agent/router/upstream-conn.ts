@@ -7,6 +7,10 @@
  *
  * Hot path: per-connection closures only, state in fields, no promises, no per-request timers (a periodic
  * sweep enforces connect, header and idle timeouts).
+ *
+ * Why one file past 300 lines: it is one hot-path state machine (connecting, writing, reading the head,
+ * forwarding a Content-Length or chunked body, idle in the pool) on one socket's fields; the chunked decoder
+ * and the head parser already live apart (chunked.ts, response-head.ts).
  */
 import { connect, type Socket } from "node:net";
 import type { Upstream } from "./upstream.js";

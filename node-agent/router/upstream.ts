@@ -20,11 +20,11 @@
  */
 import type { Logger } from "pino";
 import type { Color } from "../../specs/types.js";
+import type { Health } from "../../specs/wire.js";
+import type { HealthProbe } from "../health.js";
 import type { RouterTimeouts } from "./limits.js";
 import { UPSTREAM_POOL_MAX_IDLE } from "./limits.js";
 import { UpstreamConn } from "./upstream-conn.js";
-
-export type HealthState = "unknown" | "healthy" | "unhealthy";
 
 /** What upstreams and their connections share with the data plane that owns them. */
 export interface RouterContext {
@@ -45,9 +45,9 @@ export interface RouterContext {
 export class Upstream {
   /** Used by the load balancer: true while unknown or healthy. */
   healthy = true;
-  health: HealthState = "unknown";
-  /** Consecutive probe results of the kind that would change `health`. */
-  streak = 0;
+  health: Health = "unknown";
+  /** The node's health check, which holds the verdict (set by the check itself). */
+  check: HealthProbe | null = null;
   /** Set once the node left the routing table: no new requests, connections close when their request ends. */
   retired = false;
   /** Every open connection, idle or busy. */
@@ -101,22 +101,21 @@ export class Upstream {
 
   /** A connect to this node failed: take it out of rotation until probes bring it back. */
   markDownPassive(reason: string): void {
-    if (this.health === "unhealthy") return;
-    this.setHealth("unhealthy", reason);
+    if (this.check) this.check.markDown(reason);
+    else this.healthChanged("unhealthy", reason);
   }
 
-  /** One probe result. */
-  probeResult(ok: boolean, healthyThreshold: number, unhealthyThreshold: number, reason: string): void {
-    if (this.health === "unknown") {
-      this.setHealth(ok ? "healthy" : "unhealthy", reason);
-      return;
+  /** The health check's verdict (or a passive mark-down) changed. */
+  healthChanged(h: Health, reason: string): void {
+    const before = this.health;
+    this.health = h;
+    this.healthy = h !== "unhealthy";
+    if (before !== h) {
+      const fields = { node: this.node, address: this.address, port: this.port, from: before, to: h, reason };
+      if (h === "unhealthy") this.ctx.log.warn(fields, "upstream unhealthy");
+      else this.ctx.log.info(fields, "upstream health");
+      this.ctx.healthChanged(this);
     }
-    if (ok === (this.health === "healthy")) {
-      this.streak = 0;
-      return;
-    }
-    this.streak++;
-    if (this.streak >= (ok ? healthyThreshold : unhealthyThreshold)) this.setHealth(ok ? "healthy" : "unhealthy", reason);
   }
 
   /** Enforces timeouts on every connection of this node; `now` is Date.now(). */
@@ -134,18 +133,5 @@ export class Upstream {
   destroyAll(): void {
     this.retired = true;
     for (const c of [...this.conns]) c.abandon();
-  }
-
-  private setHealth(h: HealthState, reason: string): void {
-    const before = this.health;
-    this.health = h;
-    this.healthy = h !== "unhealthy";
-    this.streak = 0;
-    if (before !== h) {
-      const fields = { node: this.node, address: this.address, port: this.port, from: before, to: h, reason };
-      if (h === "unhealthy") this.ctx.log.warn(fields, "upstream unhealthy");
-      else this.ctx.log.info(fields, "upstream health");
-      this.ctx.healthChanged(this);
-    }
   }
 }

@@ -9,7 +9,8 @@ import { ClusterBed, Relay } from "../support/cluster-bed.js";
 import { JobTimeline, Store, percentile } from "../support/jobs-rig.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
-import { waitFor } from "../support/agent-bed.js";
+import { docker, waitFor } from "../support/agent-bed.js";
+import { procsOfNode } from "../support/procs.js";
 import type { ClusterStatus } from "../../reconciler/loop/status.js";
 
 const TTL_S = 3;
@@ -44,6 +45,19 @@ async function ownedBy(bed: ClusterBed, store: Store, color: string, sinceMs: nu
     const r = await store.records();
     return r.delivered.some((d) => d.color === color && d.at >= sinceMs);
   }, timeoutMs, 50);
+}
+
+/** Kills the worker of `node` behind its agent's back (SIGKILL, like `docker kill`). */
+async function killWorker(runtime: Runtime, node: string): Promise<void> {
+  if (runtime === "docker") {
+    const list = await docker.listContainers({ filters: { label: [`dev.switchyard.node=${node}`, "dev.switchyard.service=worker"] } });
+    expect(list.length).toBe(1);
+    await docker.getContainer(list[0]!.Id).kill();
+    return;
+  }
+  const procs = procsOfNode(node).filter((pr) => pr.env.SWITCHYARD_SERVICE === "worker");
+  expect(procs.length).toBeGreaterThan(0);
+  for (const pr of procs) process.kill(pr.pid, "SIGKILL");
 }
 
 function noDuplicates(r: Awaited<ReturnType<Store["records"]>>): void {
@@ -108,6 +122,23 @@ for (const runtime of ["docker", "process"] as const) {
       expect(t().timeline.running()).toEqual([]);
       expect(holders(await t().bed.status())).toEqual([]);
     });
+  });
+
+  describe(`${runtime}: jobs: a worker that dies under the lease`, () => {
+    const t = useRig(runtime, p("jb6"));
+
+    it("a worker killed behind the agent's back runs again; dying twice fires JobDown", async () => {
+      const node = `${p("jb6")}-blue-1`;
+      await killWorker(runtime, node);
+      await ownedBy(t().bed, t().store, "blue", Date.now(), 20_000); // delivering again, without a handoff
+      await killWorker(runtime, node);
+      const alert = await waitFor("JobDown firing", async () => {
+        const { alerts } = await t().bed.api<{ alerts: { name: string; state: string; labels: Record<string, string>; summary: string }[] }>("/api/v1/alerts");
+        return alerts.find((a) => a.name === "JobDown" && a.state === "firing" && a.labels.node === node);
+      }, 20_000);
+      expect(alert.summary).toMatch(/job worker on .*-blue-1 \(blue\) (keeps stopping|is down)/);
+      await ownedBy(t().bed, t().store, "blue", Date.now(), 20_000);
+    }, 90_000);
   });
 
   describe(`${runtime}: jobs: the old owner cut off from the reconciler`, () => {

@@ -4,13 +4,14 @@
  * port, survive its own restart without touching workloads, and run jobs only under a lease.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Api, WatchReader, demoSpec, httpGet, startTestAgent, stopTestAgent, waitFor, writeAgentConfig, type AgentHandle, type AgentBedOptions,
 } from "./agent-bed.js";
 import type { RuntimeKit } from "./runtime-kit.js";
+import { JOB_RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
 
 export interface AgentSuiteOptions {
   /** Node names start with this (unique per runtime: cleanup goes by node). */
@@ -149,6 +150,8 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
     let kit: RuntimeKit;
     let child: ChildProcess | undefined;
     let agentDir: string | undefined;
+    /** The agent the first test leaves running (worker under a lease), for the next one. */
+    let live: { api: Api; configFile: string } | undefined;
     beforeAll(async () => {
       kit = await getKit();
     });
@@ -199,6 +202,8 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       expect(await kit.env(dir, workerId)).toContain("SWITCHYARD_JOBS_EPOCH=2");
       await kit.checkShape(dir, workerId, { kind: "job" });
 
+      live = { api: api2, configFile };
+
       // A workload that dies after the restart (not this agent's child any more) is still seen within 1 s.
       const watch = new WatchReader(api2);
       try {
@@ -209,6 +214,45 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
         expect(ev.at - done).toBeLessThan(1000);
       } finally {
         watch.close();
+      }
+    });
+
+    it("a second agent on the same config exits non-zero at once and leaves the first one's workloads alone", async () => {
+      const { api, configFile } = live!;
+      const before = (await api.status()).services.worker!;
+      expect(before.state).toBe("running");
+      const workerId = before.containerId!;
+      const startedAt = await kit.startedAt(agentDir!, workerId);
+      const { code, out } = await runAgentToExit(configFile);
+      expect(code, out).not.toBe(0);
+      expect(typeof code, out).toBe("number");
+      expect(out).toMatch(/in use by another agent/);
+      expect(await kit.exists(agentDir!, workerId)).toBe(true);
+      expect(await kit.startedAt(agentDir!, workerId)).toBe(startedAt);
+      expect((await api.status()).services.worker).toMatchObject({ state: "running", containerId: workerId });
+    });
+
+    it("an agent of the same node whose port is taken exits non-zero before it touches a workload", async () => {
+      const { api } = live!;
+      const before = (await api.status()).services.worker!;
+      expect(before.state).toBe("running");
+      const startedAt = await kit.startedAt(agentDir!, before.containerId!);
+      const squat = createServer();
+      await new Promise<void>((resolve) => squat.listen(0, "127.0.0.1", resolve));
+      const port = (squat.address() as { port: number }).port;
+      const other = writeAgentConfig({ name: NAME, extra: kit.agentYaml() }); // its own data dir: only the port is in the way
+      writeFileSync(other.configFile, readFileSync(other.configFile, "utf8").replace("listen: 127.0.0.1:0", `listen: 127.0.0.1:${port}`));
+      try {
+        const { code, out } = await runAgentToExit(other.configFile);
+        expect(typeof code, out).toBe("number");
+        expect(code, out).not.toBe(0);
+        expect(out).toMatch(/EADDRINUSE|address already in use/);
+        expect(await kit.exists(agentDir!, before.containerId!)).toBe(true);
+        expect(await kit.startedAt(agentDir!, before.containerId!)).toBe(startedAt);
+        expect((await api.status()).services.worker).toMatchObject({ state: "running", containerId: before.containerId });
+      } finally {
+        squat.close();
+        rmSync(other.dir, { recursive: true, force: true });
       }
     });
   });
@@ -263,6 +307,40 @@ export function leaseSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptio
       expect(Date.now() - at).toBeLessThan(ttlMs + 1500);
       expect((await h.api.status()).lease.state).toBe("expired");
     });
+
+    it("a worker that dies under a held lease is started again, with backoff, and status says how it died", async () => {
+      expect((await h.api.req("PUT", "/v1/lease", { epoch: 7, ttlMs: 60_000 })).status).toBe(200);
+      const first = await waitFor("worker running", async () => {
+        const s = await worker();
+        return s.state === "running" && s;
+      });
+      expect(first.restarts).toBeUndefined();
+      await kit.stopByHand(h.dir, first.containerId!);
+      const second = await waitFor("worker running again", async () => {
+        const s = await worker();
+        return s.state === "running" && s.containerId !== first.containerId && s;
+      }, 15_000);
+      expect(second.restarts).toMatchObject({ count: 1, nextRestartAt: null });
+      expect(second.restarts!.lastExit).toMatch(/exited|stopped|missing/);
+      expect(await kit.env(h.dir, second.containerId!)).toContain("SWITCHYARD_JOBS_EPOCH=7");
+
+      // Dying again soon after: the next start waits (backoff), and status says when it comes.
+      await kit.stopByHand(h.dir, second.containerId!);
+      const down = await waitFor("second death seen", async () => {
+        const s = await worker();
+        return s.restarts?.count === 2 && s.state !== "running" && s;
+      }, 15_000);
+      const next = Date.parse(down.restarts!.nextRestartAt!);
+      expect(next - Date.parse(down.restarts!.lastExitAt)).toBeGreaterThanOrEqual(JOB_RESTART_BACKOFF_INITIAL_MS);
+      const third = await waitFor("worker running a third time", async () => {
+        const s = await worker();
+        return s.state === "running" && s.containerId !== second.containerId && s;
+      }, 15_000);
+      expect(Date.now()).toBeGreaterThanOrEqual(next);
+      expect(third.restarts).toMatchObject({ count: 2, nextRestartAt: null });
+      expect((await h.api.req("DELETE", "/v1/lease")).status).toBe(200);
+      expect((await worker()).restarts).toBeUndefined();
+    });
   });
 }
 
@@ -278,4 +356,21 @@ function spawnAgent(configFile: string): Promise<{ proc: ChildProcess; url: stri
     proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
     proc.on("exit", (code) => reject(new Error(`agent exited with ${code}: ${out}`)));
   });
+}
+
+/** Runs `switchyard agent` and waits up to 15 s for it to exit: its exit code (or why not) and its output. */
+async function runAgentToExit(configFile: string): Promise<{ code: number | string; out: string }> {
+  const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | string>((resolve) => {
+    const t = setTimeout(() => resolve("still running after 15 s"), 15_000);
+    proc.once("exit", (c, sig) => {
+      clearTimeout(t);
+      resolve(c ?? String(sig));
+    });
+  });
+  proc.kill("SIGKILL");
+  return { code, out };
 }

@@ -32,6 +32,18 @@ describe("detectDrift", () => {
     expect(names(d, world({ ...steady(), "green-1": down("connect ECONNREFUSED") }, ledger({ epoch: 3 })))).toEqual(["NodeUnreachable critical: node green-1 (green) is unreachable: connect ECONNREFUSED"]);
   });
 
+  it("a job that died under the held lease is JobDown while it is down and while it keeps dying", () => {
+    const withWorker = (state: "running" | "exited", count: number) => {
+      const n = node(d, "blue-1", { tag: "v1", lease: { epoch: 3 }, worker: state });
+      if (!n.reachable) throw new Error("the builder made an unreachable node");
+      n.status.services.worker!.restarts = { count, lastExit: "exited (137)", lastExitAt: "2026-01-01T00:00:00Z", nextRestartAt: state === "running" ? null : "2026-01-01T00:00:01Z" };
+      return world({ ...steady(), "blue-1": n }, ledger({ epoch: 3 }));
+    };
+    expect(names(d, withWorker("exited", 1))).toEqual(["JobDown critical: job worker on blue-1 (blue) is down: it stopped with exited (137); the agent starts it again at 2026-01-01T00:00:01Z"]);
+    expect(names(d, withWorker("running", 1))).toEqual([]); // died once, running again
+    expect(names(d, withWorker("running", 3))).toEqual(["JobDown critical: job worker on blue-1 (blue) keeps stopping: 3 times, last with exited (137)"]);
+  });
+
   it("right after a start, nodes not observed yet raise nothing", () => {
     expect(names(d, world({ ...steady(), "green-1": down("not observed yet") }, ledger({ epoch: 3 })))).toEqual([]);
   });

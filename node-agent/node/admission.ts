@@ -1,21 +1,41 @@
 /**
- * The node spec a node agent keeps in `<dataDir>/spec.json`, and what the agent refuses in any spec
- * whatever the reconciler says. A spec kept from the last run is checked like a new one on start-up: one
+ * Spec admission: what the agent refuses in any spec whatever the reconciler says, the generation rule
+ * (idempotent for the same generation and content, never older), and the accepted spec kept in
+ * `<dataDir>/spec.json`. A spec kept from the last run is checked like a new one on start-up: one
  * that cannot be applied (no longer valid, or no longer allowed by agent.yaml) is moved aside and
  * reported, so a bad spec can never crash-loop the agent.
  */
 import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { NodeSpec } from "../specs/wire.js";
-import { validateAgainst } from "../specs/validate.js";
-import { agentError } from "./errors.js";
-import type { Runtime } from "./runtime.js";
+import type { NodeSpec } from "../../specs/wire.js";
+import { validateAgainst } from "../../specs/validate.js";
+import { sameSpec } from "../../specs/equality.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
+import { agentError } from "../errors.js";
+import type { Runtime } from "../runtime.js";
 
 export interface NodeBounds {
   name: string;
   allowedRepositories: readonly string[];
   runtime: Runtime;
+}
+
+/**
+ * Admits `spec` over the accepted one (null when none): true when it is new and now on disk, false when it
+ * is the accepted spec again; throws the coded error when it is refused or stale. Nothing changes on a throw.
+ */
+export async function admitSpec(dataDir: string, current: NodeSpec | null, spec: NodeSpec, b: NodeBounds): Promise<boolean> {
+  refuseNotAllowed(spec, b);
+  if (current && spec.generation < current.generation) {
+    throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} is older than the accepted generation ${current.generation}`);
+  }
+  if (current && spec.generation === current.generation) {
+    if (sameSpec(current, spec)) return false;
+    throw agentError("AGENT_ERR_STALE_GENERATION", `generation ${spec.generation} was already accepted with different content; send a higher generation`);
+  }
+  await writeFileAtomic(specFile(dataDir), JSON.stringify(spec, null, 2));
+  return true;
 }
 
 /** Throws the coded error for the first thing this agent refuses: another node, images, ports, env. */

@@ -1,0 +1,165 @@
+/**
+ * One node's agent core (role: node): holds the accepted spec, has it converged when a new one arrives, and
+ * observes always. The parts: admission.ts (what is accepted), convergence.ts (bringing workloads to it),
+ * observer.ts (what runs and how healthy), status.ts (NodeStatus services). Job containers run only under
+ * a held lease (lease.ts), and run again when they die under it (job-restarts.ts).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
+import { agentError } from "../errors.js";
+import { Lease, type LeaseMemory } from "../lease.js";
+import type { Runtime, Workload } from "../runtime.js";
+import { admitSpec, restoreSpec, type NodeBounds } from "./admission.js";
+import { Converger } from "./convergence.js";
+import { Observer } from "./observer.js";
+import { ServiceStatusBook } from "./status.js";
+
+export interface NodeAgentOptions {
+  name: string;
+  dataDir: string;
+  runtime: Runtime;
+  publishAddress: string;
+  allowedRepositories: readonly string[];
+  logger: Logger;
+  bootId: string;
+}
+
+export class NodeAgent {
+  readonly role = "node" as const;
+  private spec: NodeSpec | null = null;
+  /** Why the persisted spec could not be restored at start-up (it was moved aside); null once a spec is accepted. */
+  private specError: string | null = null;
+  private readonly listeners = new Set<() => void>();
+  private lease!: Lease;
+  private readonly seen: Observer;
+  private readonly work: Converger;
+  private readonly book: ServiceStatusBook;
+  private emitTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: NodeAgentOptions) {
+    const host = {
+      name: o.name,
+      runtime: o.runtime,
+      publishAddress: o.publishAddress,
+      logger: o.logger,
+      spec: () => this.spec,
+      changed: () => this.emit(),
+      changedSoon: () => this.emitSoon(),
+      refresh: () => this.seen.refresh(),
+      scheduleRefresh: () => this.seen.scheduleRefresh(),
+      observed: (ws: readonly Workload[], listedAt: number) => this.work.jobsObserved(ws, listedAt),
+    };
+    this.seen = new Observer(host);
+    this.work = new Converger({ ...host, lease: () => this.lease });
+    this.book = new ServiceStatusBook(this.seen, this.work);
+  }
+
+  /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
+  async start(): Promise<void> {
+    const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
+    this.spec = restored.spec;
+    this.specError = restored.error;
+    const mem = (await readJson<LeaseMemory>(join(this.o.dataDir, "lease.json"))) ?? { highestEpoch: 0, revokedThrough: 0 };
+    this.lease = new Lease(mem, () => {
+      this.o.logger.warn({ epoch: this.lease.currentEpoch() }, "job lease lapsed; stopping job containers");
+      void this.work.convergeJobs();
+      this.emit();
+    });
+    await this.work.convergeJobs(); // never run jobs without a fresh lease
+    await this.seen.refresh();
+    this.seen.watch();
+  }
+
+  async close(): Promise<void> {
+    this.seen.close();
+    this.lease?.close();
+    await this.work.close();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** PUT /v1/spec. Idempotent for the same generation and content; refuses anything not allowed here. */
+  async applySpec(spec: NodeSpec): Promise<{ changed: boolean }> {
+    if (!(await admitSpec(this.o.dataDir, this.spec, spec, this.bounds()))) return { changed: false };
+    this.spec = spec;
+    this.specError = null;
+    this.o.logger.info({ generation: spec.generation, tag: spec.tag, stopped: spec.stopped }, "spec accepted");
+    this.work.kick();
+    this.emit();
+    return { changed: true };
+  }
+
+  /** PUT /v1/lease. */
+  async grantLease(epoch: number, ttlMs: number): Promise<void> {
+    const changed = this.lease.grant(epoch, ttlMs);
+    await this.persistLease();
+    if (changed) {
+      this.o.logger.info({ epoch, ttlMs }, "job lease granted");
+      void this.work.convergeJobs();
+    }
+    this.emit();
+  }
+
+  /** DELETE /v1/lease: resolves once every job container of this node has stopped. */
+  async revokeLease(): Promise<void> {
+    this.lease.revoke();
+    await this.persistLease();
+    this.o.logger.info({ epoch: this.lease.currentEpoch() }, "job lease revoked");
+    this.emit();
+    await this.work.convergeJobs();
+    const left = (await this.o.runtime.list(this.spec?.app ?? "", this.o.name)).filter((w) => w.kind === "job" && w.running);
+    if (left.length > 0) throw agentError("AGENT_ERR_RUNTIME", `${left.length} job container(s) still running after revocation`);
+  }
+
+  status(): NodeStatus {
+    const spec = this.spec;
+    return {
+      kind: "NodeStatus",
+      node: this.o.name,
+      role: "node",
+      bootId: this.o.bootId,
+      observedGeneration: spec?.generation ?? 0,
+      spec,
+      converging: this.work.converging(),
+      services: this.book.services(spec?.services),
+      lease: this.lease.status(),
+      error: [this.seen.runtimeError, this.specError].filter((e) => e !== null).join("; ") || null,
+    };
+  }
+
+  private emitSoon(): void {
+    if (this.emitTimer) return;
+    this.emitTimer = setTimeout(() => {
+      this.emitTimer = undefined;
+      this.emit();
+    }, 100);
+    this.emitTimer.unref();
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private bounds(): NodeBounds {
+    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime };
+  }
+
+  private async persistLease(): Promise<void> {
+    await writeFileAtomic(join(this.o.dataDir, "lease.json"), JSON.stringify(this.lease.memory()));
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new Error(`cannot read ${file}: ${(err as Error).message}; move it aside to start from scratch`);
+  }
+}
