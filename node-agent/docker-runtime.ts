@@ -4,25 +4,31 @@
  */
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
+import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface DockerRuntimeOptions {
   socketPath: string;
   logger: Logger;
-  /** Registry credentials for pulls. The password stays in memory and is never logged. */
-  auth?: { username: string; password: string };
+  /** Registry credentials by host (agent.yaml `registries`); a pull carries only its own host's. Never logged. */
+  credentials?: readonly RegistryCredentials[];
+  /** A pull that makes no progress for this long is aborted (agent.yaml `docker.pullIdleTimeoutSeconds`). */
+  pullIdleTimeoutMs?: number;
 }
 
 export class DockerRuntime implements Runtime {
   readonly name = "docker" as const;
   private readonly docker: Docker;
   private readonly log: Logger;
-  private readonly auth?: { username: string; password: string };
+  private readonly credentials: readonly RegistryCredentials[];
+  private readonly pullIdleTimeoutMs: number;
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.log = opts.logger;
-    this.auth = opts.auth;
+    this.credentials = opts.credentials ?? [];
+    this.pullIdleTimeoutMs = opts.pullIdleTimeoutMs ?? DEFAULT_PULL_IDLE_TIMEOUT_SECONDS * 1000;
   }
 
   async ping(): Promise<void> {
@@ -57,7 +63,7 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void): Promise<void> {
+  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void> {
     const ref = `${repository}:${tag}`;
     try {
       await this.docker.getImage(ref).inspect();
@@ -65,33 +71,11 @@ export class DockerRuntime implements Runtime {
     } catch {
       // not present: pull it
     }
-    const registry = registryHost(repository);
-    const authconfig = this.auth ? { username: this.auth.username, password: this.auth.password, serveraddress: registry } : undefined;
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = (await this.docker.pull(ref, authconfig ? { authconfig } : {})) as NodeJS.ReadableStream;
-    } catch (err) {
-      throw pullError(err as Error, repository, tag);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const layers = new Map<string, { current: number; total: number }>();
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null) => (err ? reject(pullError(err, repository, tag)) : resolve()),
-        (ev: { id?: string; status?: string; error?: string; progressDetail?: { current?: number; total?: number } }) => {
-          if (ev.error) return; // reported through the done callback
-          if (ev.id && ev.progressDetail?.total) {
-            layers.set(ev.id, { current: ev.progressDetail.current ?? 0, total: ev.progressDetail.total });
-            let currentBytes = 0;
-            let totalBytes = 0;
-            for (const l of layers.values()) {
-              currentBytes += l.current;
-              totalBytes += l.total;
-            }
-            onProgress?.({ currentBytes, totalBytes });
-          }
-        },
-      );
+    await pullImage(this.docker, repository, tag, {
+      credentials: this.credentials,
+      idleTimeoutMs: this.pullIdleTimeoutMs,
+      ...(onProgress ? { onProgress } : {}),
+      ...(signal ? { signal } : {}),
     });
     // followProgress reports some failures only as an event; make sure the image is really there.
     await this.docker.getImage(ref).inspect().catch(() => {
@@ -209,28 +193,4 @@ export class DockerRuntime implements Runtime {
     }
     await c.remove({ force: true }).catch(() => undefined);
   }
-}
-
-function registryHost(repository: string): string {
-  const first = repository.split("/")[0]!;
-  return repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
-}
-
-function pullError(err: Error, repository: string, tag: string): RuntimeError {
-  const msg = err.message ?? String(err);
-  const registry = registryHost(repository);
-  if (/manifest unknown|not found|manifest for .* not found/i.test(msg)) {
-    return new RuntimeError(`tag ${tag} does not exist in ${repository}; push it first or pick an existing tag`, "tag-not-found");
-  }
-  if (/unauthorized|authentication required|denied/i.test(msg)) {
-    return new RuntimeError(`the registry ${registry} refused to serve ${repository}:${tag} (unauthorized); check the agent's registry credentials`, "unauthorized");
-  }
-  if (/connection refused|no such host|i\/o timeout|dial tcp|EOF|timeout|unreachable/i.test(msg)) {
-    return new RuntimeError(`cannot reach the registry ${registry} (${firstLine(msg)}); is it running and reachable from this VM?`, "registry-unreachable");
-  }
-  return new RuntimeError(`cannot pull ${repository}:${tag}: ${firstLine(msg)}`);
-}
-
-function firstLine(s: string): string {
-  return (s.split("\n")[0] ?? s).replace(/^\(HTTP code \d+\) [a-z ]+ - /, "").slice(0, 300);
 }

@@ -59,6 +59,8 @@ export class NodeAgent {
   private done = 0;
   private loop: Promise<void> | undefined;
   private jobsLock: Promise<unknown> = Promise.resolve();
+  /** Aborted (and replaced) when a newer spec arrives or the lease is revoked: no pull outlives its reason. */
+  private pulls = new AbortController();
   private closed = false;
 
   constructor(private readonly o: NodeAgentOptions) {}
@@ -83,6 +85,7 @@ export class NodeAgent {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pulls.abort();
     this.unwatch?.();
     if (this.resync) clearInterval(this.resync);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
@@ -130,6 +133,7 @@ export class NodeAgent {
   /** DELETE /v1/lease: resolves once every job container of this node has stopped. */
   async revokeLease(): Promise<void> {
     this.lease.revoke();
+    this.abandonPulls();
     await this.persistLease();
     this.o.logger.info({ epoch: this.lease.currentEpoch() }, "job lease revoked");
     this.emit();
@@ -160,6 +164,7 @@ export class NodeAgent {
   // ---- converging -------------------------------------------------------------------------
 
   private kick(): void {
+    this.abandonPulls();
     this.wanted++;
     this.loop ??= this.runLoop().finally(() => {
       this.loop = undefined;
@@ -245,7 +250,7 @@ export class NodeAgent {
       if (running) continue;
       if (!this.lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
-        await this.o.runtime.ensureImage(spec!.repository, spec!.tag!);
+        await this.o.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.pulls.signal);
         if (!this.lease.held()) return;
         await this.o.runtime.start(this.workloadDef(spec!, name, svc, epoch));
         this.errors.delete(name);
@@ -263,10 +268,11 @@ export class NodeAgent {
       await this.o.runtime.ensureImage(spec.repository, spec.tag!, (p) => {
         for (const s of services) this.pulling.set(s, p);
         this.emitSoon();
-      });
+      }, this.pulls.signal);
       for (const s of services) this.errors.delete(s);
       return true;
     } catch (err) {
+      if (err instanceof RuntimeError && err.kind === "aborted") return false; // a newer spec takes over
       const msg = err instanceof RuntimeError ? err.message : `cannot pull ${spec.repository}:${spec.tag}: ${(err as Error).message}`;
       for (const s of services) this.errors.set(s, msg);
       this.o.logger.warn({ tag: spec.tag, err: msg }, "pull failed; running containers untouched");
@@ -274,6 +280,11 @@ export class NodeAgent {
     } finally {
       for (const s of services) this.pulling.delete(s);
     }
+  }
+
+  private abandonPulls(): void {
+    this.pulls.abort();
+    this.pulls = new AbortController();
   }
 
   private async stopWorkload(w: Workload, timeoutSeconds: number): Promise<void> {

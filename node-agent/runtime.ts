@@ -63,8 +63,11 @@ export interface Runtime {
   readonly name: "docker" | "process";
   /** Workloads of this app and node (of any app when `app` is empty: leftovers before a spec is known). */
   list(app: string, node: string): Promise<Workload[]>;
-  /** Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message. */
-  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void): Promise<void>;
+  /**
+   * Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message;
+   * kind `aborted` when `signal` aborts (a newer spec arrived), `pull-stalled` when the pull made no progress.
+   */
+  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void>;
   /** Creates and starts a workload; returns its id. */
   start(def: WorkloadDef): Promise<string>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
@@ -80,7 +83,7 @@ export interface Runtime {
 
 /** A runtime failure phrased for a person: what happened and what to do. */
 export class RuntimeError extends Error {
-  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "port-in-use" | "engine-unreachable" | "other" = "other") {
+  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "pull-stalled" | "aborted" | "port-in-use" | "engine-unreachable" | "other" = "other") {
     super(message);
     this.name = "RuntimeError";
   }

@@ -17,6 +17,12 @@ export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:8000";
 export const DEFAULT_ALLOWED_UPSTREAMS = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"] as const;
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
+/**
+ * An image pull that makes no progress (no answer, no progress event from the engine) for this long is
+ * aborted with AGENT_ERR_PULL_STALLED. Progress events come several times a second while layers download,
+ * so a minute of silence means a stalled registry, not a slow one.
+ */
+export const DEFAULT_PULL_IDLE_TIMEOUT_SECONDS = 60;
 
 export const DEFAULT_HEALTH_PATH = "/healthz";
 export const DEFAULT_HEALTH_PERIOD_SECONDS = 1;
