@@ -4,7 +4,7 @@
  */
 import Docker from "dockerode";
 import type { Logger } from "pino";
-import { DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
+import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
 import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
@@ -23,6 +23,7 @@ export class DockerRuntime implements Runtime {
   private readonly log: Logger;
   private readonly credentials: readonly RegistryCredentials[];
   private readonly pullIdleTimeoutMs: number;
+  private readonly rootWarned = new Set<string>();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -98,7 +99,7 @@ export class DockerRuntime implements Runtime {
       ...(portKey ? { ExposedPorts: { [portKey]: {} } } : {}),
       HostConfig: {
         RestartPolicy: { Name: def.restart },
-        SecurityOpt: ["no-new-privileges"],
+        ...hardening(def),
         // Lets apps reach services on the host (a recorder, a database on the same VM) by name.
         ExtraHosts: ["host.docker.internal:host-gateway"],
         ...(portKey && def.hostPort !== undefined
@@ -106,6 +107,7 @@ export class DockerRuntime implements Runtime {
           : {}),
       },
     };
+    await this.warnIfRoot(create.Image!, def);
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(create);
@@ -183,6 +185,19 @@ export class DockerRuntime implements Runtime {
     // dockerode keeps no persistent connections beyond the event stream, which watch() closes.
   }
 
+  /** The container runs as the image's user; say so when that is root (once per image and service). */
+  private async warnIfRoot(image: string, def: WorkloadDef): Promise<void> {
+    const info = await this.docker.getImage(image).inspect().catch(() => undefined);
+    const user = info?.Config?.User ?? "";
+    const key = `${info?.Id ?? image}|${def.service}`;
+    if (!info || !runsAsRoot(user) || this.rootWarned.has(key)) return;
+    this.rootWarned.add(key);
+    this.log.warn(
+      { service: def.service, tag: def.tag, user: user || "(none)" },
+      "the image runs as root; its container has no capabilities but NET_BIND_SERVICE (and those the service adds back) and no-new-privileges, but a USER line with an unprivileged user in the Dockerfile is safer",
+    );
+  }
+
   private async removeByName(name: string, def: WorkloadDef): Promise<void> {
     const c = this.docker.getContainer(name);
     const info = await c.inspect().catch(() => undefined);
@@ -193,4 +208,25 @@ export class DockerRuntime implements Runtime {
     }
     await c.remove({ force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * What every container gets: all capabilities dropped but the kept ones, no privilege gain through setuid
+ * binaries, memory (no swap beyond it) and pids limits, and json-file logs that rotate.
+ */
+export function hardening(def: Pick<WorkloadDef, "capabilities" | "memoryBytes" | "pidsLimit">): Docker.HostConfig {
+  return {
+    CapDrop: ["ALL"],
+    CapAdd: [...def.capabilities],
+    SecurityOpt: ["no-new-privileges"],
+    Memory: def.memoryBytes,
+    MemorySwap: def.memoryBytes,
+    PidsLimit: def.pidsLimit,
+    LogConfig: { Type: "json-file", Config: { "max-size": CONTAINER_LOG_MAX_SIZE, "max-file": String(CONTAINER_LOG_MAX_FILES) } },
+  };
+}
+
+function runsAsRoot(user: string): boolean {
+  const name = user.split(":")[0] ?? "";
+  return name === "" || name === "root" || name === "0";
 }

@@ -56,6 +56,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
       allowedRepositories: config.allowedRepositories,
       logger,
       bootId,
+      containers: config.containers,
     });
     await node.start();
     core = {

@@ -11,11 +11,13 @@ import type { NodeSpec } from "../specs/wire.js";
 import { validateAgainst } from "../specs/validate.js";
 import { agentError } from "./errors.js";
 import type { Runtime } from "./runtime.js";
+import { refuseBeyondBounds, type ContainerBounds } from "./container-bounds.js";
 
 export interface NodeBounds {
   name: string;
   allowedRepositories: readonly string[];
   runtime: Runtime;
+  containers: ContainerBounds;
 }
 
 /** Throws the coded error for the first thing this agent refuses: another node, images, ports, env. */
@@ -33,6 +35,7 @@ export function refuseNotAllowed(spec: NodeSpec, b: NodeBounds): void {
     if (svc.hostPort !== undefined && svc.port === undefined) {
       throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name} has a hostPort but no container port`);
     }
+    refuseBeyondBounds(name, svc, b.containers);
     try {
       b.runtime.checkEnv?.(name, svc.env ?? {});
     } catch (err) {

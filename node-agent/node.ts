@@ -15,6 +15,7 @@ import { Lease, type LeaseMemory } from "./lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 import { writeFileAtomic } from "../common/atomic-file.js";
 import { refuseNotAllowed, restoreSpec, specFile, type NodeBounds } from "./node-spec-store.js";
+import { containerLimits, type ContainerBounds } from "./container-bounds.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -24,6 +25,7 @@ export interface NodeAgentOptions {
   allowedRepositories: readonly string[];
   logger: Logger;
   bootId: string;
+  containers: ContainerBounds;
 }
 
 /** Resync with the runtime this often even without events (events do the real work). */
@@ -336,6 +338,7 @@ export class NodeAgent {
       ...(svc.hostPort !== undefined ? { hostPort: svc.hostPort } : {}),
       publishAddress: this.o.publishAddress,
       restart: svc.job ? "no" : "unless-stopped",
+      ...containerLimits(svc),
     };
   }
 
@@ -450,7 +453,7 @@ export class NodeAgent {
   }
 
   private bounds(): NodeBounds {
-    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime };
+    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime, containers: this.o.containers };
   }
 
   private appName(): string {
@@ -468,7 +471,7 @@ function probeKey(id: string, svc: NodeServiceSpec): string {
 
 /** Everything that defines a service's container; a change means the container is replaced. */
 export function specHash(spec: NodeSpec, name: string, svc: NodeServiceSpec): string {
-  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job };
+  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc) };
   return createHash("sha256").update(canonical(identity)).digest("hex").slice(0, 16);
 }
 

@@ -37,6 +37,11 @@ export interface WorkloadDef {
   publishAddress: string;
   /** Web services restart with the engine; jobs never restart by themselves. */
   restart: "unless-stopped" | "no";
+  /** Memory limit (bytes, no swap beyond it) and pids limit. */
+  memoryBytes: number;
+  pidsLimit: number;
+  /** Capabilities kept; every other one is dropped. */
+  capabilities: readonly string[];
 }
 
 export interface Workload {

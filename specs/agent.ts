@@ -1,6 +1,6 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
-import { filePathSchema, listenSchema, nameSchema, repositorySchema } from "./common.js";
+import { capabilitiesSchema, filePathSchema, memoryMiBSchema, pidsSchema, listenSchema, nameSchema, repositorySchema } from "./common.js";
 
 /**
  * agent.yaml: local to each VM, never sent over the wire. It bounds what the agent does whatever it is
@@ -64,6 +64,18 @@ export const agentConfigSchema = {
           username: { type: "string", minLength: 1, maxLength: 256 },
           passwordFile: filePathSchema,
         },
+      },
+    },
+    /** Bounds on what a spec may ask of a container; a spec beyond them is refused (403) and nothing changes. */
+    containers: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxMemoryMiB: { ...memoryMiBSchema, default: d.DEFAULT_MAX_MEMORY_MIB },
+        maxPids: { ...pidsSchema, default: d.DEFAULT_MAX_PIDS_LIMIT },
+        /** Capabilities a service may add back (beyond NET_BIND_SERVICE, which every container keeps). */
+        allowedCapabilities: { ...capabilitiesSchema, default: [...d.DEFAULT_ALLOWED_CAPABILITIES] },
       },
     },
     /** Address container ports are published on. */

@@ -5,7 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  colorSchema, envSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
+  capabilitiesSchema, colorSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
 } from "./common.js";
 import { healthSchema } from "./cluster.js";
 
@@ -30,6 +30,17 @@ export const nodeServiceSpecSchema = {
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
     job: { type: "boolean" },
     stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
+    /** Memory (MiB, no swap beyond it) and pids limits; absent ones take the defaults. Bounded by agent.yaml. */
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        memoryMiB: memoryMiBSchema,
+        pids: pidsSchema,
+      },
+    },
+    /** Capabilities added back to the default set; each must be in the agent's containers.allowedCapabilities. */
+    capabilities: capabilitiesSchema,
   },
 } as const;
 
