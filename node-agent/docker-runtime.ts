@@ -6,6 +6,7 @@ import Docker from "dockerode";
 import type { Logger } from "pino";
 import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
 import { pullImage, type RegistryCredentials } from "./image-pull.js";
+import { driftOf, type ContainerFacts } from "./container-judge.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface DockerRuntimeOptions {
@@ -82,6 +83,36 @@ export class DockerRuntime implements Runtime {
     await this.docker.getImage(ref).inspect().catch(() => {
       throw new RuntimeError(`pulling ${ref} finished but the image is not there; see the registry's logs`, "other");
     });
+  }
+
+  /** What the container is, compared with what `def` would create (see container-judge.ts). */
+  async judge(id: string, def: WorkloadDef, strict: boolean): Promise<string[]> {
+    const info = await this.docker.getContainer(id).inspect().catch(() => undefined);
+    if (!info) return [];
+    // A container of an earlier spec (or another repository) is held to the image it was created from, whose
+    // tag must be the one its label claims.
+    const ref = strict ? `${def.repository}:${def.tag}` : info.Config.Image;
+    const claimed = strict || ref.endsWith(`:${def.tag}`);
+    const image = claimed ? await this.docker.getImage(ref).inspect().catch(() => undefined) : undefined;
+    const judged = strict ? def : { ...def, repository: claimed ? ref.slice(0, -(def.tag.length + 1)) : ref };
+    const hc = info.HostConfig;
+    const shared = ([["network", hc.NetworkMode], ["pid", hc.PidMode], ["ipc", hc.IpcMode], ["uts", hc.UTSMode]] as const)
+      .filter(([, mode]) => mode === "host" || (typeof mode === "string" && mode.startsWith("container:")))
+      .map(([ns, mode]) => `${ns}=${mode}`);
+    return driftOf({
+      imageId: info.Image,
+      portBindings: (hc.PortBindings ?? {}) as ContainerFacts["portBindings"],
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      securityOpt: hc.SecurityOpt ?? [],
+      // Anonymous volumes (an image's VOLUME lines) are the image's own; host paths and named volumes are not.
+      mounts: (info.Mounts ?? []).filter((m) => m.Type !== "volume" || (m.Name !== undefined && !/^[0-9a-f]{64}$/.test(m.Name))).map((m) => `${m.Source}:${m.Destination}`),
+      privileged: hc.Privileged === true,
+      sharedNamespaces: shared,
+      devices: (hc.Devices ?? []).length,
+      memoryBytes: hc.Memory ?? 0,
+      pidsLimit: hc.PidsLimit ?? 0,
+    }, judged, image?.Id, strict);
   }
 
   async start(def: WorkloadDef): Promise<string> {

@@ -16,6 +16,7 @@ import { RuntimeError, type PullProgress, type Runtime, type Workload, type Work
 import { writeFileAtomic } from "../common/atomic-file.js";
 import { refuseNotAllowed, restoreSpec, specFile, type NodeBounds } from "./node-spec-store.js";
 import { containerLimits, type ContainerBounds } from "./container-bounds.js";
+import { Judgements, jobLike } from "./judgements.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -47,6 +48,7 @@ export class NodeAgent {
   private readonly pulling = new Map<string, PullProgress>(); // by service
   private readonly stopping = new Set<string>(); // workload ids
   private readonly memo = new Map<string, ServiceMemo>();
+  private judged!: Judgements;
   private runtimeError: string | null = null;
   /** Why the persisted spec could not be restored at start-up (it was moved aside); null once a spec is accepted. */
   private specError: string | null = null;
@@ -69,6 +71,7 @@ export class NodeAgent {
 
   /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
   async start(): Promise<void> {
+    this.judged = new Judgements(this.o.runtime);
     const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
     this.spec = restored.spec;
     this.specError = restored.error;
@@ -140,7 +143,7 @@ export class NodeAgent {
     this.o.logger.info({ epoch: this.lease.currentEpoch() }, "job lease revoked");
     this.emit();
     await this.convergeJobs();
-    const left = (await this.o.runtime.list(this.appName(), this.o.name)).filter((w) => w.kind === "job" && w.running);
+    const left = (await this.o.runtime.list(this.appName(), this.o.name)).filter((w) => jobLike(w, this.spec) && w.running);
     if (left.length > 0) throw agentError("AGENT_ERR_RUNTIME", `${left.length} job container(s) still running after revocation`);
   }
 
@@ -191,6 +194,7 @@ export class NodeAgent {
     const spec = this.spec;
     if (!spec) return;
     const all = await this.o.runtime.list(spec.app, this.o.name);
+    await this.judge(all);
     // Orphans: this node's workloads of services no longer in the spec (or of another app name).
     await Promise.all(all.filter((w) => !(w.service in spec.services)).map((w) => this.stopWorkload(w, 10)));
     if (aborted()) return;
@@ -232,7 +236,9 @@ export class NodeAgent {
 
   private async convergeJobsNow(): Promise<void> {
     const spec = this.spec;
-    const all = (await this.o.runtime.list(spec?.app ?? this.appName(), this.o.name)).filter((w) => w.kind === "job");
+    const listed = await this.o.runtime.list(spec?.app ?? this.appName(), this.o.name);
+    await this.judge(listed);
+    const all = listed.filter((w) => jobLike(w, spec));
     const held = this.lease.held();
     const epoch = this.lease.currentEpoch();
     const run = held && spec && !spec.stopped && spec.tag !== undefined;
@@ -307,7 +313,13 @@ export class NodeAgent {
   }
 
   private matches(w: Workload, name: string, svc: NodeServiceSpec, spec: NodeSpec): boolean {
-    return w.tag === spec.tag && w.specHash === specHash(spec, name, svc);
+    const hash = specHash(spec, name, svc);
+    return w.tag === spec.tag && w.specHash === hash && this.judged.of(w.id, hash).length === 0;
+  }
+
+  private judge(ws: readonly Workload[]): Promise<void> {
+    const spec = this.spec;
+    return this.judged.update(ws, spec, (name, svc, epoch) => this.workloadDef(spec!, name, svc, epoch));
   }
 
   private workloadDef(spec: NodeSpec, name: string, svc: NodeServiceSpec, epoch?: number): WorkloadDef {
@@ -362,7 +374,9 @@ export class NodeAgent {
       do {
         this.refreshAgain = false;
         try {
-          this.workloads = await this.o.runtime.list(this.appName(), this.o.name);
+          const ws = await this.o.runtime.list(this.appName(), this.o.name);
+          await this.judge(ws);
+          this.workloads = ws;
           this.runtimeError = null;
         } catch (err) {
           this.runtimeError = (err as Error).message;
@@ -422,8 +436,12 @@ export class NodeAgent {
       } else state = "running";
     }
     const probeError = w && svc ? this.probes.get(probeKey(w.id, svc))?.lastError ?? null : null;
-    const error = this.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
-    const tag = pull ? null : w?.tag ?? null;
+    const drift = w && svc && this.spec ? [...this.judged.of(w.id, specHash(this.spec, name, svc))] : [];
+    const runningCount = mine.filter((x) => x.running).length;
+    if (svc && runningCount > 1) drift.push(`is one of ${runningCount} running containers of this service; the spec asks for one`);
+    const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
+    // A drifted container's tag label says nothing: labels can be copied.
+    const tag = pull || drift.length > 0 ? null : w?.tag ?? null;
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
@@ -435,6 +453,7 @@ export class NodeAgent {
       since,
       error,
       ...(pull ? { pull } : {}),
+      ...(drift.length > 0 ? { drift: [...drift] } : {}),
     };
   }
 

@@ -79,6 +79,11 @@ export interface Runtime {
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */
   watch(node: string, onChange: () => void): () => void;
+  /**
+   * What differs between the workload `id` and what `def` would create, judged by what it is (image, ports,
+   * capabilities, security options, mounts...), never by its labels; empty when it matches.
+   */
+  judge?(id: string, def: WorkloadDef, strict: boolean): Promise<string[]>;
   /** Throws RuntimeError when this runtime would refuse a service's env (checked when a spec arrives). */
   checkEnv?(service: string, env: Readonly<Record<string, unknown>>): void;
   /** Quick liveness check of the runtime itself (e.g. the Docker engine answers). */

@@ -159,6 +159,11 @@ export const serviceStatusSchema = {
     since: { type: "string" },
     /** What went wrong, in words a person can act on. */
     error: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /**
+     * How the service's container differs from what the spec asks for, judged by what it is (image, ports,
+     * capabilities, security options, mounts, limits), never by its labels. Absent when it matches.
+     */
+    drift: { type: "array", items: { type: "string", maxLength: 1000 }, maxItems: 20 },
     pull: {
       type: "object",
       additionalProperties: false,
