@@ -24,7 +24,7 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     tokenFile: abs(c.tokenFile),
     dataDir: abs(c.dataDir),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
-    ...(c.registry ? { registry: { ...c.registry, passwordFile: abs(c.registry.passwordFile) } } : {}),
+    registries: c.registries.map((r) => ({ ...r, passwordFile: abs(r.passwordFile) })),
     ...(c.process ? { process: { ...c.process, ...(c.process.releasesDir ? { releasesDir: abs(c.process.releasesDir) } : {}) } } : {}),
   };
 }

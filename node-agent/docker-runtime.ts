@@ -4,25 +4,33 @@
  */
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
+import { pullImage, type RegistryCredentials } from "./image-pull.js";
+import { driftOf, type ContainerFacts } from "./container-judge.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface DockerRuntimeOptions {
   socketPath: string;
   logger: Logger;
-  /** Registry credentials for pulls. The password stays in memory and is never logged. */
-  auth?: { username: string; password: string };
+  /** Registry credentials by host (agent.yaml `registries`); a pull carries only its own host's. Never logged. */
+  credentials?: readonly RegistryCredentials[];
+  /** A pull that makes no progress for this long is aborted (agent.yaml `docker.pullIdleTimeoutSeconds`). */
+  pullIdleTimeoutMs?: number;
 }
 
 export class DockerRuntime implements Runtime {
   readonly name = "docker" as const;
   private readonly docker: Docker;
   private readonly log: Logger;
-  private readonly auth?: { username: string; password: string };
+  private readonly credentials: readonly RegistryCredentials[];
+  private readonly pullIdleTimeoutMs: number;
+  private readonly rootWarned = new Set<string>();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.log = opts.logger;
-    this.auth = opts.auth;
+    this.credentials = opts.credentials ?? [];
+    this.pullIdleTimeoutMs = opts.pullIdleTimeoutMs ?? DEFAULT_PULL_IDLE_TIMEOUT_SECONDS * 1000;
   }
 
   async ping(): Promise<void> {
@@ -57,7 +65,7 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void): Promise<void> {
+  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void> {
     const ref = `${repository}:${tag}`;
     try {
       await this.docker.getImage(ref).inspect();
@@ -65,38 +73,46 @@ export class DockerRuntime implements Runtime {
     } catch {
       // not present: pull it
     }
-    const registry = registryHost(repository);
-    const authconfig = this.auth ? { username: this.auth.username, password: this.auth.password, serveraddress: registry } : undefined;
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = (await this.docker.pull(ref, authconfig ? { authconfig } : {})) as NodeJS.ReadableStream;
-    } catch (err) {
-      throw pullError(err as Error, repository, tag);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const layers = new Map<string, { current: number; total: number }>();
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null) => (err ? reject(pullError(err, repository, tag)) : resolve()),
-        (ev: { id?: string; status?: string; error?: string; progressDetail?: { current?: number; total?: number } }) => {
-          if (ev.error) return; // reported through the done callback
-          if (ev.id && ev.progressDetail?.total) {
-            layers.set(ev.id, { current: ev.progressDetail.current ?? 0, total: ev.progressDetail.total });
-            let currentBytes = 0;
-            let totalBytes = 0;
-            for (const l of layers.values()) {
-              currentBytes += l.current;
-              totalBytes += l.total;
-            }
-            onProgress?.({ currentBytes, totalBytes });
-          }
-        },
-      );
+    await pullImage(this.docker, repository, tag, {
+      credentials: this.credentials,
+      idleTimeoutMs: this.pullIdleTimeoutMs,
+      ...(onProgress ? { onProgress } : {}),
+      ...(signal ? { signal } : {}),
     });
     // followProgress reports some failures only as an event; make sure the image is really there.
     await this.docker.getImage(ref).inspect().catch(() => {
       throw new RuntimeError(`pulling ${ref} finished but the image is not there; see the registry's logs`, "other");
     });
+  }
+
+  /** What the container is, compared with what `def` would create (see container-judge.ts). */
+  async judge(id: string, def: WorkloadDef, strict: boolean): Promise<string[]> {
+    const info = await this.docker.getContainer(id).inspect().catch(() => undefined);
+    if (!info) return [];
+    // A container of an earlier spec (or another repository) is held to the image it was created from, whose
+    // tag must be the one its label claims.
+    const ref = strict ? `${def.repository}:${def.tag}` : info.Config.Image;
+    const claimed = strict || ref.endsWith(`:${def.tag}`);
+    const image = claimed ? await this.docker.getImage(ref).inspect().catch(() => undefined) : undefined;
+    const judged = strict ? def : { ...def, repository: claimed ? ref.slice(0, -(def.tag.length + 1)) : ref };
+    const hc = info.HostConfig;
+    const shared = ([["network", hc.NetworkMode], ["pid", hc.PidMode], ["ipc", hc.IpcMode], ["uts", hc.UTSMode]] as const)
+      .filter(([, mode]) => mode === "host" || (typeof mode === "string" && mode.startsWith("container:")))
+      .map(([ns, mode]) => `${ns}=${mode}`);
+    return driftOf({
+      imageId: info.Image,
+      portBindings: (hc.PortBindings ?? {}) as ContainerFacts["portBindings"],
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      securityOpt: hc.SecurityOpt ?? [],
+      // Anonymous volumes (an image's VOLUME lines) are the image's own; host paths and named volumes are not.
+      mounts: (info.Mounts ?? []).filter((m) => m.Type !== "volume" || (m.Name !== undefined && !/^[0-9a-f]{64}$/.test(m.Name))).map((m) => `${m.Source}:${m.Destination}`),
+      privileged: hc.Privileged === true,
+      sharedNamespaces: shared,
+      devices: (hc.Devices ?? []).length,
+      memoryBytes: hc.Memory ?? 0,
+      pidsLimit: hc.PidsLimit ?? 0,
+    }, judged, image?.Id, strict);
   }
 
   async start(def: WorkloadDef): Promise<string> {
@@ -114,7 +130,7 @@ export class DockerRuntime implements Runtime {
       ...(portKey ? { ExposedPorts: { [portKey]: {} } } : {}),
       HostConfig: {
         RestartPolicy: { Name: def.restart },
-        SecurityOpt: ["no-new-privileges"],
+        ...hardening(def),
         // Lets apps reach services on the host (a recorder, a database on the same VM) by name.
         ExtraHosts: ["host.docker.internal:host-gateway"],
         ...(portKey && def.hostPort !== undefined
@@ -122,6 +138,7 @@ export class DockerRuntime implements Runtime {
           : {}),
       },
     };
+    await this.warnIfRoot(create.Image!, def);
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(create);
@@ -199,6 +216,19 @@ export class DockerRuntime implements Runtime {
     // dockerode keeps no persistent connections beyond the event stream, which watch() closes.
   }
 
+  /** The container runs as the image's user; say so when that is root (once per image and service). */
+  private async warnIfRoot(image: string, def: WorkloadDef): Promise<void> {
+    const info = await this.docker.getImage(image).inspect().catch(() => undefined);
+    const user = info?.Config?.User ?? "";
+    const key = `${info?.Id ?? image}|${def.service}`;
+    if (!info || !runsAsRoot(user) || this.rootWarned.has(key)) return;
+    this.rootWarned.add(key);
+    this.log.warn(
+      { service: def.service, tag: def.tag, user: user || "(none)" },
+      "the image runs as root; its container has no capabilities but NET_BIND_SERVICE (and those the service adds back) and no-new-privileges, but a USER line with an unprivileged user in the Dockerfile is safer",
+    );
+  }
+
   private async removeByName(name: string, def: WorkloadDef): Promise<void> {
     const c = this.docker.getContainer(name);
     const info = await c.inspect().catch(() => undefined);
@@ -211,26 +241,23 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-function registryHost(repository: string): string {
-  const first = repository.split("/")[0]!;
-  return repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
+/**
+ * What every container gets: all capabilities dropped but the kept ones, no privilege gain through setuid
+ * binaries, memory (no swap beyond it) and pids limits, and json-file logs that rotate.
+ */
+export function hardening(def: Pick<WorkloadDef, "capabilities" | "memoryBytes" | "pidsLimit">): Docker.HostConfig {
+  return {
+    CapDrop: ["ALL"],
+    CapAdd: [...def.capabilities],
+    SecurityOpt: ["no-new-privileges"],
+    Memory: def.memoryBytes,
+    MemorySwap: def.memoryBytes,
+    PidsLimit: def.pidsLimit,
+    LogConfig: { Type: "json-file", Config: { "max-size": CONTAINER_LOG_MAX_SIZE, "max-file": String(CONTAINER_LOG_MAX_FILES) } },
+  };
 }
 
-function pullError(err: Error, repository: string, tag: string): RuntimeError {
-  const msg = err.message ?? String(err);
-  const registry = registryHost(repository);
-  if (/manifest unknown|not found|manifest for .* not found/i.test(msg)) {
-    return new RuntimeError(`tag ${tag} does not exist in ${repository}; push it first or pick an existing tag`, "tag-not-found");
-  }
-  if (/unauthorized|authentication required|denied/i.test(msg)) {
-    return new RuntimeError(`the registry ${registry} refused to serve ${repository}:${tag} (unauthorized); check the agent's registry credentials`, "unauthorized");
-  }
-  if (/connection refused|no such host|i\/o timeout|dial tcp|EOF|timeout|unreachable/i.test(msg)) {
-    return new RuntimeError(`cannot reach the registry ${registry} (${firstLine(msg)}); is it running and reachable from this VM?`, "registry-unreachable");
-  }
-  return new RuntimeError(`cannot pull ${repository}:${tag}: ${firstLine(msg)}`);
-}
-
-function firstLine(s: string): string {
-  return (s.split("\n")[0] ?? s).replace(/^\(HTTP code \d+\) [a-z ]+ - /, "").slice(0, 300);
+function runsAsRoot(user: string): boolean {
+  const name = user.split(":")[0] ?? "";
+  return name === "" || name === "root" || name === "0";
 }

@@ -73,6 +73,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
         allowedRepositories: config.allowedRepositories,
         logger,
         bootId,
+        containers: config.containers,
       });
       core = node;
       startCore = async () => {
@@ -115,10 +116,10 @@ async function makeRuntime(config: ResolvedAgentConfig, logger: Logger): Promise
     await rt.ping();
     return rt;
   }
-  const auth = config.registry
-    ? { username: config.registry.username, password: await readSecret(config.registry.passwordFile, "registry password") }
-    : undefined;
-  const rt = new DockerRuntime({ socketPath: config.docker.socketPath, logger, ...(auth ? { auth } : {}) });
+  const credentials = await Promise.all(
+    config.registries.map(async (r) => ({ host: r.host, username: r.username, password: await readSecret(r.passwordFile, `registry password for ${r.host}`) })),
+  );
+  const rt = new DockerRuntime({ socketPath: config.docker.socketPath, logger, credentials, pullIdleTimeoutMs: config.docker.pullIdleTimeoutSeconds * 1000 });
   await rt.ping();
   return rt;
 }

@@ -37,6 +37,11 @@ export interface WorkloadDef {
   publishAddress: string;
   /** Web services restart with the engine; jobs never restart by themselves. */
   restart: "unless-stopped" | "no";
+  /** Memory limit (bytes, no swap beyond it) and pids limit. */
+  memoryBytes: number;
+  pidsLimit: number;
+  /** Capabilities kept; every other one is dropped. */
+  capabilities: readonly string[];
 }
 
 export interface Workload {
@@ -63,14 +68,22 @@ export interface Runtime {
   readonly name: "docker" | "process";
   /** Workloads of this app and node (of any app when `app` is empty: leftovers before a spec is known). */
   list(app: string, node: string): Promise<Workload[]>;
-  /** Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message. */
-  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void): Promise<void>;
+  /**
+   * Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message;
+   * kind `aborted` when `signal` aborts (a newer spec arrived), `pull-stalled` when the pull made no progress.
+   */
+  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void>;
   /** Creates and starts a workload; returns its id. */
   start(def: WorkloadDef): Promise<string>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */
   watch(node: string, onChange: () => void): () => void;
+  /**
+   * What differs between the workload `id` and what `def` would create, judged by what it is (image, ports,
+   * capabilities, security options, mounts...), never by its labels; empty when it matches.
+   */
+  judge?(id: string, def: WorkloadDef, strict: boolean): Promise<string[]>;
   /** Throws RuntimeError when this runtime would refuse a service's env (checked when a spec arrives). */
   checkEnv?(service: string, env: Readonly<Record<string, unknown>>): void;
   /** Quick liveness check of the runtime itself (e.g. the Docker engine answers). */
@@ -80,7 +93,7 @@ export interface Runtime {
 
 /** A runtime failure phrased for a person: what happened and what to do. */
 export class RuntimeError extends Error {
-  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "port-in-use" | "engine-unreachable" | "other" = "other") {
+  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "pull-stalled" | "aborted" | "port-in-use" | "engine-unreachable" | "other" = "other") {
     super(message);
     this.name = "RuntimeError";
   }

@@ -1,6 +1,6 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
-import { filePathSchema, listenSchema, nameSchema, repositorySchema } from "./common.js";
+import { capabilitiesSchema, filePathSchema, memoryMiBSchema, pidsSchema, listenSchema, nameSchema, repositorySchema } from "./common.js";
 
 /**
  * agent.yaml: local to each VM, never sent over the wire. It bounds what the agent does whatever it is
@@ -25,7 +25,11 @@ export const agentConfigSchema = {
       type: "object",
       additionalProperties: false,
       default: {},
-      properties: { socketPath: { type: "string", minLength: 1, default: d.DEFAULT_DOCKER_SOCKET } },
+      properties: {
+        socketPath: { type: "string", minLength: 1, default: d.DEFAULT_DOCKER_SOCKET },
+        /** A pull that makes no progress for this long is aborted (AGENT_ERR_PULL_STALLED); running containers stay. */
+        pullIdleTimeoutSeconds: { type: "integer", minimum: 1, maximum: 3600, default: d.DEFAULT_PULL_IDLE_TIMEOUT_SECONDS },
+      },
     },
     process: {
       type: "object",
@@ -42,12 +46,37 @@ export const agentConfigSchema = {
     },
     /** Image repositories this agent may run. Anything else is refused. */
     allowedRepositories: { type: "array", items: repositorySchema, default: [], maxItems: 50 },
-    /** Credentials this agent uses to pull; the password never leaves this machine. */
-    registry: {
+    /**
+     * Credentials this agent uses to pull, one entry per registry host. A pull from a host listed here carries
+     * that host's credentials; a pull from any other host carries none. The password never leaves this machine.
+     */
+    registries: {
+      type: "array",
+      maxItems: 20,
+      default: [],
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["host", "username", "passwordFile"],
+        properties: {
+          /** The registry host exactly as it begins the image repository, with its port if any (registry.example.com, 10.0.0.5:5000). */
+          host: { type: "string", pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", maxLength: 255, "x-hint": "a registry host such as registry.example.com or 10.0.0.5:5000" },
+          username: { type: "string", minLength: 1, maxLength: 256 },
+          passwordFile: filePathSchema,
+        },
+      },
+    },
+    /** Bounds on what a spec may ask of a container; a spec beyond them is refused (403) and nothing changes. */
+    containers: {
       type: "object",
       additionalProperties: false,
-      required: ["username", "passwordFile"],
-      properties: { username: { type: "string", minLength: 1, maxLength: 256 }, passwordFile: filePathSchema },
+      default: {},
+      properties: {
+        maxMemoryMiB: { ...memoryMiBSchema, default: d.DEFAULT_MAX_MEMORY_MIB },
+        maxPids: { ...pidsSchema, default: d.DEFAULT_MAX_PIDS_LIMIT },
+        /** Capabilities a service may add back (beyond NET_BIND_SERVICE, which every container keeps). */
+        allowedCapabilities: { ...capabilitiesSchema, default: [...d.DEFAULT_ALLOWED_CAPABILITIES] },
+      },
     },
     /** Address container ports are published on. */
     publishAddress: { type: "string", pattern: "^[0-9a-fA-F.:]+$", default: d.DEFAULT_PUBLISH_ADDRESS, "x-hint": "an IP address" },

@@ -1,8 +1,8 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, metadataSchema,
-  nameSchema, portSchema, repositorySchema,
+  capabilitiesSchema, colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, memoryMiBSchema, metadataSchema,
+  nameSchema, pidsSchema, portSchema, repositorySchema,
 } from "./common.js";
 
 /** How the reconciler and router probe a service. */
@@ -40,6 +40,21 @@ export const serviceSchema = {
     /** A background job: runs only on the colour that holds the jobs lease. */
     job: { type: "boolean", default: false },
     stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
+    /** Per container; each node's agent.yaml bounds them (containers.maxMemoryMiB, containers.maxPids). */
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        memoryMiB: { ...memoryMiBSchema, default: d.DEFAULT_MEMORY_MIB },
+        pids: { ...pidsSchema, default: d.DEFAULT_PIDS_LIMIT },
+      },
+    },
+    /**
+     * Capabilities added back to the default set (NET_BIND_SERVICE); e.g. [CHOWN, SETUID, SETGID] for an image
+     * whose entrypoint starts as root and drops to a user. Each node's containers.allowedCapabilities bounds them.
+     */
+    capabilities: { ...capabilitiesSchema, default: [] },
   },
 } as const;
 

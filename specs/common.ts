@@ -1,4 +1,5 @@
 /** Schema fragments shared by the file and wire schemas. */
+import * as d from "./defaults.js";
 export const colorSchema = { type: "string", enum: ["blue", "green"] } as const;
 
 export const nameSchema = {
@@ -52,6 +53,19 @@ export const envSchema = {
   propertyNames: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 256 },
   additionalProperties: { type: ["string", "number", "boolean"] },
   maxProperties: 200,
+} as const;
+
+/** A container's memory limit in MiB. */
+export const memoryMiBSchema = { type: "integer", minimum: 16, maximum: 1_048_576 } as const;
+/** A container's process/thread limit. */
+export const pidsSchema = { type: "integer", minimum: 16, maximum: 1_000_000 } as const;
+
+/** Capabilities a service adds back to the default set (Docker's default set at most). */
+export const capabilitiesSchema = {
+  type: "array",
+  items: { type: "string", enum: d.ADDABLE_CAPABILITIES },
+  maxItems: d.ADDABLE_CAPABILITIES.length,
+  uniqueItems: true,
 } as const;
 
 export const metadataSchema = {

@@ -17,6 +17,12 @@ export const DEFAULT_ROUTER_LISTEN = "127.0.0.1:8000";
 export const DEFAULT_ALLOWED_UPSTREAMS = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"] as const;
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
+/**
+ * An image pull that makes no progress (no answer, no progress event from the engine) for this long is
+ * aborted with AGENT_ERR_PULL_STALLED. Progress events come several times a second while layers download,
+ * so a minute of silence means a stalled registry, not a slow one.
+ */
+export const DEFAULT_PULL_IDLE_TIMEOUT_SECONDS = 60;
 
 export const DEFAULT_HEALTH_PATH = "/healthz";
 export const DEFAULT_HEALTH_PERIOD_SECONDS = 1;
@@ -25,6 +31,34 @@ export const DEFAULT_HEALTHY_THRESHOLD = 1;
 export const DEFAULT_UNHEALTHY_THRESHOLD = 3;
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 30;
 export const DEFAULT_PATH_PREFIX = "/";
+
+/**
+ * Containers drop every capability and get back only these. A web app listening on a port needs none of
+ * Docker's defaults; NET_BIND_SERVICE lets an image that runs as root bind a port below 1024 (Docker
+ * 20.10+ also lets any user do that inside the container's own network namespace). NET_RAW (packet forging,
+ * ARP spoofing on the bridge), MKNOD, SYS_CHROOT, SETFCAP, SETPCAP, AUDIT_WRITE, FSETID are gone; CHOWN,
+ * SETUID, SETGID, DAC_OVERRIDE, FOWNER and KILL are only needed by images whose entrypoint starts as root
+ * and drops to a user (nginx, postgres, gosu/su-exec entrypoints): such a service adds them back in
+ * cluster.yaml (`capabilities`), within the agent's `containers.allowedCapabilities`.
+ */
+export const DEFAULT_CAPABILITIES = ["NET_BIND_SERVICE"] as const;
+/** The capabilities a service may ask for at all: Docker's default set, nothing beyond it (no SYS_ADMIN, NET_ADMIN...). */
+export const ADDABLE_CAPABILITIES = [
+  "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+] as const;
+/** What an agent lets a service add back when agent.yaml does not say: what root-then-drop entrypoints need. */
+export const DEFAULT_ALLOWED_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"] as const;
+/** Memory limit per container when cluster.yaml does not say (no swap beyond it): a Node or Python web app fits. */
+export const DEFAULT_MEMORY_MIB = 512;
+/** Process/thread limit per container when cluster.yaml does not say: stops a fork bomb, ample for worker pools. */
+export const DEFAULT_PIDS_LIMIT = 512;
+/** The most memory (MiB) an agent gives one container when agent.yaml does not say. */
+export const DEFAULT_MAX_MEMORY_MIB = 8192;
+/** The highest pids limit an agent gives one container when agent.yaml does not say. */
+export const DEFAULT_MAX_PIDS_LIMIT = 4096;
+/** json-file log rotation for every container: at most CONTAINER_LOG_MAX_FILES files of this size (30 MB). */
+export const CONTAINER_LOG_MAX_SIZE = "10m";
+export const CONTAINER_LOG_MAX_FILES = 3;
 
 export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 30;
 export const DEFAULT_DEPLOY_TIMEOUT_SECONDS = 120;

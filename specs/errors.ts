@@ -14,6 +14,8 @@ export const errorCodes = {
   AGENT_ERR_WRONG_NODE: { service: "agent", meaning: "the spec names another node than this agent" },
   AGENT_ERR_STALE_GENERATION: { service: "agent", meaning: "the spec's generation is older, or equal with other content" },
   AGENT_ERR_WRONG_ROLE: { service: "agent", meaning: "a node spec sent to a router or the reverse, or a lease sent to a router" },
+  AGENT_ERR_PULL_STALLED: { service: "agent", statusOnly: true, meaning: "an image pull sent nothing for docker.pullIdleTimeoutSeconds and was given up (in a service's status error, never an HTTP answer)" },
+  AGENT_ERR_LIMIT_NOT_ALLOWED: { service: "agent", meaning: "a service asks for more memory, processes or capabilities than agent.yaml containers allows" },
   AGENT_ERR_LISTEN_NOT_ALLOWED: { service: "agent", meaning: "the router spec listens on an address other than agent.yaml router.listen" },
   AGENT_ERR_UPSTREAM_NOT_ALLOWED: { service: "agent", meaning: "the router spec sends traffic outside agent.yaml router.allowedUpstreams" },
   AGENT_ERR_STALE_EPOCH: { service: "agent", meaning: "the lease epoch is older than one granted or revoked here" },
@@ -37,6 +39,6 @@ export const errorCodes = {
   RECON_ERR_TOO_MANY_STREAMS: { service: "reconciler", meaning: "the API already serves as many event streams as it allows" },
   RECON_ERR_REGISTRY: { service: "reconciler", meaning: "the image registry failed or refused the request" },
   RECON_ERR_INTERNAL: { service: "reconciler", meaning: "an unexpected failure; the reconciler's log has the details" },
-} as const satisfies Record<string, { service: "agent" | "reconciler"; meaning: string }>;
+} as const satisfies Record<string, { service: "agent" | "reconciler"; meaning: string; statusOnly?: true }>;
 
 export type ErrorCode = keyof typeof errorCodes;

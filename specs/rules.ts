@@ -183,6 +183,12 @@ export function agentRules(a: AgentConfig): PathIssue[] {
   if (a.runtime === "process" && a.process?.releasesDir === undefined) {
     out.push({ path: a.process ? ["process"] : [], atKey: true, message: "process.releasesDir: runtime process needs a releases directory" });
   }
+  const hosts = new Map<string, number>();
+  a.registries.forEach((r, i) => {
+    const prev = hosts.get(r.host.toLowerCase());
+    if (prev !== undefined) out.push({ path: ["registries", i, "host"], atKey: false, message: `registries[${i}].host: ${r.host} already has credentials in registries[${prev}]; one entry per registry host` });
+    else hosts.set(r.host.toLowerCase(), i);
+  });
   a.router.allowedUpstreams.forEach((cidr, i) => {
     if (parseCidr(cidr) === null) out.push({ path: ["router", "allowedUpstreams", i], atKey: false, message: `router.allowedUpstreams[${i}]: ${JSON.stringify(cidr)} is not a CIDR such as 10.0.0.0/8 or fc00::/7` });
   });
@@ -208,7 +214,7 @@ export function referencedFiles(kind: "Cluster" | "State" | "Agent", v: Cluster 
     if (a.tls) {
       out.push({ path: ["tls", "certFile"], file: a.tls.certFile }, { path: ["tls", "keyFile"], file: a.tls.keyFile });
     }
-    if (a.registry) out.push({ path: ["registry", "passwordFile"], file: a.registry.passwordFile });
+    a.registries.forEach((r, i) => out.push({ path: ["registries", i, "passwordFile"], file: r.passwordFile }));
   }
   return out;
 }

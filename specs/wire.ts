@@ -5,7 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  colorSchema, envSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
+  capabilitiesSchema, colorSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
 } from "./common.js";
 import { healthSchema } from "./cluster.js";
 
@@ -30,6 +30,17 @@ export const nodeServiceSpecSchema = {
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
     job: { type: "boolean" },
     stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
+    /** Memory (MiB, no swap beyond it) and pids limits; absent ones take the defaults. Bounded by agent.yaml. */
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        memoryMiB: memoryMiBSchema,
+        pids: pidsSchema,
+      },
+    },
+    /** Capabilities added back to the default set; each must be in the agent's containers.allowedCapabilities. */
+    capabilities: capabilitiesSchema,
   },
 } as const;
 
@@ -171,6 +182,11 @@ export const serviceStatusSchema = {
         nextRestartAt: { anyOf: [{ type: "string" }, { type: "null" }] },
       },
     },
+    /**
+     * How the service's container differs from what the spec asks for, judged by what it is (image, ports,
+     * capabilities, security options, mounts, limits), never by its labels. Absent when it matches.
+     */
+    drift: { type: "array", items: { type: "string", maxLength: 1000 }, maxItems: 20 },
     pull: {
       type: "object",
       additionalProperties: false,

@@ -14,11 +14,13 @@ import { sameSpec } from "../../specs/equality.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
+import { refuseBeyondBounds, type ContainerBounds } from "../container-bounds.js";
 
 export interface NodeBounds {
   name: string;
   allowedRepositories: readonly string[];
   runtime: Runtime;
+  containers: ContainerBounds;
 }
 
 /**
@@ -53,6 +55,7 @@ export function refuseNotAllowed(spec: NodeSpec, b: NodeBounds): void {
     if (svc.hostPort !== undefined && svc.port === undefined) {
       throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name} has a hostPort but no container port`);
     }
+    refuseBeyondBounds(name, svc, b.containers);
     try {
       b.runtime.checkEnv?.(name, svc.env ?? {});
     } catch (err) {

@@ -16,6 +16,8 @@ import { admitSpec, restoreSpec, type NodeBounds } from "./admission.js";
 import { Converger } from "./convergence.js";
 import { Observer } from "./observer.js";
 import { ServiceStatusBook } from "./status.js";
+import { jobLike } from "./judgements.js";
+import type { ContainerBounds } from "../container-bounds.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -25,6 +27,8 @@ export interface NodeAgentOptions {
   allowedRepositories: readonly string[];
   logger: Logger;
   bootId: string;
+  /** agent.yaml containers: the most memory, processes and capabilities a service may ask for. */
+  containers: ContainerBounds;
 }
 
 export class NodeAgent {
@@ -51,6 +55,7 @@ export class NodeAgent {
       refresh: () => this.seen.refresh(),
       scheduleRefresh: () => this.seen.scheduleRefresh(),
       observed: (ws: readonly Workload[], listedAt: number) => this.work.jobsObserved(ws, listedAt),
+      judge: (ws: readonly Workload[]) => this.work.judge(ws),
     };
     this.seen = new Observer(host);
     this.work = new Converger({ ...host, lease: () => this.lease });
@@ -109,11 +114,12 @@ export class NodeAgent {
   /** DELETE /v1/lease: resolves once every job container of this node has stopped. */
   async revokeLease(): Promise<void> {
     this.lease.revoke();
+    this.work.abandonPulls();
     await this.persistLease();
     this.o.logger.info({ epoch: this.lease.currentEpoch() }, "job lease revoked");
     this.emit();
     await this.work.convergeJobs();
-    const left = (await this.o.runtime.list(this.spec?.app ?? "", this.o.name)).filter((w) => w.kind === "job" && w.running);
+    const left = (await this.o.runtime.list(this.spec?.app ?? "", this.o.name)).filter((w) => jobLike(w, this.spec) && w.running);
     if (left.length > 0) throw agentError("AGENT_ERR_RUNTIME", `${left.length} job container(s) still running after revocation`);
   }
 
@@ -127,7 +133,7 @@ export class NodeAgent {
       observedGeneration: spec?.generation ?? 0,
       spec,
       converging: this.work.converging(),
-      services: this.book.services(spec?.services),
+      services: this.book.services(spec),
       lease: this.lease.status(),
       error: [this.seen.runtimeError, this.specError].filter((e) => e !== null).join("; ") || null,
     };
@@ -147,7 +153,7 @@ export class NodeAgent {
   }
 
   private bounds(): NodeBounds {
-    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime };
+    return { name: this.o.name, allowedRepositories: this.o.allowedRepositories, runtime: this.o.runtime, containers: this.o.containers };
   }
 
   private async persistLease(): Promise<void> {

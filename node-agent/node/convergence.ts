@@ -9,7 +9,8 @@ import type { Logger } from "pino";
 import type { NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload } from "../runtime.js";
-import { matches, satisfied, workloadDef } from "./workload.js";
+import { matches, satisfied, workloadDef, type DriftOf } from "./workload.js";
+import { Judgements, jobLike } from "./judgements.js";
 import { JobRestarts } from "./job-restarts.js";
 
 /** What convergence needs from the node agent around it. */
@@ -47,8 +48,27 @@ export class Converger {
   private jobsSettledAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** What each workload is, judged against the spec (not by its labels). */
+  readonly judged: Judgements;
+  /** Aborted (and replaced) when a newer spec arrives or the lease is revoked: no pull outlives its reason. */
+  private pulls = new AbortController();
+  private readonly driftOf: DriftOf = (id, hash) => this.judged.of(id, hash);
 
-  constructor(private readonly h: ConvergeHost) {}
+  constructor(private readonly h: ConvergeHost) {
+    this.judged = new Judgements(h.runtime);
+  }
+
+  /** Judges the workloads of a fresh listing against the accepted spec (each container once). */
+  judge(ws: readonly Workload[]): Promise<void> {
+    const spec = this.h.spec();
+    return this.judged.update(ws, spec, (name, svc, epoch) => workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
+  }
+
+  /** Gives up the pulls in flight (a newer spec, a revoked lease, closing). */
+  abandonPulls(): void {
+    this.pulls.abort();
+    this.pulls = new AbortController();
+  }
 
   /** True while a spec is accepted but not yet converged. */
   converging(): boolean {
@@ -57,6 +77,7 @@ export class Converger {
 
   /** A new spec was accepted: converge (again) towards it. */
   kick(): void {
+    this.abandonPulls();
     this.wanted++;
     this.loop ??= this.runLoop().finally(() => {
       this.loop = undefined;
@@ -65,6 +86,7 @@ export class Converger {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pulls.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.loop?.catch(() => undefined);
   }
@@ -126,6 +148,7 @@ export class Converger {
     const spec = this.h.spec();
     if (!spec) return;
     const all = await this.h.runtime.list(spec.app, this.h.name);
+    await this.judge(all);
     // Orphans: this node's workloads of services no longer in the spec (or of another app name).
     await Promise.all(all.filter((w) => !(w.service in spec.services)).map((w) => this.stopWorkload(w, 10)));
     if (aborted()) return;
@@ -135,7 +158,7 @@ export class Converger {
       for (const [name] of Object.entries(spec.services)) this.errors.delete(name);
       return;
     }
-    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec));
+    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf));
     if (toStart.length > 0) {
       const ok = await this.pull(spec, toStart.map(([n]) => n));
       if (!ok || aborted()) return;
@@ -171,14 +194,17 @@ export class Converger {
   private async convergeJobsUnderLock(): Promise<void> {
     const spec = this.h.spec();
     const lease = this.h.lease();
-    const all = (await this.h.runtime.list(spec?.app ?? "", this.h.name)).filter((w) => w.kind === "job");
+    const listed = await this.h.runtime.list(spec?.app ?? "", this.h.name);
+    await this.judge(listed);
+    // A job is a job because the spec says so; a workload the spec does not explain is stopped with them.
+    const all = listed.filter((w) => jobLike(w, spec));
     const held = lease.held();
     const epoch = lease.currentEpoch();
     const run = held && spec && !spec.stopped && spec.tag !== undefined;
     // All at once: the reconciler's wait for an unreachable holder covers the longest stop, not their sum.
     await Promise.all(all.map((w) => {
       const svc = spec?.services[w.service];
-      const keep = run && svc?.job && matches(w, w.service, svc, spec!) && w.epoch === epoch && w.running;
+      const keep = run && svc?.job && matches(w, w.service, svc, spec!, this.driftOf) && w.epoch === epoch && w.running;
       return keep ? undefined : this.stopWorkload(w, svc?.stopTimeoutSeconds ?? 10);
     }));
     if (!run) {
@@ -189,7 +215,7 @@ export class Converger {
     }
     for (const [name, svc] of Object.entries(spec!.services)) {
       if (!svc.job) continue;
-      const running = all.some((w) => w.service === name && w.running && w.epoch === epoch && matches(w, name, svc, spec!));
+      const running = all.some((w) => w.service === name && w.running && w.epoch === epoch && matches(w, name, svc, spec!, this.driftOf));
       if (running) {
         this.restarts.started(epoch, name);
         continue;
@@ -197,7 +223,7 @@ export class Converger {
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
       if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
-        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!);
+        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.pulls.signal);
         if (!lease.held()) return;
         await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
         this.restarts.started(epoch, name);
@@ -217,10 +243,11 @@ export class Converger {
       await this.h.runtime.ensureImage(spec.repository, spec.tag!, (p) => {
         for (const s of services) this.pulling.set(s, p);
         this.h.changedSoon();
-      });
+      }, this.pulls.signal);
       for (const s of services) this.errors.delete(s);
       return true;
     } catch (err) {
+      if (err instanceof RuntimeError && err.kind === "aborted") return false; // a newer spec takes over
       const msg = err instanceof RuntimeError ? err.message : `cannot pull ${spec.repository}:${spec.tag}: ${(err as Error).message}`;
       for (const s of services) this.errors.set(s, msg);
       this.h.logger.warn({ tag: spec.tag, err: msg }, "pull failed; running containers untouched");

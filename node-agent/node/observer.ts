@@ -26,6 +26,8 @@ export interface ObserverHost {
   changed(): void;
   /** Each successful listing, before `changed`; `listedAt` is performance.now() when the listing began. */
   observed(workloads: readonly Workload[], listedAt: number): void;
+  /** Judges a fresh listing against the spec before anyone reads it (what each container is, not its labels). */
+  judge(workloads: readonly Workload[]): Promise<void>;
 }
 
 export class Observer {
@@ -92,7 +94,9 @@ export class Observer {
         this.refreshAgain = false;
         try {
           const listedAt = performance.now();
-          this.workloads = await this.h.runtime.list(this.h.spec()?.app ?? "", this.h.name);
+          const listed = await this.h.runtime.list(this.h.spec()?.app ?? "", this.h.name);
+          await this.h.judge(listed);
+          this.workloads = listed;
           this.runtimeError = null;
           this.h.observed(this.workloads, listedAt);
         } catch (err) {

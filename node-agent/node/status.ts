@@ -2,7 +2,8 @@
  * Status building: the node's NodeStatus services from the last workload listing, the health probes and
  * what convergence is doing. A service's `since` moves only when its state or tag changes.
  */
-import type { NodeServiceSpec, ServiceState, ServiceStatus, Health } from "../../specs/wire.js";
+import type { NodeServiceSpec, NodeSpec, ServiceState, ServiceStatus, Health } from "../../specs/wire.js";
+import { specHash } from "./workload.js";
 import type { Converger } from "./convergence.js";
 import type { Observer } from "./observer.js";
 
@@ -18,14 +19,14 @@ export class ServiceStatusBook {
   constructor(private readonly seen: Observer, private readonly work: Converger) {}
 
   /** Every service of the spec and every service a workload of this node runs, by name. */
-  services(specServices: Record<string, NodeServiceSpec> | undefined): Record<string, ServiceStatus> {
+  services(spec: NodeSpec | null): Record<string, ServiceStatus> {
     const out: Record<string, ServiceStatus> = {};
-    const names = new Set<string>([...Object.keys(specServices ?? {}), ...this.seen.workloads.map((w) => w.service)]);
-    for (const name of [...names].sort()) out[name] = this.service(name, specServices?.[name]);
+    const names = new Set<string>([...Object.keys(spec?.services ?? {}), ...this.seen.workloads.map((w) => w.service)]);
+    for (const name of [...names].sort()) out[name] = this.service(name, spec?.services[name], spec);
     return out;
   }
 
-  private service(name: string, svc: NodeServiceSpec | undefined): ServiceStatus {
+  private service(name: string, svc: NodeServiceSpec | undefined, spec: NodeSpec | null): ServiceStatus {
     const mine = this.seen.workloads.filter((w) => w.service === name);
     const w = mine.find((x) => x.running) ?? mine[0];
     const pull = this.work.pulling.get(name);
@@ -36,13 +37,18 @@ export class ServiceStatusBook {
     else if (w && this.work.stopping.has(w.id)) state = "stopping";
     else if (!w) state = "missing";
     else if (!w.running) state = w.stateText === "created" || w.stateText === "restarting" ? "starting" : "exited";
-    else if (w.kind === "web" && svc?.hostPort !== undefined && probe) {
+    else if (svc && !svc.job && svc.hostPort !== undefined && probe) {
       health = probe.health;
       state = health === "healthy" ? "running" : health === "unhealthy" ? "unhealthy" : "starting";
     } else state = "running";
     const probeError = probe?.lastError ?? null;
-    const error = this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
-    const tag = pull ? null : w?.tag ?? null;
+    // What the container is, judged against the spec: a difference is drift, whatever its labels say.
+    const drift = w && svc && spec ? [...this.work.judged.of(w.id, specHash(spec, name, svc))] : [];
+    const runningCount = mine.filter((x) => x.running).length;
+    if (svc && runningCount > 1) drift.push(`is one of ${runningCount} running containers of this service; the spec asks for one`);
+    const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
+    // A drifted container's tag label says nothing: labels can be copied.
+    const tag = pull || drift.length > 0 ? null : w?.tag ?? null;
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
@@ -56,6 +62,7 @@ export class ServiceStatusBook {
       error,
       ...(pull ? { pull } : {}),
       ...(restarts ? { restarts } : {}),
+      ...(drift.length > 0 ? { drift } : {}),
     };
   }
 }

@@ -6,22 +6,28 @@ import { createHash } from "node:crypto";
 import type { NodeSpec, NodeServiceSpec } from "../../specs/wire.js";
 import { canonical } from "../../specs/equality.js";
 import type { Workload, WorkloadDef } from "../runtime.js";
+import { containerLimits } from "../container-bounds.js";
+
+/** How a workload differs from the spec whose hash is given, judged by what it is (empty: it matches). */
+export type DriftOf = (id: string, hash: string) => readonly string[];
+const NO_DRIFT: DriftOf = () => [];
 
 /** Everything that defines a service's container; a change means the container is replaced. */
 export function specHash(spec: NodeSpec, name: string, svc: NodeServiceSpec): string {
-  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job };
+  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc) };
   return createHash("sha256").update(canonical(identity)).digest("hex").slice(0, 16);
 }
 
-/** True when `w` runs service `name` as the spec defines it (tag and spec hash). */
-export function matches(w: Workload, name: string, svc: NodeServiceSpec, spec: NodeSpec): boolean {
-  return w.tag === spec.tag && w.specHash === specHash(spec, name, svc);
+/** True when `w` runs service `name` as the spec defines it: tag and spec hash, and nothing judged different. */
+export function matches(w: Workload, name: string, svc: NodeServiceSpec, spec: NodeSpec, driftOf: DriftOf = NO_DRIFT): boolean {
+  const hash = specHash(spec, name, svc);
+  return w.tag === spec.tag && w.specHash === hash && driftOf(w.id, hash).length === 0;
 }
 
 /** True when exactly one workload of the service runs and it matches the spec. */
-export function satisfied(all: readonly Workload[], name: string, svc: NodeServiceSpec, spec: NodeSpec): boolean {
+export function satisfied(all: readonly Workload[], name: string, svc: NodeServiceSpec, spec: NodeSpec, driftOf: DriftOf = NO_DRIFT): boolean {
   const mine = all.filter((w) => w.service === name);
-  return mine.length === 1 && mine[0]!.running && matches(mine[0]!, name, svc, spec);
+  return mine.length === 1 && mine[0]!.running && matches(mine[0]!, name, svc, spec, driftOf);
 }
 
 /** The workload that runs service `name` of `spec` (`epoch` for a job, the lease epoch it runs under). */
@@ -53,5 +59,6 @@ export function workloadDef(spec: NodeSpec, name: string, svc: NodeServiceSpec, 
     ...(svc.hostPort !== undefined ? { hostPort: svc.hostPort } : {}),
     publishAddress,
     restart: svc.job ? "no" : "unless-stopped",
+    ...containerLimits(svc),
   };
 }

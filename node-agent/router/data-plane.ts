@@ -205,7 +205,7 @@ export class RouterDataPlane implements PlaneState {
     await this.applying;
     await this.persisting;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const t of [...this.tunnels]) t.close();
+    for (const t of [...this.tunnels]) t.goAway();
     for (const { up, check } of this.upstreams.values()) {
       check.stop();
       up.destroyAll();
@@ -357,7 +357,7 @@ export class RouterDataPlane implements PlaneState {
     for (const t of [...this.tunnels]) {
       if (t.strandedAt === 0 || now - t.strandedAt < drainMs) continue;
       closed[t.color]++;
-      t.close();
+      t.goAway();
     }
     if (closed.blue + closed.green > 0) this.log.info({ closed, drainTimeoutSeconds: this.spec.drainTimeoutSeconds }, "drain timeout: closed connections to a replaced route");
     this.scheduleDrain();

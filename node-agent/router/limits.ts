@@ -24,6 +24,8 @@ export const UPSTREAM_POOL_MAX_IDLE = 512;
 export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 /** TCP keep-alive probes on WebSocket tunnels, so a vanished peer does not hold a tunnel open for ever. */
 export const WEBSOCKET_KEEPALIVE_MS = 60_000;
+/** After drain or shutdown sent its close frames, a WebSocket peer that keeps its side open is cut after this long. */
+export const WEBSOCKET_GOAWAY_LINGER_MS = 2_000;
 /** How often timeouts are checked; a timeout fires within this much of its deadline. */
 export const SWEEP_INTERVAL_MS = 250;
 /** status() changes that come from request counts are reported through onChange at most this often. */

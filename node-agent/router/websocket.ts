@@ -18,7 +18,8 @@ import { pickNode } from "./balancer.js";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, ResponseHead } from "./response-head.js";
 import { CHUNKED_ERROR, ChunkedScanner } from "./chunked.js";
 import { COLOR_HEADER, replyText } from "./replies.js";
-import { MAX_RESPONSE_HEAD_BYTES, WEBSOCKET_KEEPALIVE_MS } from "./limits.js";
+import { MAX_RESPONSE_HEAD_BYTES, WEBSOCKET_GOAWAY_LINGER_MS, WEBSOCKET_KEEPALIVE_MS } from "./limits.js";
+import { CLOSE_GOING_AWAY, FrameScanner, closeFrame } from "./ws-frames.js";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 /** After a refused or failed upgrade has been answered, a client that keeps its side open is cut after this long. */
@@ -32,7 +33,13 @@ export class Tunnel {
   passedThrough = false;
   /** When the table stopped routing this tunnel's host and path here (0: it still does). */
   strandedAt = 0;
+  /** A WebSocket (not another Upgrade protocol): drained with close frames. */
+  websocket = false;
+  /** Frame boundaries client → upstream and upstream → client, followed while the tunnel is open. */
+  readonly toUpstream = new FrameScanner();
+  readonly toClient = new FrameScanner();
   private closed = false;
+  private goingAway = false;
 
   constructor(
     readonly ctx: RouterContext,
@@ -58,17 +65,43 @@ export class Tunnel {
     setTimeout(() => this.client.destroy(), PASSED_LINGER_MS).unref();
   }
 
+  /**
+   * Drain and shutdown: a WebSocket gets a close frame (1001, going away) on both sides, each after the frame
+   * in flight in its direction, then both sides end; whatever the peers do, both are cut after a short linger.
+   * Anything else closes at once.
+   */
+  goAway(): void {
+    if (this.closed || this.goingAway) return;
+    const s = this.upstreamSocket;
+    if (!this.upgraded || !this.websocket || s === null) {
+      this.close();
+      return;
+    }
+    this.goingAway = true;
+    endWithClose(s, this.client, this.toClient, closeFrame(CLOSE_GOING_AWAY, "going away", false));
+    endWithClose(this.client, s, this.toUpstream, closeFrame(CLOSE_GOING_AWAY, "going away", true));
+    setTimeout(() => this.close(), WEBSOCKET_GOAWAY_LINGER_MS).unref();
+  }
+
   /** Closes both sides (drain, shutdown, or either side went away). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.tunnels.delete(this);
-    if (this.passedThrough && !this.client.destroyed) {
+    if (this.goingAway) {
+      // Let the close frames reach both peers; the linger timer cuts what is still open.
+      this.client.end();
+      this.upstreamSocket?.end();
+      setTimeout(() => {
+        this.client.destroy();
+        this.upstreamSocket?.destroy();
+      }, WEBSOCKET_GOAWAY_LINGER_MS).unref();
+    } else if (this.passedThrough && !this.client.destroyed) {
       // Let the refusal reach the client; a client that never closes its side is cut after a while.
       this.client.end();
       setTimeout(() => this.client.destroy(), PASSED_LINGER_MS).unref();
     } else this.client.destroy();
-    this.upstreamSocket?.destroy();
+    if (!this.goingAway) this.upstreamSocket?.destroy();
     if (this.upgraded) {
       this.ctx.websockets[this.color]--;
       this.ctx.countsChanged();
@@ -82,6 +115,7 @@ export function startTunnel(ctx: RouterContext, tunnels: Set<Tunnel>, client: So
   client.removeAllListeners("data");
   client.pause();
   const t = new Tunnel(ctx, tunnels, client, rq.host, rq.path, route, up);
+  t.websocket = rq.upgrade?.toLowerCase().split(",").some((p) => p.trim() === "websocket") ?? false;
   tunnels.add(t);
   client.on("close", () => t.close());
   open(t, rq.upstreamHead, early, 0);
@@ -152,8 +186,13 @@ function open(t: Tunnel, head: string, early: Buffer, attempt: number): void {
     if (typeof client.setKeepAlive === "function") client.setKeepAlive(true, WEBSOCKET_KEEPALIVE_MS);
     if (typeof client.setNoDelay === "function") client.setNoDelay(true);
     t.client.write(out, "latin1");
+    if (rest.length > 0) t.toClient.scan(rest, false);
     if (rest.length > 0) t.client.write(rest);
+    if (early.length > 0) t.toUpstream.scan(early, false);
     if (early.length > 0) s.write(early);
+    // The scanners only follow frame boundaries, for a clean close on drain; the pipes move the bytes.
+    s.on("data", (d: Buffer) => t.toClient.scan(d, false));
+    t.client.on("data", (d: Buffer) => t.toUpstream.scan(d, false));
     s.pipe(t.client);
     t.client.pipe(s);
   });
@@ -202,6 +241,29 @@ function passRefusal(t: Tunnel, s: Socket, buf: Buffer, end: number): void {
   s.on("data", onBody);
   const rest = buf.subarray(end + 4);
   if (rest.length > 0) onBody(rest);
+}
+
+/**
+ * Stops forwarding `from` → `to` at the next frame boundary, then sends `frame` on `to` and ends it. What
+ * `from` sends afterwards (its own close frame) is read and dropped, so its end is seen.
+ */
+function endWithClose(from: Duplex, to: Duplex, scanner: FrameScanner, frame: Buffer): void {
+  from.unpipe(to);
+  from.removeAllListeners("data");
+  const finish = () => {
+    from.removeAllListeners("data");
+    from.on("data", () => undefined);
+    if (!to.destroyed && to.writable) to.end(frame);
+  };
+  if (scanner.atBoundary()) finish();
+  else {
+    from.on("data", (d: Buffer) => {
+      const n = scanner.scan(d, true);
+      if (n > 0 && !to.destroyed && to.writable) to.write(n === d.length ? d : d.subarray(0, n));
+      if (scanner.atBoundary()) finish();
+    });
+  }
+  from.resume();
 }
 
 function rawReply(socket: Duplex, status: number, body: string, color: Color | null): void {

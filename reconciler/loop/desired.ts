@@ -38,6 +38,9 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
       ...(hostPort !== undefined ? { hostPort } : {}),
       ...(svc.env ? { env: svc.env } : {}),
       ...(svc.command ? { command: svc.command } : {}),
+      // Hand-built clusters (tests, older callers) may lack the schema defaults.
+      ...(svc.limits ? { limits: svc.limits } : {}),
+      ...(svc.capabilities?.length ? { capabilities: svc.capabilities } : {}),
     };
   }
   return {

@@ -81,6 +81,8 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
           }
           if (!s || s.state === "missing" || s.state === "exited") {
             add("ContainerDown", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) is ${s?.state ?? "missing"}${s?.error ? `: ${s.error}` : ""}`, { node: n.name, color: c, service: svcName });
+          } else if (s.drift?.length) {
+            add("ContainerDrifted", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) is not what the spec asks for: it ${s.drift.join("; ")}`, { node: n.name, color: c, service: svcName });
           } else if (s.tag !== v.want.tag) {
             add("WrongImage", "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} runs ${s.tag ?? "an unknown tag"} instead of ${v.want.tag}`, { node: n.name, color: c, service: svcName });
           }

@@ -54,7 +54,8 @@ export const dockerKit: RuntimeKit = {
     expect(info.HostConfig.RestartPolicy?.Name).toBe(o.kind === "web" ? "unless-stopped" : "no");
     expect(info.HostConfig.Privileged).toBe(false);
     expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
-    expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+    expect(info.HostConfig.CapDrop).toEqual(["ALL"]);
+    expect(info.HostConfig.CapAdd ?? []).toEqual(["NET_BIND_SERVICE"]);
     expect(info.HostConfig.Binds ?? []).toEqual([]);
     expect(info.HostConfig.NetworkMode).not.toBe("host");
     if (o.hostPort !== undefined) expect(info.HostConfig.PortBindings?.["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(o.hostPort) }]);

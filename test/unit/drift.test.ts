@@ -44,6 +44,14 @@ describe("detectDrift", () => {
     expect(names(d, withWorker("running", 3))).toEqual(["JobDown critical: job worker on blue-1 (blue) keeps stopping: 3 times, last with exited (137)"]);
   });
 
+  it("a container that is not what the spec asks for (judged by the agent, not by its labels) is drift, and healed", () => {
+    const drifted = node(d, "green-1", { tag: "v2" });
+    drifted.reachable && Object.assign(drifted.status.services.web!, { tag: null, drift: ["runs image e95f85cbdade, not app:v2 (8610affbf70b)", "mounts /etc:/host-etc"] });
+    const o = world({ ...steady(), "green-1": drifted }, ledger({ epoch: 3 }));
+    expect(names(d, o)).toEqual(["ContainerDrifted warning: web on green-1 (green) is not what the spec asks for: it runs image e95f85cbdade, not app:v2 (8610affbf70b); mounts /etc:/host-etc"]);
+    expect(plan(d, o, NOW)).toContainEqual(expect.objectContaining({ type: "applyNodeSpec", node: "green-1", reason: "heal" }));
+  });
+
   it("right after a start, nodes not observed yet raise nothing", () => {
     expect(names(d, world({ ...steady(), "green-1": down("not observed yet") }, ledger({ epoch: 3 })))).toEqual([]);
   });

@@ -221,7 +221,10 @@ describe("cross-field rules", () => {
 describe("the wire schemas leave no way to ask for privileges", () => {
   it("node service specs accept only the documented fields", async () => {
     const { nodeServiceSpecSchema } = await import("../../specs/wire.js");
-    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["command", "env", "health", "hostPort", "job", "port", "stopTimeoutSeconds"]);
+    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["capabilities", "command", "env", "health", "hostPort", "job", "limits", "port", "stopTimeoutSeconds"]);
+    // Capabilities: Docker's default set at most, never one that gives the host away.
+    expect(nodeServiceSpecSchema.properties.capabilities.items.enum).not.toContain("SYS_ADMIN");
+    expect(nodeServiceSpecSchema.properties.capabilities.items.enum).not.toContain("NET_ADMIN");
     expect(nodeServiceSpecSchema.additionalProperties).toBe(false);
   });
 });

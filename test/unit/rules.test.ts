@@ -117,7 +117,7 @@ describe("state, cross-file and agent rules, called directly", () => {
   });
 
   it("runtime process needs a releases directory", () => {
-    const a = (o: object) => ({ role: "node", allowedRepositories: ["r"], router: { allowedUpstreams: [] }, ...o }) as unknown as AgentConfig;
+    const a = (o: object) => ({ role: "node", allowedRepositories: ["r"], registries: [], router: { allowedUpstreams: [] }, ...o }) as unknown as AgentConfig;
     expect(agentRules(a({ runtime: "process" }))).toEqual([
       { path: [], atKey: true, message: "process.releasesDir: runtime process needs a releases directory" },
     ]);
@@ -126,6 +126,14 @@ describe("state, cross-file and agent rules, called directly", () => {
     ]);
     expect(agentRules(a({ runtime: "process", process: { releasesDir: "/r" } }))).toEqual([]);
     expect(agentRules(a({ runtime: "docker" }))).toEqual([]);
+  });
+
+  it("one registries entry per registry host", () => {
+    const r = (host: string) => ({ host, username: "u", passwordFile: "p" });
+    const a = { role: "node", runtime: "docker", allowedRepositories: ["r"], router: { allowedUpstreams: [] }, registries: [r("reg.example.com"), r("10.0.0.5:5000"), r("REG.example.com")] } as unknown as AgentConfig;
+    expect(agentRules(a)).toEqual([
+      { path: ["registries", 2, "host"], atKey: false, message: "registries[2].host: REG.example.com already has credentials in registries[0]; one entry per registry host" },
+    ]);
   });
 });
 
