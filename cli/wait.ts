@@ -21,7 +21,17 @@ export async function waitFor(server: string, revision: string, goal: Goal, time
   const deadline = Date.now() + timeoutMs;
   let said = "";
   for (;;) {
-    const s = await call<ClusterStatus>(server, "GET", "/api/v1/status");
+    let s: ClusterStatus;
+    try {
+      s = await call<ClusterStatus>(server, "GET", "/api/v1/status");
+    } catch (err) {
+      // A blip (a restart, a 503) is not the change failing: keep following it until the deadline.
+      if (Date.now() >= deadline) throw err;
+      const line = `… the reconciler did not answer (${(err as Error).message}); trying again`;
+      if (line !== said) out((said = line));
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+      continue;
+    }
     const progressing = s.conditions.find((c) => c.type === "Progressing");
     if (s.stateRevision === revision) {
       const line = progressing?.status === "True" ? `… ${progressing.message}` : "";
@@ -37,7 +47,9 @@ export async function waitFor(server: string, revision: string, goal: Goal, time
 }
 
 function verdict(s: ClusterStatus, goal: Goal, out: (line: string) => void): number {
-  const refused = s.pending.find((p) => p.type === "refuse");
+  // Only a refusal of this change counts (another colour's trouble is not this change failing).
+  const color = goal.kind === "deploy" ? goal.color ?? (s.active ? otherColor(s.active) : null) : goal.kind === "stopped" ? goal.color : goal.kind === "live" ? s.active : s.jobs?.ownerColor ?? null;
+  const refused = s.pending.find((p) => p.type === "refuse" && (p.color === undefined || p.color === color));
   if (refused) {
     out(`failed: ${refused.message}`);
     return 1;

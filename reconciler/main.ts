@@ -90,6 +90,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       dir: o.dir,
       logger,
       record: (text) => repo.recordIfUncommitted(text),
+      onRecording: () => controller?.queue(),
       onNotRecorded: (problem) => {
         reportNotRecorded(alerts, problem);
         controller?.queue();
@@ -120,7 +121,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     cleanups.unshift(() => alerts!.close());
     controller = new Controller({
       source, memory, alerts, events, logger,
-      history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), push: repo.pushProblem() }),
+      history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), recording: source.recordingHandEdit(), push: repo.pushProblem() }),
     });
     reportNotRecorded(alerts, source.notRecordedProblem());
     if (o.gitRemote && git.enabled) {

@@ -183,7 +183,7 @@ export const clusterSchema = {
           properties: {
             webhooks: { type: "array", items: webhookSchema, default: [], maxItems: 20 },
             /** Seconds a problem must persist before its alert fires and it counts in Degraded/Drifted. */
-            graceSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_ALERT_GRACE_SECONDS },
+            graceSeconds: { type: "integer", minimum: 0, maximum: 300, default: d.DEFAULT_ALERT_GRACE_SECONDS },
           },
         },
         /** state.yaml's git history. Switchyard's own commits run no hooks and are not signed unless signCommits. */

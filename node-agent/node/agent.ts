@@ -114,7 +114,7 @@ export class NodeAgent {
   /** DELETE /v1/lease: resolves once every job container of this node has stopped. */
   async revokeLease(): Promise<void> {
     this.lease.revoke();
-    this.work.abandonPulls();
+    this.work.abandonJobPulls();
     await this.persistLease();
     this.o.logger.info({ epoch: this.lease.currentEpoch() }, "job lease revoked");
     this.emit();

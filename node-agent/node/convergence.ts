@@ -50,8 +50,10 @@ export class Converger {
   private closed = false;
   /** What each workload is, judged against the spec (not by its labels). */
   readonly judged: Judgements;
-  /** Aborted (and replaced) when a newer spec arrives or the lease is revoked: no pull outlives its reason. */
+  /** Aborted (and replaced) when a newer spec arrives: no web pull outlives its reason. */
   private pulls = new AbortController();
+  /** The same for job pulls, also given up when the lease is revoked (a revocation never stops a deploy's pull). */
+  private jobPulls = new AbortController();
   private readonly driftOf: DriftOf = (id, hash) => this.judged.of(id, hash);
 
   constructor(private readonly h: ConvergeHost) {
@@ -64,10 +66,17 @@ export class Converger {
     return this.judged.update(ws, spec, (name, svc, epoch) => workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
   }
 
-  /** Gives up the pulls in flight (a newer spec, a revoked lease, closing). */
+  /** Gives up the pulls in flight (a newer spec, closing). */
   abandonPulls(): void {
     this.pulls.abort();
     this.pulls = new AbortController();
+    this.abandonJobPulls();
+  }
+
+  /** Gives up the job pulls in flight (a revoked lease). */
+  abandonJobPulls(): void {
+    this.jobPulls.abort();
+    this.jobPulls = new AbortController();
   }
 
   /** True while a spec is accepted but not yet converged. */
@@ -87,6 +96,7 @@ export class Converger {
   async close(): Promise<void> {
     this.closed = true;
     this.pulls.abort();
+    this.jobPulls.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.loop?.catch(() => undefined);
   }
@@ -223,12 +233,13 @@ export class Converger {
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
       if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
-        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.pulls.signal);
+        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal);
         if (!lease.held()) return;
         await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
         this.restarts.started(epoch, name);
         this.errors.delete(name);
       } catch (err) {
+        if (err instanceof RuntimeError && err.kind === "aborted") return; // a newer spec or a revocation: no death
         this.errors.set(name, (err as Error).message);
         this.armRestart(this.restarts.failed(epoch, name, `cannot start: ${(err as Error).message}`, Date.now()));
       }

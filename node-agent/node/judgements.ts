@@ -25,7 +25,10 @@ export class Judgements {
       keep.add(key);
       // A container left from an earlier spec is judged against the tag it claims to run, and less strictly.
       const strict = w.specHash === def.specHash;
-      if (!this.drift.has(key)) this.drift.set(key, await this.runtime.judge(w.id, strict ? def : { ...def, tag: w.tag }, strict).catch(() => []));
+      if (this.drift.has(key)) continue;
+      // A failed inspection is not a verdict: nothing is kept, and the next listing judges it again.
+      const verdict = await this.runtime.judge(w.id, strict ? def : { ...def, tag: w.tag }, strict).catch(() => null);
+      if (verdict) this.drift.set(key, verdict);
     }
     for (const k of [...this.drift.keys()]) if (!keep.has(k)) this.drift.delete(k);
   }

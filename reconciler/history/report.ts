@@ -15,6 +15,8 @@ export interface HistoryView {
   /** A remote is configured (--git-remote). */
   remote: boolean;
   notRecorded: string | null;
+  /** A hand edit is waiting to be recorded as a commit (normal for a second or so after saving). */
+  recording?: boolean;
   push: Extract<PushOutcome, { ok: false }> | null;
 }
 
@@ -25,7 +27,9 @@ export function historyConditions(v: HistoryView): HistoryCondition[] {
     out.push(
       v.notRecorded
         ? { type: HISTORY_NOT_RECORDED, status: "True", reason: "HandEditNotRecorded", message: v.notRecorded }
-        : { type: HISTORY_NOT_RECORDED, status: "False", reason: "Committed", message: "the state in force is a commit" },
+        : v.recording
+          ? { type: HISTORY_NOT_RECORDED, status: "False", reason: "Recording", message: "state.yaml was saved by hand without a commit: Switchyard records it as its own commit, then acts on it" }
+          : { type: HISTORY_NOT_RECORDED, status: "False", reason: "Committed", message: "the state in force is a commit" },
     );
   }
   if (v.remote) {

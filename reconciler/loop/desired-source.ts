@@ -48,6 +48,8 @@ export interface DesiredSourceOptions {
   record?: (stateText: string) => Promise<"committed" | "recorded" | "changed" | "wait">;
   /** A hand edit could not be recorded, so it does not act (the problem), or it can again (null). */
   onNotRecorded?: (problem: string | null) => void;
+  /** A hand edit is waiting to be recorded (true), or no longer (false). */
+  onRecording?: (recording: boolean) => void;
 }
 
 export class DesiredSource {
@@ -60,6 +62,7 @@ export class DesiredSource {
   /** Content key of the files last found invalid (see contentKey). */
   private invalidKey: string | undefined;
   private notRecorded: string | null = null;
+  private recording = false;
   /** The state in force at start was not a commit yet: record it when history lets us. */
   private startedUnrecorded = false;
   private retry: NodeJS.Timeout | undefined;
@@ -94,6 +97,11 @@ export class DesiredSource {
 
   errors(): SpecIssue[] {
     return this.issues;
+  }
+
+  /** A hand edit of state.yaml is waiting to be recorded as a commit (it acts once it is). */
+  recordingHandEdit(): boolean {
+    return this.recording;
   }
 
   /** Why the state.yaml on disk is not acted on (a hand edit that could not be recorded as a commit), or null. */
@@ -146,17 +154,26 @@ export class DesiredSource {
       const r = await this.o.record(next.dir.state.text);
       if (r === "changed") return "changed";
       if (r === "wait") {
+        this.setRecording(true);
         this.retryIn(RECORD_WAIT_MS);
         return "failed";
       }
+      this.setRecording(false);
       this.setNotRecorded(null);
       return "ok";
     } catch (err) {
+      this.setRecording(false);
       const why = (err as Error).message;
       this.setNotRecorded(`state.yaml was changed by hand without a commit, and Switchyard could not record it as one: ${why}. The last committed state stays in force`);
       this.retryIn(RECORD_RETRY_MS);
       return "failed";
     }
+  }
+
+  private setRecording(recording: boolean): void {
+    if (recording === this.recording) return;
+    this.recording = recording;
+    this.o.onRecording?.(recording);
   }
 
   private retryIn(ms: number): void {

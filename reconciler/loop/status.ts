@@ -204,7 +204,9 @@ function conditions(
 function serving(v: NodeView): string | null {
   if (!v.obs?.reachable) return `${v.node.name} is unreachable`;
   const st = v.obs.status;
-  for (const [name, svc] of Object.entries(st.spec?.services ?? {})) {
+  // Judged against the spec the node holds (a refused change leaves the live colour on its old one).
+  if (!st.spec) return `${v.node.name} holds no spec`;
+  for (const [name, svc] of Object.entries(st.spec.services)) {
     if (svc.job || svc.hostPort === undefined) continue;
     const s = st.services[name];
     if (!s || s.state !== "running" || s.health !== "healthy") return `${name} on ${v.node.name} is ${s ? (s.state === "running" ? s.health : s.state) : "missing"}`;

@@ -110,6 +110,11 @@ export class AlertManager {
     this.sinks.splice(0, this.sinks.length, ...sinks);
   }
 
+  /** Problems seen but not firing yet (waiting out their grace period). */
+  pendingFingerprints(): string[] {
+    return [...this.pending.keys()];
+  }
+
   /** When the earliest pending problem fires if it is still observed (undefined: none pending). */
   nextDueAt(): number | undefined {
     let due: number | undefined;

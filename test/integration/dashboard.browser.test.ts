@@ -4,7 +4,8 @@
  * serves, roll back, check that v1 serves. A screenshot of each step is kept in test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { launchChromium } from "../support/browser.js";
@@ -115,5 +116,15 @@ for (const size of SIZES) describe(`dashboard in a real browser (${size.name}, $
     expect(h.entries.slice(0, 5).map((e) => `${e.author}: ${e.message}`)).toEqual([
       "tester: start green (v2)", "tester: stop green for maintenance", "tester: roll back to blue (v1)", "tester: promote green (v2)", "tester: deploy v2 to green",
     ]);
+
+    // A hand edit saved without a commit: a banner while Switchyard records it, then its own commit in History.
+    const file = join(bed.deployDir, "state.yaml");
+    writeFileSync(file, readFileSync(file, "utf8") + "# tuned by hand\n");
+    await page.getByTestId("recording-banner").waitFor({ timeout: 10_000 });
+    await shot("recording-hand-edit");
+    await page.getByTestId("recording-banner").waitFor({ state: "hidden", timeout: 15_000 });
+    const after = await bed.api<{ entries: { author: string; message: string }[] }>("/api/v1/history");
+    expect(after.entries[0]!.author).toBe("Switchyard");
+    expect(after.entries[0]!.message).toMatch(/^state\.yaml saved by hand, not committed/);
   }, 180_000);
 });

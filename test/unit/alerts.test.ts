@@ -5,6 +5,9 @@ import { describe, expect, it } from "vitest";
 import { AlertManager, alertFingerprint, type Alert, type AlertCandidate, type AlertSink } from "../../reconciler/notify/alerts.js";
 import { EventLog } from "../../reconciler/notify/events.js";
 import { makeLogger } from "../../common/log.js";
+import { detectDrift } from "../../reconciler/loop/drift.js";
+import { plan } from "../../reconciler/loop/plan.js";
+import { NOW, cluster1x1, desired, ledger, node, router, world } from "../support/world.js";
 
 class RecordingSink implements AlertSink {
   sent: Alert[] = [];
@@ -253,5 +256,24 @@ describe("AlertManager grace period", () => {
     am.raise(cand("spec"));
     expect(am.firing().map((a) => a.fingerprint)).toContain("spec");
     expect(Object.keys(am.firing().find((a) => a.fingerprint === "slow")!)).not.toContain("forMs");
+  });
+});
+
+describe("the grace period across heals", () => {
+  it("a live container whose heal keeps failing fires ContainerDown once its grace period has passed (pending problems count as observed while the agent converges)", () => {
+    const d = desired(cluster1x1());
+    let t = NOW;
+    const sink = new RecordingSink();
+    const am = new AlertManager({ sinks: [sink], logger: makeLogger("test", { level: "silent" }), graceMs: 10_000, now: () => t });
+    for (let i = 0; i < 60; i++) {
+      // A pass every 500 ms; the agent alternates between done (the container exited) and converging (healing it).
+      const o = world({ "blue-1": node(d, "blue-1", { tag: "v1", web: "exited", converging: i % 2 === 1, lease: { epoch: 3 } }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) }, ledger({ epoch: 3 }));
+      const actions = plan(d, o, t);
+      const firing = new Set([...am.firing().map((a) => a.fingerprint), ...am.pendingFingerprints()]);
+      am.sync(detectDrift({ desired: d, observed: o, actions, routerLive: "blue", firing }));
+      t += 500;
+    }
+    expect(fps(sink.sent)).toEqual(["ContainerDown/blue-1/web:firing"]);
+    expect(Date.parse(sink.sent[0]!.startsAt)).toBe(NOW);
   });
 });

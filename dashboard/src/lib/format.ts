@@ -47,3 +47,11 @@ export function shortCommit(c: string): string {
 export function cap(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+const versionOrder = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+
+/** v1 is older than v2, v1.10 newer than v1.9 — only for tags that look like versions (the commit messages' rule). */
+export function olderVersion(tag: string, than: string): boolean {
+  const versioned = (t: string) => /^v?\d/i.test(t);
+  return versioned(tag) && versioned(than) && versionOrder.compare(tag, than) < 0;
+}
