@@ -1,5 +1,5 @@
 /**
- * Routine work is quiet: promotes, rollbacks and job moves under load, with a webhook receiver
+ * Routine work is quiet: deploys, promotes, rollbacks and job moves under load, with a webhook receiver
  * attached and the product's default alert grace period, deliver no alert and change no condition but
  * Progressing. (A flip or a job handoff passes through states that look wrong for a moment: a job
  * being stopped under revocation, routers switching one after the other.)
@@ -50,7 +50,7 @@ describe("routine deploys are quiet", () => {
     await new Promise((r) => receiver.close(r));
   });
 
-  it(`${ROUNDS} promotes, rollbacks and job moves under load: no alert delivered, only Progressing changes`, async () => {
+  it(`${ROUNDS} deploys, promotes, rollbacks and job moves under load: no alert delivered, only Progressing changes`, async () => {
     const load = new Load(bed);
     const reach = async (what: string, state: Parameters<ClusterBed["writeState"]>[0], live: string, jobs: string) => {
       bed.writeState(state);
@@ -60,10 +60,16 @@ describe("routine deploys are quiet", () => {
       }, 60_000);
     };
     for (let i = 0; i < ROUNDS; i++) {
-      await reach(`promote ${i}`, { active: "green" }, "green", "green");
-      await reach(`roll back ${i}`, { active: "blue" }, "blue", "blue");
-      await reach(`jobs to green ${i}`, { active: "blue", owner: "green" }, "blue", "green");
-      await reach(`jobs back ${i}`, { active: "blue", owner: "active" }, "blue", "blue");
+      const green = i % 2 === 0 ? "v1" : "v2"; // a new tag for the idle colour each round
+      await reach(`deploy ${green} to green ${i}`, { active: "blue", green }, "blue", "blue");
+      await waitFor(`green ready on ${green}`, async () => {
+        const s = await bed.status();
+        return s.colors?.green.phase === "Ready" && s.colors.green.tag === green;
+      }, 60_000);
+      await reach(`promote ${i}`, { active: "green", green }, "green", "green");
+      await reach(`roll back ${i}`, { active: "blue", green }, "blue", "blue");
+      await reach(`jobs to green ${i}`, { active: "blue", green, owner: "green" }, "blue", "green");
+      await reach(`jobs back ${i}`, { active: "blue", green, owner: "active" }, "blue", "blue");
     }
     // Anything pending when the last change settled has had its grace period to fire.
     await new Promise((r) => setTimeout(r, (DEFAULT_ALERT_GRACE_SECONDS + 2) * 1000));
