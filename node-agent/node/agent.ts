@@ -55,7 +55,7 @@ export class NodeAgent {
       refresh: () => this.seen.refresh(),
       scheduleRefresh: () => this.seen.scheduleRefresh(),
       observed: (ws: readonly Workload[], listedAt: number) => this.work.jobsObserved(ws, listedAt),
-      judge: (ws: readonly Workload[]) => this.work.judge(ws),
+      judge: (ws: readonly Workload[]) => this.work.judge(ws, true),
     };
     this.seen = new Observer(host);
     this.work = new Converger({ ...host, lease: () => this.lease });

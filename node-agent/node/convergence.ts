@@ -60,10 +60,10 @@ export class Converger {
     this.judged = new Judgements(h.runtime);
   }
 
-  /** Judges the workloads of a fresh listing against the accepted spec (each container once). */
-  judge(ws: readonly Workload[]): Promise<void> {
+  /** Judges the workloads of a fresh listing against the accepted spec (each container once); `prune` for the observer's listing. */
+  judge(ws: readonly Workload[], prune = false): Promise<void> {
     const spec = this.h.spec();
-    return this.judged.update(ws, spec, (name, svc, epoch) => workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
+    return this.judged.update(ws, spec, (name, svc, epoch) => workloadDef(spec!, name, svc, this.h.publishAddress, epoch), prune);
   }
 
   /** Gives up the pulls in flight (a newer spec, closing). */

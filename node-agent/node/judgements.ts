@@ -10,8 +10,12 @@ export class Judgements {
 
   constructor(private readonly runtime: Runtime) {}
 
-  /** Judges every workload of a spec service not judged yet; forgets workloads that are gone. */
-  async update(ws: readonly Workload[], spec: NodeSpec | null, defOf: (name: string, svc: NodeServiceSpec, epoch?: number) => WorkloadDef): Promise<void> {
+  /**
+   * Judges every workload of a spec service not judged yet. With `prune` (the observer's listing, the one
+   * status shows) it also forgets workloads that are gone; other callers' listings may be older than a
+   * judgement made meanwhile, so they never prune.
+   */
+  async update(ws: readonly Workload[], spec: NodeSpec | null, defOf: (name: string, svc: NodeServiceSpec, epoch?: number) => WorkloadDef, prune = false): Promise<void> {
     if (!this.runtime.judge || !spec || spec.tag === undefined) {
       this.drift.clear();
       return;
@@ -30,7 +34,7 @@ export class Judgements {
       const verdict = await this.runtime.judge(w.id, strict ? def : { ...def, tag: w.tag }, strict).catch(() => null);
       if (verdict) this.drift.set(key, verdict);
     }
-    for (const k of [...this.drift.keys()]) if (!keep.has(k)) this.drift.delete(k);
+    if (prune) for (const k of [...this.drift.keys()]) if (!keep.has(k)) this.drift.delete(k);
   }
 
   /** How workload `id` differs from the spec whose hash is `hash` (empty when it matches or is not judged). */
