@@ -1,5 +1,5 @@
 /**
- * tags, deploy, promote, rollback, jobs: the dashboard's one-click actions from a shell. Each is a
+ * tags, deploy, redeploy, promote, rollback, jobs: the dashboard's one-click actions from a shell. Each is a
  * change to state.yaml made by the reconciler API (committed to git as the token's user).
  */
 import { parseArgs } from "node:util";
@@ -13,6 +13,8 @@ export const DEFAULT_WAIT_SECONDS = 600;
 export const actionsHelp = `Usage:
   switchyard tags                               tags in the registry, newest first
   switchyard deploy <tag> [--to blue|green]     put a tag on the idle colour (or --to)
+  switchyard redeploy <blue|green>              roll out what the colour's tag points at now (after
+                                                it was pushed again; never the live colour)
   switchyard promote                            send live traffic to the idle colour
   switchyard rollback                           send live traffic back to the other colour
   switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
@@ -25,7 +27,7 @@ Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state
 Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
 `;
 
-export type Verb = "tags" | "deploy" | "promote" | "rollback" | "jobs" | "stop" | "start";
+export type Verb = "tags" | "deploy" | "redeploy" | "promote" | "rollback" | "jobs" | "stop" | "start";
 
 export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   return async (argv) => {
@@ -50,7 +52,7 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         body.tag = positionals[0];
         if (values.to) body.color = values.to;
       }
-      if (verb === "stop" || verb === "start") {
+      if (verb === "stop" || verb === "start" || verb === "redeploy") {
         if (positionals.length !== 1 || (positionals[0] !== "blue" && positionals[0] !== "green")) throw new ApiError(`name the colour: switchyard ${verb} blue|green`);
         body.color = positionals[0];
       }
@@ -58,8 +60,9 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         if (positionals.length !== 1) throw new ApiError("name the owner: active, blue, green or none");
         body.owner = positionals[0];
       }
-      const state = await call<{ revision: string }>(server, "GET", "/api/v1/state");
+      const state = await call<{ revision: string; state: { spec: { colors: Record<Color, { tag?: string }> } } }>(server, "GET", "/api/v1/state");
       const path = `/api/v1/actions/${verb}`;
+      const goalBody = verb === "redeploy" ? { ...body, tag: state.state.spec.colors[body.color as Color]?.tag } : body;
       if (values["dry-run"]) {
         const r = await call<{ message: string; diff: string }>(server, "POST", path, { ...body, dryRun: true });
         process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}\n${r.diff}`);
@@ -73,7 +76,7 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
       process.stdout.write(`${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}\n`);
       const timeoutS = values.timeout === undefined ? DEFAULT_WAIT_SECONDS : Number(values.timeout);
       if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new ApiError(`--timeout ${values.timeout}: give a number of seconds`);
-      return await waitFor(server, r.revision, goalOf(verb, body), timeoutS * 1000, (line) => process.stdout.write(line + "\n"));
+      return await waitFor(server, r.revision, goalOf(verb, goalBody), timeoutS * 1000, (line) => process.stdout.write(line + "\n"));
     } catch (err) {
       process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
       return 1;
@@ -85,6 +88,9 @@ function goalOf(verb: Exclude<Verb, "tags">, body: Record<string, unknown>): Goa
   switch (verb) {
     case "deploy":
       return { kind: "deploy", color: (body.color as Color | undefined) ?? null, tag: String(body.tag) };
+    case "redeploy":
+      // Ready again means every node runs the pinned content (its spec carries the digest).
+      return { kind: "deploy", color: body.color as Color, tag: String(body.tag) };
     case "promote":
     case "rollback":
       return { kind: "live", color: null };

@@ -18,6 +18,7 @@ const commands: Record<string, Command> = {
   promote: action("promote", "send live traffic to the idle colour once it is ready"),
   rollback: action("rollback", "send live traffic back to the other colour"),
   jobs: action("jobs", "choose which colour runs the background jobs"),
+  redeploy: action("redeploy", "roll out what a colour's tag points at now, after it was pushed again"),
   stop: action("stop", "stop a colour that is not live, for maintenance"),
   start: action("start", "start a stopped colour again with its last tag"),
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },

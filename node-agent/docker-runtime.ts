@@ -9,6 +9,9 @@ import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { driftOf, type ContainerFacts } from "./container-judge.js";
 import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
+/** Image IDs whose digests are remembered (a node holds a few images; old ones are forgotten first). */
+const MAX_IMAGES_REMEMBERED = 256;
+
 export interface DockerRuntimeOptions {
   socketPath: string;
   logger: Logger;
@@ -25,6 +28,8 @@ export class DockerRuntime implements Runtime {
   private readonly credentials: readonly RegistryCredentials[];
   private readonly pullIdleTimeoutMs: number;
   private readonly rootWarned = new Set<string>();
+  /** RepoDigests by image ID. */
+  private readonly repoDigests = new Map<string, string[]>();
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
@@ -47,8 +52,10 @@ export class DockerRuntime implements Runtime {
       .catch((err: Error) => {
         throw new RuntimeError(`cannot list containers: ${err.message}`, "engine-unreachable");
       });
+    const digests = await this.digestsOf(containers);
     return containers.map((c) => {
       const l = c.Labels ?? {};
+      const repoDigests = digests.get(c.ImageID);
       const epoch = l[LABEL.epoch] ? Number(l[LABEL.epoch]) : undefined;
       return {
         id: c.Id,
@@ -58,6 +65,7 @@ export class DockerRuntime implements Runtime {
         kind: l[LABEL.kind] === "job" ? "job" : "web",
         specHash: l[LABEL.specHash] ?? "",
         ...(epoch !== undefined ? { epoch } : {}),
+        ...(repoDigests ? { repoDigests } : {}),
         running: c.State === "running",
         stateText: c.State === "exited" ? `exited (${/\((\d+)\)/.exec(c.Status)?.[1] ?? "?"})` : c.State,
         since: new Date(c.Created * 1000).toISOString(),
@@ -65,24 +73,43 @@ export class DockerRuntime implements Runtime {
     });
   }
 
-  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void> {
+  async ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, digest?: string): Promise<void> {
     const ref = `${repository}:${tag}`;
-    try {
-      await this.docker.getImage(ref).inspect();
-      return;
-    } catch {
-      // not present: pull it
+    const pinned = digest ? `${repository}@${digest}` : undefined;
+    const local = await this.docker.getImage(ref).inspect().catch(() => undefined);
+    // Without a digest any content of the tag will do; with one, only that content (a tag pushed again
+    // reaches this node only through a redeploy that names the new digest).
+    if (local && (!pinned || (local.RepoDigests ?? []).includes(pinned))) return;
+    const have = pinned ? await this.docker.getImage(pinned).inspect().catch(() => undefined) : undefined;
+    if (!have) {
+      await pullImage(this.docker, repository, tag, {
+        credentials: this.credentials,
+        idleTimeoutMs: this.pullIdleTimeoutMs,
+        ...(onProgress ? { onProgress } : {}),
+        ...(signal ? { signal } : {}),
+        ...(digest ? { digest } : {}),
+      });
     }
-    await pullImage(this.docker, repository, tag, {
-      credentials: this.credentials,
-      idleTimeoutMs: this.pullIdleTimeoutMs,
-      ...(onProgress ? { onProgress } : {}),
-      ...(signal ? { signal } : {}),
-    });
     // followProgress reports some failures only as an event; make sure the image is really there.
-    await this.docker.getImage(ref).inspect().catch(() => {
-      throw new RuntimeError(`pulling ${ref} finished but the image is not there; see the registry's logs`, "other");
+    await this.docker.getImage(pinned ?? ref).inspect().catch(() => {
+      throw new RuntimeError(`pulling ${pinned ?? ref} finished but the image is not there; see the registry's logs`, "other");
     });
+    // Containers are created from repository:tag, so the tag must name the pinned content on this node.
+    if (pinned) await this.docker.getImage(pinned).tag({ repo: repository, tag });
+  }
+
+  /**
+   * The repository digests of each listed container's image (an image ID's digests only grow, and a node
+   * holds few images, so they are looked up once per image).
+   */
+  private async digestsOf(containers: readonly Docker.ContainerInfo[]): Promise<Map<string, string[]>> {
+    for (const id of new Set(containers.map((c) => c.ImageID))) {
+      if (this.repoDigests.has(id)) continue;
+      const image = await this.docker.getImage(id).inspect().catch(() => undefined);
+      if (image) this.repoDigests.set(id, image.RepoDigests ?? []);
+      if (this.repoDigests.size > MAX_IMAGES_REMEMBERED) this.repoDigests.delete(this.repoDigests.keys().next().value!);
+    }
+    return this.repoDigests;
   }
 
   /** What the container is, compared with what `def` would create (see container-judge.ts). */

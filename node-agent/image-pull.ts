@@ -21,13 +21,15 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   /** Aborting it (a newer spec arrived) ends the pull at once with kind `aborted`. */
   signal?: AbortSignal;
+  /** Pull repository@digest (exactly this content) instead of whatever the tag points at now. */
+  digest?: string;
 }
 
 type PullEvent = { id?: string; status?: string; error?: string; progressDetail?: { current?: number; total?: number } };
 
-/** Pulls repository:tag; resolves once the engine says the pull finished. */
+/** Pulls repository:tag (or repository@digest); resolves once the engine says the pull finished. */
 export async function pullImage(docker: Docker, repository: string, tag: string, o: PullOptions): Promise<void> {
-  const ref = `${repository}:${tag}`;
+  const ref = o.digest ? `${repository}@${o.digest}` : `${repository}:${tag}`;
   const host = registryHost(repository);
   const cred = credentialsFor(host, o.credentials);
   const authconfig = cred ? { username: cred.username, password: cred.password, serveraddress: cred.host } : undefined;

@@ -52,6 +52,8 @@ export interface Workload {
   kind: WorkloadKind;
   specHash: string;
   epoch?: number;
+  /** The image's repository digests (`repository@sha256:…`), when the engine knows them. */
+  repoDigests?: readonly string[];
   running: boolean;
   /** e.g. "running", "exited (1)", "restarting". */
   stateText: string;
@@ -71,8 +73,9 @@ export interface Runtime {
   /**
    * Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message;
    * kind `aborted` when `signal` aborts (a newer spec arrived), `pull-stalled` when the pull made no progress.
+   * With `digest`, the local tag is made to hold exactly that content (pulled by digest when it holds other).
    */
-  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal): Promise<void>;
+  ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, digest?: string): Promise<void>;
   /** Creates and starts a workload; returns its id. */
   start(def: WorkloadDef): Promise<string>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */

@@ -119,20 +119,6 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     webhooks.sync(snap, true);
     alerts.restore(firingBeforeRestart(events));
     cleanups.unshift(() => alerts!.close());
-    controller = new Controller({
-      source, memory, alerts, events, logger,
-      history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), recording: source.recordingHandEdit(), push: repo.pushProblem() }),
-    });
-    reportNotRecorded(alerts, source.notRecordedProblem());
-    if (o.gitRemote && git.enabled) {
-      reportPush(alerts, { ok: true, remote: "" }); // a failure from before a restart is checked again by this push
-      repo.pushNow();
-    }
-    cleanups.unshift(() => controller!.close());
-    controller.start();
-    const users = new Users({ file: join(o.dataDir, "users.json") });
-    await users.load();
-    if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
     let registry: RegistryClient | null = null;
     let registryKey = "";
     const releases = o.releasesDir ? new ReleaseDirTags(resolve(o.releasesDir)) : null;
@@ -150,6 +136,29 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       }
       return registry;
     };
+    controller = new Controller({
+      source, memory, alerts, events, logger,
+      digestOf: () => {
+        let r: ReturnType<typeof registryFor> = null;
+        try {
+          r = registryFor();
+        } catch {
+          return null; // an unreadable password file: the tag list says so; pins then come from the nodes
+        }
+        return r instanceof RegistryClient ? (tag) => r.digestOf(tag) : null;
+      },
+      history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), recording: source.recordingHandEdit(), push: repo.pushProblem() }),
+    });
+    reportNotRecorded(alerts, source.notRecordedProblem());
+    if (o.gitRemote && git.enabled) {
+      reportPush(alerts, { ok: true, remote: "" }); // a failure from before a restart is checked again by this push
+      repo.pushNow();
+    }
+    cleanups.unshift(() => controller!.close());
+    controller.start();
+    const users = new Users({ file: join(o.dataDir, "users.json") });
+    await users.load();
+    if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
     const server = buildApi({
       controller, alerts, events, logger,
       auth: { users, sessions: new Sessions(), limiter: new LoginLimiter(), secureCookie },

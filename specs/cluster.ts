@@ -145,6 +145,8 @@ export const clusterSchema = {
                 url: httpUrlSchema,
                 username: { type: "string", minLength: 1, maxLength: 256 },
                 passwordFile: filePathSchema,
+                /** How often to check that the tags the colours run still point at what they were deployed with. */
+                recheckSeconds: { type: "integer", minimum: 1, maximum: 86400, default: d.DEFAULT_TAG_RECHECK_SECONDS },
               },
             },
           },

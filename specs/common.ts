@@ -15,6 +15,13 @@ export const tagSchema = {
   "x-hint": "a Docker image tag (letters, digits, '_', '.', '-'; at most 128 characters)",
 } as const;
 
+/** An image's content address: the manifest digest its registry serves for a tag. */
+export const digestSchema = {
+  type: "string",
+  pattern: "^sha256:[a-f0-9]{64}$",
+  "x-hint": "an image digest like sha256: and 64 hex digits",
+} as const;
+
 /** A Docker image repository, optionally with a registry host and port. */
 export const repositorySchema = {
   type: "string",

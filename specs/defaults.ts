@@ -24,6 +24,12 @@ export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
  */
 export const DEFAULT_PULL_IDLE_TIMEOUT_SECONDS = 60;
 
+/**
+ * How often the reconciler asks the registry whether a tag a colour runs still points at the content the
+ * colour was deployed with (a tag pushed again raises TagMoved). Cheap: one manifest request per colour.
+ */
+export const DEFAULT_TAG_RECHECK_SECONDS = 60;
+
 export const DEFAULT_HEALTH_PATH = "/healthz";
 export const DEFAULT_HEALTH_PERIOD_SECONDS = 1;
 export const DEFAULT_HEALTH_TIMEOUT_SECONDS = 2;

@@ -32,6 +32,7 @@ export const CLUSTER_RULES = [
 export const STATE_RULES = [
   "the active colour is not stopped",
   "a colour that is not stopped has a tag",
+  "a digest comes with a tag",
   "the jobs owner is not a stopped colour",
 ] as const;
 
@@ -154,6 +155,9 @@ export function stateRules(s: State): PathIssue[] {
   for (const c of COLORS) {
     if (!colors[c].stopped && colors[c].tag === undefined) {
       issue(["spec", "colors", c], `${c} has no tag; give it a tag or set stopped: true`, true);
+    }
+    if (colors[c].digest !== undefined && colors[c].tag === undefined) {
+      issue(["spec", "colors", c, "digest"], `${c} has a digest but no tag; a digest pins the content of the colour's tag, so give the tag too or remove the digest`);
     }
   }
   if ((jobs.owner === "blue" || jobs.owner === "green") && colors[jobs.owner].stopped) {

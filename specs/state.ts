@@ -1,6 +1,6 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
-import { metadataSchema, tagSchema } from "./common.js";
+import { digestSchema, metadataSchema, tagSchema } from "./common.js";
 
 export const colorStateSchema = {
   type: "object",
@@ -8,6 +8,11 @@ export const colorStateSchema = {
   properties: {
     /** Image tag this colour runs. Required unless the colour is stopped. */
     tag: tagSchema,
+    /**
+     * Pins the tag to this content (its manifest digest), as `switchyard redeploy` writes it after the tag
+     * was pushed again. Without it the reconciler pins the content the tag had when it was deployed.
+     */
+    digest: digestSchema,
     /** Take the colour offline (maintenance). Never the active colour. */
     stopped: { type: "boolean", default: false },
   },

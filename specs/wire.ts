@@ -5,7 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  capabilitiesSchema, colorSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
+  capabilitiesSchema, colorSchema, digestSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
 } from "./common.js";
 import { healthSchema } from "./cluster.js";
 
@@ -59,6 +59,12 @@ export const nodeSpecSchema = {
     repository: repositorySchema,
     /** Absent only when the colour has never been given a tag (nothing to run). */
     tag: tagSchema,
+    /**
+     * The content the tag had when the colour was deployed (its manifest digest). The node runs exactly
+     * this: it pulls repository@digest when its local tag holds other content, so a tag pushed again
+     * reaches a colour only through an explicit redeploy. Absent until the reconciler knows it.
+     */
+    digest: digestSchema,
     /** A stopped node runs nothing (maintenance). */
     stopped: { type: "boolean" },
     services: {
@@ -155,6 +161,8 @@ export const serviceStatusSchema = {
   properties: {
     /** Tag of the running container (null when none runs). */
     tag: { anyOf: [tagSchema, { type: "null" }] },
+    /** Manifest digest of the image the container runs, when the engine knows it (not for processes). */
+    digest: digestSchema,
     containerId: { anyOf: [{ type: "string" }, { type: "null" }] },
     state: { type: "string", enum: serviceStates },
     health: { type: "string", enum: healthStates },

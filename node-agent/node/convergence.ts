@@ -55,6 +55,8 @@ export class Converger {
   /** The same for job pulls, also given up when the lease is revoked (a revocation never stops a deploy's pull). */
   private jobPulls = new AbortController();
   private readonly driftOf: DriftOf = (id, hash) => this.judged.of(id, hash);
+  /** The pinned digest the local tag was last made to name. */
+  private ensuredDigest: string | undefined;
 
   constructor(private readonly h: ConvergeHost) {
     this.judged = new Judgements(h.runtime);
@@ -157,6 +159,14 @@ export class Converger {
   private async convergeOnce(aborted: () => boolean): Promise<void> {
     const spec = this.h.spec();
     if (!spec) return;
+    if (spec.digest !== undefined && spec.digest !== this.ensuredDigest && !spec.stopped && spec.tag !== undefined) {
+      // The local tag must name the pinned content before containers are judged against it: after a
+      // redeploy it names other content, and a container of the old content is then drift to replace.
+      const web = Object.entries(spec.services).filter(([, s]) => !s.job).map(([n]) => n);
+      if (!(await this.pull(spec, web, true)) || aborted()) return;
+      this.ensuredDigest = spec.digest;
+      this.judged.forget();
+    }
     const all = await this.h.runtime.list(spec.app, this.h.name);
     await this.judge(all);
     // Orphans: this node's workloads of services no longer in the spec (or of another app name).
@@ -233,7 +243,7 @@ export class Converger {
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
       if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
-        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal);
+        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal, spec!.digest);
         if (!lease.held()) return;
         await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
         this.restarts.started(epoch, name);
@@ -247,14 +257,17 @@ export class Converger {
     this.h.scheduleRefresh();
   }
 
-  private async pull(spec: NodeSpec, services: string[]): Promise<boolean> {
-    for (const s of services) this.pulling.set(s, { currentBytes: 0, totalBytes: 0 });
-    this.h.changed();
+  /** Pulls the spec's image; `quiet` shows services as pulling only once bytes move (usually nothing is pulled). */
+  private async pull(spec: NodeSpec, services: string[], quiet = false): Promise<boolean> {
+    if (!quiet) {
+      for (const s of services) this.pulling.set(s, { currentBytes: 0, totalBytes: 0 });
+      this.h.changed();
+    }
     try {
       await this.h.runtime.ensureImage(spec.repository, spec.tag!, (p) => {
         for (const s of services) this.pulling.set(s, p);
         this.h.changedSoon();
-      }, this.pulls.signal);
+      }, this.pulls.signal, spec.digest);
       for (const s of services) this.errors.delete(s);
       return true;
     } catch (err) {

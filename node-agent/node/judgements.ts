@@ -37,6 +37,11 @@ export class Judgements {
     if (prune) for (const k of [...this.drift.keys()]) if (!keep.has(k)) this.drift.delete(k);
   }
 
+  /** Forgets every judgement (the image a tag names changed, so every verdict may have). */
+  forget(): void {
+    this.drift.clear();
+  }
+
   /** How workload `id` differs from the spec whose hash is `hash` (empty when it matches or is not judged). */
   of(id: string, hash: string): readonly string[] {
     return this.drift.get(`${id}|${hash}`) ?? [];

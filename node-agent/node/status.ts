@@ -49,12 +49,16 @@ export class ServiceStatusBook {
     const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
     // A drifted container's tag label says nothing: labels can be copied.
     const tag = pull || drift.length > 0 ? null : w?.tag ?? null;
+    // The content it runs, in the spec's repository: with a pin, the pinned digest when the image has it.
+    const mineAt = spec ? w?.repoDigests?.filter((d) => d.startsWith(`${spec.repository}@`)).map((d) => d.slice(spec.repository.length + 1)) : undefined;
+    const digest = mineAt?.find((d) => d === spec?.digest) ?? mineAt?.[0];
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
     const restarts = svc?.job ? this.work.restarts.status(name) : undefined;
     return {
       tag,
+      ...(tag !== null && digest ? { digest } : {}),
       containerId: pull ? null : w?.id ?? null,
       state,
       health,

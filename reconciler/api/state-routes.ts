@@ -34,6 +34,8 @@ export interface TagSource {
   tags(): Promise<TagInfo[]>;
   /** Why a deploy of an unknown tag is refused (default: not in the registry). */
   notFound?(tag: string, known: readonly TagInfo[]): string;
+  /** The manifest digest a tag points at now (registries only). */
+  digestOf?(tag: string): Promise<string>;
 }
 
 export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): void {
@@ -79,9 +81,29 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     }
     const text = edit(cur.text, (doc) => {
       doc.setIn(["spec", "colors", color, "tag"], tag);
-      if (doc.hasIn(["spec", "colors", color, "stopped"])) doc.deleteIn(["spec", "colors", color, "stopped"]);
+      // A digest pinned the old tag's content; the new tag is pinned to what it is at this deploy.
+      for (const key of ["stopped", "digest"]) if (doc.hasIn(["spec", "colors", color, key])) doc.deleteIn(["spec", "colors", color, key]);
     });
     return act(o, req, body, cur, text, `deploy ${tag} to ${color}`);
+  });
+
+  /** Roll out what a colour's tag points at now (after it was pushed again): pins the new digest in state.yaml. */
+  declareRoute(app, "POST /api/v1/actions/redeploy", async (req) => {
+    const body = req.body as ColorBody;
+    const cur = current(o);
+    const { color } = body;
+    const want = cur.state.spec.colors[color];
+    if (color === cur.state.spec.active) throw reconError("RECON_ERR_INVALID_STATE", `${color} is live; redeploy ${otherColor(color)} instead, or deploy ${want.tag ?? "the tag"} to ${otherColor(color)} and promote it`);
+    if (want.tag === undefined || want.stopped) throw reconError("RECON_ERR_INVALID_STATE", `${color} ${want.stopped ? "is stopped" : "has no tag"}; deploy a tag to it instead`);
+    const reg = o.registry();
+    if (!reg?.digestOf) throw reconError("RECON_ERR_UNAVAILABLE", "a redeploy asks the registry what the tag points at now, and cluster.yaml names no registry (spec.image.registry.url)");
+    const digest = await reg.digestOf(want.tag);
+    const runs = o.controller.status().colors?.[color].digest ?? null;
+    if (digest === want.digest || (want.digest === undefined && digest === runs)) {
+      throw reconError("RECON_ERR_INVALID_STATE", `${color} already runs what ${want.tag} points at (${digest.slice(0, 19)}); nothing to redeploy`);
+    }
+    const text = edit(cur.text, (doc) => doc.setIn(["spec", "colors", color, "digest"], digest));
+    return act(o, req, body, cur, text, `redeploy ${color} (${want.tag} is now ${digest.slice(0, 19)})`);
   });
 
   declareRoute(app, "POST /api/v1/actions/promote", async (req) => switchActive(o, req, "promote"));

@@ -21,6 +21,7 @@ export function describeChange(before: State, after: State, o: { intent?: "promo
     if (nowRunning && (!wasRunning || was.tag !== now.tag)) starts.push(was.tag === now.tag ? `start ${c} (${now.tag})` : `deploy ${now.tag} to ${c}`);
     else if (!nowRunning && wasRunning) stops.push(`stop ${c}`);
     else if (!nowRunning && was.tag !== now.tag) stops.push(`set ${c} to ${now.tag ?? "no tag"} (stopped)`);
+    else if (was.tag === now.tag && was.digest !== now.digest) starts.push(now.digest ? `redeploy ${c} (${now.tag} as ${now.digest.slice(0, 19)})` : `unpin ${c} (${now.tag})`);
   }
   const parts = [...starts];
   if (a.active !== b.active) {

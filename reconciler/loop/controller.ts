@@ -17,6 +17,7 @@ import type { Memory } from "./memory.js";
 import type { DesiredSnapshot, DesiredSource } from "./desired-source.js";
 import { plan } from "./plan.js";
 import { viewCluster } from "./views.js";
+import { Pins, type DigestOf } from "./pins.js";
 import { detectDrift, type DriftAlert } from "./drift.js";
 import { buildStatus, startingStatus, type ClusterStatus, type Condition, type HistoryCondition } from "./status.js";
 import type { AlertManager } from "../notify/alerts.js";
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   logger: Logger;
   /** Conditions about state.yaml's git history (HistoryNotRecorded, HistoryNotPushed). */
   history?: () => HistoryCondition[];
+  /** The registry's digest of a tag, or null when cluster.yaml names no registry. */
+  digestOf?: () => DigestOf | null;
 }
 
 export class Controller {
@@ -75,7 +78,11 @@ export class Controller {
   /** Reconcile counters and timings, for /metrics. */
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
 
-  constructor(private readonly o: ControllerOptions) {}
+  private readonly pins: Pins;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.pins = new Pins({ memory: o.memory, logger: o.logger, digestOf: o.digestOf ?? (() => null), onChange: () => this.queue() });
+  }
 
   start(): void {
     this.resync = setInterval(() => {
@@ -179,8 +186,10 @@ export class Controller {
       deploys: { ...memory.deploys },
     });
     const now = Date.now();
-    const views = viewCluster(snap.desired, observed);
-    const actions = plan(snap.desired, observed, now, views);
+    const desired = { ...snap.desired, pins: this.pins.forPass(snap.desired, observed, now) };
+    const views = viewCluster(desired, observed);
+    // A deploy waits for its tag's digest (one registry request), so its nodes get one spec, pinned.
+    const actions = plan(desired, observed, now, views).filter((a) => a.type !== "applyNodeSpec" || !this.pins.pending(a.color));
     const launched = this.executor!.launch(actions, now);
     for (const a of launched) {
       if (a.type === "applyRouterSpec" && a.reason === "switch") this.stats.flips++;
@@ -191,15 +200,16 @@ export class Controller {
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views });
+    const drift = detectDrift({ desired, observed, actions, routerLive: memory.routerLive, firing, views });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
-    this.o.alerts.sync([...faults, ...drift]);
+    // A moved tag is news, not a fault: the colour runs what it was deployed with (no condition changes).
+    this.o.alerts.sync([...faults, ...drift, ...this.pins.alerts(desired)]);
     // Conditions count a problem once its alert fires, not while it is pending (no blips on a normal flip).
     const firingNow = new Set(this.o.alerts.firing().map((a) => a.fingerprint));
     const held = (a: DriftAlert) => firingNow.has(a.fingerprint);
     const status = buildStatus(
       {
-        desired: snap.desired,
+        desired,
         revision: snap.revision,
         stateRevision: snap.stateRevision,
         observed,
@@ -271,6 +281,8 @@ export class Controller {
     if (this.o.memory.writeFailure()) due = Math.min(due, this.memoryRetryAt);
     const alertDue = this.o.alerts.nextDueAt();
     if (alertDue !== undefined) due = Math.min(due, alertDue + 1);
+    const recheck = this.pins.nextRecheckAt();
+    if (recheck !== undefined) due = Math.min(due, recheck + 1);
     const retry = this.executor!.nextRetryAt();
     if (retry !== undefined) due = Math.min(due, retry + 1);
     return Math.max(QUEUE_DELAY_MS + 1, due - now);

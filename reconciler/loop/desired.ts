@@ -9,6 +9,15 @@ import { COLORS, type Color } from "../../specs/types.js";
 export interface Desired {
   readonly cluster: Cluster;
   readonly state: State;
+  /** The content each colour's tag was pinned to at its deploy (reconciler memory); state.yaml's digest wins. */
+  readonly pins?: Partial<Record<Color, { readonly tag: string; readonly digest: string }>>;
+}
+
+/** The content a colour's tag must run: state.yaml's digest, else the pin of this very tag, else unknown. */
+export function digestFor(d: Desired, color: Color): string | undefined {
+  const want = d.state.spec.colors[color];
+  const pin = d.pins?.[color];
+  return want.digest ?? (want.tag !== undefined && pin?.tag === want.tag ? pin.digest : undefined);
 }
 
 export function colorNodes(cluster: Cluster, color: Color): ClusterNode[] {
@@ -27,6 +36,7 @@ export function jobServices(cluster: Cluster): string[] {
 export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): NodeSpec {
   const color = node.color as Color;
   const want = d.state.spec.colors[color];
+  const digest = digestFor(d, color);
   const services: Record<string, NodeServiceSpec> = {};
   for (const [name, svc] of Object.entries(d.cluster.spec.services)) {
     const hostPort = node.ports?.[name];
@@ -51,6 +61,7 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
     color,
     repository: d.cluster.spec.image.repository,
     ...(want.tag !== undefined ? { tag: want.tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
     stopped: want.stopped,
     services,
   };

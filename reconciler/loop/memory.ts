@@ -1,7 +1,8 @@
 /**
  * The little the reconciler must remember across restarts, written ahead of the actions it covers:
  * the job-lease ledger (the epoch only grows; when each grant was sent), when each colour's deploy
- * started (for the deploy timeout), and the live colour it last set on the routers (router drift).
+ * started (for the deploy timeout), the live colour it last set on the routers (router drift), and the
+ * content (digest) each colour's tag was pinned to when it was deployed.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +16,17 @@ export interface MemoryDoc {
   deploys: Partial<Record<Color, DeployRecord>>;
   /** Live colour the reconciler last set on every router (null: none yet). */
   routerLive: Color | null;
+  /** The content each colour's tag was pinned to; a pin for another tag than the colour's is stale. */
+  pins: Partial<Record<Color, DigestPin>>;
+}
+
+/** A colour's tag pinned to one image content (manifest digest). */
+export interface DigestPin {
+  tag: string;
+  digest: string;
+  /** Where it came from: what the colour's nodes already ran, the registry at deploy time, or a redeploy. */
+  source: "observed" | "registry" | "redeploy";
+  atMs: number;
 }
 
 /** The last write of memory.json failed (disk full, read-only, permissions): what and since when. */
@@ -25,7 +37,7 @@ export interface MemoryWriteFailure {
 }
 
 export class Memory {
-  private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null };
+  private doc: MemoryDoc = { version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, pins: {} };
   private writing: Promise<void> = Promise.resolve();
   private failure: MemoryWriteFailure | null = null;
   readonly startedAtMs = Date.now();
@@ -41,7 +53,7 @@ export class Memory {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
       // Only the fields this version knows (an older file's extra fields are dropped at the next write).
-      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null };
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {} };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
@@ -102,6 +114,14 @@ export class Memory {
   recordRouterLive(live: Color | null): Promise<void> {
     if (this.doc.routerLive === live) return Promise.resolve();
     this.doc = { ...this.doc, routerLive: live };
+    return this.persist();
+  }
+
+  /** Pins a colour's tag to a digest; resolves once it is on disk (before any spec carries it). */
+  recordPin(color: Color, pin: DigestPin): Promise<void> {
+    const old = this.doc.pins[color];
+    if (old?.tag === pin.tag && old.digest === pin.digest) return Promise.resolve();
+    this.doc = { ...this.doc, pins: { ...this.doc.pins, [color]: pin } };
     return this.persist();
   }
 

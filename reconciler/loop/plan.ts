@@ -8,7 +8,7 @@
  */
 import type { Action, NodeSpecReason } from "./actions.js";
 import type { NodeObservation, Observed } from "../../specs/observed.js";
-import type { NodeSpec } from "../../specs/wire.js";
+import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../../specs/defaults.js";
 import { colorNodes, routerNodes, routerSpecFor, type Desired } from "./desired.js";
@@ -86,6 +86,11 @@ class Planner {
     const switchingAway = this.d.state.spec.active !== c;
     if (!this.routers.known) {
       this.waits.push({ type: "wait", reason: "RouterUnreachable", node: v.node.name, color: c, message: `no router answers, so ${c} may be live; ${v.node.name} is left as it is` });
+      return;
+    }
+    if (current && onlyPinsWhatRuns(current, want, status)) {
+      // The digest joins (or leaves) the spec of content the node already runs: no container changes.
+      this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "update", spec: want });
       return;
     }
     if (current === null && !want.stopped && [...runningTags].every((t) => t === want.tag)) {
@@ -279,4 +284,15 @@ function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
   if (current?.stopped) return "start";
   if (!current || current.tag !== want.tag) return "deploy";
   return "update";
+}
+
+/**
+ * True when `want` differs from `current` only in its digest and the node's web services already run that
+ * content (or the digest goes): sending it replaces nothing, even on a live colour.
+ */
+function onlyPinsWhatRuns(current: NodeSpec, want: NodeSpec, status: NodeStatus | undefined): boolean {
+  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, want)) return false;
+  if (want.digest === undefined) return true;
+  const web = Object.entries(want.services).filter(([, s]) => !s.job).map(([n]) => status?.services[n]);
+  return web.length > 0 && web.every((s) => s !== undefined && s.tag === want.tag && s.digest === want.digest);
 }

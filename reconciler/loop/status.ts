@@ -7,7 +7,7 @@ import type { Action } from "./actions.js";
 import type { Observed } from "../../specs/observed.js";
 import type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary } from "../../specs/api/status.js";
 import { COLORS, type Color } from "../../specs/types.js";
-import { colorNodes, routerNodes, type Desired } from "./desired.js";
+import { colorNodes, digestFor, routerNodes, type Desired } from "./desired.js";
 import { viewCluster, type ClusterView, type NodeView } from "./views.js";
 import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
@@ -70,7 +70,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       const st = v.obs?.reachable ? v.obs.status : undefined;
       const services: NodeSummary["services"] = {};
       for (const [name, s] of Object.entries(st?.services ?? {})) {
-        services[name] = { state: s.state, health: s.health, tag: s.tag, error: s.error ?? null, since: s.since ?? "", ...(s.pull ? { pull: s.pull } : {}) };
+        services[name] = { state: s.state, health: s.health, tag: s.tag, ...(s.digest ? { digest: s.digest } : {}), error: s.error ?? null, since: s.since ?? "", ...(s.pull ? { pull: s.pull } : {}) };
       }
       return {
         name: v.node.name,
@@ -104,7 +104,8 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       phase = deploying || recent ? "Deploying" : "Degraded";
       message = colorViews.map((v) => v.problem).filter((x) => x !== null).join("; ");
     }
-    colors[c] = { phase, tag: want.tag ?? null, stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes };
+    const digest = digestFor(d, c);
+    colors[c] = { phase, tag: want.tag ?? null, ...(digest ? { digest } : {}), stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes };
   }
 
   const ownerSetting = d.state.spec.jobs.owner;

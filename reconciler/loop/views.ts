@@ -92,6 +92,9 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
     } else if (s.tag !== want.tag) {
       drift.push(`${name} on ${node.name} runs ${s.tag ?? "no tag"} instead of ${want.tag}`);
       problem ??= `${name} on ${node.name} runs ${s.tag ?? "no tag"}, not ${want.tag}`;
+    } else if (want.digest !== undefined && s.digest !== undefined && s.digest !== want.digest) {
+      drift.push(`${name} on ${node.name} runs ${want.tag} as ${s.digest.slice(0, 19)}, not the pinned ${want.digest.slice(0, 19)}`);
+      problem ??= `${name} on ${node.name} runs other content of ${want.tag} than the colour is pinned to`;
     } else if (s.state !== "running" || (svc.hostPort !== undefined && s.health !== "healthy")) {
       problem ??= `${name} on ${node.name} is ${s.state === "running" ? s.health : s.state}${s.error ? `: ${s.error}` : ""}`;
     }

@@ -4,6 +4,7 @@
  * image config. Results are cached briefly. A registry that cannot be read is an error, never an empty
  * list that looks real. Credentials and tokens never reach a log line or an error message.
  */
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { tagSchema } from "../../specs/common.js";
 import type { TagInfo } from "../../specs/api/tags.js";
@@ -126,6 +127,19 @@ export class RegistryClient {
       if (url && url.origin !== this.base.origin) throw registryError(`the registry at ${this.base.origin} sent the next page of tags to another origin (${url.origin}); not followed`);
     }
     return [...seen];
+  }
+
+  /**
+   * The manifest digest the tag points at now (what `docker pull` would fetch): the registry's
+   * Docker-Content-Digest, else the hash of the manifest it served.
+   */
+  async digestOf(tag: string): Promise<string> {
+    if (!TAG.test(tag)) throw registryError(`${JSON.stringify(tag.slice(0, 80))} is not a tag`);
+    const a = await this.get(this.url(`manifests/${encodeURIComponent(tag)}`), MANIFEST_ACCEPT, `the manifest of ${tag}`);
+    const header = a.headers.get("docker-content-digest");
+    const digest = header ?? `sha256:${createHash("sha256").update(a.body).digest("hex")}`;
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw registryError(`the registry at ${this.base.origin} named the manifest of ${tag} ${JSON.stringify(digest.slice(0, 80))}, which is not a sha256 digest`);
+    return digest;
   }
 
   /** The image's creation time; null when it cannot be had cheaply (errors are logged, not thrown). */

@@ -83,6 +83,7 @@ export const apiRoutes = {
   "GET /api/v1/tags": { summary: "Tags in the registry (or release dirs), newest first", permission: "read", response: { 200: "tags" } },
   "GET /api/v1/history": { summary: "The git log of state.yaml, each commit with its diff", permission: "read", querystring: "history-query", response: { 200: "history" } },
   "POST /api/v1/actions/deploy": { summary: "Deploy a tag to a colour (If-Match; dryRun for the diff)", permission: "deploy", body: "deploy-body", response: { 200: "action-result" } },
+  "POST /api/v1/actions/redeploy": { summary: "Roll out what a colour's tag points at now, after it was pushed again (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/promote": { summary: "Make the other colour live (If-Match; dryRun)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/rollback": { summary: "Make the other colour live again (If-Match; dryRun)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/jobs": { summary: "Move the background jobs (If-Match; dryRun)", permission: "deploy", body: "jobs-body", response: { 200: "action-result" } },

@@ -4,7 +4,7 @@
  * per-node, per-service health.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { colorSchema, nameSchema, tagSchema } from "../common.js";
+import { colorSchema, digestSchema, nameSchema, tagSchema } from "../common.js";
 import { leaseStatusSchema, serviceStatusSchema } from "../wire.js";
 
 const nullable = <const S extends object>(s: S) => ({ anyOf: [s, { type: "null" }] }) as const;
@@ -53,7 +53,7 @@ export const nodeSummarySchema = {
         type: "object",
         additionalProperties: false,
         required: ["state", "health", "tag", "error", "since"],
-        properties: { state: s.state, health: s.health, tag: s.tag, error: s.error, pull: s.pull, since: s.since },
+        properties: { state: s.state, health: s.health, tag: s.tag, digest: s.digest, error: s.error, pull: s.pull, since: s.since },
       },
     },
     lease: nullable(leaseStatusSchema),
@@ -68,6 +68,8 @@ export const colorStatusSchema = {
     phase: { type: "string", enum: colorPhases },
     /** Desired tag (null when stopped without one). */
     tag: nullable(tagSchema),
+    /** The content the tag is pinned to (manifest digest), once known: every node of the colour runs exactly this. */
+    digest: digestSchema,
     stopped: { type: "boolean" },
     live: { type: "boolean" },
     preview: { type: "boolean" },

@@ -55,6 +55,12 @@ describe("the reconciler API keeps to its contract", () => {
     expect(stop.status).toBe(200);
     expect(((await stop.json()) as { diff: string }).diff).toMatch(/\+.*stopped: true/);
     expect((await req("POST", "/api/v1/actions/start", { ...as("dora"), body: { color: "green", dryRun: true }, headers: ifMatch })).status).toBe(422);
+    // A redeploy pins what the idle colour's tag points at now; never the live colour, and not when nothing
+    // moved (green was pinned to v2's digest at its deploy). A moved tag: test/integration/tag-moved.test.ts.
+    expect((await req("POST", "/api/v1/actions/redeploy", { ...as("dora"), body: { color: "blue", dryRun: true }, headers: ifMatch })).status).toBe(422);
+    const redeploy = await req("POST", "/api/v1/actions/redeploy", { ...as("dora"), body: { color: "green", dryRun: true }, headers: ifMatch });
+    expect(redeploy.status).toBe(422);
+    expect(((await redeploy.json()) as { error: { message: string } }).error.message).toMatch(/already runs what v2 points at .*nothing to redeploy/);
     expect((await req("POST", "/api/v1/actions/stop", { ...as("dora"), body: { color: "purple" }, headers: ifMatch })).status).toBe(400);
     const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
     expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);

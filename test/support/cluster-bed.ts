@@ -42,6 +42,8 @@ export interface ClusterBedOptions {
   /** Nodes reached by the reconciler through a relay the test can cut (name → relay). */
   relays?: Record<string, Relay>;
   state?: { active?: "blue" | "green"; blue?: string; green?: string; owner?: string };
+  /** cluster.yaml's image.registry.recheckSeconds (how often a moved tag is looked for; product default 60). */
+  registryRecheckSeconds?: number;
   /** The agents' runtime (default Docker, with the test bed's registry). */
   kit?: RuntimeKit;
 }
@@ -164,7 +166,7 @@ export class ClusterBed {
       "kind: Cluster",
       `metadata: { name: ${this.o.prefix} }`,
       "spec:",
-      this.o.kit?.kind === "process" ? `  image: { repository: ${REPO} }` : `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000 } }`,
+      this.o.kit?.kind === "process" ? `  image: { repository: ${REPO} }` : `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000${this.o.registryRecheckSeconds ? `, recheckSeconds: ${this.o.registryRecheckSeconds}` : ""} } }`,
       ...svc,
       "  nodes:",
       `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue} } }`,

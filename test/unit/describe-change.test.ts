@@ -4,7 +4,7 @@ import { describeChange } from "../../reconciler/history/describe-change.js";
 import { parseSpec } from "../../specs/load.js";
 import type { State } from "../../specs/state.js";
 
-type C = { tag?: string; stopped?: boolean };
+type C = { tag?: string; stopped?: boolean; digest?: string };
 function st(active: "blue" | "green", blue: C, green: C, owner = "active"): State {
   const yaml = `apiVersion: switchyard.dev/v1\nkind: State\nspec:\n  active: ${active}\n  colors:\n    blue: ${JSON.stringify(blue)}\n    green: ${JSON.stringify(green)}\n  jobs: { owner: ${owner} }\n`;
   const r = parseSpec("state.yaml", yaml, { expectKind: "State", checkFiles: false });
@@ -18,6 +18,7 @@ describe("describeChange", () => {
   const rows: [string, State, State, string][] = [
     ["deploy to the idle colour", base, st("blue", { tag: "v1" }, { tag: "v3" }), "deploy v3 to green"],
     ["promote", base, st("green", { tag: "v1" }, { tag: "v2" }), "promote green (v2)"],
+    ["redeploy (a digest pins the tag's new content)", base, st("blue", { tag: "v1" }, { tag: "v2", digest: `sha256:${"ab".repeat(32)}` }), "redeploy green (v2 as sha256:abababababab)"],
     ["switch back to an older version", st("green", { tag: "v1" }, { tag: "v2" }), base, "roll back to blue (v1)"],
     ["v10 is newer than v9", st("blue", { tag: "v9" }, { tag: "v10" }), st("green", { tag: "v9" }, { tag: "v10" }), "promote green (v10)"],
     ["deploy and promote at once", base, st("green", { tag: "v1" }, { tag: "v3" }), "deploy v3 to green, promote green (v3)"],

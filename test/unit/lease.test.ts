@@ -178,6 +178,6 @@ describe("the reconciler's lease ledger (Memory)", () => {
     await m.recordRouterLive(null);
     const back = new Memory(dir);
     await back.load();
-    expect(back.get()).toEqual({ version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null });
+    expect(back.get()).toEqual({ version: 1, jobs: { epoch: 0, grants: {} }, deploys: {}, routerLive: null, pins: {} });
   });
 });

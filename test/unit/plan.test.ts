@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { plan } from "../../reconciler/loop/plan.js";
 import type { Observed } from "../../specs/observed.js";
 import { deepFreeze as freeze } from "../../common/values.js";
-import type { Desired } from "../../reconciler/loop/desired.js";
+import { nodeSpecFor, type Desired } from "../../reconciler/loop/desired.js";
 import {
   NOW, TTL, cluster1x1, cluster2x2, desired, down, ledger, node, router, summarize, world,
 } from "../support/world.js";
@@ -603,5 +603,36 @@ describe("plan details", () => {
     const refusal = acts.find((x) => x.type === "refuse");
     expect(refusal).toMatchObject({ reason: "WouldReplaceLive" });
     expect(refusal?.type === "refuse" ? refusal.message : "").toMatch(/Deploy v5 to green and make it active/);
+  });
+});
+
+describe("digests: a tag pinned to its content", () => {
+  const D1 = `sha256:${"1".repeat(64)}`;
+  const D2 = `sha256:${"2".repeat(64)}`;
+  const pinned = (digest: string): Desired => ({ ...d, pins: { blue: { tag: "v1", digest }, green: { tag: "v2", digest } } });
+  const running = (x: Desired, name: string, tag: string, digest: string, lease?: { epoch: number }) =>
+    edited(node(x, name, { tag, ...(lease ? { lease } : {}) }), (s) => { s.services.web!.digest = digest; });
+  const steady = (digest: string) => world({
+    "blue-1": running(d, "blue-1", "v1", digest, blueOwns), "green-1": running(d, "green-1", "v2", digest), "router-1": router(d, "router-1", { live: "blue" }),
+  }, blueLedger);
+
+  it("the pin of a tag goes into its colour's node spec; state.yaml's digest wins; a pin of another tag does not", () => {
+    const cn = c1.spec.nodes.find((n) => n.name === "green-1")!;
+    expect(nodeSpecFor(pinned(D1), cn, 1).digest).toBe(D1);
+    expect(nodeSpecFor({ ...d, pins: { green: { tag: "v1", digest: D1 } } }, cn, 1).digest).toBeUndefined();
+    const st = structuredClone(d.state);
+    st.spec.colors.green.digest = D2;
+    expect(nodeSpecFor({ ...d, state: st, pins: { green: { tag: "v2", digest: D1 } } }, cn, 1).digest).toBe(D2);
+  });
+
+  it("pinning the live colour to the content it already runs is an update, not a refusal", () => {
+    expect(plan(pinned(D1), steady(D1), NOW).map(summarize)).toEqual(["update blue-1 v1", "update green-1 v2"]);
+  });
+
+  it("pinning the live colour to other content than it runs is refused (a re-pushed tag never reaches live by itself)", () => {
+    const acts = plan(pinned(D2), steady(D1), NOW).map(summarize);
+    expect(acts).toContain("refuse LiveSpecChange blue");
+    expect(acts).not.toContain("update blue-1 v1");
+    expect(acts).toContain("update green-1 v2"); // the idle colour converges on the pinned content
   });
 });

@@ -101,6 +101,14 @@ describe("state, cross-file and agent rules, called directly", () => {
     for (const owner of ["blue", "active", "none"]) expect(stateRules(state({ active: "blue", colors, jobs: { owner } }))).toEqual([]);
   });
 
+  it("a digest pins a tag's content, so it needs the tag", () => {
+    const digest = `sha256:${"0".repeat(64)}`;
+    expect(stateRules(state({ active: "blue", colors: { blue: { tag: "v1", stopped: false }, green: { stopped: true, digest } }, jobs: { owner: "active" } })).map((i) => i.message)).toEqual([
+      "spec.colors.green.digest: green has a digest but no tag; a digest pins the content of the colour's tag, so give the tag too or remove the digest",
+    ]);
+    expect(stateRules(state({ active: "blue", colors: { blue: { tag: "v1", stopped: false }, green: { tag: "v2", stopped: true, digest } }, jobs: { owner: "active" } }))).toEqual([]);
+  });
+
   it("metadata.name must match the cluster's when given; an explicit jobs owner needs a job service", () => {
     const s = (owner: string, name?: string) => state({ active: "blue", colors: {}, jobs: { owner } }, name ? { name } : undefined);
     expect(crossFileRules(cluster(true), s("active", "demo"))).toEqual([]);
