@@ -21,16 +21,28 @@ const MAX_TRACKED_ADDRESSES = 10_000;
 export type AuthVerdict = "ok" | "denied" | "limited";
 
 export class TokenGuard {
-  private readonly digest: Buffer;
+  private digests: Buffer[];
   private readonly failures = new Map<string, { count: number; resetAt: number }>();
 
-  constructor(token: string) {
-    this.digest = sha256(token);
+  /** One token, or two during a rotation (the current and the next): either passes. */
+  constructor(tokens: string | readonly string[]) {
+    this.digests = (typeof tokens === "string" ? [tokens] : tokens).map(sha256);
+  }
+
+  /** The token file changed: these pass from now on (requests already authenticated go on). */
+  setTokens(tokens: readonly string[]): void {
+    this.digests = tokens.map(sha256);
   }
 
   check(address: string, authorization: string | undefined, now = Date.now()): AuthVerdict {
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? "");
-    if (m && timingSafeEqual(sha256(m[1]!), this.digest)) return "ok";
+    if (m) {
+      const given = sha256(m[1]!);
+      // Every digest is compared (no early exit), so the time does not say which one matched.
+      let ok = false;
+      for (const d of this.digests) ok = timingSafeEqual(given, d) || ok;
+      if (ok) return "ok";
+    }
     let f = this.failures.get(address);
     if (!f || f.resetAt <= now) {
       f = { count: 0, resetAt: now + FAILED_WINDOW_MS };

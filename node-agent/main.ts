@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig } from "./config.js";
+import { readTokens, watchTokens } from "./token-file.js";
 import { TokenGuard } from "./auth.js";
 import { splitListen } from "../common/values.js";
 import { makeLogger, type Logger } from "../common/log.js";
@@ -39,7 +40,7 @@ export interface StartAgentOptions {
 export async function startAgent(configFile: string, opts: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = await loadAgentConfig(configFile);
   const logger = opts.logger ?? makeLogger("switchyard-agent").child({ node: config.name });
-  const token = await readSecret(config.tokenFile, "agent token", MIN_TOKEN_LENGTH);
+  const tokens = await readTokens(config.tokenFile, MIN_TOKEN_LENGTH);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const bootId = randomUUID();
@@ -83,7 +84,10 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
     }
 
     let started = false;
-    const server = buildAgentServer({ core, guard: new TokenGuard(token), logger, ready: () => started, ...(tls ? { tls } : {}) });
+    const guard = new TokenGuard(tokens);
+    const unwatchTokens = watchTokens(config.tokenFile, MIN_TOKEN_LENGTH, logger, (t) => guard.setTokens(t));
+    undo.push(async () => unwatchTokens());
+    const server = buildAgentServer({ core, guard, logger, ready: () => started, ...(tls ? { tls } : {}) });
     const [host, port] = splitListen(opts.listen ?? config.listen);
     const closeServer = () => server.close();
     undo.push(closeServer);

@@ -263,6 +263,11 @@ export const nodeStatusSchema = {
     role: { type: "string", enum: ["node", "router"] },
     /** Identifies one run of the agent process; changes on restart. */
     bootId: { type: "string" },
+    /**
+     * Optional parts of the node spec this agent understands ("digest"), so a reconciler newer than its
+     * agents sends them only what they accept (agents and reconciler upgrade in any order).
+     */
+    features: { type: "array", items: { type: "string", maxLength: 64 }, maxItems: 64 },
     /** Generation of the last spec the agent accepted (0 before any). */
     observedGeneration: { type: "integer", minimum: 0 },
     /** The last spec the agent accepted, as persisted in its data dir. */
@@ -282,6 +287,8 @@ export type RouterSpec = FromSchema<typeof routerSpecSchema>;
 export type UpstreamService = FromSchema<typeof upstreamServiceSchema>;
 export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
+/** Spec fields a node agent understands beyond the first version's (NodeStatus.features). */
+export const NODE_FEATURES = ["digest"] as const;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];
 export type Health = (typeof healthStates)[number];

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
+import { NODE_FEATURES, type NodeSpec, type NodeStatus } from "../../specs/wire.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import { Lease, type LeaseMemory } from "../lease.js";
@@ -130,6 +130,7 @@ export class NodeAgent {
       node: this.o.name,
       role: "node",
       bootId: this.o.bootId,
+      features: [...NODE_FEATURES],
       observedGeneration: spec?.generation ?? 0,
       spec,
       converging: this.work.converging(),

@@ -34,7 +34,7 @@ export class AgentCallError extends Error {
 export class AgentClient {
   readonly node: string;
   private readonly base: string;
-  private readonly auth: string;
+  private auth: string;
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
 
@@ -44,6 +44,11 @@ export class AgentClient {
     this.auth = `Bearer ${o.token}`;
     this.timeoutMs = o.timeoutMs ?? DEFAULT_AGENT_TIMEOUT_MS;
     this.dispatcher = o.ca ? new Agent({ keepAliveTimeout: 30_000, connections: 4, connect: { ca: o.ca } }) : sharedDispatcher();
+  }
+
+  /** The node's token file changed: later calls carry the new token (a watch stream already open goes on). */
+  setToken(token: string): void {
+    this.auth = `Bearer ${token}`;
   }
 
   async status(): Promise<NodeStatus> {

@@ -6,7 +6,7 @@
  * One piece (~310 lines) on purpose: the pass, its scheduling from the outcome and the wiring of observer,
  * executor, alerts and status are the loop itself; the decisions live in plan, drift and status.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath, dirname } from "node:path";
 import type { Logger } from "pino";
 import { describeAction, type Action } from "./actions.js";
@@ -37,6 +37,8 @@ export const MEMORY_RETRY_MS = 1_000;
 /** After a failed pass, try again after this long, doubling per failure in a row up to ERROR_RETRY_MAX_MS. */
 export const ERROR_RETRY_MS = 1_000;
 export const ERROR_RETRY_MAX_MS = 30_000;
+/** How often the agents' token files are checked for a change (a token rotation needs no restart). */
+export const TOKEN_RECHECK_MS = 1_000;
 /** Alert (and Degraded reason) raised while the data dir cannot be written. */
 export const DATA_DIR_ALERT = "DataDirUnwritable";
 
@@ -74,6 +76,9 @@ export class Controller {
   private currentJson: string | undefined;
   private currentKey = "";
   private memoryRetryAt = 0;
+  /** Each node's token file as last read (path, and its mtime and size then), to notice a rotation. */
+  private tokenFiles = new Map<string, { path: string; seen: string }>();
+  private tokenTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
@@ -89,6 +94,8 @@ export class Controller {
       this.observer?.refreshAll().then(() => this.queue(), (err: unknown) => this.o.logger.error({ err: (err as Error).message }, "resync failed"));
     }, RESYNC_MS);
     this.resync.unref();
+    this.tokenTimer = setInterval(() => this.refreshTokens(), TOKEN_RECHECK_MS);
+    this.tokenTimer.unref();
     this.queue();
   }
 
@@ -128,6 +135,7 @@ export class Controller {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.resync) clearInterval(this.resync);
+    if (this.tokenTimer) clearInterval(this.tokenTimer);
     this.observer?.close();
     await this.executor?.drain();
     await Promise.all([...this.clients.values()].map((c) => c.close()));
@@ -288,6 +296,26 @@ export class Controller {
     return Math.max(QUEUE_DELAY_MS + 1, due - now);
   }
 
+  /**
+   * Re-reads the token files that changed since they were read (every TOKEN_RECHECK_MS): rotating
+   * a node's token is writing the new one into its file, here after the agent accepts both.
+   */
+  private refreshTokens(): void {
+    for (const [node, f] of this.tokenFiles) {
+      const seen = fileStamp(f.path);
+      if (seen === f.seen) continue;
+      try {
+        const token = readFileSync(f.path, "utf8").trim();
+        if (!token) throw new Error("the file is empty");
+        this.clients.get(node)?.setToken(token);
+        f.seen = seen;
+        this.o.logger.info({ node, file: f.path }, "token file changed: the new token is used from now on");
+      } catch (err) {
+        this.o.logger.error({ node, file: f.path, err: (err as Error).message }, "token file changed but cannot be read; the token in use stays");
+      }
+    }
+  }
+
   /** (Re)builds agent clients and watches when the set of nodes changes. */
   private connect(snap: DesiredSnapshot): void {
     const c = snap.desired.cluster;
@@ -297,8 +325,11 @@ export class Controller {
     this.observer?.close();
     for (const old of this.clients.values()) void old.close();
     this.clients = new Map();
+    this.tokenFiles = new Map();
     for (const n of c.spec.nodes) {
-      const token = readFileSync(resolvePath(base, n.tokenFile), "utf8").trim();
+      const path = resolvePath(base, n.tokenFile);
+      this.tokenFiles.set(n.name, { path, seen: fileStamp(path) });
+      const token = readFileSync(path, "utf8").trim();
       const ca = n.caFile ? readFileSync(resolvePath(base, n.caFile), "utf8") : undefined;
       this.clients.set(n.name, new AgentClient({ node: n.name, url: n.agent, token, ...(ca ? { ca } : {}) }));
     }
@@ -330,5 +361,15 @@ export class Controller {
     });
     this.topology = topology;
     this.observer.start();
+  }
+}
+
+/** What identifies a version of a file cheaply: inode, size and mtime ("" when it cannot be read). */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "";
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ClusterNode } from "../../specs/cluster.js";
 import type { NodeObservation, Observed } from "../../specs/observed.js";
-import type { NodeSpec } from "../../specs/wire.js";
+import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
 import { colorNodes, nodeSpecFor, routerNodes, type Desired } from "./desired.js";
 import { sameSpec } from "../../specs/equality.js";
@@ -68,7 +68,7 @@ export interface NodeView {
 
 export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | undefined): NodeView {
   const status = obs?.reachable ? obs.status : undefined;
-  const want = nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1);
+  const want = forAgent(nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1), status);
   const base = { node, obs, want };
   if (!status) {
     const why = obs && !obs.reachable ? obs.error : "not observed yet";
@@ -105,4 +105,11 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
 
 function describeWant(want: NodeSpec): string {
   return want.stopped ? "its stop order" : `tag ${want.tag}`;
+}
+
+/** The spec without the optional parts an older agent would refuse (it does not list them in `features`). */
+function forAgent(spec: NodeSpec, status: NodeStatus | undefined): NodeSpec {
+  if (spec.digest === undefined || status?.features?.includes("digest")) return spec;
+  const { digest: _unsupported, ...rest } = spec;
+  return rest;
 }

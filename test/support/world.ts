@@ -81,6 +81,7 @@ export function node(d: Desired, name: string, o: NodeOpts = {}): NodeObservatio
     kind: "NodeStatus",
     node: name,
     role: "node",
+    features: ["digest"],
     observedGeneration: o.tag === undefined ? 0 : gen,
     spec,
     converging: o.converging ?? false,

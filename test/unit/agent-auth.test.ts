@@ -1,6 +1,10 @@
 /** The agent API's bearer-token check (node-agent/auth.ts): the right token always passes; failures are counted per address. */
 import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FAILED_WINDOW_MS, MAX_FAILED_ATTEMPTS, TokenGuard } from "../../node-agent/auth.js";
+import { readTokens } from "../../node-agent/token-file.js";
 
 const TOKEN = "a".repeat(32) + "0123456789abcdef";
 const T0 = 1_000_000;
@@ -55,5 +59,30 @@ describe("TokenGuard", () => {
     // One more address overflows the map when "old" has expired: "old" goes, not b0 (the oldest entry).
     g.check("new", undefined, later);
     expect(g.check("b0", undefined, later)).toBe("limited");
+  });
+});
+
+describe("token rotation on the agent", () => {
+  it("accepts either token while two are in force, and only the new one after the file changes again", () => {
+    const old = "o".repeat(32);
+    const next = "n".repeat(32);
+    const g = new TokenGuard([old, next]);
+    expect(g.check("10.0.0.1", `Bearer ${old}`)).toBe("ok");
+    expect(g.check("10.0.0.1", `Bearer ${next}`)).toBe("ok");
+    g.setTokens([next]);
+    expect(g.check("10.0.0.1", `Bearer ${old}`)).toBe("denied");
+    expect(g.check("10.0.0.1", `Bearer ${next}`)).toBe("ok");
+  });
+
+  it("reads one or two tokens, one per line, and refuses an empty file, three tokens or a short one with what to fix", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sy-tokens-"));
+    const file = join(dir, "token");
+    const read = (text: string) => (writeFileSync(file, text), readTokens(file, 16));
+    await expect(read(`${"a".repeat(20)}\n`)).resolves.toEqual(["a".repeat(20)]);
+    await expect(read(`${"a".repeat(20)}\n\n  ${"b".repeat(20)}  \n`)).resolves.toEqual(["a".repeat(20), "b".repeat(20)]);
+    await expect(read("\n \n")).rejects.toThrow(/is empty; put a long random token/);
+    await expect(read(`${"a".repeat(20)}\n${"b".repeat(20)}\n${"c".repeat(20)}`)).rejects.toThrow(/holds 3 tokens/);
+    await expect(read(`${"a".repeat(20)}\nshort`)).rejects.toThrow(/token 2 in .* is shorter than 16 characters/);
+    await expect(readTokens(join(dir, "missing"), 16)).rejects.toThrow(/cannot read the agent token file .*ENOENT/);
   });
 });

@@ -629,6 +629,12 @@ describe("digests: a tag pinned to its content", () => {
     expect(plan(pinned(D1), steady(D1), NOW).map(summarize)).toEqual(["update blue-1 v1", "update green-1 v2"]);
   });
 
+  it("an agent from before digests (no 'digest' in its features) gets specs without one: nothing to send, nothing refused", () => {
+    const o = steady(D1);
+    for (const n of ["blue-1", "green-1"]) { const x = o.nodes[n]!; if (x.reachable) delete x.status.features; }
+    expect(plan(pinned(D2), o, NOW).map(summarize)).toEqual([]);
+  });
+
   it("pinning the live colour to other content than it runs is refused (a re-pushed tag never reaches live by itself)", () => {
     const acts = plan(pinned(D2), steady(D1), NOW).map(summarize);
     expect(acts).toContain("refuse LiveSpecChange blue");
