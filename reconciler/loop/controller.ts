@@ -204,11 +204,19 @@ export class Controller {
       if (a.type === "applyNodeSpec" && a.reason === "deploy") this.stats.deploys++;
     }
     this.stats.actions += launched.length;
+    // The routers all do what the desired state says (nothing to send them), yet memory says otherwise (an
+    // older memory.json restored from a backup, a crash between a switch and its record): that is no
+    // router elsewhere; remember what they do.
+    const routerLive = views.routers.consensus;
+    if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
+      this.o.logger.warn({ remembered: memory.routerLive, routers: routerLive }, "memory.json named another live colour than the routers serve as desired; it now records theirs");
+      this.remember(this.o.memory.recordRouterLive(routerLive));
+    }
     const faults = this.memoryFaults(now);
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired, observed, actions, routerLive: memory.routerLive, firing, views });
+    const drift = detectDrift({ desired, observed, actions, routerLive: this.o.memory.get().routerLive, firing, views });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     // A moved tag is news, not a fault: the colour runs what it was deployed with (no condition changes).
     this.o.alerts.sync([...faults, ...drift, ...this.pins.alerts(desired)]);
