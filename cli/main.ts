@@ -85,7 +85,5 @@ Run "switchyard <command> --help" for a command's options.
 }
 
 async function version(): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+  return (await import("../common/version.js")).VERSION;
 }

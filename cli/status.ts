@@ -47,6 +47,9 @@ export function renderStatus(s: ClusterStatus): string {
       if (col.message) lines.push(`        ${col.message}`);
     }
   }
+  // Versions: the reconciler's, and every agent whose version differs from it (a rolling upgrade under way).
+  const others = Object.values(s.colors ?? {}).flatMap((c) => c.nodes).filter((n) => n.version && n.version !== s.version).map((n) => `${n.name} ${n.version}`);
+  if (s.version) lines.push("", `switchyard ${s.version}${others.length ? `; agents on other versions: ${others.join(", ")}` : ""}`);
   if (s.jobs) lines.push("", `jobs: owner ${s.jobs.owner} → ${s.jobs.ownerColor ?? "none"}, epoch ${s.jobs.epoch}, held by ${s.jobs.holders.map((h) => `${h.node}(${h.epoch}, ${Math.round(h.remainingMs / 1000)}s)`).join(", ") || "nobody"}`);
   if (s.pending.length) {
     lines.push("", "PENDING");

@@ -3,6 +3,7 @@
  * swapped in atomically and answered once it is on disk; status carries the table and per-colour
  * in-flight counts so the reconciler never replaces a colour that still serves requests.
  */
+import { VERSION } from "../common/version.js";
 import type { Logger } from "pino";
 import type { NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
@@ -43,6 +44,7 @@ export class RouterAgent {
       node: this.o.name,
       role: "router",
       bootId: this.o.bootId,
+      version: VERSION,
       observedGeneration: router.spec?.generation ?? 0,
       spec: null,
       converging: false,

@@ -263,6 +263,8 @@ export const nodeStatusSchema = {
     role: { type: "string", enum: ["node", "router"] },
     /** Identifies one run of the agent process; changes on restart. */
     bootId: { type: "string" },
+    /** The agent's Switchyard version, e.g. 0.1.0+3f2c1ab (the commit it was built from). */
+    version: { type: "string", maxLength: 100 },
     /**
      * Optional parts of the node spec this agent understands ("digest"), so a reconciler newer than its
      * agents sends them only what they accept (agents and reconciler upgrade in any order).

@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { VERSION } from "../../common/version.js";
 import { NODE_FEATURES, type NodeSpec, type NodeStatus } from "../../specs/wire.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
@@ -130,6 +131,7 @@ export class NodeAgent {
       node: this.o.name,
       role: "node",
       bootId: this.o.bootId,
+      version: VERSION,
       features: [...NODE_FEATURES],
       observedGeneration: spec?.generation ?? 0,
       spec,

@@ -2,6 +2,7 @@
 import type { Controller } from "../loop/controller.js";
 import type { AlertManager } from "../notify/alerts.js";
 import { COLORS } from "../../specs/types.js";
+import { VERSION } from "../../common/version.js";
 
 export function renderMetrics(controller: Controller, alerts: AlertManager): string {
   const s = controller.stats;
@@ -11,6 +12,7 @@ export function renderMetrics(controller: Controller, alerts: AlertManager): str
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) lines.push(`${name}${labels} ${Number.isFinite(v) ? v : 0}`);
   };
+  metric("switchyard_build_info", "gauge", "Always 1; its version label is the reconciler's Switchyard version.", [[`{version="${VERSION.replace(/["\\\n]/g, "_")}"}`, 1]]);
   metric("switchyard_reconciles_total", "counter", "Reconcile passes run.", [["", s.reconciles]]);
   metric("switchyard_reconcile_duration_seconds_sum", "counter", "Total time spent planning and launching actions.", [["", s.reconcileMsTotal / 1000]]);
   metric("switchyard_reconcile_duration_seconds_count", "counter", "Reconcile passes measured.", [["", s.reconciles]]);

@@ -11,6 +11,7 @@ import { colorNodes, digestFor, routerNodes, type Desired } from "./desired.js";
 import { viewCluster, type ClusterView, type NodeView } from "./views.js";
 import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
+import { VERSION } from "../../common/version.js";
 import { summarizeIssues } from "../../specs/source.js";
 
 // The status document's types come from its schema, the API contract (specs/api/status.ts).
@@ -79,6 +80,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
         generation: st?.observedGeneration ?? 0,
         converging: st?.converging ?? false,
         tag: st?.spec?.tag ?? null,
+        ...(st?.version ? { version: st.version } : {}),
         ready: v.ready,
         services,
         lease: st ? { ...st.lease } : null,
@@ -128,6 +130,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     jobs: { owner: ownerSetting, ownerColor, epoch: o.jobs.epoch, holders },
     pending: [...refusals, ...waits].map((a) => ({ type: a.type, reason: a.reason, ...("node" in a && a.node ? { node: a.node } : {}), ...(a.color ? { color: a.color } : {}), message: a.message })),
     lastReconcileAt: i.now.toISOString(),
+    version: VERSION,
   };
 }
 

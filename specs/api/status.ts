@@ -46,6 +46,8 @@ export const nodeSummarySchema = {
     generation: count,
     converging: { type: "boolean" },
     tag: s.tag,
+    /** The agent's Switchyard version, when it says (agents from before 0.2 do not). */
+    version: { type: "string" },
     ready: { type: "boolean" },
     services: {
       type: "object",
@@ -153,6 +155,8 @@ export const clusterStatusSchema = {
     /** Steps the reconciler waits for or refuses, in words. */
     pending: { type: "array", items: pendingStepSchema },
     lastReconcileAt: textOrNull,
+    /** The reconciler's Switchyard version (each node's is in its summary). */
+    version: { type: "string" },
   },
 } as const;
 
