@@ -191,7 +191,7 @@ export class Controller {
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views });
+    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views, nowMs: now });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     this.o.alerts.sync([...faults, ...drift]);
     // Conditions count a problem once its alert fires, not while it is pending (no blips on a normal flip).

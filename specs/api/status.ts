@@ -53,7 +53,7 @@ export const nodeSummarySchema = {
         type: "object",
         additionalProperties: false,
         required: ["state", "health", "tag", "error", "since"],
-        properties: { state: s.state, health: s.health, tag: s.tag, error: s.error, pull: s.pull, since: s.since },
+        properties: { state: s.state, health: s.health, tag: s.tag, error: s.error, pull: s.pull, since: s.since, restarts: s.restarts },
       },
     },
     lease: nullable(leaseStatusSchema),

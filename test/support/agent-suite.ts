@@ -11,7 +11,7 @@ import {
   Api, WatchReader, demoSpec, httpGet, startTestAgent, stopTestAgent, waitFor, writeAgentConfig, type AgentHandle, type AgentBedOptions,
 } from "./agent-bed.js";
 import type { RuntimeKit } from "./runtime-kit.js";
-import { JOB_RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
+import { RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
 
 export interface AgentSuiteOptions {
   /** Node names start with this (unique per runtime: cleanup goes by node). */
@@ -331,7 +331,7 @@ export function leaseSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptio
         return s.restarts?.count === 2 && s.state !== "running" && s;
       }, 15_000);
       const next = Date.parse(down.restarts!.nextRestartAt!);
-      expect(next - Date.parse(down.restarts!.lastExitAt)).toBeGreaterThanOrEqual(JOB_RESTART_BACKOFF_INITIAL_MS);
+      expect(next - Date.parse(down.restarts!.lastExitAt)).toBeGreaterThanOrEqual(RESTART_BACKOFF_INITIAL_MS);
       const third = await waitFor("worker running a third time", async () => {
         const s = await worker();
         return s.state === "running" && s.containerId !== second.containerId && s;
