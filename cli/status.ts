@@ -45,6 +45,7 @@ export function renderStatus(s: ClusterStatus): string {
       const nodes = col.nodes.map((n) => `${n.name}:${!n.reachable ? "unreachable" : Object.entries(n.services).map(([k, v]) => `${k}=${v.state}`).join("/")}`).join(" ");
       lines.push(`${c.padEnd(7)} ${col.phase.padEnd(10)} ${(col.tag ?? "-").padEnd(10)} ${badges.padEnd(13)} ${nodes}`);
       if (col.message) lines.push(`        ${col.message}`);
+      for (const n of col.nodes) for (const [name, v] of Object.entries(n.services)) lines.push(...crashLoopLines(n.name, name, v));
     }
   }
   // Versions: the reconciler's, and every agent whose version differs from it (a rolling upgrade under way).
@@ -56,4 +57,16 @@ export function renderStatus(s: ClusterStatus): string {
     for (const p of s.pending) lines.push(`  ${p.reason}: ${p.message}`);
   }
   return lines.join("\n") + "\n";
+}
+
+type ServiceSummary = NonNullable<ClusterStatus["colors"]>["blue"]["nodes"][number]["services"][string];
+
+/** A crash-looping service in a few lines: restarts, last exit, next attempt and its last log lines. */
+function crashLoopLines(node: string, service: string, v: ServiceSummary): string[] {
+  const r = v.restarts;
+  if (v.state !== "crashLooping" || !r) return [];
+  const code = r.exitCode !== null && r.exitCode !== undefined ? ` (exit code ${r.exitCode})` : "";
+  const out = [`        ${service} on ${node} is crash looping: ${r.count} restarts, last ${r.lastExit}${code}; next attempt ${r.nextRestartAt ?? "now"}`];
+  for (const line of (r.logTail ?? []).slice(-3)) out.push(`          | ${line}`);
+  return out;
 }

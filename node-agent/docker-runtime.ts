@@ -156,7 +156,8 @@ export class DockerRuntime implements Runtime {
       ...(def.command ? { Cmd: def.command } : {}),
       ...(portKey ? { ExposedPorts: { [portKey]: {} } } : {}),
       HostConfig: {
-        RestartPolicy: { Name: def.restart },
+        // No engine restarts, for web services too: the agent restarts what keeps dying, with a backoff (restarts.ts).
+        RestartPolicy: { Name: "no" },
         ...hardening(def),
         // Lets apps reach services on the host (a recorder, a database on the same VM) by name.
         ExtraHosts: ["host.docker.internal:host-gateway"],
@@ -184,6 +185,11 @@ export class DockerRuntime implements Runtime {
     }
     this.log.info({ service: def.service, tag: def.tag, id: container.id.slice(0, 12) }, "container started");
     return container.id;
+  }
+
+  async logTail(id: string, lines: number): Promise<string[]> {
+    const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
+    return demuxLogs(Buffer.from(raw)).split("\n");
   }
 
   async stopAndRemove(id: string, timeoutSeconds: number): Promise<void> {
@@ -287,4 +293,17 @@ export function hardening(def: Pick<WorkloadDef, "capabilities" | "memoryBytes" 
 function runsAsRoot(user: string): boolean {
   const name = user.split(":")[0] ?? "";
   return name === "" || name === "root" || name === "0";
+}
+
+/** Docker's multiplexed log stream (8-byte frame headers, no TTY) as text; a TTY stream is already text. */
+function demuxLogs(buf: Buffer): string {
+  const framed = buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
+  if (!framed) return buf.toString("utf8");
+  const parts: Buffer[] = [];
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const size = buf.readUInt32BE(i + 4);
+    parts.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(parts).toString("utf8");
 }

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
@@ -38,6 +38,8 @@ export interface ProcessRuntimeOptions {
 
 /** A log bigger than this is moved to `<name>.log.1` when its workload starts again. */
 const MAX_LOG_BYTES = 10 * 1024 * 1024;
+/** How much of the end of a log is read for a dead workload's last lines. */
+const LOG_TAIL_BYTES = 64 * 1024;
 /** After SIGKILL, a process that is still there after this long is reported as unstoppable. */
 const KILL_WAIT_MS = 5_000;
 const STOP_POLL_MS = 25;
@@ -135,6 +137,25 @@ export class ProcessRuntime implements Runtime {
   /** Refuses a spec whose env this runtime would refuse at start, before anything changes. */
   checkEnv(service: string, env: Readonly<Record<string, unknown>>): void {
     checkProcessEnv(service, env);
+  }
+
+  /** The last lines of the workload's log written since its last start (the agent's header lines left out). */
+  async logTail(id: string, lines: number): Promise<string[]> {
+    const rec = this.book.get(id);
+    if (!rec) return [];
+    const fd = openSync(rec.log, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, LOG_TAIL_BYTES);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      const all = buf.toString("utf8").split("\n");
+      let from = all.length;
+      while (from > 0 && !/^--- \S+ switchyard: starting /.test(all[from - 1]!)) from--;
+      return all.slice(from).slice(-lines);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async stopAndRemove(id: string, timeoutSeconds: number): Promise<void> {

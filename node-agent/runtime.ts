@@ -35,8 +35,6 @@ export interface WorkloadDef {
   port?: number;
   hostPort?: number;
   publishAddress: string;
-  /** Web services restart with the engine; jobs never restart by themselves. */
-  restart: "unless-stopped" | "no";
   /** Memory limit (bytes, no swap beyond it) and pids limit. */
   memoryBytes: number;
   pidsLimit: number;
@@ -78,6 +76,8 @@ export interface Runtime {
   ensureImage(repository: string, tag: string, onProgress?: (p: PullProgress) => void, signal?: AbortSignal, digest?: string): Promise<void>;
   /** Creates and starts a workload; returns its id. */
   start(def: WorkloadDef): Promise<string>;
+  /** The last `lines` lines a workload wrote (stdout and stderr), oldest first; for a dead workload's status. */
+  logTail?(id: string, lines: number): Promise<string[]>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */

@@ -75,14 +75,25 @@ export const LEASE_SAFETY_MARGIN_MS = 2_000;
 export const LEASE_RENEW_FRACTION = 1 / 3;
 
 /**
- * A job that stops by itself while its node holds the lease is started again: at once the first time, then
- * after this long, doubling each time it dies again (the kubelet's CrashLoopBackOff) ...
+ * Crash-loop backoff (the kubelet's CrashLoopBackOff), one mechanism for web services and jobs on both
+ * runtimes: the agent starts a workload that keeps dying (it exits, or cannot be started) again after
+ * RESTART_BACKOFF_INITIAL_MS, then RESTART_BACKOFF_FACTOR times longer each time it dies again ...
  */
-export const JOB_RESTART_BACKOFF_INITIAL_MS = 1_000;
+export const RESTART_BACKOFF_INITIAL_MS = 1_000;
+export const RESTART_BACKOFF_FACTOR = 2;
 /** ... up to this long (the kubelet's cap, 5 minutes) ... */
-export const JOB_RESTART_BACKOFF_MAX_MS = 5 * 60_000;
-/** ... and the count starts over once it has run this long in one go (KEP-4603: 10 minutes). */
-export const JOB_RESTART_RESET_MS = 10 * 60_000;
+export const RESTART_BACKOFF_MAX_MS = 5 * 60_000;
+/** ... and forgets the count once the workload has run this long in one go (KEP-4603: 10 minutes). */
+export const RESTART_BACKOFF_RESET_MS = 10 * 60_000;
+/**
+ * A web service that died again and again is CrashLooping until it has run this long in one go: the
+ * CrashLooping alert resolves then (not at the first start that happens to work for a second or two).
+ */
+export const CRASH_LOOP_SETTLE_MS = 30_000;
+/** The last log lines of a dead workload kept in its status (the rest stays in the runtime's logs) ... */
+export const RESTART_LOG_LINES = 10;
+/** ... each cut to this many characters (an app's log is not Switchyard's to broadcast in full). */
+export const RESTART_LOG_LINE_CHARS = 200;
 
 export const DEFAULT_DRIFT_POLICY = "heal";
 /**

@@ -152,7 +152,8 @@ export const leaseRequestSchema = {
 /** A health view (a node's probe of its container, a router's of an upstream node); "unknown" before any verdict. */
 export const healthStates = ["healthy", "unhealthy", "unknown"] as const;
 
-export const serviceStates = ["pulling", "starting", "running", "unhealthy", "stopping", "exited", "missing"] as const;
+/** crashLooping: it died again and again and the agent waits out its restart backoff (see `restarts`). */
+export const serviceStates = ["pulling", "starting", "running", "unhealthy", "stopping", "exited", "missing", "crashLooping"] as const;
 
 export const serviceStatusSchema = {
   type: "object",
@@ -171,23 +172,31 @@ export const serviceStatusSchema = {
     /** What went wrong, in words a person can act on. */
     error: { anyOf: [{ type: "string" }, { type: "null" }] },
     /**
-     * A job that stopped by itself under a held lease, which the agent starts again (with backoff when it
-     * keeps dying). Absent when it never died, once it has run JOB_RESTART_RESET_MS in one go, and when the
-     * lease or the spec stops the job.
+     * Crash-loop backoff (web services and jobs): the service stopped by itself or could not be started, and
+     * the agent starts it again after a backoff while it keeps dying (a job at once the first time; a web
+     * service once it died again after the reconciler had it started). Absent when it never died, once it has
+     * run RESTART_BACKOFF_RESET_MS in one go, and when what should run changes (a new spec, lease or epoch).
      */
     restarts: {
       type: "object",
       additionalProperties: false,
       required: ["count", "lastExit", "lastExitAt", "nextRestartAt"],
       properties: {
-        /** Deaths since it last ran JOB_RESTART_RESET_MS in one go. */
+        /** Deaths since it last ran RESTART_BACKOFF_RESET_MS in one go. */
         count: { type: "integer", minimum: 1 },
-        /** How it last stopped, e.g. "exited (137)", "missing". */
-        lastExit: { type: "string" },
+        /** How it last stopped, e.g. "exited (137)", "missing", "cannot start: host port … is already in use". */
+        lastExit: { type: "string", maxLength: 1000 },
+        /** The exit code of its last death (null when it did not exit with one: missing, never started). */
+        exitCode: { anyOf: [{ type: "integer" }, { type: "null" }] },
         /** ISO time the agent saw it stopped. */
         lastExitAt: { type: "string" },
-        /** ISO time of the next start while it waits out its backoff; null while it runs or is being started. */
+        /** ISO time of the next start while it waits out its backoff; null while it runs, is being started, or waits for a spec. */
         nextRestartAt: { anyOf: [{ type: "string" }, { type: "null" }] },
+        /**
+         * The last lines it wrote before its last death (at most RESTART_LOG_LINES, each at most
+         * RESTART_LOG_LINE_CHARS, secret-looking env values replaced by "[redacted]").
+         */
+        logTail: { type: "array", items: { type: "string", maxLength: d.RESTART_LOG_LINE_CHARS }, maxItems: d.RESTART_LOG_LINES },
       },
     },
     /**

@@ -2,7 +2,7 @@
  * One node's agent core (role: node): holds the accepted spec, has it converged when a new one arrives, and
  * observes always. The parts: admission.ts (what is accepted), convergence.ts (bringing workloads to it),
  * observer.ts (what runs and how healthy), status.ts (NodeStatus services). Job containers run only under
- * a held lease (lease.ts), and run again when they die under it (job-restarts.ts).
+ * a held lease (lease.ts); a workload that keeps dying is started again with a backoff (restarts.ts).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -55,7 +55,7 @@ export class NodeAgent {
       changedSoon: () => this.emitSoon(),
       refresh: () => this.seen.refresh(),
       scheduleRefresh: () => this.seen.scheduleRefresh(),
-      observed: (ws: readonly Workload[], listedAt: number) => this.work.jobsObserved(ws, listedAt),
+      observed: (ws: readonly Workload[], listedAt: number) => this.work.observed(ws, listedAt),
       judge: (ws: readonly Workload[]) => this.work.judge(ws, true),
     };
     this.seen = new Observer(host);
@@ -77,6 +77,7 @@ export class NodeAgent {
     await this.work.convergeJobs(); // never run jobs without a fresh lease
     await this.seen.refresh();
     this.seen.watch();
+    await this.work.reviveStopped();
   }
 
   async close(): Promise<void> {

@@ -1,17 +1,19 @@
 /**
  * Convergence: brings this node's workloads to the accepted spec — web services when a new spec arrives,
- * job services whenever the lease or the spec changes (only under a held lease), and a job that died under
- * the held lease again after its backoff (job-restarts.ts). Between specs it never repairs web drift by
- * itself: the reconciler's drift policy decides.
+ * job services whenever the lease or the spec changes (only under a held lease), and a workload that keeps
+ * dying again after its backoff (restarts.ts: a job at once the first time, a web service only once it
+ * died again after the reconciler had it started). Other web drift it never repairs by itself between
+ * specs: the reconciler's drift policy decides.
  */
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
+import { RESTART_LOG_LINES } from "../../specs/defaults.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload } from "../runtime.js";
-import { matches, satisfied, workloadDef, type DriftOf } from "./workload.js";
+import { matches, satisfied, specHash, workloadDef, type DriftOf } from "./workload.js";
 import { Judgements, jobLike } from "./judgements.js";
-import { JobRestarts } from "./job-restarts.js";
+import { Restarts, type ServiceLook } from "./restarts.js";
 
 /** What convergence needs from the node agent around it. */
 export interface ConvergeHost {
@@ -30,6 +32,9 @@ export interface ConvergeHost {
   changedSoon(): void;
 }
 
+/** Env names whose values are kept out of the log lines in status. */
+const SECRET_NAME = /secret|token|passw|pwd|key|credential|auth|private/i;
+
 export class Converger {
   /** The last error per service (pull, start), cleared when that service next succeeds. */
   readonly errors = new Map<string, string>();
@@ -40,12 +45,14 @@ export class Converger {
   private wanted = 0;
   private done = 0;
   private loop: Promise<void> | undefined;
-  /** Deaths and backoff of job services under the held lease. */
-  readonly restarts = new JobRestarts();
+  /** Deaths and backoff of every service (web and jobs). */
+  readonly restarts = new Restarts();
   private jobsLock: Promise<unknown> = Promise.resolve();
   private jobsBusy = false;
   /** performance.now() when job convergence last ended. */
   private jobsSettledAt = 0;
+  /** performance.now() when web convergence last ended. */
+  private webSettledAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** What each workload is, judged against the spec (not by its labels). */
@@ -111,35 +118,103 @@ export class Converger {
   }
 
   /**
-   * A fresh listing of this node's workloads (begun at `listedAt`, performance.now()): a job that should run
-   * under the held lease and does not is dead.
+   * A fresh listing of this node's workloads (begun at `listedAt`, performance.now()): a workload that
+   * should run and does not is dead (a job under the held lease; a web service of the accepted spec).
    */
-  jobsObserved(workloads: readonly Workload[], listedAt: number): void {
-    // Convergence itself stops and starts jobs: what a listing from before it settled shows is no death.
-    if (this.jobsBusy || listedAt < this.jobsSettledAt || this.closed) return;
-    const spec = this.h.spec();
-    const lease = this.h.lease();
-    const run = lease.held() && spec !== null && !spec.stopped && spec.tag !== undefined;
-    const jobs = run ? Object.entries(spec.services).filter(([, s]) => s.job).map(([n]) => n) : [];
-    const died = this.restarts.observe(workloads, jobs, lease.currentEpoch(), Date.now());
-    for (const name of died) {
-      const r = this.restarts.status(name)!;
-      this.h.logger.warn({ service: name, exit: r.lastExit, restarts: r.count, nextRestartAt: r.nextRestartAt }, "job stopped under the lease; starting it again");
+  observed(workloads: readonly Workload[], listedAt: number): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const died: ServiceLook[] = [];
+    // Convergence itself stops and starts workloads: what a listing from before it settled shows is no death,
+    // but a death may hide in it (a workload that exits at once): such a listing is followed by a fresh one.
+    const jobsSettled = !this.jobsBusy && listedAt >= this.jobsSettledAt;
+    const webSettled = !this.converging() && listedAt >= this.webSettledAt;
+    if (jobsSettled) died.push(...this.looks(workloads, "job").filter((l) => this.restarts.look(l, now)));
+    if (webSettled) died.push(...this.looks(workloads, "web").filter((l) => this.restarts.look(l, now)));
+    if ((!this.jobsBusy && !jobsSettled) || (!this.converging() && !webSettled)) this.h.scheduleRefresh();
+    for (const l of died) {
+      const r = this.restarts.status(l.service)!;
+      const again = r.nextRestartAt !== null;
+      this.h.logger.warn({ service: l.service, exit: r.lastExit, restarts: r.count, nextRestartAt: r.nextRestartAt }, again ? "workload stopped; starting it again after its backoff" : "workload stopped");
+      if (l.dead) void this.keepLogTail(l.service, l.dead.id);
     }
     if (died.length > 0) this.h.changed();
-    this.armRestart(this.restarts.nextWait(Date.now()));
+    this.armRestart();
   }
 
-  private armRestart(wait: number | null): void {
+  /** What should run of `kind` now, as the listing shows it; services that should not run are forgotten. */
+  private looks(workloads: readonly Workload[], kind: "web" | "job"): ServiceLook[] {
+    const spec = this.h.spec();
+    const lease = this.h.lease();
+    const runs = spec !== null && !spec.stopped && spec.tag !== undefined && (kind === "web" || lease.held());
+    const epoch = lease.currentEpoch();
+    const out: ServiceLook[] = [];
+    for (const [name, svc] of Object.entries(runs ? spec.services : {})) {
+      if (svc.job !== (kind === "job")) continue;
+      const key = kind === "job" ? `epoch:${epoch}` : specHash(spec!, name, svc);
+      const mine = workloads.filter((w) => w.service === name && w.kind === kind && (kind === "job" ? w.epoch === epoch : w.specHash === key));
+      const running = mine.find((w) => w.running);
+      const dead = mine.find((w) => !w.running);
+      out.push({ service: name, kind, key, runningSince: running?.since ?? null, dead: dead ? { id: dead.id, stateText: dead.stateText } : null });
+    }
+    this.restarts.keepOnly(kind, new Set(out.map((l) => l.service)));
+    return out;
+  }
+
+  /** The last log lines of a dead workload, into its restart record (secret-looking env values hidden). */
+  private async keepLogTail(service: string, id: string): Promise<void> {
+    const at = this.restarts.lastExitAt(service);
+    if (!this.h.runtime.logTail || at === undefined) return;
+    try {
+      const lines = await this.h.runtime.logTail(id, RESTART_LOG_LINES * 4);
+      const env = this.h.spec()?.services[service]?.env ?? {};
+      const secrets = Object.entries(env).filter(([k]) => SECRET_NAME.test(k)).map(([, v]) => String(v));
+      this.restarts.setLogTail(service, at, lines, secrets);
+      this.h.changed();
+    } catch (err) {
+      this.h.logger.debug({ service, err: (err as Error).message }, "cannot read the last log lines");
+    }
+  }
+
+  /** (Re)arms the one timer for the next due restart, if any. */
+  private armRestart(): void {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+    const wait = this.restarts.nextWait(Date.now());
     if (wait === null || this.closed) return;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (this.restarts.due(Date.now())) void this.convergeJobs();
-      this.armRestart(this.restarts.nextWait(Date.now()));
+      const due = this.restarts.due(Date.now());
+      if (due.has("web")) this.restartWeb();
+      else if (due.has("job")) void this.convergeJobs();
+      this.armRestart();
     }, wait);
     this.restartTimer.unref();
+  }
+
+  /**
+   * At the agent's start: a web service of the restored spec whose own workload is there but stopped (the
+   * engine or the VM restarted; the agent owns restarts, so Docker's restart policy is off) is started
+   * again, as the engine's restart policy used to. Running workloads are left as they are.
+   */
+  async reviveStopped(): Promise<void> {
+    const spec = this.h.spec();
+    if (!spec || spec.stopped || spec.tag === undefined) return;
+    const all = await this.h.runtime.list(spec.app, this.h.name);
+    const stopped = Object.entries(spec.services).filter(([name, svc]) => !svc.job
+      && !all.some((w) => w.service === name && w.running)
+      && all.some((w) => w.service === name && w.tag === spec.tag && w.specHash === specHash(spec, name, svc)));
+    if (stopped.length === 0) return;
+    this.h.logger.info({ services: stopped.map(([n]) => n) }, "web services of the spec found stopped at start (an engine or VM restart): starting them again");
+    this.restartWeb();
+  }
+
+  /** A web service's backoff is over: converge the accepted spec again (its jobs too), keeping pulls in flight. */
+  private restartWeb(): void {
+    this.wanted++;
+    this.loop ??= this.runLoop().finally(() => {
+      this.loop = undefined;
+    });
   }
 
   private async runLoop(): Promise<void> {
@@ -151,6 +226,7 @@ export class Converger {
         this.h.logger.error({ err: (err as Error).message }, "converge failed");
       }
       if (this.wanted === target) this.done = target;
+      this.webSettledAt = performance.now();
       await this.h.refresh();
       this.h.changed();
     }
@@ -178,7 +254,9 @@ export class Converger {
       for (const [name] of Object.entries(spec.services)) this.errors.delete(name);
       return;
     }
-    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf));
+    for (const [name, svc] of web) if (satisfied(all, name, svc, spec, this.driftOf)) this.restarts.started(name, "web", specHash(spec, name, svc));
+    // A web service that keeps dying waits out its backoff: its timer converges again then.
+    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf) && !this.restarts.waiting(name, Date.now()));
     if (toStart.length > 0) {
       const ok = await this.pull(spec, toStart.map(([n]) => n));
       if (!ok || aborted()) return;
@@ -191,10 +269,13 @@ export class Converger {
       await Promise.all(mine.map((w) => this.stopWorkload(w, svc.stopTimeoutSeconds)));
       try {
         await this.h.runtime.start(workloadDef(spec, name, svc, this.h.publishAddress));
+        this.restarts.started(name, "web", specHash(spec, name, svc));
         this.errors.delete(name);
       } catch (err) {
         this.errors.set(name, (err as Error).message);
         this.h.logger.warn({ service: name, err: (err as Error).message }, "cannot start service");
+        this.restarts.failed(name, "web", specHash(spec, name, svc), `cannot start: ${(err as Error).message}`, Date.now());
+        this.armRestart();
       }
       this.h.scheduleRefresh();
     }
@@ -228,8 +309,8 @@ export class Converger {
       return keep ? undefined : this.stopWorkload(w, svc?.stopTimeoutSeconds ?? 10);
     }));
     if (!run) {
-      this.restarts.reset();
-      this.armRestart(null);
+      this.restarts.keepOnly("job", new Set());
+      this.armRestart();
       await this.h.refresh();
       return;
     }
@@ -237,7 +318,7 @@ export class Converger {
       if (!svc.job) continue;
       const running = all.some((w) => w.service === name && w.running && w.epoch === epoch && matches(w, name, svc, spec!, this.driftOf));
       if (running) {
-        this.restarts.started(epoch, name);
+        this.restarts.started(name, "job", `epoch:${epoch}`);
         continue;
       }
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
@@ -246,12 +327,13 @@ export class Converger {
         await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal, spec!.digest);
         if (!lease.held()) return;
         await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
-        this.restarts.started(epoch, name);
+        this.restarts.started(name, "job", `epoch:${epoch}`);
         this.errors.delete(name);
       } catch (err) {
         if (err instanceof RuntimeError && err.kind === "aborted") return; // a newer spec or a revocation: no death
         this.errors.set(name, (err as Error).message);
-        this.armRestart(this.restarts.failed(epoch, name, `cannot start: ${(err as Error).message}`, Date.now()));
+        this.restarts.failed(name, "job", `epoch:${epoch}`, `cannot start: ${(err as Error).message}`, Date.now());
+        this.armRestart();
       }
     }
     this.h.scheduleRefresh();

@@ -14,7 +14,9 @@ const RESYNC_MS = 30_000;
 const REFRESH_DEBOUNCE_MS = 25;
 /**
  * A runtime may announce a change before its own listing shows it (Docker lists a container as running
- * for a moment after its `die` event): every burst of events is listed once more this much later.
+ * for a moment after its `die` event, longer on a busy host): every burst of events is listed once more
+ * this much after its last event (measured from the first, a `die` right after a `start` was seen only
+ * at the next resync, 30 s later: a container that exits at once looked running that long).
  */
 const EVENT_SETTLE_MS = 500;
 
@@ -50,7 +52,9 @@ export class Observer {
   watch(): void {
     this.unwatch = this.h.runtime.watch(this.h.name, () => {
       this.scheduleRefresh();
-      if (this.settleTimer || this.closed) return;
+      if (this.settleTimer) clearTimeout(this.settleTimer);
+      this.settleTimer = undefined;
+      if (this.closed) return;
       this.settleTimer = setTimeout(() => {
         this.settleTimer = undefined;
         this.scheduleRefresh();

@@ -35,6 +35,7 @@ export class ServiceStatusBook {
     let health: Health = "unknown";
     if (pull) state = "pulling";
     else if (w && this.work.stopping.has(w.id)) state = "stopping";
+    else if ((!w || !w.running) && svc && this.work.restarts.crashLooping(name)) state = "crashLooping";
     else if (!w) state = "missing";
     else if (!w.running) state = w.stateText === "created" || w.stateText === "restarting" ? "starting" : "exited";
     else if (svc && !svc.job && svc.hostPort !== undefined && probe) {
@@ -42,11 +43,12 @@ export class ServiceStatusBook {
       state = health === "healthy" ? "running" : health === "unhealthy" ? "unhealthy" : "starting";
     } else state = "running";
     const probeError = probe?.lastError ?? null;
+    const restarts = svc ? this.work.restarts.status(name) : undefined;
     // What the container is, judged against the spec: a difference is drift, whatever its labels say.
     const drift = w && svc && spec ? [...this.work.judged.of(w.id, specHash(spec, name, svc))] : [];
     const runningCount = mine.filter((x) => x.running).length;
     if (svc && runningCount > 1) drift.push(`is one of ${runningCount} running containers of this service; the spec asks for one`);
-    const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null);
+    const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null) ?? (state === "crashLooping" && restarts ? crashLoopText(restarts) : null);
     // A drifted container's tag label says nothing: labels can be copied.
     const tag = pull || drift.length > 0 ? null : w?.tag ?? null;
     // The content it runs, in the spec's repository: with a pin, the pinned digest when the image has it.
@@ -55,7 +57,6 @@ export class ServiceStatusBook {
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
-    const restarts = svc?.job ? this.work.restarts.status(name) : undefined;
     return {
       tag,
       ...(tag !== null && digest ? { digest } : {}),
@@ -69,4 +70,9 @@ export class ServiceStatusBook {
       ...(drift.length > 0 ? { drift } : {}),
     };
   }
+}
+
+/** A crash-looping service's error line: what the agent does about it. */
+function crashLoopText(r: NonNullable<ServiceStatus["restarts"]>): string {
+  return `crash looping: stopped ${r.count} times, last ${r.lastExit}; the agent starts it again ${r.nextRestartAt ? `at ${r.nextRestartAt}` : "now"}`;
 }

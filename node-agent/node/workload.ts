@@ -58,7 +58,6 @@ export function workloadDef(spec: NodeSpec, name: string, svc: NodeServiceSpec, 
     ...(svc.port !== undefined ? { port: svc.port } : {}),
     ...(svc.hostPort !== undefined ? { hostPort: svc.hostPort } : {}),
     publishAddress,
-    restart: svc.job ? "no" : "unless-stopped",
     ...containerLimits(svc),
   };
 }

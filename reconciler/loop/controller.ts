@@ -216,7 +216,7 @@ export class Controller {
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired, observed, actions, routerLive: this.o.memory.get().routerLive, firing, views });
+    const drift = detectDrift({ desired, observed, actions, routerLive: this.o.memory.get().routerLive, firing, views, nowMs: now });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     // A moved tag is news, not a fault: the colour runs what it was deployed with (no condition changes).
     this.o.alerts.sync([...faults, ...drift, ...this.pins.alerts(desired)]);

@@ -8,6 +8,8 @@ import type { Color } from "../../specs/types.js";
 import { COLORS } from "../../specs/types.js";
 import { routerNodes, type Desired } from "./desired.js";
 import { NOT_OBSERVED, viewCluster, type ClusterView } from "./views.js";
+import type { ServiceStatus } from "../../specs/wire.js";
+import { CRASH_LOOP_SETTLE_MS } from "../../specs/defaults.js";
 
 /** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
 export interface DriftAlert {
@@ -30,9 +32,11 @@ export interface DriftInput {
   firing?: ReadonlySet<string>;
   /** This pass's views (computed here when not given). */
   views?: ClusterView;
+  /** The time of this pass (ms), for how long a crash-looping service has stayed up. */
+  nowMs?: number;
 }
 
-export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o) }: DriftInput): DriftAlert[] {
+export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o), nowMs = 0 }: DriftInput): DriftAlert[] {
   const out: DriftAlert[] = [];
   const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
     out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
@@ -47,12 +51,22 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
         continue;
       }
       const status = obs.status;
+      if (v.specMatches && !v.want.stopped) {
+        // One alert per crash loop, whether the agent is converging (a restart attempt) or waiting out its backoff.
+        for (const [svcName, svc] of Object.entries(v.want.services)) {
+          const s = status.services[svcName];
+          if (svc.job || !s || !crashLooping(s, nowMs)) continue;
+          const r = s.restarts!;
+          const next = s.state === "crashLooping" ? (r.nextRestartAt ? `; the agent starts it again at ${r.nextRestartAt}` : "; the agent is starting it again") : `; it runs again since ${s.since}`;
+          add("CrashLooping", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) keeps stopping: ${r.count} times, last ${r.lastExit}${next}. Fix the cause (its last log lines are in status) or deploy another tag`, { node: n.name, color: c, service: svcName });
+        }
+      }
       if (v.specMatches && status.converging) {
         // Healing in progress: a container-down alert stays open until the container runs again.
         for (const [svcName, svc] of Object.entries(v.want.services)) {
           const s = status.services[svcName];
           const fp = `ContainerDown/${n.name}/${svcName}`;
-          if (!svc.job && firing.has(fp) && (!s || (s.state !== "running" && s.state !== "starting" && s.state !== "unhealthy"))) {
+          if (!svc.job && firing.has(fp) && (!s || (s.state !== "running" && s.state !== "starting" && s.state !== "unhealthy" && s.state !== "crashLooping"))) {
             add("ContainerDown", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) is ${s?.state ?? "missing"}; healing`, { node: n.name, color: c, service: svcName });
           }
         }
@@ -116,4 +130,16 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
     add(a.reason, a.reason === "DeployFailed" ? "critical" : "warning", a.color ?? "all", a.message, a.color ? { color: a.color } : {});
   }
   return out;
+}
+
+/**
+ * A web service crash loops while its agent waits to start it again after it died again and again, and
+ * until it has then stayed up CRASH_LOOP_SETTLE_MS (a start that works for a moment ends nothing).
+ */
+export function crashLooping(s: ServiceStatus, nowMs: number): boolean {
+  if (s.state === "crashLooping") return true;
+  const r = s.restarts;
+  if (!r || r.count < 2) return false;
+  const up = s.state === "running" || s.state === "unhealthy" || s.state === "starting";
+  return !up || nowMs - Date.parse(s.since ?? r.lastExitAt) < CRASH_LOOP_SETTLE_MS;
 }

@@ -86,6 +86,11 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
       continue;
     }
     if (svc.job) continue; // job containers follow the lease, not the spec
+    if (s?.state === "crashLooping") {
+      // The agent restarts it on its backoff: not drift to re-send a spec for, but not ready either.
+      problem ??= `${name} on ${node.name} is crash looping: ${s.error ?? "it keeps stopping"}`;
+      continue;
+    }
     if (!s || s.state === "missing" || s.state === "exited") {
       drift.push(`${name} on ${node.name} is ${s?.state ?? "missing"}`);
       problem ??= `${name} on ${node.name} is ${s?.state ?? "missing"}${s?.error ? `: ${s.error}` : ""}`;

@@ -5,13 +5,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Api, WatchReader, demoSpec, httpGet, startTestAgent, stopTestAgent, waitFor, writeAgentConfig, type AgentHandle, type AgentBedOptions,
 } from "./agent-bed.js";
 import type { RuntimeKit } from "./runtime-kit.js";
-import { JOB_RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
+import { RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
 
 export interface AgentSuiteOptions {
   /** Node names start with this (unique per runtime: cleanup goes by node). */
@@ -217,6 +218,23 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       }
     });
 
+    it("restarted after its web workload stopped (an engine or VM restart): starts it again, no spec needed", async () => {
+      const { configFile } = live!;
+      const token = readFileSync(join(agentDir!, "token"), "utf8").trim();
+      expect((await live!.api.status()).services.web!.state).toBe("exited"); // stopped by hand in the first test
+      child!.kill("SIGKILL");
+      await new Promise((r) => child!.once("exit", r));
+      const again = await spawnAgent(configFile);
+      child = again.proc;
+      const api = new Api(again.url, token);
+      await waitFor("web running and healthy again", async () => (await api.status()).services.web?.health === "healthy", 30_000);
+      expect((await api.status()).observedGeneration).toBe(1); // no spec was sent
+      // The worker again under a fresh lease, for the tests that follow.
+      expect((await api.req("PUT", "/v1/lease", { epoch: 3, ttlMs: 60_000 })).status).toBe(200);
+      await waitFor("worker under epoch 3", async () => (await api.status()).services.worker?.state === "running");
+      live = { api, configFile };
+    });
+
     it("a second agent on the same config exits non-zero at once and leaves the first one's workloads alone", async () => {
       const { api, configFile } = live!;
       const before = (await api.status()).services.worker!;
@@ -331,7 +349,7 @@ export function leaseSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptio
         return s.restarts?.count === 2 && s.state !== "running" && s;
       }, 15_000);
       const next = Date.parse(down.restarts!.nextRestartAt!);
-      expect(next - Date.parse(down.restarts!.lastExitAt)).toBeGreaterThanOrEqual(JOB_RESTART_BACKOFF_INITIAL_MS);
+      expect(next - Date.parse(down.restarts!.lastExitAt)).toBeGreaterThanOrEqual(RESTART_BACKOFF_INITIAL_MS);
       const third = await waitFor("worker running a third time", async () => {
         const s = await worker();
         return s.state === "running" && s.containerId !== second.containerId && s;

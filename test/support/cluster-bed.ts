@@ -3,7 +3,7 @@
  * a blue and a green node agent on the real Docker engine, a router agent, and the reconciler — in this
  * process or as child processes (for SIGKILL tests). Everything is labelled and cleaned up by name.
  */
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync, readFileSync } from "node:fs";
 import { pickPort } from "../../cli/demo/ports.js";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +46,8 @@ export interface ClusterBedOptions {
   registryRecheckSeconds?: number;
   /** The agents' runtime (default Docker, with the test bed's registry). */
   kit?: RuntimeKit;
+  /** Extra env for the web service (a test may change it and call writeCluster again). */
+  webEnv?: Record<string, string>;
 }
 
 /** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
@@ -130,6 +132,11 @@ export class ClusterBed {
     this.agents.set(name, await startAgent(config));
   }
 
+  /** The agent's API address and token (to read its own status). */
+  agentApi(name: string): { url: string; token: string } {
+    return { url: `http://127.0.0.1:${this.agentPorts.get(name)}`, token: readFileSync(join(this.dir, "agents", name, "token"), "utf8").trim() };
+  }
+
   /** The agent's child process, for signals. */
   agentProcess(name: string): ChildProcess | undefined {
     return this.childProcs.get(name);
@@ -155,6 +162,7 @@ export class ClusterBed {
       "      expose: { pathPrefix: / }",
       "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
       "      stopTimeoutSeconds: 5",
+      ...(this.o.webEnv && Object.keys(this.o.webEnv).length > 0 ? [`      env: { ${Object.entries(this.o.webEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : []),
       ...(this.o.withWorker
         ? ["    worker:", "      job: true", `      command: [${(this.o.workerCommand ?? ["node", "worker.js"]).join(", ")}]`, `      stopTimeoutSeconds: ${this.o.workerStopTimeoutSeconds ?? 2}`,
            ...(this.o.workerEnv ? [`      env: { ${Object.entries(this.o.workerEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : [])]

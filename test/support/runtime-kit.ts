@@ -51,7 +51,7 @@ export const dockerKit: RuntimeKit = {
   tagsOnNode: async (node) => (await docker.listContainers({ all: true, filters: { label: [`dev.switchyard.node=${node}`] } })).map((c) => c.Labels["dev.switchyard.tag"]!),
   checkShape: async (_d, id, o) => {
     const info = await docker.getContainer(id).inspect();
-    expect(info.HostConfig.RestartPolicy?.Name).toBe(o.kind === "web" ? "unless-stopped" : "no");
+    expect(info.HostConfig.RestartPolicy?.Name, "the agent owns restarts (crash-loop backoff)").toBe("no");
     expect(info.HostConfig.Privileged).toBe(false);
     expect(info.HostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
     expect(info.HostConfig.CapDrop).toEqual(["ALL"]);

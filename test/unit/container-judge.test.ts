@@ -5,7 +5,7 @@ import type { WorkloadDef } from "../../node-agent/runtime.js";
 const MiB = 1024 * 1024;
 const def: WorkloadDef = {
   app: "shop", node: "blue-1", color: "blue", service: "web", repository: "reg:5000/shop/app", tag: "v2", kind: "web", specHash: "h",
-  env: {}, port: 8080, hostPort: 18081, publishAddress: "127.0.0.1", restart: "unless-stopped", memoryBytes: 512 * MiB, pidsLimit: 512, capabilities: ["NET_BIND_SERVICE"],
+  env: {}, port: 8080, hostPort: 18081, publishAddress: "127.0.0.1", memoryBytes: 512 * MiB, pidsLimit: 512, capabilities: ["NET_BIND_SERVICE"],
 };
 const asMade: ContainerFacts = {
   imageId: "sha256:" + "b".repeat(64),

@@ -4,6 +4,7 @@ import { plan } from "../../reconciler/loop/plan.js";
 import { NOW, cluster1x1, cluster2x2, desired, down, ledger, node, router, world } from "../support/world.js";
 import type { Observed } from "../../specs/observed.js";
 import type { Desired } from "../../reconciler/loop/desired.js";
+import { CRASH_LOOP_SETTLE_MS } from "../../specs/defaults.js";
 
 const c1 = cluster1x1();
 const d = desired(c1);
@@ -42,6 +43,28 @@ describe("detectDrift", () => {
     expect(names(d, withWorker("exited", 1))).toEqual(["JobDown critical: job worker on blue-1 (blue) is down: it stopped with exited (137); the agent starts it again at 2026-01-01T00:00:01Z"]);
     expect(names(d, withWorker("running", 1))).toEqual([]); // died once, running again
     expect(names(d, withWorker("running", 3))).toEqual(["JobDown critical: job worker on blue-1 (blue) keeps stopping: 3 times, last with exited (137)"]);
+  });
+
+  it("a crash-looping web service: one CrashLooping alert, no heal (the agent restarts it on its backoff), until it stayed up long enough", () => {
+    const T = Date.parse("2026-01-01T00:10:00Z");
+    const crash = (state: "crashLooping" | "running" | "starting", since: number, converging = false) => {
+      const n = node(d, "green-1", { tag: "v2" });
+      if (!n.reachable) throw new Error("the builder made an unreachable node");
+      n.status.converging = converging;
+      Object.assign(n.status.services.web!, { state, since: new Date(since).toISOString(), health: state === "running" ? "healthy" : "unknown" });
+      n.status.services.web!.restarts = { count: 4, lastExit: "exited (3)", exitCode: 3, lastExitAt: "2026-01-01T00:09:00Z", nextRestartAt: state === "crashLooping" ? "2026-01-01T00:10:08Z" : null, logTail: ["fatal"] };
+      return world({ ...steady(), "green-1": n }, ledger({ epoch: 3 }));
+    };
+    const alerts = (o: Observed) => detectDrift({ desired: d, observed: o, actions: plan(d, o, T), routerLive: "blue", nowMs: T }).map((a) => `${a.name} ${a.severity}: ${a.summary}`);
+    const waiting = crash("crashLooping", T - 1000);
+    expect(alerts(waiting)).toEqual([
+      "CrashLooping warning: web on green-1 (green) keeps stopping: 4 times, last exited (3); the agent starts it again at 2026-01-01T00:10:08Z. Fix the cause (its last log lines are in status) or deploy another tag",
+    ]);
+    expect(plan(d, waiting, T).filter((a) => a.type === "applyNodeSpec")).toEqual([]);
+    // The agent's own restart attempt (converging, starting) keeps the one alert; so does a run shorter than the settle time.
+    expect(alerts(crash("starting", T - 100, true)).map((x) => x.split(":")[0])).toEqual(["CrashLooping warning"]);
+    expect(alerts(crash("running", T - CRASH_LOOP_SETTLE_MS + 1000)).map((x) => x.split(":")[0])).toEqual(["CrashLooping warning"]);
+    expect(alerts(crash("running", T - CRASH_LOOP_SETTLE_MS))).toEqual([]);
   });
 
   it("a container that is not what the spec asks for (judged by the agent, not by its labels) is drift, and healed", () => {

@@ -56,7 +56,7 @@ export function conditionWords(c: Pick<Condition, "type" | "status">): string {
 export function serviceTone(state: string): Tone {
   if (state === "running") return "ok";
   if (state === "pulling" || state === "starting") return "info";
-  if (state === "unhealthy") return "bad";
+  if (state === "unhealthy" || state === "crashLooping") return "bad";
   return "idle";
 }
 
