@@ -28,8 +28,10 @@ export interface Violation {
 export interface CheckOptions {
   /** Tags that can never be Ready (their switch must never happen). */
   badTags: readonly string[];
-  /** How far before a switch a Ready sample of the new colour counts. */
+  /** How far before a switch a healthy probe of a node of the new colour counts. */
   readyLookbackMs: number;
+  /** A probe this long after the switch still counts (probes run every half second; good releases stay healthy). */
+  probeSlackMs: number;
 }
 
 export function checkHistory(h: History, o: CheckOptions): Violation[] {
@@ -48,7 +50,10 @@ export function checkRequests(h: History): Violation[] {
   return merge(out);
 }
 
-/** Every live answer came from a tag that can be Ready; every switch of a router to a colour followed a Ready sample of it. */
+/**
+ * Every live answer came from a tag that can be Ready; every switch of a router to a colour found every
+ * node of that colour healthy with that tag, by direct probes (ground truth, not the reconciler's word).
+ */
 export function checkLiveReady(h: History, o: CheckOptions): Violation[] {
   const out: Violation[] = [];
   const byRouter = new Map<string, RequestRecord[]>();
@@ -57,14 +62,14 @@ export function checkLiveReady(h: History, o: CheckOptions): Violation[] {
     if (r.tag && o.badTags.includes(r.tag)) out.push({ invariant: "liveReady", from: r.at, to: r.end, message: `${r.router} sent live traffic to ${r.color} running ${r.tag}, which is never Ready` });
     byRouter.set(r.router, [...(byRouter.get(r.router) ?? []), r]);
   }
+  const nodesOf = (c: string) => [...new Set(h.probes.filter((p) => p.color === c).map((p) => p.node))];
   for (const [router, rs] of byRouter) {
     rs.sort((a, b) => a.at - b.at);
     for (let i = 1; i < rs.length; i++) {
       const r = rs[i]!;
       if (r.color === rs[i - 1]!.color) continue;
-      const c = r.color as Color;
-      const ready = h.samples.some((s) => s.at <= r.end && s.at >= r.at - o.readyLookbackMs && s.phases[c] === "Ready" && s.tags[c] === r.tag);
-      if (!ready) out.push({ invariant: "liveReady", from: r.at - o.readyLookbackMs, to: r.end, message: `${router} switched live traffic to ${c} (${r.tag}) with no Ready sample of it in the ${o.readyLookbackMs} ms before` });
+      const unready = nodesOf(r.color!).filter((node) => !h.probes.some((p) => p.node === node && p.healthy && p.tag === r.tag && p.at >= r.at - o.readyLookbackMs && p.at <= r.end + o.probeSlackMs));
+      if (unready.length) out.push({ invariant: "liveReady", from: r.at - o.readyLookbackMs, to: r.end, message: `${router} switched live traffic to ${r.color} (${r.tag}) while ${unready.join(", ")} had not answered healthy with ${r.tag}` });
     }
   }
   return out;

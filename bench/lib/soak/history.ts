@@ -20,6 +20,15 @@ export interface RequestRecord {
   error?: string;
 }
 
+/** One direct probe of a node's web service (not through a router, not from the reconciler). */
+export interface NodeProbe {
+  at: number;
+  node: string;
+  color: string;
+  healthy: boolean;
+  tag: string | null;
+}
+
 export type FaultKind =
   | "kill-reconciler" | "kill-agent" | "kill-router" | "stop-agent" | "partition-agent" | "partition-router"
   | "slow-agent" | "crash-loop" | "disk-full";
@@ -94,6 +103,7 @@ export interface History {
   faults: FaultRecord[];
   changes: ChangeRecord[];
   samples: StatusSample[];
+  probes: NodeProbe[];
   alerts: AlertEvent[];
   deliveries: Delivery[];
   duplicates: number;

@@ -1,6 +1,6 @@
 /** Continuous load through every router on the live host name, recording every request. */
 import { Agent, request } from "undici";
-import type { RequestRecord } from "./history.js";
+import type { NodeProbe, RequestRecord } from "./history.js";
 import { LIVE_HOST } from "./cluster.js";
 
 export class LoadGenerator {
@@ -39,5 +39,38 @@ export class LoadGenerator {
     this.stopped = true;
     await Promise.all(this.done);
     await this.dispatcher.close();
+  }
+}
+
+/** Ground truth of readiness, independent of the reconciler: every node's web service probed directly. */
+export class NodeProber {
+  readonly probes: NodeProbe[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(private readonly nodes: { name: string; color: string; addr: string }[], everyMs = 500) {
+    this.timer = setInterval(() => void this.round(), everyMs);
+  }
+
+  private async round(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    await Promise.all(this.nodes.map(async (n) => {
+      const at = Date.now();
+      let healthy = false;
+      let tag: string | null = null;
+      try {
+        healthy = (await fetch(`http://${n.addr}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
+        if (healthy) tag = ((await (await fetch(`http://${n.addr}/version`, { signal: AbortSignal.timeout(2000) })).json()) as { tag?: string }).tag ?? null;
+      } catch {
+        healthy = false;
+      }
+      this.probes.push({ at, node: n.name, color: n.color, healthy, tag });
+    }));
+    this.busy = false;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
   }
 }

@@ -3,7 +3,8 @@
  * puts load through both routers, runs the seeded schedule of faults and desired-state changes for the
  * given time, lets the cluster settle, tears everything down, and checks the recorded history.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { portFree } from "../../../cli/demo/ports.js";
 import { findProcs } from "../../../test/support/procs.js";
@@ -12,7 +13,7 @@ import { BAD_TAGS, GOOD_TAGS, SoakCluster } from "./cluster.js";
 import { checkHistory, INVARIANTS, type Violation } from "./checker.js";
 import { Driver } from "./driver.js";
 import type { History } from "./history.js";
-import { LoadGenerator } from "./load.js";
+import { LoadGenerator, NodeProber } from "./load.js";
 import { describeModel, other, ownerColor, type DesiredModel } from "./model.js";
 import { leftoverNetns } from "./netns.js";
 import { Prng } from "./prng.js";
@@ -44,9 +45,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const tag = `sk${randomBytes(3).toString("hex")}`;
   const initial: DesiredModel = { active: "blue", tags: { blue: "v1", green: "v2" }, stopped: { blue: false, green: false }, owner: "active" };
   const cluster = new SoakCluster({ tag, perColor, leaseTtlSeconds: 3, deployTimeoutSeconds: 20, alertGraceSeconds: 2, disks: ["reconciler", `${tag}-green-${perColor}`] });
-  const h: History = { seed: o.seed, start: Date.now(), end: 0, requests: [], faults: [], changes: [], samples: [], alerts: cluster.alerts, deliveries: [], duplicates: 0, final: null, leftovers: [], causeSlackMs: 30_000, quietFrom: null };
+  const h: History = { seed: o.seed, start: Date.now(), end: 0, requests: [], faults: [], changes: [], samples: [], probes: [], alerts: cluster.alerts, deliveries: [], duplicates: 0, final: null, leftovers: [], causeSlackMs: 30_000, quietFrom: null };
   const prng = new Prng(o.seed);
   let load: LoadGenerator | undefined;
+  let prober: NodeProber | undefined;
   let driver: Driver | undefined;
   try {
     await cluster.start(initial);
@@ -55,6 +57,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const first = await driver.settle(Date.now(), FINAL_BOUND_MS);
     if (first.ms === null) throw new Error(`the soak cluster did not come up: ${first.why}`);
     log(`cluster up in ${first.ms} ms: ${perColor} agents per colour, 2 routers, the reconciler; ${cluster.dir}`);
+    prober = new NodeProber(cluster.appNodes.map((n) => ({ name: n.name, color: n.color!, addr: `${cluster.publishIp}:${n.webPort}` })));
     load = new LoadGenerator(Object.fromEntries(cluster.routers.map((r) => [r.name, `${r.apiHost}:${cluster.routerPort}`])));
     h.start = Date.now();
     const targets = { appNodes: cluster.appNodes.map((n) => n.name), routers: cluster.routers.map((n) => n.name), disks: ["reconciler", `${tag}-green-${perColor}`], crashLoop: true };
@@ -84,6 +87,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     driver?.stopSampling();
     await load?.stop();
     h.requests = load?.records ?? [];
+    prober?.stop();
+    h.probes = prober?.probes ?? [];
     const records = await fetch(cluster.storeUrl + "/records").then((r) => r.json() as Promise<{ delivered: History["deliveries"]; duplicates: number }>, () => null);
     if (records) {
       h.deliveries = records.delivered;
@@ -97,8 +102,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     h.leftovers.push(...leftoverNetns(tag).map((n) => `network namespace or link ${n}`));
     h.leftovers.push(...readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.includes(cluster.dir)).map((l) => `mount ${l.split(" ")[1]}`));
   }
-  const violations = checkHistory(h, { badTags: BAD_TAGS, readyLookbackMs: 60_000 });
+  const violations = checkHistory(h, { badTags: BAD_TAGS, readyLookbackMs: 30_000, probeSlackMs: 1000 });
   if (violations.length === 0) cluster.removeFiles();
+  else writeFileSync(join(cluster.dir, "history.json"), JSON.stringify(h));
   return { history: h, violations, summary: summarize(h, driver, violations, cluster.dir), dir: cluster.dir };
 }
 
