@@ -120,6 +120,9 @@ describe("the soak's invariant checker", () => {
     const causeless = clean();
     causeless.alerts.push({ at: T + 60_000, name: "ContainerDown", fingerprint: "f2", state: "firing", labels: {}, summary: "" }, { at: T + 61_000, name: "ContainerDown", fingerprint: "f2", state: "resolved", labels: {}, summary: "" });
     expect(broken(causeless)).toEqual(["alerts"]);
+    const elsewhere = clean();
+    elsewhere.alerts.push({ at: T + 11_500, name: "NodeUnreachable", fingerprint: "f4", state: "firing", labels: { node: "b1" }, summary: "" }, { at: T + 12_500, name: "NodeUnreachable", fingerprint: "f4", state: "resolved", labels: { node: "b1" }, summary: "" });
+    expect(broken(elsewhere)).toEqual(["alerts"]); // a fault of r2 explains r2 unreachable, not b1
     const quiet = clean();
     quiet.changes.push({ kind: "jobs", at: T + 94_000, detail: "jobs → none", desired: M, reachedMs: 100 });
     quiet.alerts.push({ at: T + 96_000, name: "JobDown", fingerprint: "f3", state: "firing", labels: {}, summary: "" }, { at: T + 97_000, name: "JobDown", fingerprint: "f3", state: "resolved", labels: {}, summary: "" });

@@ -4,7 +4,7 @@
  * report prints them with the seed, so the run can be replayed.
  */
 import type { Color } from "../../../specs/types.js";
-import type { FaultRecord, History, RequestRecord } from "./history.js";
+import type { AlertEvent, FaultKind, FaultRecord, History, RequestRecord } from "./history.js";
 
 export const INVARIANTS = {
   requests: "no request through a router fails while a colour is healthy and that router is up (app 5xx aside)",
@@ -109,8 +109,20 @@ export function checkConvergence(h: History): Violation[] {
   return out;
 }
 
+/** Alerts about one node whose only possible cause is a fault of that node (or of the reconciler's own disk). */
+const NODE_FAULTS: Record<string, readonly FaultKind[]> = {
+  NodeUnreachable: ["kill-agent", "kill-router", "stop-agent", "partition-agent", "partition-router", "slow-agent"],
+  DataDirUnwritable: ["disk-full"],
+};
+
 export function checkAlerts(h: History): Violation[] {
   const out: Violation[] = [];
+  const causes = (a: AlertEvent) => {
+    const kinds = NODE_FAULTS[a.name];
+    if (!kinds) return h.faults;
+    const target = a.name === "DataDirUnwritable" ? "reconciler" : a.labels.node;
+    return h.faults.filter((f) => kinds.includes(f.kind) && f.target === target);
+  };
   const last = new Map<string, (typeof h.alerts)[number]>();
   for (const a of h.alerts) {
     last.set(a.fingerprint, a);
@@ -120,7 +132,7 @@ export function checkAlerts(h: History): Violation[] {
       out.push({ invariant: "alerts", from: h.quietFrom, to: a.at, message: `${what} fired after the faults stopped and the cluster had settled: no cause` });
       continue;
     }
-    const caused = h.faults.some((f) => a.at >= f.start && a.at <= (f.end ?? h.end) + h.causeSlackMs) || h.changes.some((c) => a.at >= c.at && a.at <= c.at + h.causeSlackMs);
+    const caused = causes(a).some((f) => a.at >= f.start && a.at <= (f.end ?? h.end) + h.causeSlackMs) || (!NODE_FAULTS[a.name] && h.changes.some((c) => a.at >= c.at && a.at <= c.at + h.causeSlackMs));
     if (!caused) out.push({ invariant: "alerts", from: a.at - h.causeSlackMs, to: a.at, message: `${what} fired with no fault or change in the ${h.causeSlackMs} ms before` });
   }
   for (const a of last.values()) {
