@@ -62,7 +62,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     h.start = Date.now();
     const targets = { appNodes: cluster.appNodes.map((n) => n.name), routers: cluster.routers.map((n) => n.name), disks: ["reconciler", `${tag}-green-${perColor}`], crashLoop: true };
     while (Date.now() - h.start < o.durationMs) {
-      if (prng.next() < 0.5) {
+      if (prng.next() < 0.6) {
         await driver.fault(drawFault(prng, targets));
       } else {
         await driver.change();
