@@ -60,7 +60,9 @@ export function checkLiveReady(h: History, o: CheckOptions): Violation[] {
   for (const r of h.requests) {
     if (r.status !== 200 || !r.color) continue;
     if (r.tag && o.badTags.includes(r.tag)) out.push({ invariant: "liveReady", from: r.at, to: r.end, message: `${r.router} sent live traffic to ${r.color} running ${r.tag}, which is never Ready` });
-    byRouter.set(r.router, [...(byRouter.get(r.router) ?? []), r]);
+    const list = byRouter.get(r.router) ?? [];
+    if (list.length === 0) byRouter.set(r.router, list);
+    list.push(r);
   }
   const nodesOf = (c: string) => [...new Set(h.probes.filter((p) => p.color === c).map((p) => p.node))];
   for (const [router, rs] of byRouter) {
