@@ -102,9 +102,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     h.leftovers.push(...leftoverNetns(tag).map((n) => `network namespace or link ${n}`));
     h.leftovers.push(...readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.includes(cluster.dir)).map((l) => `mount ${l.split(" ")[1]}`));
   }
+  // Written before the check, so a check that fails or is interrupted still leaves the history to read.
+  writeFileSync(join(cluster.dir, "history.json"), JSON.stringify(h));
   const violations = checkHistory(h, { badTags: BAD_TAGS, readyLookbackMs: 30_000, probeSlackMs: 1000 });
   if (violations.length === 0) cluster.removeFiles();
-  else writeFileSync(join(cluster.dir, "history.json"), JSON.stringify(h));
   return { history: h, violations, summary: summarize(h, driver, violations, cluster.dir), dir: cluster.dir };
 }
 
