@@ -5,7 +5,7 @@
  * records every alert. The reconciler reaches every agent through a relay the soak controls.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,7 +144,10 @@ export class SoakCluster {
     const log = openSync(join(n.dir, "agent.log"), "a");
     n.proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", log, log], env: { ...process.env, SWITCHYARD_LOG_LEVEL: "warn" } });
     closeSync(log);
-    await waitUntil(`agent ${n.name} up`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/healthz`).then((r) => r.ok, () => false), 30_000);
+    // Up means started: /v1/healthz answers as soon as the port is bound, before the core (a router's data
+    // plane) runs; every other route answers 503 until then.
+    const token = readFileSync(join(n.dir, "token"), "utf8").trim();
+    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), 30_000);
   }
 
   /** SIGKILL; resolves once the process is gone. */
