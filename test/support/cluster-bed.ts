@@ -14,6 +14,8 @@ import { request } from "undici";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { contractCheck } from "./api-contract.js";
+import type { Relay } from "../../bench/lib/soak/relay.js";
+export { Relay } from "../../bench/lib/soak/relay.js";
 import type { ClusterStatus } from "../../reconciler/loop/status.js";
 import { REPO, removeNodeContainers, waitFor } from "./agent-bed.js";
 import { Users } from "../../reconciler/auth/users.js";
@@ -319,51 +321,5 @@ export class Load {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.done);
-  }
-}
-
-/** A TCP relay between the reconciler and one agent, which a test can cut (a network partition). */
-export class Relay {
-  port = 0;
-  private server: import("node:net").Server | undefined;
-  private sockets = new Set<import("node:net").Socket>();
-  private cutOff = false;
-
-  async start(target: number): Promise<void> {
-    if (this.server) return;
-    const net = await import("node:net");
-    this.port ||= await freePort();
-    this.server = net.createServer((client) => {
-      if (this.cutOff) return client.destroy();
-      const upstream = net.connect(target, "127.0.0.1");
-      this.sockets.add(client).add(upstream);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      client.on("error", drop).on("close", drop);
-      upstream.on("error", drop).on("close", drop);
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => this.server!.listen(this.port, "127.0.0.1", r));
-  }
-
-  /** Every connection breaks and new ones are dropped: the agent keeps running but cannot be reached. */
-  cut(): void {
-    this.cutOff = true;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-  }
-
-  heal(): void {
-    this.cutOff = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(null)));
-    this.server = undefined;
   }
 }

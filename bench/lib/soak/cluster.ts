@@ -1,0 +1,347 @@
+/**
+ * The soak's cluster, all on this machine and all as child processes so that any part can be killed,
+ * frozen or cut off: node agents (process runtime) per colour, two router agents each in its own network
+ * namespace, the reconciler, the demo store (the jobs app's ground truth) and a webhook receiver that
+ * records every alert. The reconciler reaches every agent through a relay the soak controls.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { pickPort } from "../../../cli/demo/ports.js";
+import { demoAppDir, writeDemoReleases } from "../../../cli/demo/releases.js";
+import { RELEASE_MANIFEST } from "../../../node-agent/release-command.js";
+import { Users } from "../../../reconciler/auth/users.js";
+import { Relay } from "./relay.js";
+import { createNetns, inNetns, removeNetns, type Netns } from "./netns.js";
+import { findProcs } from "../../../test/support/procs.js";
+import type { AlertEvent } from "./history.js";
+import type { DesiredModel } from "./model.js";
+
+export const REPO = "127.0.0.1:5000/soak/app";
+/** A release whose web service exits at once: deployed, it crash-loops. */
+export const CRASH_TAG = "crash";
+export const GOOD_TAGS = ["v1", "v2"] as const;
+/** v3's health check answers 500; crash never comes up: neither may ever get live traffic. */
+export const BAD_TAGS = ["v3", CRASH_TAG] as const;
+export const LIVE_HOST = "live.test";
+
+export interface SoakNode {
+  name: string;
+  role: "node" | "router";
+  color?: "blue" | "green";
+  apiPort: number;
+  /** Where the agent's API listens (its namespace's address for routers). */
+  apiHost: string;
+  webPort?: number;
+  netns?: Netns;
+  relay: Relay;
+  proc?: ChildProcess | undefined;
+  dir: string;
+}
+
+export interface ClusterOptions {
+  tag: string;
+  perColor: number;
+  leaseTtlSeconds: number;
+  deployTimeoutSeconds: number;
+  alertGraceSeconds: number;
+  /** Data dirs put on a small tmpfs (so a disk-full fault can fill them): "reconciler" or a node's name. */
+  disks: readonly string[];
+}
+
+/** Sizes of the soak's small file systems: room for what they hold, small enough to fill in a moment. */
+const DISK_MB = { reconciler: 64, node: 16 } as const;
+
+export class SoakCluster {
+  readonly dir: string;
+  readonly deployDir: string;
+  readonly reconcilerData: string;
+  readonly releasesDir: string;
+  readonly nodes: SoakNode[] = [];
+  netns: Netns[] = [];
+  routerPort = 0;
+  reconcilerUrl = "";
+  reconciler: ChildProcess | undefined;
+  private reconcilerPort = 0;
+  store: ChildProcess | undefined;
+  storeUrl = "";
+  token = "";
+  readonly alerts: AlertEvent[] = [];
+  private hook: Server | undefined;
+  private hookUrl = "";
+
+  constructor(readonly o: ClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), `sy-${o.tag}-`));
+    this.deployDir = join(this.dir, "deploy");
+    this.reconcilerData = join(this.dir, "data");
+    this.releasesDir = join(this.dir, "releases");
+    mkdirSync(join(this.deployDir, "secrets"), { recursive: true });
+  }
+
+  get appNodes(): SoakNode[] {
+    return this.nodes.filter((n) => n.role === "node");
+  }
+
+  get routers(): SoakNode[] {
+    return this.nodes.filter((n) => n.role === "router");
+  }
+
+  /** The address the app's web services publish on (reached by every router namespace). */
+  get publishIp(): string {
+    return this.netns[0]!.hostIp;
+  }
+
+  node(name: string): SoakNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  async start(initial: DesiredModel): Promise<void> {
+    await writeDemoReleases(this.releasesDir, ["v1", "v2", "v3", CRASH_TAG]);
+    const crash = join(this.releasesDir, CRASH_TAG);
+    writeFileSync(join(crash, "crash.js"), "console.error('crash: this release exits at once');\nprocess.exit(3);\n");
+    writeFileSync(join(crash, RELEASE_MANIFEST), JSON.stringify({ command: ["node", "crash.js"] }) + "\n");
+    this.netns = createNetns(this.o.tag, 2);
+    this.routerPort = await pickPort("127.0.0.1", 0);
+    for (const color of ["blue", "green"] as const) {
+      for (let i = 1; i <= this.o.perColor; i++) {
+        this.nodes.push({ name: `${this.o.tag}-${color}-${i}`, role: "node", color, apiPort: await pickPort("127.0.0.1", 0), apiHost: "127.0.0.1", webPort: await pickPort("127.0.0.1", 0), relay: new Relay(), dir: "" });
+      }
+    }
+    this.netns.forEach((ns, i) => this.nodes.push({ name: `${this.o.tag}-router-${i + 1}`, role: "router", apiPort: 7100, apiHost: ns.nsIp, netns: ns, relay: new Relay(), dir: "" }));
+    for (const n of this.nodes) this.writeAgentConfig(n);
+    for (const d of this.o.disks) this.mountDisk(d === "reconciler" ? this.reconcilerData : join(this.node(d).dir, "data"), d === "reconciler" ? DISK_MB.reconciler : DISK_MB.node);
+    await this.startStore();
+    await this.startHook();
+    for (const n of this.nodes) await this.startAgent(n);
+    this.writeCluster();
+    this.writeState(initial);
+    await this.ensureToken();
+    await this.startReconciler();
+  }
+
+  private writeAgentConfig(n: SoakNode): void {
+    n.dir = join(this.dir, "agents", n.name);
+    mkdirSync(join(n.dir, "data"), { recursive: true });
+    const token = randomBytes(24).toString("hex");
+    writeFileSync(join(this.deployDir, "secrets", `${n.name}.token`), token + "\n");
+    writeFileSync(join(n.dir, "token"), token + "\n");
+    const lines = ["apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${n.name}`, `listen: ${n.apiHost}:${n.apiPort}`, "tokenFile: token", `role: ${n.role}`, `allowedRepositories: [${REPO}]`, "dataDir: data"];
+    if (n.role === "router") lines.push(`router: { listen: 0.0.0.0:${this.routerPort} }`);
+    else lines.push("runtime: process", `process: { releasesDir: ${this.releasesDir} }`, `publishAddress: ${this.publishIp}`);
+    writeFileSync(join(n.dir, "agent.yaml"), lines.join("\n") + "\n");
+  }
+
+  /** Starts (or restarts) an agent as a child process; resolves once its API answers. */
+  async startAgent(n: SoakNode): Promise<void> {
+    await n.relay.start(n.apiPort, n.apiHost);
+    const argv = [process.execPath, join(process.cwd(), "bin/switchyard.js"), "agent", "--config", join(n.dir, "agent.yaml")];
+    const cmd = n.netns ? inNetns(n.netns, argv) : argv;
+    const log = openSync(join(n.dir, "agent.log"), "a");
+    n.proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", log, log], env: { ...process.env, SWITCHYARD_LOG_LEVEL: "warn" } });
+    closeSync(log);
+    // Up means started: /v1/healthz answers as soon as the port is bound, before the core (a router's data
+    // plane) runs; every other route answers 503 until then.
+    const token = readFileSync(join(n.dir, "token"), "utf8").trim();
+    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), 30_000);
+  }
+
+  /** SIGKILL; resolves once the process is gone. */
+  async killAgent(n: SoakNode): Promise<void> {
+    const p = n.proc;
+    n.proc = undefined;
+    await sigkill(p);
+  }
+
+  signalAgent(n: SoakNode, signal: "SIGSTOP" | "SIGCONT"): void {
+    n.proc?.kill(signal);
+  }
+
+  async startReconciler(): Promise<void> {
+    this.reconcilerPort ||= await pickPort("127.0.0.1", 0);
+    this.reconcilerUrl = `http://127.0.0.1:${this.reconcilerPort}`;
+    const log = openSync(join(this.dir, "reconciler.log"), "a");
+    this.reconciler = spawn(process.execPath, [join(process.cwd(), "bin/switchyard.js"), "reconciler", "--dir", this.deployDir, "--data", this.reconcilerData, "--listen", `127.0.0.1:${this.reconcilerPort}`, "--releases-dir", this.releasesDir], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, SWITCHYARD_LOG_LEVEL: "warn" },
+    });
+    closeSync(log);
+    await waitUntil("reconciler up", () => fetch(this.reconcilerUrl + "/healthz").then((r) => r.ok, () => false), 30_000);
+  }
+
+  async killReconciler(): Promise<void> {
+    const p = this.reconciler;
+    this.reconciler = undefined;
+    await sigkill(p);
+  }
+
+  /** GET on the reconciler API with the soak's admin token; null when it does not answer. */
+  async api<T>(path: string, timeoutMs = 3000): Promise<T | null> {
+    try {
+      const res = await fetch(this.reconcilerUrl + path, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) return null;
+      return (await res.json()) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  writeCluster(): void {
+    const node = (n: SoakNode) =>
+      n.role === "router"
+        ? `    - { name: ${n.name}, role: router, agent: http://127.0.0.1:${n.relay.port}, tokenFile: secrets/${n.name}.token }`
+        : `    - { name: ${n.name}, color: ${n.color}, agent: http://127.0.0.1:${n.relay.port}, tokenFile: secrets/${n.name}.token, address: ${this.publishIp}, ports: { web: ${n.webPort} } }`;
+    this.writeAtomically("cluster.yaml", [
+      "apiVersion: switchyard.dev/v1", "kind: Cluster", `metadata: { name: ${this.o.tag} }`, "spec:", `  image: { repository: ${REPO} }`,
+      "  services:",
+      "    web:",
+      "      port: 8080",
+      "      expose: { pathPrefix: / }",
+      "      health: { path: /healthz, periodSeconds: 0.5, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
+      "      stopTimeoutSeconds: 5",
+      "    worker:",
+      "      job: true",
+      "      command: [node, worker.js]",
+      "      stopTimeoutSeconds: 2",
+      `      env: { STORE_URL: "${this.storeUrl}", JOB_INTERVAL_MS: "200" }`,
+      "  nodes:", ...this.nodes.map(node),
+      "  router:", `    listen: 0.0.0.0:${this.routerPort}`, `    hosts: { live: [${LIVE_HOST}], preview: [preview.test], blue: [blue.test], green: [green.test] }`, "    drainTimeoutSeconds: 5",
+      `  jobs: { leaseTtlSeconds: ${this.o.leaseTtlSeconds} }`,
+      `  deploy: { timeoutSeconds: ${this.o.deployTimeoutSeconds} }`,
+      "  drift: { policy: heal }",
+      `  alerts: { graceSeconds: ${this.o.alertGraceSeconds}, webhooks: [{ url: "${this.hookUrl}" }] }`, "",
+    ].join("\n"));
+  }
+
+  writeState(m: DesiredModel): void {
+    const color = (c: "blue" | "green") => (m.stopped[c] ? `{ tag: ${m.tags[c]}, stopped: true }` : `{ tag: ${m.tags[c]} }`);
+    this.writeAtomically("state.yaml", ["apiVersion: switchyard.dev/v1", "kind: State", "spec:", `  active: ${m.active}`, "  colors:", `    blue: ${color("blue")}`, `    green: ${color("green")}`, `  jobs: { owner: ${m.owner} }`, ""].join("\n"));
+  }
+
+  /** Writes like an editor that saves by rename. */
+  writeAtomically(file: string, text: string): void {
+    const tmp = join(this.deployDir, `.${file}.tmp`);
+    writeFileSync(tmp, text);
+    renameSync(tmp, join(this.deployDir, file));
+  }
+
+  /** Stops every process this cluster started (thawing frozen agents first), and the workloads the agents left. */
+  async stopAll(): Promise<void> {
+    await this.killReconciler();
+    for (const n of this.nodes) {
+      n.proc?.kill("SIGCONT");
+      await this.killAgent(n);
+      await n.relay.close();
+    }
+    // Agents leave their workloads running when they die (that is the point): end them by their environment.
+    for (const p of findProcs((e) => e.SWITCHYARD_APP === this.o.tag)) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    await sigkill(this.store);
+    await new Promise((r) => (this.hook ? this.hook.close(r) : r(null)));
+    this.hook?.closeAllConnections();
+    for (let i = 0; i < 100 && findProcs((e) => e.SWITCHYARD_APP === this.o.tag).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Removes what this cluster set up on the host: mounts and namespaces (after stopAll). */
+  teardown(): void {
+    this.unmountDisks();
+    removeNetns(this.netns);
+  }
+
+  /** Every port this cluster listened on, with the address it used. */
+  ports(): { host: string; port: number; what: string }[] {
+    const out = [{ host: "127.0.0.1", port: this.reconcilerPort, what: "reconciler" }];
+    for (const n of this.nodes) {
+      out.push({ host: "127.0.0.1", port: n.relay.port, what: `${n.name} relay` });
+      if (n.webPort) out.push({ host: this.publishIp, port: n.webPort, what: `${n.name} web` });
+      if (!n.netns) out.push({ host: n.apiHost, port: n.apiPort, what: `${n.name} agent` });
+    }
+    return out;
+  }
+
+  readonly mounts: string[] = [];
+
+  private mountDisk(dir: string, mb: number): void {
+    mkdirSync(dir, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${mb}m,mode=0700`, `sy-${this.o.tag}`, dir]);
+    this.mounts.push(dir);
+  }
+
+  /** Unmounts the small file systems (after every process using them has exited). */
+  unmountDisks(): void {
+    for (const dir of this.mounts.splice(0)) {
+      try {
+        execFileSync("umount", [dir]);
+      } catch {
+        execFileSync("umount", ["-l", dir]);
+      }
+    }
+  }
+
+  /** Removes the soak's files (kept on a failed run, for reading the logs). */
+  removeFiles(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async ensureToken(): Promise<void> {
+    const users = new Users({ file: join(this.reconcilerData, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
+    await users.load();
+    await users.addUser("soak", "admin", "soak-password-1", { replace: true });
+    this.token = await users.createToken("soak");
+    await users.flush();
+  }
+
+  private async startStore(): Promise<void> {
+    const port = await pickPort("127.0.0.1", 0);
+    const log = openSync(join(this.dir, "store.log"), "a");
+    this.store = spawn(process.execPath, [join(demoAppDir(), "store.js")], { env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), CLAIM_TIMEOUT_MS: "3000" }, stdio: ["ignore", log, log] });
+    closeSync(log);
+    this.storeUrl = `http://127.0.0.1:${port}`;
+    await waitUntil("the store up", () => fetch(this.storeUrl + "/healthz").then((r) => r.ok, () => false), 10_000);
+  }
+
+  /** Receives the reconciler's webhooks (format json): every alert firing and resolving, with the time. */
+  private async startHook(): Promise<void> {
+    this.hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d));
+      req.on("end", () => {
+        try {
+          const a = (JSON.parse(body) as { alert: { name: string; fingerprint: string; state: "firing" | "resolved"; labels: Record<string, string>; summary: string } }).alert;
+          this.alerts.push({ at: Date.now(), name: a.name, fingerprint: a.fingerprint, state: a.state, labels: a.labels, summary: a.summary });
+        } catch {
+          /* not an alert */
+        }
+        res.end("ok");
+      });
+    });
+    const port = await pickPort("127.0.0.1", 0);
+    await new Promise<void>((r) => this.hook!.listen(port, "127.0.0.1", r));
+    this.hookUrl = `http://127.0.0.1:${port}/hook`;
+  }
+}
+
+export async function waitUntil(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGKILL; resolves once the process has exited. */
+async function sigkill(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once("exit", r));
+  p.kill("SIGKILL");
+  await gone;
+}
