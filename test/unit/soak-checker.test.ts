@@ -113,6 +113,15 @@ describe("the soak's invariant checker", () => {
     expect(broken(none)).toEqual(["convergence"]);
   });
 
+  it("crashLoop: more than a handful of specs a minute to a crash-looping node fails; a handful does not", () => {
+    const few = clean();
+    few.faults.push({ kind: "crash-loop", target: "green", detail: "crash to green", start: T + 20_000, end: T + 40_000, recoveryMs: 900, specsPerMinute: 3 });
+    expect(broken(few)).toEqual([]);
+    const many = clean();
+    many.faults.push({ kind: "crash-loop", target: "green", detail: "crash to green", start: T + 20_000, end: T + 40_000, recoveryMs: 900, specsPerMinute: 180 });
+    expect(broken(many)).toEqual(["crashLoop"]);
+  });
+
   it("alerts: one that never resolves, one with no cause, or one in the quiet stretch fails", () => {
     const open = clean();
     open.alerts.pop();

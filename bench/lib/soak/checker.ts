@@ -6,6 +6,9 @@
 import type { Color } from "../../../specs/types.js";
 import type { AlertEvent, FaultKind, FaultRecord, History, RequestRecord } from "./history.js";
 
+/** "A handful a minute" (issue 18): before the backoff, 108–271. */
+export const MAX_CRASH_LOOP_SPECS_PER_MINUTE = 6;
+
 export const INVARIANTS = {
   requests: "no request through a router fails while a colour is healthy and that router is up (app 5xx aside)",
   liveReady: "live traffic only ever reaches a colour that was Ready (with that tag) when the router switched to it",
@@ -14,6 +17,7 @@ export const INVARIANTS = {
   convergence: "every desired state is reached again after the faults stop (within the bound)",
   alerts: "every alert that fires has a cause and resolves once the cause is gone",
   leftovers: "nothing is left behind (processes, ports, namespaces, mounts)",
+  crashLoop: `a crash-looping app gets at most ${MAX_CRASH_LOOP_SPECS_PER_MINUTE} node specs a minute (the agent restarts it on its backoff)`,
 } as const;
 
 export type Invariant = keyof typeof INVARIANTS;
@@ -35,7 +39,14 @@ export interface CheckOptions {
 }
 
 export function checkHistory(h: History, o: CheckOptions): Violation[] {
-  return [...checkRequests(h), ...checkLiveReady(h, o), ...checkJobs(h), ...checkRefusals(h), ...checkConvergence(h), ...checkAlerts(h), ...checkLeftovers(h)];
+  return [...checkRequests(h), ...checkLiveReady(h, o), ...checkJobs(h), ...checkRefusals(h), ...checkConvergence(h), ...checkAlerts(h), ...checkLeftovers(h), ...checkCrashLoop(h)];
+}
+
+/** The reconciler never loops on an app that cannot start: the agent's backoff paces it. */
+export function checkCrashLoop(h: History): Violation[] {
+  return h.faults
+    .filter((f) => f.kind === "crash-loop" && f.specsPerMinute !== undefined && f.specsPerMinute > MAX_CRASH_LOOP_SPECS_PER_MINUTE)
+    .map((f) => ({ invariant: "crashLoop" as const, from: f.start, to: f.end ?? h.end, message: `the reconciler sent ${f.specsPerMinute!.toFixed(0)} node specs a minute to a crash-looping node (at most ${MAX_CRASH_LOOP_SPECS_PER_MINUTE})` }));
 }
 
 /** A failed request is excused only while its own router was down (killed and not yet back). */

@@ -152,6 +152,7 @@ export class Driver {
     if (gen0 !== null && gen1 !== null) {
       const perMinute = ((gen1 - gen0) / ((Date.now() - t0) / 60_000)) / this.o.perColor;
       this.crashLoopSpecsPerMinute.push(perMinute);
+      f.specsPerMinute = perMinute;
       f.detail += `; ${perMinute.toFixed(0)} specs/min per node`;
     }
     this.crashLooping = false;

@@ -43,6 +43,8 @@ export interface FaultRecord {
   end: number | null;
   /** Heal → the desired state reached again (null: not within the bound). */
   recoveryMs?: number | null;
+  /** crash-loop: node specs the reconciler sent per crash-looping node per minute while it lasted. */
+  specsPerMinute?: number;
 }
 
 export type ChangeKind = "deploy" | "promote" | "rollback" | "jobs" | "stop" | "start" | "bad-promote" | "invalid";
