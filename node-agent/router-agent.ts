@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
-import { RouterDataPlane } from "./router/data-plane.js";
+import { RouterDataPlane, type DataPlaneOptions } from "./router/data-plane.js";
 
 export interface RouterAgentOptions {
   name: string;
@@ -15,6 +15,8 @@ export interface RouterAgentOptions {
   listen: string;
   /** From agent.yaml router.allowedUpstreams: where this router may send traffic. */
   allowedUpstreams?: readonly string[];
+  /** From agent.yaml router.tls: HTTPS listen address and certificates from files. */
+  tls?: DataPlaneOptions["tls"];
   logger: Logger;
   bootId: string;
 }
@@ -25,7 +27,7 @@ export class RouterAgent {
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: RouterAgentOptions) {
-    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
+    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, tls: o.tls, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
   }
 
   /** Restores the last table from disk and serves it before any contact with the reconciler. */

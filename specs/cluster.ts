@@ -80,6 +80,30 @@ export const clusterNodeSchema = {
   },
 } as const;
 
+/** Route classes: how a request picked its colour (live, preview or a colour's own host names). */
+export const routeClassSchema = { type: "string", enum: ["live", "preview", "blue", "green"] } as const;
+
+/**
+ * HTTP to HTTPS, per route class. Acts only on routers whose agent.yaml has router.tls: plain HTTP requests
+ * for a host of a listed class get 308 to https:// (ACME HTTP-01 challenges under /.well-known/acme-challenge/
+ * are always answered over HTTP); with `hsts`, HTTPS answers carry Strict-Transport-Security.
+ */
+export const routerHttpsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    redirect: { type: "array", items: routeClassSchema, uniqueItems: true, default: [...d.DEFAULT_HTTPS_REDIRECT] },
+    hsts: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxAgeSeconds: { type: "integer", minimum: 0, maximum: 63_072_000, default: d.DEFAULT_HSTS_MAX_AGE_SECONDS },
+        includeSubDomains: { type: "boolean", default: false },
+      },
+    },
+  },
+} as const;
+
 export const routerConfigSchema = {
   type: "object",
   additionalProperties: false,
@@ -100,6 +124,7 @@ export const routerConfigSchema = {
     /** Route class for a request whose Host matches none of the lists. */
     defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"], default: d.DEFAULT_ROUTE },
     drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_DRAIN_TIMEOUT_SECONDS },
+    https: routerHttpsSchema,
   },
 } as const;
 

@@ -7,7 +7,7 @@ import * as d from "./defaults.js";
 import {
   capabilitiesSchema, colorSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
 } from "./common.js";
-import { healthSchema } from "./cluster.js";
+import { healthSchema, routerHttpsSchema } from "./cluster.js";
 
 const generationSchema = { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 
@@ -119,6 +119,8 @@ export const routerSpecSchema = {
     },
     defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"] },
     drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600 },
+    /** HTTP to HTTPS redirect and HSTS (cluster.yaml router.https); absent: neither. */
+    https: routerHttpsSchema,
     upstreams: {
       type: "object",
       additionalProperties: false,
@@ -208,6 +210,39 @@ export const leaseStatusSchema = {
   },
 } as const;
 
+/** One certificate a router serves over HTTPS (never its key). */
+export const certificateInfoSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["source", "hosts", "issuer", "notBefore", "notAfter", "error"],
+  properties: {
+    /** `file`: listed in agent.yaml router.tls.certificates; `acme`: handed over by the reconciler. */
+    source: { type: "string", enum: ["file", "acme"] },
+    /** The certificate file (file certificates only). */
+    certFile: { type: "string" },
+    /** Host names from the certificate's subjectAltName (wildcards as `*.example.com`). */
+    hosts: { type: "array", items: { type: "string" }, maxItems: 1000 },
+    /** The issuer's common name (or its whole distinguished name). */
+    issuer: { type: "string" },
+    /** ISO 8601 times. */
+    notBefore: { type: "string" },
+    notAfter: { type: "string" },
+    /** Why the files could not be (re)loaded; the certificate loaded before, if any, is still served. */
+    error: { anyOf: [{ type: "string" }, { type: "null" }] },
+  },
+} as const;
+
+/** The router's HTTPS side: where it listens and what it serves. */
+export const routerTlsStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["listen", "certificates"],
+  properties: {
+    listen: { type: "string" },
+    certificates: { type: "array", items: certificateInfoSchema, maxItems: 1000 },
+  },
+} as const;
+
 export const routerStatusSchema = {
   type: "object",
   additionalProperties: false,
@@ -224,6 +259,8 @@ export const routerStatusSchema = {
     },
     /** Set when the stored table could not be restored (kept aside for inspection). */
     tableError: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /** Present when agent.yaml has router.tls. */
+    tls: routerTlsStatusSchema,
     /** The router's own health view of every upstream node; a switch waits until it sees the target healthy. */
     upstreams: {
       type: "array",
@@ -279,3 +316,6 @@ export type ServiceState = (typeof serviceStates)[number];
 export type Health = (typeof healthStates)[number];
 export type LeaseStatus = FromSchema<typeof leaseStatusSchema>;
 export type RouterStatus = FromSchema<typeof routerStatusSchema>;
+export type CertificateInfo = FromSchema<typeof certificateInfoSchema>;
+export type RouterTlsStatus = FromSchema<typeof routerTlsStatusSchema>;
+export type RouterHttps = NonNullable<RouterSpec["https"]>;
