@@ -4,7 +4,7 @@
  * in-flight counts so the reconciler never replaces a colour that still serves requests.
  */
 import type { Logger } from "pino";
-import type { NodeStatus, RouterSpec } from "../specs/wire.js";
+import type { CertificateInfo, NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
 import { RouterDataPlane, type DataPlaneOptions } from "./router/data-plane.js";
 
@@ -65,6 +65,20 @@ export class RouterAgent {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The HTTP-01 answers this router serves (every router gets the same set: the CA may reach any). */
+  setChallenges(list: ReadonlyArray<{ token: string; keyAuthorization: string }>): void {
+    this.plane.setChallenges(list);
+  }
+
+  /** Stores and serves a certificate the reconciler obtained; needs agent.yaml router.tls. */
+  async installCertificate(name: string, certificate: string, key: string): Promise<CertificateInfo> {
+    const https = this.plane.https;
+    if (https === null) throw agentError("AGENT_ERR_NO_TLS", "this router has no router.tls in agent.yaml, so it cannot serve HTTPS; the certificate was not stored");
+    const info = await https.installAcme(name, certificate, key);
+    this.emit();
+    return info;
   }
 
   close(): Promise<void> {

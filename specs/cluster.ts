@@ -104,6 +104,26 @@ export const routerHttpsSchema = {
   },
 } as const;
 
+/**
+ * Certificates from ACME (Let's Encrypt or any RFC 8555 CA), ordered and renewed by the reconciler with
+ * HTTP-01 challenges answered by every router, and handed to each router (over TLS or loopback only).
+ */
+export const acmeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["directoryUrl", "email"],
+  properties: {
+    /** The CA's ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+    directoryUrl: { type: "string", pattern: "^https://[^\\s]+$", maxLength: 2048, "x-hint": "an https:// URL" },
+    /** The account's contact e-mail (expiry notices from the CA). */
+    email: { type: "string", pattern: "^[^\\s@]+@[^\\s@]+$", maxLength: 254, "x-hint": "an e-mail address" },
+    /** Host names on the certificate; default: every live, preview and colour host name (wildcards left out: HTTP-01 cannot prove them). */
+    hosts: { type: "array", items: hostnameSchema, minItems: 1, maxItems: 100 },
+    /** PEM CA bundle to trust for the directory (a private or test CA such as pebble). */
+    caFile: filePathSchema,
+  },
+} as const;
+
 export const routerConfigSchema = {
   type: "object",
   additionalProperties: false,
@@ -183,6 +203,7 @@ export const clusterSchema = {
         },
         nodes: { type: "array", items: clusterNodeSchema, minItems: 1, maxItems: 1000 },
         router: routerConfigSchema,
+        acme: acmeSchema,
         jobs: {
           type: "object",
           additionalProperties: false,

@@ -142,3 +142,13 @@ export const CERT_RELOAD_POLL_MS = 30_000;
 export const DEFAULT_HTTPS_REDIRECT = ["live", "preview", "blue", "green"] as const;
 /** Strict-Transport-Security max-age when router.https.hsts does not say (one year). */
 export const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
+/** ACME certificates are renewed once this fraction of their lifetime has passed (cert-manager's default). */
+export const ACME_RENEW_FRACTION = 2 / 3;
+/** A failed ACME order is retried after this long, doubling each time ... */
+export const ACME_RETRY_INITIAL_MS = 30_000;
+/** ... up to this long. */
+export const ACME_RETRY_MAX_MS = 60 * 60_000;
+/** How often the reconciler checks that every router serves the current ACME certificate. */
+export const ACME_CHECK_INTERVAL_MS = 30_000;
+/** An alert fires when a served certificate expires within this long. */
+export const CERT_EXPIRY_ALERT_DAYS = 14;

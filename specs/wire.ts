@@ -133,6 +133,54 @@ export const routerSpecSchema = {
   },
 } as const;
 
+/**
+ * PUT /v1/acme/challenges on a router agent: the HTTP-01 answers it serves under
+ * /.well-known/acme-challenge/<token> (over HTTP and HTTPS, for any host). Replaces the set; [] clears it.
+ */
+export const acmeChallengesSchema = {
+  $id: "https://switchyard.dev/schemas/acme-challenges.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "challenges"],
+  properties: {
+    kind: { const: "AcmeChallenges" },
+    challenges: {
+      type: "array",
+      maxItems: 200,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["token", "keyAuthorization"],
+        properties: {
+          token: { type: "string", pattern: "^[A-Za-z0-9_-]{1,256}$" },
+          keyAuthorization: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,512}$" },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * PUT /v1/acme/certificate on a router agent: a certificate the reconciler obtained, with its private key.
+ * Refused (AGENT_ERR_INSECURE_CHANNEL) unless the call came over TLS or over loopback. The router stores it
+ * with mode 0600 in its data dir, serves it by SNI at once and after restarts.
+ */
+export const acmeCertificateSchema = {
+  $id: "https://switchyard.dev/schemas/acme-certificate.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "name", "certificate", "key"],
+  properties: {
+    kind: { const: "AcmeCertificate" },
+    /** The certificate's name (one file pair per name; a new one replaces the old). */
+    name: nameSchema,
+    /** PEM: the certificate, then its chain. */
+    certificate: { type: "string", minLength: 1, maxLength: 65_536 },
+    /** PEM private key. */
+    key: { type: "string", minLength: 1, maxLength: 16_384 },
+  },
+} as const;
+
 /** PUT /v1/lease: grant or renew the job lease. */
 export const leaseRequestSchema = {
   $id: "https://switchyard.dev/schemas/lease.schema.json",
@@ -310,6 +358,8 @@ export type NodeServiceSpec = FromSchema<typeof nodeServiceSpecSchema>;
 export type RouterSpec = FromSchema<typeof routerSpecSchema>;
 export type UpstreamService = FromSchema<typeof upstreamServiceSchema>;
 export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
+export type AcmeChallenges = FromSchema<typeof acmeChallengesSchema>;
+export type AcmeCertificate = FromSchema<typeof acmeCertificateSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];

@@ -13,6 +13,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import type { CertificateInfo } from "../../specs/wire.js";
+import { hostsOf, issuerOf } from "../../common/certificate.js";
 import { CERT_RELOAD_DEBOUNCE_MS, CERT_RELOAD_POLL_MS, ROUTER_TLS12_CIPHERS, ROUTER_TLS_MIN_VERSION, ROUTER_TLS_SESSION_TIMEOUT_SECONDS } from "../../specs/defaults.js";
 
 export interface CertPair {
@@ -206,20 +207,4 @@ export class CertStore {
 
 function key(p: { certFile: string; keyFile: string }): string {
   return `${p.certFile}\n${p.keyFile}`;
-}
-
-/** DNS names of the subjectAltName; the subject's CN when there are none. */
-export function hostsOf(x: X509Certificate): string[] {
-  const san = x.subjectAltName;
-  if (san !== undefined) {
-    const names = san.split(",").map((s) => s.trim()).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
-    if (names.length > 0) return names;
-  }
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(x.subject);
-  return cn !== null ? [cn[1]!] : [];
-}
-
-export function issuerOf(x: X509Certificate): string {
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(x.issuer);
-  return cn !== null ? cn[1]! : x.issuer.replace(/\n/g, ", ");
 }

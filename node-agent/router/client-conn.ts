@@ -55,6 +55,8 @@ export interface PlaneState {
   readonly clientTimeouts: { keepAliveMs: number; headersMs: number };
   /** The port HTTP to HTTPS redirects name (null: 443, left out); undefined: this router has no HTTPS. */
   readonly redirectPort: number | null | undefined;
+  /** HTTP-01 answers by token (ACME), served on any host over HTTP and HTTPS. */
+  readonly challenges: ReadonlyMap<string, string>;
 }
 
 /** HTTP-01 challenges are answered over plain HTTP, never redirected (RFC 8555 §8.3). */
@@ -330,6 +332,10 @@ export class ClientConn {
     }
     const bodyAt = end + 4;
     const table = this.plane.table;
+    if (this.plane.challenges.size > 0 && rq.path.startsWith(ACME_CHALLENGE_PREFIX)) {
+      const answer = this.plane.challenges.get(rq.path.slice(ACME_CHALLENGE_PREFIX.length));
+      if (answer !== undefined) return this.replyEarly(200, answer, null, bodyAt);
+    }
     if (table === null) return this.replyEarly(503, this.plane.noTableBody, null, bodyAt);
     if (!this.secure && this.plane.redirectPort !== undefined && rq.path.charCodeAt(0) === 47 && table.redirects(rq.host) &&
       !rq.path.startsWith(ACME_CHALLENGE_PREFIX)) {

@@ -125,13 +125,21 @@ export class RouterDataPlane implements PlaneState {
     });
     if (opts.tls !== undefined) {
       this.https = new HttpsSide({
-        ...opts.tls, logger: opts.logger, onChange: () => this.changed(),
+        ...opts.tls, dataDir: opts.dataDir, logger: opts.logger, onChange: () => this.changed(),
         onConnection: (socket) => {
           if (this.closed) socket.destroy();
           else new ClientConn(this, socket, true);
         },
       });
     }
+  }
+
+  /** HTTP-01 answers by token (PUT /v1/acme/challenges); replaced whole, never mutated. */
+  challenges: ReadonlyMap<string, string> = new Map();
+
+  setChallenges(list: ReadonlyArray<{ token: string; keyAuthorization: string }>): void {
+    this.challenges = new Map(list.map((c) => [c.token, c.keyAuthorization]));
+    this.log.info({ challenges: list.length }, "ACME challenges set");
   }
 
   /** The port HTTP to HTTPS redirects name; undefined without HTTPS (then nothing is redirected). */

@@ -4,16 +4,22 @@
  * the same request handling as plain HTTP. SNI picks the certificate from the CertStore; a certificate swap
  * changes what new handshakes get and closes nothing.
  */
-import { createServer, type Server, type TLSSocket } from "node:tls";
-import { randomBytes } from "node:crypto";
+import { createSecureContext, createServer, type Server, type TLSSocket } from "node:tls";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
-import type { RouterTlsStatus } from "../../specs/wire.js";
+import type { CertificateInfo, RouterTlsStatus } from "../../specs/wire.js";
+import { writeFileAtomic } from "../../common/atomic-file.js";
+import { agentError } from "../errors.js";
 import { ROUTER_TLS_HANDSHAKE_TIMEOUT_MS } from "../../specs/defaults.js";
 import { splitListen } from "../../common/values.js";
 import { CertStore, tlsSettings, type CertPair } from "./certificates.js";
 
 export interface HttpsOptions {
   listen: string;
+  /** ACME certificates handed over by the reconciler live in <dataDir>/acme/ (mode 0600). */
+  dataDir: string;
   certificates: readonly Omit<CertPair, "source">[];
   /** Port for the Location of redirects; default: the listen port. */
   redirectPort?: number;
@@ -37,9 +43,11 @@ export class HttpsSide {
   private port: number;
   private readonly ticketKeys = randomBytes(48);
   private defaultPems: { cert: Buffer; key: Buffer } | null = null;
+  private readonly acmeDir: string;
 
   constructor(private readonly o: HttpsOptions) {
     [this.host, this.port] = splitListen(o.listen);
+    this.acmeDir = join(o.dataDir, "acme");
     const ticketKeys = this.ticketKeys;
     this.certs = new CertStore(ticketKeys, o.logger, () => this.certsChanged());
     this.server = createServer({
@@ -63,9 +71,10 @@ export class HttpsSide {
     });
   }
 
-  /** Loads the certificates from files, then listens. */
+  /** Loads the certificates from files and the stored ACME ones, then listens. */
   async start(): Promise<void> {
     await this.certs.setPairs("file", this.o.certificates);
+    await this.certs.setPairs("acme", await storedAcmePairs(this.acmeDir));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`the router cannot listen for HTTPS on ${this.o.listen}: ${err.message}`));
       this.server.once("error", onError);
@@ -84,6 +93,27 @@ export class HttpsSide {
   get redirectPort(): number | null {
     const p = this.o.redirectPort ?? this.port;
     return p === 443 ? null : p;
+  }
+
+  /**
+   * Stores an ACME certificate and key (0600, atomically: key first, so a crash never pairs a new
+   * certificate with an old key for long) and serves it to new handshakes. A pair that does not load is
+   * refused and nothing is written.
+   */
+  async installAcme(name: string, certificate: string, key: string): Promise<CertificateInfo> {
+    try {
+      createSecureContext({ cert: certificate, key });
+    } catch (err) {
+      throw agentError("AGENT_ERR_INVALID_SPEC", `the certificate and key do not load together: ${(err as Error).message}; nothing was changed`);
+    }
+    const certFile = join(this.acmeDir, `${name}.crt`);
+    await writeFileAtomic(join(this.acmeDir, `${name}.key`), key, 0o600);
+    await writeFileAtomic(certFile, certificate, 0o600);
+    await this.certs.setPairs("acme", await storedAcmePairs(this.acmeDir));
+    await this.certs.recheck();
+    const info = this.certs.info().find((c) => c.source === "acme" && c.hosts.length > 0 && c.notAfter === new Date(new X509Certificate(certificate).validTo).toISOString());
+    this.o.logger.info({ name, hosts: info?.hosts, notAfter: info?.notAfter }, "ACME certificate installed");
+    return info ?? this.certs.info().at(-1)!;
   }
 
   status(): RouterTlsStatus {
@@ -105,4 +135,17 @@ export class HttpsSide {
     }
     this.o.onChange();
   }
+}
+
+/** The ACME pairs stored in `dir`: every <name>.crt with its <name>.key. */
+async function storedAcmePairs(dir: string): Promise<Array<{ certFile: string; keyFile: string }>> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const set = new Set(names);
+  return names.filter((n) => n.endsWith(".crt") && set.has(n.slice(0, -4) + ".key")).sort()
+    .map((n) => ({ certFile: join(dir, n), keyFile: join(dir, n.slice(0, -4) + ".key") }));
 }

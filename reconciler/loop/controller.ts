@@ -113,6 +113,13 @@ export class Controller {
   }
 
   /** Nodes and their observations, for tests and benchmarks. */
+  /** Clients of the router agents of the current cluster.yaml (ACME hands them challenges and certificates). */
+  routerClients(): AgentClient[] {
+    const c = this.o.source.get()?.desired.cluster;
+    if (c === undefined) return [];
+    return c.spec.nodes.filter((n) => n.role === "router").map((n) => this.clients.get(n.name)).filter((x): x is AgentClient => x !== undefined);
+  }
+
   observedNodes(): Observed["nodes"] {
     return this.observer?.snapshot() ?? {};
   }

@@ -20,21 +20,23 @@ export interface TestCa {
   issue(name: string, hosts: string[], o?: { days?: number }): { certFile: string; keyFile: string; serial: string };
 }
 
-export async function testCa(): Promise<TestCa> {
-  const dir = await tempDir();
+/** A CA in a temp dir removed after the test (or in `dir`, the caller's to remove). */
+export async function testCa(dir?: string): Promise<TestCa> {
+  dir ??= await tempDir();
   const caKey = join(dir, "ca.key");
   const caFile = join(dir, "ca.crt");
   openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey, "-out", caFile,
     "-subj", "/CN=Switchyard Test CA", "-days", "2"]);
+  const caDir = dir;
   return {
-    dir, caFile, ca: readFileSync(caFile),
+    dir: caDir, caFile, ca: readFileSync(caFile),
     issue(name, hosts, o = {}) {
       const serial = randomBytes(8).toString("hex");
-      const tmpKey = join(dir, `.${name}.key.tmp`), tmpCsr = join(dir, `.${name}.csr`), tmpCrt = join(dir, `.${name}.crt.tmp`), ext = join(dir, `.${name}.ext`);
-      writeFileSync(ext, `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}\n`);
+      const tmpKey = join(caDir, `.${name}.key.tmp`), tmpCsr = join(caDir, `.${name}.csr`), tmpCrt = join(caDir, `.${name}.crt.tmp`), ext = join(caDir, `.${name}.ext`);
+      writeFileSync(ext, `subjectAltName=${hosts.map((h) => (/^[0-9.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(",")}\n`);
       openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", tmpKey, "-out", tmpCsr, "-subj", `/CN=${hosts[0]}`]);
       openssl(["x509", "-req", "-in", tmpCsr, "-CA", caFile, "-CAkey", caKey, "-set_serial", `0x${serial}`, "-out", tmpCrt, "-days", String(o.days ?? 1), "-extfile", ext]);
-      const certFile = join(dir, `${name}.crt`), keyFile = join(dir, `${name}.key`);
+      const certFile = join(caDir, `${name}.crt`), keyFile = join(caDir, `${name}.key`);
       renameSync(tmpKey, keyFile);
       renameSync(tmpCrt, certFile);
       return { certFile, keyFile, serial: serial.toUpperCase().replace(/^0+/, "") };
