@@ -125,6 +125,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     cleanups.unshift(() => alerts!.close());
     controller = new Controller({
       source, memory, alerts, events, logger,
+      acme: () => acme?.status() ?? null,
       history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), recording: source.recordingHandEdit(), push: repo.pushProblem() }),
     });
     reportNotRecorded(alerts, source.notRecordedProblem());

@@ -6,6 +6,7 @@
  * One piece (~310 lines) on purpose: the pass, its scheduling from the outcome and the wiring of observer,
  * executor, alerts and status are the loop itself; the decisions live in plan, drift and status.
  */
+import type { AcmeCertificateStatus } from "../acme/manager.js";
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath, dirname } from "node:path";
 import type { Logger } from "pino";
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   logger: Logger;
   /** Conditions about state.yaml's git history (HistoryNotRecorded, HistoryNotPushed). */
   history?: () => HistoryCondition[];
+  /** The ACME certificate's state (reconciler/acme), for status and the renewal alert. */
+  acme?: () => AcmeCertificateStatus | null;
 }
 
 export class Controller {
@@ -198,7 +201,8 @@ export class Controller {
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views });
+    const acme = this.o.acme?.() ?? null;
+    const drift = detectDrift({ desired: snap.desired, observed, actions, routerLive: memory.routerLive, firing, views, now, acme });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     this.o.alerts.sync([...faults, ...drift]);
     // Conditions count a problem once its alert fires, not while it is pending (no blips on a normal flip).
@@ -218,6 +222,7 @@ export class Controller {
         history: this.o.history?.() ?? [],
         busy: this.executor!.busy(),
         now: new Date(now),
+        acme: acme === null ? null : { hosts: acme.hosts, notAfter: acme.notAfter, renewAt: acme.renewAt, failures: acme.failures, lastError: acme.lastError, routers: acme.routers },
       },
       this.conditions,
     );

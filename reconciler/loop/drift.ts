@@ -8,6 +8,9 @@ import type { Color } from "../../specs/types.js";
 import { COLORS } from "../../specs/types.js";
 import { routerNodes, type Desired } from "./desired.js";
 import { NOT_OBSERVED, viewCluster, type ClusterView } from "./views.js";
+import { CERT_EXPIRY_ALERT_DAYS } from "../../specs/defaults.js";
+
+const DAY_MS = 86_400_000;
 
 /** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
 export interface DriftAlert {
@@ -30,9 +33,13 @@ export interface DriftInput {
   firing?: ReadonlySet<string>;
   /** This pass's views (computed here when not given). */
   views?: ClusterView;
+  /** Now, for certificate expiry (ms since the epoch). */
+  now?: number;
+  /** The ACME certificate's renewal state: failed orders in a row and the last error. */
+  acme?: { hosts: readonly string[]; failures: number; lastError: string | null } | null;
 }
 
-export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o) }: DriftInput): DriftAlert[] {
+export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o), now = Date.now(), acme = null }: DriftInput): DriftAlert[] {
   const out: DriftAlert[] = [];
   const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
     out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
@@ -108,6 +115,18 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
       add("RouterElsewhere", "critical", r.name, `router ${r.name} sends live traffic to ${live}, but Switchyard last set ${routerLive}`, { node: r.name, color: live });
     }
     if (obs.status.router?.tableError) add("RouterTableCorrupt", "warning", r.name, `router ${r.name}: ${obs.status.router.tableError}`, { node: r.name });
+    for (const c of obs.status.router?.tls?.certificates ?? []) {
+      const host = c.hosts[0] ?? c.certFile ?? "?";
+      if (c.error !== null) add("CertificateNotLoaded", "warning", `${r.name}/${host}`, `router ${r.name} could not load a certificate (${c.error}); it serves the one loaded before, if any`, { node: r.name, host });
+      const left = Date.parse(c.notAfter) - now;
+      if (c.hosts.length > 0 && left < CERT_EXPIRY_ALERT_DAYS * DAY_MS) {
+        add("CertificateExpiring", left < 3 * DAY_MS ? "critical" : "warning", `${r.name}/${host}`,
+          `the certificate for ${c.hosts.join(", ")} on router ${r.name} expires ${c.notAfter} (${Math.max(0, Math.floor(left / DAY_MS))} days left)`, { node: r.name, host });
+      }
+    }
+  }
+  if (acme !== null && acme.failures > 0) {
+    add("CertificateRenewalFailed", "warning", acme.hosts[0] ?? "acme", `ordering the ACME certificate for ${acme.hosts.join(", ")} failed ${acme.failures} time(s): ${acme.lastError ?? "unknown"}; the current certificate stays served, retrying with backoff`, { host: acme.hosts[0] ?? "" });
   }
   if (routers.live.size === 2) add("RoutersDisagree", "critical", "all", "routers disagree about the live colour", {});
 

@@ -39,6 +39,8 @@ export interface BuildInput {
   now: Date;
   /** This pass's views (computed here when not given). */
   views?: ClusterView;
+  /** The ACME certificate's state (cluster.yaml acme), from the reconciler's ACME manager. */
+  acme?: ClusterStatus["acme"];
 }
 
 export function buildStatus(i: BuildInput, previous: readonly Condition[]): ClusterStatus {
@@ -127,6 +129,12 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     jobs: { owner: ownerSetting, ownerColor, epoch: o.jobs.epoch, holders },
     pending: [...refusals, ...waits].map((a) => ({ type: a.type, reason: a.reason, ...("node" in a && a.node ? { node: a.node } : {}), ...(a.color ? { color: a.color } : {}), message: a.message })),
     lastReconcileAt: i.now.toISOString(),
+    certificates: routerNodes(d.cluster).flatMap((r) => {
+      const obs = o.nodes[r.name];
+      const certs = obs?.reachable ? obs.status.router?.tls?.certificates ?? [] : [];
+      return certs.map((c) => ({ router: r.name, source: c.source, hosts: [...c.hosts], issuer: c.issuer, notAfter: c.notAfter, error: c.error ?? null }));
+    }),
+    acme: i.acme ?? null,
   };
 }
 

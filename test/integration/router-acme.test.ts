@@ -95,6 +95,21 @@ describe("ACME at the router (pebble, HTTP-01)", () => {
     expect(sans).toEqual(["DNS:blue.test", "DNS:green.test", "DNS:live.test", "DNS:preview.test"]);
     console.log(`ACME: live host served over HTTPS with pebble's certificate ${tookMs} ms after the reconciler started`);
 
+    // Visible: status and /metrics show the certificate's hosts, issuer and expiry.
+    const st = await waitFor("the certificate in status", async () => {
+      const x = await bed.status();
+      return x.certificates?.some((c) => c.source === "acme") && x.acme?.routers.length === 1 ? x : undefined;
+    }, 15_000);
+    const c = st.certificates!.find((x) => x.source === "acme")!;
+    expect(c.router).toBe(bed.names.router);
+    expect([...c.hosts].sort()).toEqual(["blue.test", "green.test", "live.test", "preview.test"]);
+    expect(c.issuer).toMatch(/Pebble/i);
+    expect(Date.parse(c.notAfter)).toBeGreaterThan(Date.now());
+    expect(st.acme!.failures).toBe(0);
+    expect(Date.parse(st.acme!.renewAt!)).toBeLessThan(Date.parse(c.notAfter));
+    const metrics = await bed.api<string>("/metrics");
+    expect(metrics).toMatch(new RegExp(`switchyard_certificate_expiry_timestamp_seconds\\{router="${bed.names.router}",source="acme",hosts="[^"]*live\\.test[^"]*",issuer="[^"]*Pebble[^"]*"\\} \\d+`, "i"));
+
     const http = await bed.viaRouter("live.test", "/version");
     expect(http.status).toBe(308);
     // The router stores what it was handed with mode 0600.
