@@ -33,6 +33,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const PIN = process.env.BENCH_PIN === "1";
+const TLS_ROUNDS = Number(process.env.BENCH_TLS_ROUNDS ?? 6);
 const FLIPS = 20;
 const FLIP_EVERY_MS = 400;
 
@@ -182,16 +183,20 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 async function main(): Promise<void> {
   ensureTools();
   workDir = mkdtempSync(join(tmpdir(), "switchyard-bench-"));
-  const [bluePort, greenPort, routerPort, nginxPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [bluePort, greenPort, routerPort, nginxPort, routerTlsPort, nginxTlsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  // One certificate for both proxies (ECDSA P-256, like Let's Encrypt's default for new accounts).
+  const certFile = join(workDir, "tls.crt"), keyFile = join(workDir, "tls.key");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyFile, "-out", certFile,
+    "-subj", "/CN=shop.test", "-addext", "subjectAltName=DNS:shop.test", "-days", "2"], { stdio: ["ignore", "ignore", "pipe"] });
   const proxyCpu = PIN ? "0" : undefined;
   const otherCpu = PIN ? "1" : undefined;
   const blue = await forkChild("upstream.js", [String(bluePort), "blue"], otherCpu);
   const green = await forkChild("upstream.js", [String(greenPort), "green"], otherCpu);
   const listen = `127.0.0.1:${routerPort}`;
-  const { child: router, ready: api } = await forkReady<{ type: string; apiPort: number; token: string }>("router-child.js", [join(workDir, "router"), listen], proxyCpu);
+  const { child: router, ready: api } = await forkReady<{ type: string; apiPort: number; token: string }>("router-child.js", [join(workDir, "router"), listen, `127.0.0.1:${routerTlsPort}`, certFile, keyFile], proxyCpu);
   let generation = 1;
   await putSpec(api, spec(listen, "blue", generation, bluePort, greenPort));
-  const nginx = startNginx(join(workDir, "nginx"), nginxPort, bluePort, proxyCpu);
+  const nginx = startNginx(join(workDir, "nginx"), nginxPort, bluePort, proxyCpu, { port: nginxTlsPort, certFile, keyFile });
   children.push(nginx);
   await waitForPort(nginxPort);
   say(`upstreams blue :${bluePort} green :${greenPort}, router :${routerPort}, nginx :${nginxPort}; wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds × ${SECONDS}s${PIN ? ", pinned" : ""}`);
@@ -227,6 +232,33 @@ async function main(): Promise<void> {
   }
   say(`router/nginx: throughput ${round2(med("router", "rps") / med("nginx", "rps"))}×, p99 ${round2(med("router", "p99Ms") / med("nginx", "p99Ms"))}×`);
   say(`CPU per request (median): router ${Math.round(median(cpuUsPerRequest.router))} µs, nginx ${Math.round(median(cpuUsPerRequest.nginx))} µs, the upstream itself (direct) ${Math.round(median(cpuUsPerRequest.direct))} µs`);
+
+  // HTTPS: the same load over TLS (keep-alive: one handshake per connection), then every request on a new
+  // connection (Connection: close: one full handshake per request), alternating router and nginx.
+  const tlsTargets = { router: routerTlsPort, nginx: nginxTlsPort } as const;
+  const tlsLoad = (port: number, seconds: number, close: boolean): Promise<WrkResult> =>
+    runWrk({ url: `https://127.0.0.1:${port}/`, connections: CONNECTIONS, seconds, ...(close ? { headers: ["Connection: close"], connections: Math.min(CONNECTIONS, 16) } : {}), ...(otherCpu ? { cpus: otherCpu } : {}) }).done;
+  for (const t of ["router", "nginx"] as const) await tlsLoad(tlsTargets[t], 1, false);
+  const tlsResults: Record<"router" | "nginx", WrkResult[]> = { router: [], nginx: [] };
+  const handshakes: Record<"router" | "nginx", WrkResult[]> = { router: [], nginx: [] };
+  for (let round = 0; round < TLS_ROUNDS; round++) {
+    const order = round % 2 === 0 ? (["router", "nginx"] as const) : (["nginx", "router"] as const);
+    const line: string[] = [];
+    for (const t of order) {
+      const r = await tlsLoad(tlsTargets[t], SECONDS, false);
+      if (r.failed > 0) throw new Error(`${t} https: ${r.failed} failed requests:\n${r.raw}`);
+      tlsResults[t].push(r);
+      const h = await tlsLoad(tlsTargets[t], SECONDS, true);
+      if (h.failed > 0) throw new Error(`${t} https (new connections): ${h.failed} failed requests:\n${h.raw}`);
+      handshakes[t].push(h);
+      line.push(`${t} ${Math.round(r.rps)} rps p99 ${r.p99Ms}ms, ${Math.round(h.rps)} handshakes/s`);
+    }
+    say(`https round ${round + 1}: ${line.join(" | ")}`);
+  }
+  const tmed = (t: "router" | "nginx", k: "rps" | "p99Ms"): number => median(tlsResults[t].map((r) => r[k]));
+  const hmed = (t: "router" | "nginx"): number => median(handshakes[t].map((r) => r.rps));
+  for (const t of ["router", "nginx"] as const) say(`${t.padEnd(6)} https median ${Math.round(tmed(t, "rps"))} rps, p99 ${round2(tmed(t, "p99Ms"))} ms, new handshakes ${Math.round(hmed(t))}/s`);
+  say(`router/nginx over HTTPS: throughput ${round2(tmed("router", "rps") / tmed("nginx", "rps"))}×, p99 ${round2(tmed("router", "p99Ms") / tmed("nginx", "p99Ms"))}×, handshakes ${round2(hmed("router") / hmed("nginx"))}×`);
 
   // 20 flips under sustained load through the router.
   const flipSeconds = Math.ceil((FLIPS * FLIP_EVERY_MS + 2_000) / 1000);
@@ -265,6 +297,12 @@ async function main(): Promise<void> {
     flipP50Ms: round2(median(flipMs)),
     flipP99Ms: round2(percentile(flipMs, 99)),
     putAnsweredP99Ms: round2(percentile(answerMs, 99)),
+    routerHttpsRps: Math.round(tmed("router", "rps")),
+    nginxHttpsRps: Math.round(tmed("nginx", "rps")),
+    routerHttpsP99Ms: round2(tmed("router", "p99Ms")),
+    nginxHttpsP99Ms: round2(tmed("nginx", "p99Ms")),
+    routerHandshakesPerSecond: Math.round(hmed("router")),
+    nginxHandshakesPerSecond: Math.round(hmed("nginx")),
   };
   say(JSON.stringify(summary));
 }

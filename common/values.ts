@@ -34,3 +34,9 @@ export function parseCidr(cidr: string): { net: string; prefix: number; family: 
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
 }
+
+/** An IP address (or "localhost") on the loopback interface: 127.0.0.0/8, ::1, or IPv4-mapped 127.x. */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.startsWith("::ffff:") ? host.slice(7) : host;
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

@@ -24,6 +24,12 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     tokenFile: abs(c.tokenFile),
     dataDir: abs(c.dataDir),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
+    router: {
+      ...c.router,
+      ...(c.router.tls
+        ? { tls: { ...c.router.tls, certificates: c.router.tls.certificates.map((p) => ({ certFile: abs(p.certFile), keyFile: abs(p.keyFile) })) } }
+        : {}),
+    },
     registries: c.registries.map((r) => ({ ...r, passwordFile: abs(r.passwordFile) })),
     ...(c.process ? { process: { ...c.process, ...(c.process.releasesDir ? { releasesDir: abs(c.process.releasesDir) } : {}) } } : {}),
   };

@@ -57,7 +57,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
     let startCore: () => Promise<void>;
     if (config.role === "router") {
       const { RouterAgent } = await import("./router-agent.js");
-      const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, logger, bootId });
+      const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, tls: config.router.tls, logger, bootId });
       core = router;
       startCore = async () => {
         undo.push(() => router.close());

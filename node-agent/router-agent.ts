@@ -5,9 +5,9 @@
  */
 import { VERSION } from "../common/version.js";
 import type { Logger } from "pino";
-import type { NodeStatus, RouterSpec } from "../specs/wire.js";
+import type { CertificateInfo, NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
-import { RouterDataPlane } from "./router/data-plane.js";
+import { RouterDataPlane, type DataPlaneOptions } from "./router/data-plane.js";
 
 export interface RouterAgentOptions {
   name: string;
@@ -16,6 +16,8 @@ export interface RouterAgentOptions {
   listen: string;
   /** From agent.yaml router.allowedUpstreams: where this router may send traffic. */
   allowedUpstreams?: readonly string[];
+  /** From agent.yaml router.tls: HTTPS listen address and certificates from files. */
+  tls?: DataPlaneOptions["tls"];
   logger: Logger;
   bootId: string;
 }
@@ -26,7 +28,7 @@ export class RouterAgent {
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: RouterAgentOptions) {
-    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
+    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, tls: o.tls, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
   }
 
   /** Restores the last table from disk and serves it before any contact with the reconciler. */
@@ -65,6 +67,20 @@ export class RouterAgent {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The HTTP-01 answers this router serves (every router gets the same set: the CA may reach any). */
+  setChallenges(list: ReadonlyArray<{ token: string; keyAuthorization: string }>): void {
+    this.plane.setChallenges(list);
+  }
+
+  /** Stores and serves a certificate the reconciler obtained; needs agent.yaml router.tls. */
+  async installCertificate(name: string, certificate: string, key: string): Promise<CertificateInfo> {
+    const https = this.plane.https;
+    if (https === null) throw agentError("AGENT_ERR_NO_TLS", "this router has no router.tls in agent.yaml, so it cannot serve HTTPS; the certificate was not stored");
+    const info = await https.installAcme(name, certificate, key);
+    this.emit();
+    return info;
   }
 
   close(): Promise<void> {

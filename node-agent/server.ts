@@ -4,7 +4,9 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { LeaseRequest, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
+import type { AcmeCertificate, AcmeChallenges, CertificateInfo, LeaseRequest, NodeSpec, NodeStatus, RouterSpec } from "../specs/wire.js";
+import type { TLSSocket } from "node:tls";
+import { isLoopbackAddress } from "../common/values.js";
 import { validateAgainst } from "../specs/validate.js";
 import { AgentError, agentError } from "./errors.js";
 import type { TokenGuard } from "./auth.js";
@@ -24,8 +26,11 @@ export interface NodeCore extends CoreOf<"node", NodeSpec> {
   revokeLease(): Promise<void>;
 }
 
-/** What the server needs from a router agent behind it: it takes RouterSpecs and runs no jobs. */
-export type RouterCore = CoreOf<"router", RouterSpec>;
+/** What the server needs from a router agent behind it: it takes RouterSpecs, ACME answers and certificates, and runs no jobs. */
+export interface RouterCore extends CoreOf<"router", RouterSpec> {
+  setChallenges(list: AcmeChallenges["challenges"]): void;
+  installCertificate(name: string, certificate: string, key: string): Promise<CertificateInfo>;
+}
 
 /** The agent behind the server, typed by its role: each takes only its own kind of spec. */
 export type AgentCore = NodeCore | RouterCore;
@@ -123,6 +128,27 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   const streams = new SseHub({ maxStreams: MAX_AGENT_STREAMS, maxBufferedBytes: MAX_STREAM_BUFFERED_BYTES, heartbeatMs: WATCH_HEARTBEAT_MS }, (bufferedBytes) =>
     o.logger.warn({ bufferedBytes }, "watch stream closed: its client does not read"),
   );
+  app.put("/v1/acme/challenges", async (req) => {
+    const core = o.core;
+    if (core.role !== "router") throw agentError("AGENT_ERR_WRONG_ROLE", "only a router answers ACME challenges");
+    const v = validateAgainst<AcmeChallenges>("acme-challenges", requireJsonObject(req));
+    if (!v.ok) throw agentError("AGENT_ERR_INVALID_SPEC", v.issues.map((i) => i.message).join("; ").slice(0, 2000));
+    core.setChallenges(v.value.challenges);
+    return { challenges: v.value.challenges.length };
+  });
+
+  // Private keys travel only over TLS or loopback (design rule 10): checked before anything is looked at or stored.
+  app.put("/v1/acme/certificate", async (req) => {
+    const core = o.core;
+    if (core.role !== "router") throw agentError("AGENT_ERR_WRONG_ROLE", "only a router serves certificates");
+    if ((req.socket as TLSSocket).encrypted !== true && !isLoopbackAddress(req.socket.remoteAddress ?? "")) {
+      throw agentError("AGENT_ERR_INSECURE_CHANNEL", "a private key may reach this agent only over TLS or loopback; give the agent tls in agent.yaml and an https:// URL in cluster.yaml; nothing was stored");
+    }
+    const v = validateAgainst<AcmeCertificate>("acme-certificate", requireJsonObject(req));
+    if (!v.ok) throw agentError("AGENT_ERR_INVALID_SPEC", v.issues.map((i) => i.message).join("; ").slice(0, 2000));
+    return core.installCertificate(v.value.name, v.value.certificate, v.value.key);
+  });
+
   app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
   // Watch streams never end by themselves: end them so that close() does not wait forever.
   app.addHook("preClose", async () => streams.endAll());

@@ -2,6 +2,8 @@
  * Starting the reconciler: the locks, its memory, the desired-state watcher, the alert sinks and event
  * log, the loop, and the API.
  */
+import { AcmeManager } from "./acme/manager.js";
+import { isLoopbackAddress } from "../common/values.js";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -59,7 +61,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   const logger = o.logger ?? makeLogger("switchyard-reconciler");
   const listen = o.listen ?? DEFAULT_RECONCILER_LISTEN;
   const [host, port] = splitListen(listen);
-  if (!o.allowPublic && !isLoopback(host)) {
+  if (!o.allowPublic && !isLoopbackAddress(host)) {
     throw new Error(`--listen ${listen} is not a loopback address; put a reverse proxy with TLS in front and pass --public to confirm`);
   }
   const secureCookie = o.publicUrl !== undefined && publicUrlIsHttps(o.publicUrl);
@@ -72,6 +74,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     await events.open();
     cleanups.unshift(() => events.close());
     let controller: Controller | undefined;
+    let acme: AcmeManager | undefined;
     let alerts: AlertManager | undefined;
     let webhooks: WebhookSinks | undefined;
     // History first: the watcher acts on a state.yaml only once it is a commit (a hand edit is recorded).
@@ -99,6 +102,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
         webhooks?.sync(s);
         events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
         controller?.queue();
+        acme?.queue();
       },
       onInvalid: (issues) => {
         if (issues.length === 0) {
@@ -147,6 +151,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
         }
         return r instanceof RegistryClient ? (tag) => r.digestOf(tag) : null;
       },
+      acme: () => acme?.status() ?? null,
       history: () => historyConditions({ enabled: git.enabled, remote: !!o.gitRemote, notRecorded: source.notRecordedProblem(), recording: source.recordingHandEdit(), push: repo.pushProblem() }),
     });
     reportNotRecorded(alerts, source.notRecordedProblem());
@@ -156,6 +161,19 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     }
     cleanups.unshift(() => controller!.close());
     controller.start();
+    const ctl = controller;
+    acme = new AcmeManager({
+      dir: join(o.dataDir, "acme"),
+      cluster: () => {
+        const s = source.get();
+        return s ? { cluster: s.desired.cluster, file: s.dir.cluster.file } : null;
+      },
+      routers: () => ctl.routerClients(),
+      logger: logger.child({ component: "acme" }),
+      onChange: () => ctl.queue(),
+    });
+    acme.start();
+    cleanups.unshift(() => acme!.stop());
     const users = new Users({ file: join(o.dataDir, "users.json") });
     await users.load();
     if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
@@ -250,6 +268,4 @@ function publicUrlIsHttps(url: string): boolean {
   return u.protocol === "https:";
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
-}
+

@@ -99,6 +99,43 @@ export const agentConfigSchema = {
           items: { type: "string", pattern: "^[0-9a-fA-F.:]+/[0-9]{1,3}$", "x-hint": "a CIDR such as 10.0.0.0/8" },
           default: [...d.DEFAULT_ALLOWED_UPSTREAMS],
         },
+        /**
+         * HTTPS on the data plane: a second listen address next to `listen`. Without it the router speaks
+         * plain HTTP only and never redirects to HTTPS.
+         */
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            listen: { ...listenSchema, default: d.DEFAULT_ROUTER_TLS_LISTEN },
+            /**
+             * Certificates from files on this machine (bought, or from your own ACME tooling). The host names
+             * each one serves are read from the certificate (subjectAltName); SNI picks by host. The files are
+             * re-read when they change; a pair that does not load keeps the previous one served.
+             */
+            certificates: {
+              type: "array",
+              maxItems: 100,
+              default: [],
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["certFile", "keyFile"],
+                properties: {
+                  /** PEM: the certificate, then its chain. */
+                  certFile: filePathSchema,
+                  /** PEM private key; should be mode 0600. */
+                  keyFile: filePathSchema,
+                },
+              },
+            },
+            /**
+             * The port written into the Location of an HTTP to HTTPS redirect (left out when 443). Default:
+             * the port of `listen`; set it when a NAT or a floating IP maps 443 to another port here.
+             */
+            redirectPort: { type: "integer", minimum: 1, maximum: 65535 },
+          },
+        },
       },
     },
     tls: {

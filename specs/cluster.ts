@@ -80,6 +80,50 @@ export const clusterNodeSchema = {
   },
 } as const;
 
+/** Route classes: how a request picked its colour (live, preview or a colour's own host names). */
+export const routeClassSchema = { type: "string", enum: ["live", "preview", "blue", "green"] } as const;
+
+/**
+ * HTTP to HTTPS, per route class. Acts only on routers whose agent.yaml has router.tls: plain HTTP requests
+ * for a host of a listed class get 308 to https:// (ACME HTTP-01 challenges under /.well-known/acme-challenge/
+ * are always answered over HTTP); with `hsts`, HTTPS answers carry Strict-Transport-Security.
+ */
+export const routerHttpsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    redirect: { type: "array", items: routeClassSchema, uniqueItems: true, default: [...d.DEFAULT_HTTPS_REDIRECT] },
+    hsts: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxAgeSeconds: { type: "integer", minimum: 0, maximum: 63_072_000, default: d.DEFAULT_HSTS_MAX_AGE_SECONDS },
+        includeSubDomains: { type: "boolean", default: false },
+      },
+    },
+  },
+} as const;
+
+/**
+ * Certificates from ACME (Let's Encrypt or any RFC 8555 CA), ordered and renewed by the reconciler with
+ * HTTP-01 challenges answered by every router, and handed to each router (over TLS or loopback only).
+ */
+export const acmeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["directoryUrl", "email"],
+  properties: {
+    /** The CA's ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+    directoryUrl: { type: "string", pattern: "^https://[^\\s]+$", maxLength: 2048, "x-hint": "an https:// URL" },
+    /** The account's contact e-mail (expiry notices from the CA). */
+    email: { type: "string", pattern: "^[^\\s@]+@[^\\s@]+$", maxLength: 254, "x-hint": "an e-mail address" },
+    /** Host names on the certificate; default: every live, preview and colour host name (wildcards left out: HTTP-01 cannot prove them). */
+    hosts: { type: "array", items: hostnameSchema, minItems: 1, maxItems: 100 },
+    /** PEM CA bundle to trust for the directory (a private or test CA such as pebble). */
+    caFile: filePathSchema,
+  },
+} as const;
+
 export const routerConfigSchema = {
   type: "object",
   additionalProperties: false,
@@ -100,6 +144,7 @@ export const routerConfigSchema = {
     /** Route class for a request whose Host matches none of the lists. */
     defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"], default: d.DEFAULT_ROUTE },
     drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_DRAIN_TIMEOUT_SECONDS },
+    https: routerHttpsSchema,
   },
 } as const;
 
@@ -160,6 +205,7 @@ export const clusterSchema = {
         },
         nodes: { type: "array", items: clusterNodeSchema, minItems: 1, maxItems: 1000 },
         router: routerConfigSchema,
+        acme: acmeSchema,
         jobs: {
           type: "object",
           additionalProperties: false,

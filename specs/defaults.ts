@@ -134,3 +134,38 @@ export const SCRYPT_MAX_CONCURRENT = 2;
 export const SCRYPT_NICE = 10;
 /** Login checks that may wait for a turn; beyond that a login answers 503 at once (a burst costs no memory). */
 export const LOGIN_MAX_WAITING = 64;
+
+/** Router TLS (HTTPS) listen address when agent.yaml router.tls does not say. */
+export const DEFAULT_ROUTER_TLS_LISTEN = "127.0.0.1:8443";
+/** The oldest TLS version the router speaks; 1.0 and 1.1 are refused (RFC 8996). */
+export const ROUTER_TLS_MIN_VERSION = "TLSv1.2";
+/**
+ * TLS 1.2 cipher suites the router offers: Mozilla's "intermediate" list (forward secrecy, AEAD only).
+ * TLS 1.3 suites are OpenSSL's defaults, all of them modern.
+ */
+export const ROUTER_TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+] as const;
+/** A TLS handshake not finished within this long is cut (a client that opens and stalls holds nothing for long). */
+export const ROUTER_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Resumed TLS sessions (tickets) are accepted for this long. */
+export const ROUTER_TLS_SESSION_TIMEOUT_SECONDS = 3600;
+/** Certificate files are re-read this long after the last change seen (an editor or certbot writes in steps). */
+export const CERT_RELOAD_DEBOUNCE_MS = 200;
+/** Certificate files are also checked this often, for file systems whose change events do not arrive. */
+export const CERT_RELOAD_POLL_MS = 30_000;
+/** Route classes redirected from HTTP to HTTPS when cluster.yaml router.https does not list them. */
+export const DEFAULT_HTTPS_REDIRECT = ["live", "preview", "blue", "green"] as const;
+/** Strict-Transport-Security max-age when router.https.hsts does not say (one year). */
+export const DEFAULT_HSTS_MAX_AGE_SECONDS = 31_536_000;
+/** ACME certificates are renewed once this fraction of their lifetime has passed (cert-manager's default). */
+export const ACME_RENEW_FRACTION = 2 / 3;
+/** A failed ACME order is retried after this long, doubling each time ... */
+export const ACME_RETRY_INITIAL_MS = 30_000;
+/** ... up to this long. */
+export const ACME_RETRY_MAX_MS = 60 * 60_000;
+/** How often the reconciler checks that every router serves the current ACME certificate. */
+export const ACME_CHECK_INTERVAL_MS = 30_000;
+/** An alert fires when a served certificate expires within this long. */
+export const CERT_EXPIRY_ALERT_DAYS = 14;

@@ -7,7 +7,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { clusterSchema } from "./cluster.js";
 import { stateSchema } from "./state.js";
 import { agentConfigSchema } from "./agent.js";
-import { leaseRequestSchema, nodeSpecSchema, nodeStatusSchema, routerSpecSchema } from "./wire.js";
+import { acmeCertificateSchema, acmeChallengesSchema, leaseRequestSchema, nodeSpecSchema, nodeStatusSchema, routerSpecSchema } from "./wire.js";
 
 /** Every schema we publish, by the name used for its JSON file and for `kind` dispatch. */
 export const schemas = {
@@ -17,6 +17,8 @@ export const schemas = {
   "node-spec": nodeSpecSchema,
   "router-spec": routerSpecSchema,
   lease: leaseRequestSchema,
+  "acme-challenges": acmeChallengesSchema,
+  "acme-certificate": acmeCertificateSchema,
   "node-status": nodeStatusSchema,
 } as const;
 export type SchemaName = keyof typeof schemas;

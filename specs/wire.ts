@@ -7,7 +7,7 @@ import * as d from "./defaults.js";
 import {
   capabilitiesSchema, colorSchema, digestSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
 } from "./common.js";
-import { healthSchema } from "./cluster.js";
+import { healthSchema, routerHttpsSchema } from "./cluster.js";
 
 const generationSchema = { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 
@@ -125,6 +125,8 @@ export const routerSpecSchema = {
     },
     defaultRoute: { type: "string", enum: ["live", "preview", "blue", "green", "none"] },
     drainTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600 },
+    /** HTTP to HTTPS redirect and HSTS (cluster.yaml router.https); absent: neither. */
+    https: routerHttpsSchema,
     upstreams: {
       type: "object",
       additionalProperties: false,
@@ -134,6 +136,54 @@ export const routerSpecSchema = {
         green: { type: "array", items: upstreamServiceSchema, maxItems: 50 },
       },
     },
+  },
+} as const;
+
+/**
+ * PUT /v1/acme/challenges on a router agent: the HTTP-01 answers it serves under
+ * /.well-known/acme-challenge/<token> (over HTTP and HTTPS, for any host). Replaces the set; [] clears it.
+ */
+export const acmeChallengesSchema = {
+  $id: "https://switchyard.dev/schemas/acme-challenges.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "challenges"],
+  properties: {
+    kind: { const: "AcmeChallenges" },
+    challenges: {
+      type: "array",
+      maxItems: 200,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["token", "keyAuthorization"],
+        properties: {
+          token: { type: "string", pattern: "^[A-Za-z0-9_-]{1,256}$" },
+          keyAuthorization: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,512}$" },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * PUT /v1/acme/certificate on a router agent: a certificate the reconciler obtained, with its private key.
+ * Refused (AGENT_ERR_INSECURE_CHANNEL) unless the call came over TLS or over loopback. The router stores it
+ * with mode 0600 in its data dir, serves it by SNI at once and after restarts.
+ */
+export const acmeCertificateSchema = {
+  $id: "https://switchyard.dev/schemas/acme-certificate.schema.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["kind", "name", "certificate", "key"],
+  properties: {
+    kind: { const: "AcmeCertificate" },
+    /** The certificate's name (one file pair per name; a new one replaces the old). */
+    name: nameSchema,
+    /** PEM: the certificate, then its chain. */
+    certificate: { type: "string", minLength: 1, maxLength: 65_536 },
+    /** PEM private key. */
+    key: { type: "string", minLength: 1, maxLength: 16_384 },
   },
 } as const;
 
@@ -225,6 +275,39 @@ export const leaseStatusSchema = {
   },
 } as const;
 
+/** One certificate a router serves over HTTPS (never its key). */
+export const certificateInfoSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["source", "hosts", "issuer", "notBefore", "notAfter", "error"],
+  properties: {
+    /** `file`: listed in agent.yaml router.tls.certificates; `acme`: handed over by the reconciler. */
+    source: { type: "string", enum: ["file", "acme"] },
+    /** The certificate file (file certificates only). */
+    certFile: { type: "string" },
+    /** Host names from the certificate's subjectAltName (wildcards as `*.example.com`). */
+    hosts: { type: "array", items: { type: "string" }, maxItems: 1000 },
+    /** The issuer's common name (or its whole distinguished name). */
+    issuer: { type: "string" },
+    /** ISO 8601 times. */
+    notBefore: { type: "string" },
+    notAfter: { type: "string" },
+    /** Why the files could not be (re)loaded; the certificate loaded before, if any, is still served. */
+    error: { anyOf: [{ type: "string" }, { type: "null" }] },
+  },
+} as const;
+
+/** The router's HTTPS side: where it listens and what it serves. */
+export const routerTlsStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["listen", "certificates"],
+  properties: {
+    listen: { type: "string" },
+    certificates: { type: "array", items: certificateInfoSchema, maxItems: 1000 },
+  },
+} as const;
+
 export const routerStatusSchema = {
   type: "object",
   additionalProperties: false,
@@ -241,6 +324,8 @@ export const routerStatusSchema = {
     },
     /** Set when the stored table could not be restored (kept aside for inspection). */
     tableError: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /** Present when agent.yaml has router.tls. */
+    tls: routerTlsStatusSchema,
     /** The router's own health view of every upstream node; a switch waits until it sees the target healthy. */
     upstreams: {
       type: "array",
@@ -297,6 +382,8 @@ export type NodeServiceSpec = FromSchema<typeof nodeServiceSpecSchema>;
 export type RouterSpec = FromSchema<typeof routerSpecSchema>;
 export type UpstreamService = FromSchema<typeof upstreamServiceSchema>;
 export type LeaseRequest = FromSchema<typeof leaseRequestSchema>;
+export type AcmeChallenges = FromSchema<typeof acmeChallengesSchema>;
+export type AcmeCertificate = FromSchema<typeof acmeCertificateSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 /** Spec fields a node agent understands beyond the first version's (NodeStatus.features). */
 export const NODE_FEATURES = ["digest"] as const;
@@ -305,3 +392,6 @@ export type ServiceState = (typeof serviceStates)[number];
 export type Health = (typeof healthStates)[number];
 export type LeaseStatus = FromSchema<typeof leaseStatusSchema>;
 export type RouterStatus = FromSchema<typeof routerStatusSchema>;
+export type CertificateInfo = FromSchema<typeof certificateInfoSchema>;
+export type RouterTlsStatus = FromSchema<typeof routerTlsStatusSchema>;
+export type RouterHttps = NonNullable<RouterSpec["https"]>;

@@ -9,9 +9,10 @@ import { buildAgentServer } from "../../node-agent/server.js";
 import { TokenGuard } from "../../node-agent/auth.js";
 import { makeLogger } from "../../common/log.js";
 
-const [dataDir, listen] = process.argv.slice(2) as [string, string];
+const [dataDir, listen, tlsListen, certFile, keyFile] = process.argv.slice(2) as [string, string, string?, string?, string?];
 const logger = makeLogger("bench-router", { level: "warn" });
-const router = new RouterAgent({ name: "router-1", dataDir, listen, logger, bootId: "bench" });
+const tls = tlsListen !== undefined && certFile !== undefined && keyFile !== undefined ? { listen: tlsListen, certificates: [{ certFile, keyFile }] } : undefined;
+const router = new RouterAgent({ name: "router-1", dataDir, listen, logger, bootId: "bench", ...(tls ? { tls } : {}) });
 await router.start();
 const token = randomBytes(24).toString("hex");
 const server = buildAgentServer({ core: router, guard: new TokenGuard(token), logger });

@@ -18,10 +18,12 @@ export interface WrkOptions {
   threads?: number;
   /** CPU list for taskset, when pinning. */
   cpus?: string;
+  /** Extra request headers ("Connection: close" makes every request a new connection, and over TLS a new handshake). */
+  headers?: string[];
 }
 
 export function runWrk(o: WrkOptions): { done: Promise<WrkResult> } {
-  const args = ["-t", String(o.threads ?? 1), "-c", String(o.connections), "-d", `${o.seconds}s`, "--latency", "--timeout", "2s", o.url];
+  const args = ["-t", String(o.threads ?? 1), "-c", String(o.connections), "-d", `${o.seconds}s`, "--latency", "--timeout", "2s", ...(o.headers ?? []).flatMap((h) => ["-H", h]), o.url];
   const [cmd, argv] = o.cpus ? ["taskset", ["-c", o.cpus, "wrk", ...args]] : ["wrk", args];
   const child = spawn(cmd, argv as string[], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -22,7 +22,8 @@ import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from "./respon
 import { REQ_LENGTH, REQ_NONE, RequestHead } from "./request-head.js";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.js";
 import { pickNode } from "./balancer.js";
-import { colorLine, replyText } from "./replies.js";
+import { colorLine, redirectText, replyText } from "./replies.js";
+import { stripPort } from "./table.js";
 import { startTunnel } from "./websocket.js";
 import { MAX_REQUEST_HEAD_BYTES } from "./limits.js";
 
@@ -52,7 +53,14 @@ export interface PlaneState {
   readonly tunnels: Set<Tunnel>;
   readonly clients: Set<ClientConn>;
   readonly clientTimeouts: { keepAliveMs: number; headersMs: number };
+  /** The port HTTP to HTTPS redirects name (null: 443, left out); undefined: this router has no HTTPS. */
+  readonly redirectPort: number | null | undefined;
+  /** HTTP-01 answers by token (ACME), served on any host over HTTP and HTTPS. */
+  readonly challenges: ReadonlyMap<string, string>;
 }
+
+/** HTTP-01 challenges are answered over plain HTTP, never redirected (RFC 8555 §8.3). */
+const ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 
 export class ClientConn {
   state = C_HEAD;
@@ -93,7 +101,8 @@ export class ClientConn {
   private seenActivity = -1;
   private seenAt = 0;
 
-  constructor(readonly plane: PlaneState, readonly socket: Socket) {
+  /** `secure`: the socket is a TLS connection (X-Forwarded-Proto: https, HSTS, no redirect). */
+  constructor(readonly plane: PlaneState, readonly socket: Socket, readonly secure = false) {
     this.since = Date.now();
     socket.on("data", (d: Buffer) => this.onData(d));
     socket.on("end", () => this.onEnd());
@@ -135,7 +144,8 @@ export class ClientConn {
       if (rh.codings !== "") framing = "transfer-encoding: " + rh.codings + "\r\n";
     }
     this.respClose = close;
-    this.pendingHead = rh.statusLine + "\r\n" + rh.lines + framing + colorLine(this.color) +
+    const hsts = this.secure ? this.plane.table?.hstsLine ?? "" : "";
+    this.pendingHead = rh.statusLine + "\r\n" + rh.lines + framing + colorLine(this.color) + hsts +
       (close ? "connection: close\r\n\r\n" : rq.http10 ? "connection: keep-alive\r\n\r\n" : "\r\n");
     return true;
   }
@@ -316,13 +326,23 @@ export class ClientConn {
    */
   private startRequest(buf: Buffer, end: number): number {
     const rq = this.rq;
-    if (!rq.parse(buf, end, this.socket.remoteAddress ?? "")) {
+    if (!rq.parse(buf, end, this.socket.remoteAddress ?? "", this.secure)) {
       this.replyAndClose(rq.errorStatus, rq.error);
       return -1;
     }
     const bodyAt = end + 4;
     const table = this.plane.table;
+    if (this.plane.challenges.size > 0 && rq.path.startsWith(ACME_CHALLENGE_PREFIX)) {
+      const answer = this.plane.challenges.get(rq.path.slice(ACME_CHALLENGE_PREFIX.length));
+      if (answer !== undefined) return this.replyEarly(200, answer, null, bodyAt);
+    }
     if (table === null) return this.replyEarly(503, this.plane.noTableBody, null, bodyAt);
+    if (!this.secure && this.plane.redirectPort !== undefined && rq.path.charCodeAt(0) === 47 && table.redirects(rq.host) &&
+      !rq.path.startsWith(ACME_CHALLENGE_PREFIX)) {
+      const port = this.plane.redirectPort;
+      const location = "https://" + stripPort(rq.host!) + (port === null ? "" : ":" + port) + rq.path;
+      return this.replyRaw((close) => redirectText(location, close, rq.http10), bodyAt);
+    }
     // "OPTIONS *" asks about the server as a whole: it goes where "/" goes.
     const r = table.resolve(rq.host, rq.path === "*" ? "/" : rq.path);
     if (!r.ok) return this.replyEarly(r.status, r.body, r.color, bodyAt);
@@ -463,11 +483,17 @@ export class ClientConn {
     }
   }
 
-  /** The router's own answer, before anything went upstream; keeps the connection when it can. */
-  /** Answers where the next request starts, or -1 when the connection closes after this answer. */
+  /**
+   * The router's own answer, before anything went upstream; keeps the connection when it can.
+   * Answers where the next request starts, or -1 when the connection closes after this answer.
+   */
   private replyEarly(status: number, body: string, color: Color | null, bodyAt: number): number {
+    return this.replyRaw((close) => replyText(status, body, color, close, this.rq.http10), bodyAt);
+  }
+
+  private replyRaw(text: (close: boolean) => string, bodyAt: number): number {
     const close = this.rq.framing !== REQ_NONE || !this.rq.keepAlive || this.clientEnded || this.rq.upgrade !== undefined;
-    this.socket.write(replyText(status, body, color, close, this.rq.http10), "latin1");
+    this.socket.write(text(close), "latin1");
     if (close) {
       this.close();
       return -1;

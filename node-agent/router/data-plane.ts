@@ -31,6 +31,7 @@ import { ClientConn, type PlaneState } from "./client-conn.js";
 import type { Tunnel } from "./websocket.js";
 import { keepTableAside, persistTable, restoreTable } from "./table-store.js";
 import { UpstreamBounds } from "./upstream-bounds.js";
+import { HttpsSide } from "./https.js";
 import {
   CLIENT_HEADERS_TIMEOUT_MS, CLIENT_KEEPALIVE_TIMEOUT_MS, COUNTS_CHANGE_THROTTLE_MS, DEFAULT_ROUTER_TIMEOUTS, SWEEP_INTERVAL_MS, type RouterTimeouts,
 } from "./limits.js";
@@ -50,6 +51,8 @@ export interface DataPlaneOptions {
   allowedUpstreams?: readonly string[];
   /** Overrides for connect/header/idle/pool timeouts (tests use short ones). */
   timeouts?: Partial<RouterTimeouts>;
+  /** agent.yaml router.tls: HTTPS on a second address, certificates from files. */
+  tls?: { listen: string; certificates: readonly { certFile: string; keyFile: string }[]; redirectPort?: number };
 }
 
 /** One upstream node as the router sees it (not part of RouterStatus: for logs, the dashboard and tests). */
@@ -81,6 +84,8 @@ export class RouterDataPlane implements PlaneState {
   private readonly host: string;
   private readonly port: number;
   private readonly server: Server;
+  /** The HTTPS listener and its certificates (agent.yaml router.tls); null: plain HTTP only. */
+  readonly https: HttpsSide | null = null;
   private readonly upstreams = new Map<string, { up: Upstream; check: HealthCheck }>();
   private readonly bounds: UpstreamBounds;
   /** Upstreams no longer in the table whose busy connections have not finished yet. */
@@ -118,6 +123,28 @@ export class RouterDataPlane implements PlaneState {
       if (this.closed) socket.destroy();
       else new ClientConn(this, socket);
     });
+    if (opts.tls !== undefined) {
+      this.https = new HttpsSide({
+        ...opts.tls, dataDir: opts.dataDir, logger: opts.logger, onChange: () => this.changed(),
+        onConnection: (socket) => {
+          if (this.closed) socket.destroy();
+          else new ClientConn(this, socket, true);
+        },
+      });
+    }
+  }
+
+  /** HTTP-01 answers by token (PUT /v1/acme/challenges); replaced whole, never mutated. */
+  challenges: ReadonlyMap<string, string> = new Map();
+
+  setChallenges(list: ReadonlyArray<{ token: string; keyAuthorization: string }>): void {
+    this.challenges = new Map(list.map((c) => [c.token, c.keyAuthorization]));
+    this.log.info({ challenges: list.length }, "ACME challenges set");
+  }
+
+  /** The port HTTP to HTTPS redirects name; undefined without HTTPS (then nothing is redirected). */
+  get redirectPort(): number | null | undefined {
+    return this.https === null ? undefined : this.https.redirectPort;
   }
 
   /** Restores the stored table (never fails on a bad one), then listens. */
@@ -148,6 +175,14 @@ export class RouterDataPlane implements PlaneState {
       });
     });
     this.server.on("error", (err) => this.log.error({ err: err.message }, "router server error"));
+    if (this.https !== null) {
+      try {
+        await this.https.start();
+      } catch (err) {
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+        throw err;
+      }
+    }
     this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, this.ctx.timeouts.connectMs / 4));
     this.sweeper.unref();
     this.log.info({ listen: this.opts.listen }, "router listening");
@@ -181,6 +216,7 @@ export class RouterDataPlane implements PlaneState {
       inFlight: { blue: this.ctx.inFlight.blue, green: this.ctx.inFlight.green },
       websockets: { blue: this.ctx.websockets.blue, green: this.ctx.websockets.green },
       tableError: this.tableError,
+      ...(this.https !== null ? { tls: this.https.status() } : {}),
     };
   }
 
@@ -204,7 +240,10 @@ export class RouterDataPlane implements PlaneState {
     for (const t of [this.sweeper, this.drainTimer, this.countsTimer, this.rewriteTimer]) if (t !== null) clearTimeout(t);
     await this.applying;
     await this.persisting;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      this.https?.close(),
+    ]);
     for (const t of [...this.tunnels]) t.goAway();
     for (const { up, check } of this.upstreams.values()) {
       check.stop();

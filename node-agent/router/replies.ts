@@ -12,7 +12,7 @@ export function colorLine(color: Color): string {
 }
 
 const REASONS: Record<number, string> = {
-  400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 431: "Request Header Fields Too Large",
+  200: "OK", 308: "Permanent Redirect", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 431: "Request Header Fields Too Large",
   501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 };
 
@@ -21,5 +21,13 @@ export function replyText(status: number, body: string, color: Color | null, clo
   return `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
     (color !== null ? COLOR_LINES[color] : "") +
+    (close ? "connection: close\r\n" : http10 ? "connection: keep-alive\r\n" : "") + `\r\n${body}`;
+}
+
+/** A 308 to `location` (HTTP to HTTPS): method and body are kept by the client on the new URL. */
+export function redirectText(location: string, close: boolean, http10: boolean): string {
+  const body = `see ${location}\n`;
+  return `HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n` +
     (close ? "connection: close\r\n" : http10 ? "connection: keep-alive\r\n" : "") + `\r\n${body}`;
 }

@@ -51,8 +51,8 @@ export class RequestHead {
   errorStatus = 0;
   error = "";
 
-  /** Parses `buf[0, end)` where `end` is the index of the CRLF CRLF; false with errorStatus/error when refused. */
-  parse(buf: Buffer, end: number, remoteAddress: string): boolean {
+  /** Parses `buf[0, end)` where `end` is the index of the CRLF CRLF; false with errorStatus/error when refused. `secure`: it came over TLS. */
+  parse(buf: Buffer, end: number, remoteAddress: string, secure = false): boolean {
     // Through the CRLF that ends the last header line: every line of `text` ends in CRLF.
     const text = buf.toString("latin1", 0, end + 2);
     if (!HEAD_RE.test(text)) return this.refuse(400, "malformed request\n");
@@ -185,7 +185,7 @@ export class RequestHead {
     if (this.upgrade !== undefined && this.framing !== REQ_NONE) return this.refuse(400, "an upgrade request with a body\n");
 
     let head = this.method + " " + target + " HTTP/1.1\r\n" + (host !== undefined ? "host: " + host + "\r\n" : "") + kept + framingLine +
-      "x-forwarded-for: " + (xff === undefined ? remoteAddress : xff + ", " + remoteAddress) + "\r\nx-forwarded-proto: http\r\n";
+      "x-forwarded-for: " + (xff === undefined ? remoteAddress : xff + ", " + remoteAddress) + (secure ? "\r\nx-forwarded-proto: https\r\n" : "\r\nx-forwarded-proto: http\r\n");
     if (host !== undefined) head += "x-forwarded-host: " + host + "\r\n";
     if (this.upgrade !== undefined) head += "connection: upgrade\r\nupgrade: " + this.upgrade + "\r\n";
     this.upstreamHead = head + "\r\n";

@@ -39,6 +39,10 @@ export class RoutingTable {
   /** Raw Host header values seen so far, so the common case is one map lookup. */
   private readonly hostCache = new Map<string, RouteClass | null>();
   private readonly byColor: Record<Color, readonly ServiceRoute[]>;
+  /** Route classes whose plain-HTTP requests are redirected to HTTPS (on a router that has HTTPS). */
+  private readonly redirectClasses: ReadonlySet<RouteClass>;
+  /** The Strict-Transport-Security header line for HTTPS answers ("" without HSTS). */
+  readonly hstsLine: string;
   private readonly noUpstream: Record<Color, Resolution>;
 
   /** `upstreamFor` returns the shared Upstream object for one node of one service (pools and health persist). */
@@ -51,6 +55,9 @@ export class RoutingTable {
       }
     }
     this.wildcards.sort((a, b) => b[0].length - a[0].length);
+    this.redirectClasses = new Set(spec.https?.redirect ?? []);
+    const hsts = spec.https?.hsts;
+    this.hstsLine = hsts === undefined ? "" : `strict-transport-security: max-age=${hsts.maxAgeSeconds}${hsts.includeSubDomains ? "; includeSubDomains" : ""}\r\n`;
     const routesOf = (color: Color): ServiceRoute[] =>
       spec.upstreams[color]
         .map((svc) => new ServiceRoute(color, svc.service, svc.pathPrefix, svc.nodes.map((n) => upstreamFor(color, svc, n))))
@@ -79,6 +86,13 @@ export class RoutingTable {
     if (this.hostCache.size >= MAX_HOST_CACHE) this.hostCache.clear();
     this.hostCache.set(hostHeader, cls);
     return cls;
+  }
+
+  /** A plain-HTTP request for this Host is redirected to HTTPS (when the router has HTTPS). */
+  redirects(hostHeader: string | undefined): boolean {
+    if (this.redirectClasses.size === 0 || hostHeader === undefined) return false;
+    const cls = this.routeClass(hostHeader);
+    return cls !== null && this.redirectClasses.has(cls);
   }
 
   /** The colour a route class leads to right now (null: none is live / in preview). */

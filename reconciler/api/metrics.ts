@@ -30,6 +30,19 @@ export function renderMetrics(controller: Controller, alerts: AlertManager): str
   metric("switchyard_color_ready", "gauge", "1 when every node of the colour runs its tag healthy.", COLORS.map((c) => [`{color="${c}"}`, status.colors?.[c].phase === "Ready" ? 1 : 0]));
   metric("switchyard_color_live", "gauge", "1 for the colour the routers send live traffic to.", COLORS.map((c) => [`{color="${c}"}`, status.router?.live === c ? 1 : 0]));
   metric("switchyard_jobs_epoch", "gauge", "Highest job-lease epoch issued.", [["", status.jobs?.epoch ?? 0]]);
+  const certs = status.certificates ?? [];
+  const certLabels = (c: (typeof certs)[number]) => `{router="${c.router}",source="${c.source}",hosts="${label(c.hosts.join(","))}",issuer="${label(c.issuer)}"}`;
+  metric("switchyard_certificate_expiry_timestamp_seconds", "gauge", "When each certificate a router serves expires (Unix time).", certs.map((c) => [certLabels(c), Date.parse(c.notAfter) / 1000]));
+  metric("switchyard_certificate_load_error", "gauge", "1 when a router could not (re)load the certificate's files.", certs.map((c) => [certLabels(c), c.error === null ? 0 : 1]));
+  if (status.acme) {
+    metric("switchyard_acme_renewal_failures", "gauge", "ACME orders that failed in a row (0 after a success).", [["", status.acme.failures]]);
+    metric("switchyard_acme_renew_at_timestamp_seconds", "gauge", "When the ACME certificate's renewal starts (Unix time).", [["", status.acme.renewAt ? Date.parse(status.acme.renewAt) / 1000 : 0]]);
+  }
   metric("switchyard_condition", "gauge", "1 when the condition is True.", status.conditions.map((c) => [`{type="${c.type}"}`, c.status === "True" ? 1 : 0]));
   return lines.join("\n") + "\n";
+}
+
+/** A Prometheus label value: backslash, quote and newline escaped. */
+function label(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }

@@ -3,7 +3,8 @@
  * reconnected with backoff. Every answer is validated against the wire schema before it is believed.
  */
 import { Agent, request, type Dispatcher } from "undici";
-import type { LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../../specs/wire.js";
+import type { AcmeChallenges, LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../../specs/wire.js";
+import { isLoopbackAddress } from "../../common/values.js";
 import { validateAgainst } from "../../specs/validate.js";
 import { SseParser } from "../../common/sse.js";
 
@@ -58,6 +59,20 @@ export class AgentClient {
 
   async putSpec(spec: NodeSpec | RouterSpec): Promise<{ changed: boolean }> {
     return (await this.call("PUT", "/v1/spec", spec)) as { changed: boolean };
+  }
+
+  /** The HTTP-01 answers a router serves (replaces its set). */
+  async putChallenges(challenges: AcmeChallenges["challenges"]): Promise<void> {
+    await this.call("PUT", "/v1/acme/challenges", { kind: "AcmeChallenges", challenges });
+  }
+
+  /** Hands a certificate and its key to a router: only over TLS or loopback (never sent otherwise). */
+  async putCertificate(name: string, certificate: string, key: string): Promise<void> {
+    const u = new URL(this.base);
+    if (u.protocol !== "https:" && !isLoopbackAddress(u.hostname.replace(/^\[|\]$/g, ""))) {
+      throw new AgentCallError(this.node, `not sending a private key to agent ${this.node} over plain HTTP (${this.base}); give it tls in agent.yaml and an https:// URL in cluster.yaml`, undefined, "AGENT_ERR_INSECURE_CHANNEL");
+    }
+    await this.call("PUT", "/v1/acme/certificate", { kind: "AcmeCertificate", name, certificate, key });
   }
 
   async putLease(epoch: number, ttlMs: number): Promise<LeaseStatus> {

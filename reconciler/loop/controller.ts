@@ -6,6 +6,7 @@
  * One piece (~310 lines) on purpose: the pass, its scheduling from the outcome and the wiring of observer,
  * executor, alerts and status are the loop itself; the decisions live in plan, drift and status.
  */
+import type { AcmeCertificateStatus } from "../acme/manager.js";
 import { readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath, dirname } from "node:path";
 import type { Logger } from "pino";
@@ -58,6 +59,8 @@ export interface ControllerOptions {
   history?: () => HistoryCondition[];
   /** The registry's digest of a tag, or null when cluster.yaml names no registry. */
   digestOf?: () => DigestOf | null;
+  /** The ACME certificate's state (reconciler/acme), for status and the renewal alert. */
+  acme?: () => AcmeCertificateStatus | null;
 }
 
 export class Controller {
@@ -127,6 +130,13 @@ export class Controller {
   }
 
   /** Nodes and their observations, for tests and benchmarks. */
+  /** Clients of the router agents of the current cluster.yaml (ACME hands them challenges and certificates). */
+  routerClients(): AgentClient[] {
+    const c = this.o.source.get()?.desired.cluster;
+    if (c === undefined) return [];
+    return c.spec.nodes.filter((n) => n.role === "router").map((n) => this.clients.get(n.name)).filter((x): x is AgentClient => x !== undefined);
+  }
+
   observedNodes(): Observed["nodes"] {
     return this.observer?.snapshot() ?? {};
   }
@@ -216,7 +226,8 @@ export class Controller {
     // Firing or pending: a problem being healed stays observed while the agent converges, so its grace
     // period keeps counting across heal attempts that fail (a live container that cannot come back).
     const firing = new Set([...this.o.alerts.firing().map((a) => a.fingerprint), ...this.o.alerts.pendingFingerprints()]);
-    const drift = detectDrift({ desired, observed, actions, routerLive: this.o.memory.get().routerLive, firing, views, nowMs: now });
+    const acme = this.o.acme?.() ?? null;
+    const drift = detectDrift({ desired, observed, actions, routerLive: this.o.memory.get().routerLive, firing, views, now, acme });
     this.o.alerts.setGraceMs(snap.desired.cluster.spec.alerts.graceSeconds * 1000);
     // A moved tag is news, not a fault: the colour runs what it was deployed with (no condition changes).
     this.o.alerts.sync([...faults, ...drift, ...this.pins.alerts(desired)]);
@@ -237,6 +248,7 @@ export class Controller {
         history: this.o.history?.() ?? [],
         busy: this.executor!.busy(),
         now: new Date(now),
+        acme: acme === null ? null : { hosts: acme.hosts, notAfter: acme.notAfter, renewAt: acme.renewAt, failures: acme.failures, lastError: acme.lastError, routers: acme.routers },
       },
       this.conditions,
     );

@@ -96,6 +96,7 @@ export function routerSpecFor(d: Desired, live: Color | null, generation: number
     hosts: { live: router.hosts.live, preview: router.hosts.preview, blue: router.hosts.blue, green: router.hosts.green },
     defaultRoute: router.defaultRoute,
     drainTimeoutSeconds: router.drainTimeoutSeconds,
+    ...(router.https !== undefined ? { https: router.https } : {}),
     upstreams,
   };
 }

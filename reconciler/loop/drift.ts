@@ -9,7 +9,9 @@ import { COLORS } from "../../specs/types.js";
 import { routerNodes, type Desired } from "./desired.js";
 import { NOT_OBSERVED, viewCluster, type ClusterView } from "./views.js";
 import type { ServiceStatus } from "../../specs/wire.js";
-import { CRASH_LOOP_SETTLE_MS } from "../../specs/defaults.js";
+import { CERT_EXPIRY_ALERT_DAYS, CRASH_LOOP_SETTLE_MS } from "../../specs/defaults.js";
+
+const DAY_MS = 86_400_000;
 
 /** Same shape as the alert manager's candidates (kept structural to stay free of I/O imports). */
 export interface DriftAlert {
@@ -32,11 +34,13 @@ export interface DriftInput {
   firing?: ReadonlySet<string>;
   /** This pass's views (computed here when not given). */
   views?: ClusterView;
-  /** The time of this pass (ms), for how long a crash-looping service has stayed up. */
-  nowMs?: number;
+  /** Now (ms since the epoch): how long a crash-looping service has stayed up, certificate expiry. */
+  now?: number;
+  /** The ACME certificate's renewal state: failed orders in a row and the last error. */
+  acme?: { hosts: readonly string[]; failures: number; lastError: string | null } | null;
 }
 
-export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o), nowMs = 0 }: DriftInput): DriftAlert[] {
+export function detectDrift({ desired: d, observed: o, actions, routerLive, firing = new Set(), views = viewCluster(d, o), now = Date.now(), acme = null }: DriftInput): DriftAlert[] {
   const out: DriftAlert[] = [];
   const add = (name: string, severity: DriftAlert["severity"], key: string, summary: string, labels: Record<string, string>) =>
     out.push({ fingerprint: `${name}/${key}`, name, severity, summary, labels });
@@ -55,7 +59,7 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
         // One alert per crash loop, whether the agent is converging (a restart attempt) or waiting out its backoff.
         for (const [svcName, svc] of Object.entries(v.want.services)) {
           const s = status.services[svcName];
-          if (svc.job || !s || !crashLooping(s, nowMs)) continue;
+          if (svc.job || !s || !crashLooping(s, now)) continue;
           const r = s.restarts!;
           const next = s.state === "crashLooping" ? (r.nextRestartAt ? `; the agent starts it again at ${r.nextRestartAt}` : "; the agent is starting it again") : `; it runs again since ${s.since}`;
           add("CrashLooping", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) keeps stopping: ${r.count} times, last ${r.lastExit}${next}. Fix the cause (its last log lines are in status) or deploy another tag`, { node: n.name, color: c, service: svcName });
@@ -122,6 +126,18 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
       add("RouterElsewhere", "critical", r.name, `router ${r.name} sends live traffic to ${live}, but Switchyard last set ${routerLive}`, { node: r.name, color: live });
     }
     if (obs.status.router?.tableError) add("RouterTableCorrupt", "warning", r.name, `router ${r.name}: ${obs.status.router.tableError}`, { node: r.name });
+    for (const c of obs.status.router?.tls?.certificates ?? []) {
+      const host = c.hosts[0] ?? c.certFile ?? "?";
+      if (c.error !== null) add("CertificateNotLoaded", "warning", `${r.name}/${host}`, `router ${r.name} could not load a certificate (${c.error}); it serves the one loaded before, if any`, { node: r.name, host });
+      const left = Date.parse(c.notAfter) - now;
+      if (c.hosts.length > 0 && left < CERT_EXPIRY_ALERT_DAYS * DAY_MS) {
+        add("CertificateExpiring", left < 3 * DAY_MS ? "critical" : "warning", `${r.name}/${host}`,
+          `the certificate for ${c.hosts.join(", ")} on router ${r.name} expires ${c.notAfter} (${Math.max(0, Math.floor(left / DAY_MS))} days left)`, { node: r.name, host });
+      }
+    }
+  }
+  if (acme !== null && acme.failures > 0) {
+    add("CertificateRenewalFailed", "warning", acme.hosts[0] ?? "acme", `ordering the ACME certificate for ${acme.hosts.join(", ")} failed ${acme.failures} time(s): ${acme.lastError ?? "unknown"}; the current certificate stays served, retrying with backoff`, { host: acme.hosts[0] ?? "" });
   }
   if (routers.live.size === 2) add("RoutersDisagree", "critical", "all", "routers disagree about the live colour", {});
 

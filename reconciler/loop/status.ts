@@ -40,6 +40,8 @@ export interface BuildInput {
   now: Date;
   /** This pass's views (computed here when not given). */
   views?: ClusterView;
+  /** The ACME certificate's state (cluster.yaml acme), from the reconciler's ACME manager. */
+  acme?: ClusterStatus["acme"];
 }
 
 export function buildStatus(i: BuildInput, previous: readonly Condition[]): ClusterStatus {
@@ -131,6 +133,12 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
     pending: [...refusals, ...waits].map((a) => ({ type: a.type, reason: a.reason, ...("node" in a && a.node ? { node: a.node } : {}), ...(a.color ? { color: a.color } : {}), message: a.message })),
     lastReconcileAt: i.now.toISOString(),
     version: VERSION,
+    certificates: routerNodes(d.cluster).flatMap((r) => {
+      const obs = o.nodes[r.name];
+      const certs = obs?.reachable ? obs.status.router?.tls?.certificates ?? [] : [];
+      return certs.map((c) => ({ router: r.name, source: c.source, hosts: [...c.hosts], issuer: c.issuer, notAfter: c.notAfter, error: c.error ?? null }));
+    }),
+    acme: i.acme ?? null,
   };
 }
 

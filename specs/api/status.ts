@@ -103,6 +103,40 @@ export const routerSummarySchema = {
   },
 } as const;
 
+/** One certificate one router serves over HTTPS (from the router's own status; never a key). */
+export const certificateSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["router", "source", "hosts", "issuer", "notAfter", "error"],
+  properties: {
+    router: nameSchema,
+    source: { type: "string", enum: ["file", "acme"] },
+    hosts: { type: "array", items: { type: "string" } },
+    issuer: { type: "string" },
+    /** ISO 8601. */
+    notAfter: { type: "string" },
+    error: textOrNull,
+  },
+} as const;
+
+/** The ACME certificate the reconciler orders and renews (cluster.yaml acme). */
+export const acmeSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["hosts", "notAfter", "renewAt", "failures", "lastError", "routers"],
+  properties: {
+    hosts: { type: "array", items: { type: "string" } },
+    notAfter: textOrNull,
+    /** When renewal starts: two thirds of the lifetime. */
+    renewAt: textOrNull,
+    /** Failed orders in a row; retried with backoff. */
+    failures: count,
+    lastError: textOrNull,
+    /** Routers that serve the current certificate. */
+    routers: { type: "array", items: nameSchema },
+  },
+} as const;
+
 export const jobsSummarySchema = {
   type: "object",
   additionalProperties: false,
@@ -157,6 +191,10 @@ export const clusterStatusSchema = {
     lastReconcileAt: textOrNull,
     /** The reconciler's Switchyard version (each node's is in its summary). */
     version: { type: "string" },
+    /** Every certificate every router serves over HTTPS (routers with agent.yaml router.tls). */
+    certificates: { type: "array", items: certificateSummarySchema },
+    /** Present when cluster.yaml has an acme section. */
+    acme: nullable(acmeSummarySchema),
   },
 } as const;
 

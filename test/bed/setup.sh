@@ -98,6 +98,11 @@ command -v git >/dev/null || need+=(git)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need+=(chromium fonts-dejavu-core)
 # The router conformance suite reads what the router forwards with a second parser: Python's h11.
 /usr/bin/python3 -c 'import h11' 2>/dev/null || need+=(python3-h11)
+# HTTPS at the router: Let's Encrypt's test CA and its DNS test server (one package), openssl for test
+# certificates, and nginx for the HTTPS comparison in bench:router.
+{ command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; } || need+=(pebble)
+command -v openssl >/dev/null || need+=(openssl)
+command -v nginx >/dev/null || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   apt_install "${need[@]}"
@@ -189,6 +194,40 @@ EOF
 fi
 
 # ---------------------------------------------------------------------------------------------
+# pebble (ACME test CA) and pebble-challtestsrv (its DNS: every name is 127.0.0.1), on loopback. The
+# ACME tests start their own pair on free ports (pebble's httpPort must be the router under test); these
+# daemons serve manual runs and the examples: directory https://127.0.0.1:14000/dir, HTTP-01 on port 5002.
+pebbledir="$bed/pebble"
+pebble_ok() { curl -fsS --max-time 1 --cacert "$pebbledir/ca.crt" https://127.0.0.1:14000/dir >/dev/null 2>&1; }
+if ! pebble_ok; then
+  mkdir -p "$pebbledir"
+  if [ ! -f "$pebbledir/cert.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=Switchyard bed CA" \
+      -keyout "$pebbledir/ca.key" -out "$pebbledir/ca.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+      -keyout "$pebbledir/key.pem" -out "$pebbledir/csr.pem" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$pebbledir/ext.cnf"
+    openssl x509 -req -in "$pebbledir/csr.pem" -CA "$pebbledir/ca.crt" -CAkey "$pebbledir/ca.key" -CAcreateserial -days 3650 \
+      -extfile "$pebbledir/ext.cnf" -out "$pebbledir/cert.pem" 2>/dev/null
+  fi
+  printf '%s\n' "{ \"pebble\": { \"listenAddress\": \"127.0.0.1:14000\", \"managementListenAddress\": \"127.0.0.1:15000\"," \
+    "  \"certificate\": \"$pebbledir/cert.pem\", \"privateKey\": \"$pebbledir/key.pem\", \"httpPort\": 5002, \"tlsPort\": 5001," \
+    "  \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": false } }" >"$pebbledir/pebble.json"
+  for d in challtestsrv pebble; do
+    pidf="$pebbledir/$d.pid"
+    if [ -f "$pidf" ] && alive "$(cat "$pidf")" "${d:0:15}"; then kill "$(cat "$pidf")" 2>/dev/null || true; fi
+  done
+  log "starting pebble on 127.0.0.1:14000 and pebble-challtestsrv on 127.0.0.1:8053 (logs: $pebbledir)"
+  setsid nohup pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 127.0.0.1:8053 -http01 "" -https01 "" -tlsalpn01 "" \
+    -management 127.0.0.1:8055 >>"$pebbledir/challtestsrv.log" 2>&1 </dev/null &
+  echo $! >"$pebbledir/challtestsrv.pid"
+  PEBBLE_VA_NOSLEEP=1 setsid nohup pebble -config "$pebbledir/pebble.json" -dnsserver 127.0.0.1:8053 \
+    >>"$pebbledir/pebble.log" 2>&1 </dev/null &
+  echo $! >"$pebbledir/pebble.pid"
+  wait_for 20 pebble_ok || { tail -5 "$pebbledir/pebble.log" >&2; die "pebble did not answer at https://127.0.0.1:14000/dir"; }
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Leftovers of earlier runs: every container (and network) the deployer labelled, and bed probes.
 leftovers="$( { docker ps -aq --filter label=dev.switchyard.app; docker ps -aq --filter label=dev.switchyard.bed; } | sort -u)"
 if [ -n "$leftovers" ]; then
@@ -229,4 +268,6 @@ REGISTRY_URL=http://$registry
 REPO=$repo
 TAGS="${tags[*]}"
 BED_DIR=$bed
+PEBBLE_DIRECTORY_URL=https://127.0.0.1:14000/dir
+PEBBLE_CA_FILE=$pebbledir/ca.crt
 EOF

@@ -110,7 +110,7 @@ export async function runResponseVector(rig: Rig, v: ResponseVector, n: number):
  */
 async function attack(rig: Rig, methods: string[], bytes: Buffer[], want: number, waitClose: boolean, n: number):
   Promise<{ a: Client; problems: string[]; reqs: UpstreamRequest[] }> {
-  const a = new Client(rig.port, methods);
+  const a = rig.client(methods);
   await a.connected();
   await a.send(bytes);
   await a.waitFor(want, HOLD_MS);
@@ -126,7 +126,7 @@ async function attack(rig: Rig, methods: string[], bytes: Buffer[], want: number
 
 /** The victim: a plain GET on its own connection, which must get the answer to its own request. */
 async function runVictim(rig: Rig, n: number): Promise<{ problems: string[]; req: UpstreamRequest | undefined }> {
-  const b = new Client(rig.port, ["GET"]);
+  const b = rig.client(["GET"]);
   await b.connected();
   const target = `/victim/${n}`;
   await b.send([Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${LIVE_HOST}\r\n\r\n`, "latin1")]);

@@ -92,7 +92,7 @@ export async function runFuzz(rig: Rig, o: FuzzOptions): Promise<FuzzReport> {
         const c = cases[next++]!;
         if (client === null || client.closed || client.broken) {
           client?.destroy();
-          client = new Client(rig.port, []);
+          client = rig.client([]);
           await client.connected();
         }
         const before = client.finals();

@@ -4,7 +4,9 @@
  * uses it too.
  */
 import { connect, type Socket } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -24,19 +26,42 @@ export class Rig {
   readonly upstream = new RecordingUpstream();
   readonly h11 = new H11();
   plane!: RouterDataPlane;
+  /** The port clients connect to: the HTTPS one when the rig runs over TLS. */
   port = 0;
+  /** Over TLS: the self-signed certificate clients trust. */
+  ca: Buffer | null = null;
   private dataDir = "";
 
-  static async start(): Promise<Rig> {
+  /** `tls`: clients speak HTTPS to the router's TLS listener (a self-signed certificate for LIVE_HOST). */
+  static async start(o: { tls?: boolean } = {}): Promise<Rig> {
     const rig = new Rig();
     await rig.upstream.start();
     rig.dataDir = mkdtempSync(join(tmpdir(), "switchyard-conformance-"));
-    rig.port = await pickPort(LOOPBACK, 0);
-    const listen = `${LOOPBACK}:${rig.port}`;
-    rig.plane = new RouterDataPlane({ dataDir: rig.dataDir, listen, logger: pino({ level: "silent" }), timeouts: { idleMs: 2_000 } });
+    const httpPort = await pickPort(LOOPBACK, 0);
+    const listen = `${LOOPBACK}:${httpPort}`;
+    let tls: { listen: string; certificates: Array<{ certFile: string; keyFile: string }> } | undefined;
+    if (o.tls === true) {
+      const pair = selfSigned(rig.dataDir, LIVE_HOST);
+      rig.ca = readFileSync(pair.certFile);
+      rig.port = await pickPort(LOOPBACK, 0);
+      tls = { listen: `${LOOPBACK}:${rig.port}`, certificates: [pair] };
+    } else rig.port = httpPort;
+    rig.plane = new RouterDataPlane({ dataDir: rig.dataDir, listen, logger: pino({ level: "silent" }), timeouts: { idleMs: 2_000 }, ...(tls ? { tls } : {}) });
     await rig.plane.start();
     await rig.plane.apply(spec(listen, rig.upstream.port));
     return rig;
+  }
+
+  /** A client connection to the router (TLS when the rig runs over TLS). */
+  client(methods: string[] = []): Client {
+    return new Client(this.connect(), methods);
+  }
+
+  private connect(): Socket {
+    if (this.ca === null) return connect({ host: LOOPBACK, port: this.port, noDelay: true });
+    const s = tlsConnect({ host: LOOPBACK, port: this.port, servername: LIVE_HOST, ca: this.ca });
+    s.setNoDelay(true);
+    return s;
   }
 
   /** Ends every upstream connection and waits until the router has seen them go, then clears the logs. */
@@ -51,6 +76,14 @@ export class Rig {
     this.h11.close();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** A self-signed certificate for `host` (openssl), in `dir`. */
+function selfSigned(dir: string, host: string): { certFile: string; keyFile: string } {
+  const certFile = join(dir, "tls.crt"), keyFile = join(dir, "tls.key");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyFile, "-out", certFile,
+    "-subj", `/CN=${host}`, "-addext", `subjectAltName=DNS:${host}`, "-days", "2"], { stdio: ["ignore", "ignore", "pipe"] });
+  return { certFile, keyFile };
 }
 
 function spec(listen: string, port: number): RouterSpec {
@@ -73,12 +106,16 @@ export class Client {
   readonly socket: Socket;
   readonly chunks: Buffer[] = [];
   closed = false;
+  /** Connected (and, over TLS, the handshake done). */
+  private ready = false;
   private waiter: (() => void) | null = null;
   private stream: LlhttpStream;
   private streamDead = false;
 
-  constructor(port: number, readonly methods: string[] = []) {
-    this.socket = connect({ host: LOOPBACK, port, noDelay: true });
+  /** `socket`: a fresh connection to the router, plain or TLS (see Rig.client). */
+  constructor(socket: Socket, readonly methods: string[] = []) {
+    this.socket = socket;
+    socket.once("encrypted" in socket ? "secureConnect" : "connect", () => { this.ready = true; });
     this.stream = new LlhttpStream("response", this.methods);
     this.socket.on("data", (d: Buffer) => {
       this.chunks.push(d);
@@ -95,8 +132,8 @@ export class Client {
 
   connected(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.socket.readyState === "open") resolve();
-      else this.socket.once("connect", () => resolve());
+      if (this.ready) resolve();
+      else this.socket.once("encrypted" in this.socket ? "secureConnect" : "connect", () => resolve());
     });
   }
 

@@ -4,16 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { Agent, request } from "node:http";
-import { cleanup, get, openSocket, routerSpec, startApp, startRouter, until, LOOPBACK, type App } from "../support/router-world.js";
+import { blueGreen, cleanup, get, openSocket, routerSpec, startApp, startRouter, until, LOOPBACK, type App } from "../support/router-world.js";
 import type { Color } from "../../specs/types.js";
-
-async function blueGreen(): Promise<{ blue: App; green: App; ups: Parameters<typeof routerSpec>[1]["upstreams"] }> {
-  const [blue, green] = await Promise.all([startApp("blue-1"), startApp("green-1")]);
-  return {
-    blue: blue!, green: green!,
-    ups: { blue: [{ service: "web", pathPrefix: "/", ports: [blue!.port] }], green: [{ service: "web", pathPrefix: "/", ports: [green!.port] }] },
-  };
-}
 
 /** Opens an SSE stream through the router; resolves once the first event arrived. */
 function openStream(port: number, host: string): Promise<{ color: string; first: string; events: string[]; ended: Promise<"end" | "cut"> }> {

@@ -50,6 +50,10 @@ export interface ClusterBedOptions {
   kit?: RuntimeKit;
   /** Extra env for the web service (a test may change it and call writeCluster again). */
   webEnv?: Record<string, string>;
+  /** The router's HTTP port (default: a free one); pebble validates HTTP-01 there. */
+  routerPort?: number;
+  /** HTTPS at the router: agent.yaml router.tls, cluster.yaml router.https (every class redirected) and an acme section. */
+  https?: { acme?: { directoryUrl: string; caFile: string } };
 }
 
 /** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
@@ -70,6 +74,7 @@ export class ClusterBed {
   child: ChildProcess | undefined;
   reconcilerUrl = "";
   routerPort = 0;
+  routerTlsPort = 0;
   ports: { blue: number; green: number } = { blue: 0, green: 0 };
   private agentPorts = new Map<string, number>();
 
@@ -88,7 +93,8 @@ export class ClusterBed {
   /** Starts the three agents (fixed free ports, so they can be restarted on the same URL). */
   async startAgents(): Promise<void> {
     for (const n of Object.values(this.names)) await this.cleanupNode(n);
-    this.routerPort = await freePort();
+    this.routerPort = this.o.routerPort ?? await freePort();
+    if (this.o.https) this.routerTlsPort = await freePort();
     this.ports = { blue: await freePort(), green: await freePort() };
     for (const [role, name] of [["node", this.names.blue], ["node", this.names.green], ["router", this.names.router]] as const) {
       this.agentPorts.set(name, await freePort());
@@ -102,7 +108,9 @@ export class ClusterBed {
         [
           "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
           "tokenFile: token", `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
-          role === "router" ? `router: { listen: 127.0.0.1:${this.routerPort} }` : this.o.kit?.agentYaml() ?? "",
+          role === "router"
+            ? `router: { listen: 127.0.0.1:${this.routerPort}${this.o.https ? `, tls: { listen: 127.0.0.1:${this.routerTlsPort} }` : ""} }`
+            : this.o.kit?.agentYaml() ?? "",
         ].join("\n"),
       );
       await this.startAgent(name);
@@ -186,6 +194,8 @@ export class ClusterBed {
       `    listen: 127.0.0.1:${this.routerPort}`,
       "    hosts: { live: [live.test], preview: [preview.test], blue: [blue.test], green: [green.test] }",
       "    drainTimeoutSeconds: 5",
+      ...(this.o.https ? ["    https: { redirect: [live, preview, blue, green] }"] : []),
+      ...(this.o.https?.acme ? [`  acme: { directoryUrl: "${this.o.https.acme.directoryUrl}", email: ops@example.com, caFile: ${this.o.https.acme.caFile} }`] : []),
       `  jobs: { leaseTtlSeconds: ${this.o.leaseTtlSeconds ?? 4} }`,
       `  deploy: { timeoutSeconds: ${this.o.deployTimeoutSeconds ?? 30} }`,
       `  drift: { policy: ${this.o.policy ?? "heal"} }`,

@@ -138,6 +138,15 @@ export async function startApp(name: string): Promise<App> {
   return app;
 }
 
+/** A blue and a green app, and the upstreams of a spec routing "/" to each. */
+export async function blueGreen(): Promise<{ blue: App; green: App; ups: SpecOptions["upstreams"] }> {
+  const [blue, green] = await Promise.all([startApp("blue-1"), startApp("green-1")]);
+  return {
+    blue: blue!, green: green!,
+    ups: { blue: [{ service: "web", pathPrefix: "/", ports: [blue!.port] }], green: [{ service: "web", pathPrefix: "/", ports: [green!.port] }] },
+  };
+}
+
 /** The body /big sends: byte i is (i * 7 + (i >> 10)) & 255. */
 export function bigBody(total: number): Buffer {
   const b = Buffer.allocUnsafe(total);
@@ -189,13 +198,13 @@ export interface RouterHandle {
 }
 
 /** A started data plane on a free port (or the given listen address) with its table in `dataDir`. */
-export async function startRouter(o: { dataDir?: string; listen?: string; timeouts?: DataPlaneOptions["timeouts"]; allowedUpstreams?: string[]; onChange?: () => void } = {}): Promise<RouterHandle> {
+export async function startRouter(o: { dataDir?: string; listen?: string; timeouts?: DataPlaneOptions["timeouts"]; allowedUpstreams?: string[]; onChange?: () => void; tls?: DataPlaneOptions["tls"] } = {}): Promise<RouterHandle> {
   const dataDir = o.dataDir ?? (await tempDir());
   const listen = o.listen ?? `${LOOPBACK}:${await freePort()}`;
   const changes = { count: 0 };
   const plane = new RouterDataPlane({
     dataDir, listen, logger: makeLogger("router-test"), onChange: () => { changes.count++; o.onChange?.(); }, ...(o.timeouts ? { timeouts: o.timeouts } : {}),
-    ...(o.allowedUpstreams ? { allowedUpstreams: o.allowedUpstreams } : {}),
+    ...(o.allowedUpstreams ? { allowedUpstreams: o.allowedUpstreams } : {}), ...(o.tls ? { tls: o.tls } : {}),
   });
   await plane.start();
   let closed = false;

@@ -55,7 +55,7 @@ describe("detectDrift", () => {
       n.status.services.web!.restarts = { count: 4, lastExit: "exited (3)", exitCode: 3, lastExitAt: "2026-01-01T00:09:00Z", nextRestartAt: state === "crashLooping" ? "2026-01-01T00:10:08Z" : null, logTail: ["fatal"] };
       return world({ ...steady(), "green-1": n }, ledger({ epoch: 3 }));
     };
-    const alerts = (o: Observed) => detectDrift({ desired: d, observed: o, actions: plan(d, o, T), routerLive: "blue", nowMs: T }).map((a) => `${a.name} ${a.severity}: ${a.summary}`);
+    const alerts = (o: Observed) => detectDrift({ desired: d, observed: o, actions: plan(d, o, T), routerLive: "blue", now: T }).map((a) => `${a.name} ${a.severity}: ${a.summary}`);
     const waiting = crash("crashLooping", T - 1000);
     expect(alerts(waiting)).toEqual([
       "CrashLooping warning: web on green-1 (green) keeps stopping: 4 times, last exited (3); the agent starts it again at 2026-01-01T00:10:08Z. Fix the cause (its last log lines are in status) or deploy another tag",
