@@ -16,7 +16,7 @@ function example(): Cluster {
   return structuredClone(r.spec.value) as Cluster;
 }
 /** The issues of a changed copy of the example, without messages (their words are checked in rules.test.ts). */
-function placed(change: (c: Cluster) => void): { path: (string | number)[]; atKey: boolean }[] {
+function placed(change: (c: Cluster) => void): { path: readonly (string | number)[]; atKey: boolean }[] {
   const c = example();
   change(c);
   return clusterRules(c).map(({ path, atKey }) => ({ path, atKey }));
