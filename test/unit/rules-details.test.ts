@@ -55,6 +55,43 @@ describe("cluster rules place each issue at the key or the value", () => {
   });
 });
 
+describe("cluster rules: the cases the first table left open", () => {
+  it("a port for a name nothing resembles: no guess in the message", () => {
+    const c = example();
+    node(c, "green-1").ports = { web: 18082, zzzzzz: 9000 };
+    expect(clusterRules(c).map((i) => i.message)).toEqual(['spec.nodes[1].ports.zzzzzz: "zzzzzz" is not a service of this cluster']);
+  });
+
+  it("a router node that names a colour is no node of that colour", () => {
+    const c = example();
+    c.spec.nodes = c.spec.nodes.filter((n) => n.name !== "green-1");
+    node(c, "router-1").color = "green";
+    expect(clusterRules(c).map((i) => i.message)).toEqual([
+      "spec.nodes[1].color: a router node has no colour; remove color or set role: node",
+      "spec.nodes: there is no green node; every colour needs at least one",
+    ]);
+  });
+
+  it("host ports collide only on nodes that publish them: colour nodes with an address", () => {
+    // a router node with an address and ports (which it does not publish) collides with nothing
+    const withRouter = example();
+    Object.assign(node(withRouter, "router-1"), { address: "127.0.0.1", ports: { web: 18081 } });
+    expect(clusterRules(withRouter)).toEqual([]);
+    // colour nodes without an address publish nothing here, so the same port on both is no collision
+    const noAddress = example();
+    delete (noAddress.spec.services.web as { expose?: unknown }).expose;
+    for (const name of ["blue-1", "green-1"]) {
+      delete node(noAddress, name).address;
+      node(noAddress, name).ports = { web: 18081 };
+    }
+    expect(clusterRules(noAddress)).toEqual([]);
+    // the same port on the same address is one
+    const same = example();
+    node(same, "green-1").ports = { web: 18081 };
+    expect(clusterRules(same).map((i) => i.message)).toEqual(['spec.nodes[1].ports.web: host port 18081 on 127.0.0.1 is already taken by node "blue-1" service "web"']);
+  });
+});
+
 describe("agent rules place each issue", () => {
   const agent = (o: object) => ({ role: "node", runtime: "docker", allowedRepositories: ["r"], registries: [], router: { allowedUpstreams: [] }, ...o }) as unknown as AgentConfig;
 
