@@ -42,7 +42,10 @@ export default {
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   thresholds: { high: 90, low: 80, break: null },
-  timeoutMS: 10000,
+  // A mutant's timeout is its covering tests' own time × timeoutFactor (1.5) + timeoutMS: the unit tests take
+  // milliseconds, so 5 s (Stryker's default) is ample; at 10 s each infinite-loop mutant (specs/source.ts has
+  // a dozen) cost 10 s and a test-runner restart.
+  timeoutMS: 5000,
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
 };
