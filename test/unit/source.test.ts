@@ -64,6 +64,13 @@ describe("parseYaml: hostile and odd input, each with one clear issue where it i
     expect(problems("a: 1\n" + "#".repeat(256 * 1024 - 5))).toEqual([]); // exactly at the limit
   });
 
+  it("aliases are bounded by MAX_YAML_ALIAS_COUNT (50), not by the yaml package's default of 100", () => {
+    const aliases = (n: number) => `a: &x [1]\nb: [${Array(n).fill("*x").join(", ")}]\n`;
+    expect(problems(aliases(40))).toEqual([]);
+    // 60 aliases pass the package's default limit (checked by the mutant with no maxAliasCount) but not ours
+    expect(problems(aliases(60))).toEqual(["1:1 cannot resolve YAML aliases: Excessive alias count indicates a resource exhaustion attack"]);
+  });
+
   it("a document that is not a mapping says what it is", () => {
     expect(problems("")).toEqual(["1:1 file is empty: expected a mapping with apiVersion, kind and spec"]);
     expect(problems("- a\n- b\n")).toEqual(["1:1 expected a mapping with apiVersion, kind and spec, got a list"]);
