@@ -41,10 +41,13 @@ describe("nodeSpecFor", () => {
     expect("command" in s.services.web!).toBe(false);
   });
 
-  it("a hand-built cluster without limits gives no limits", () => {
+  it("a hand-built cluster without limits or capabilities (no schema defaults) gives neither", () => {
     const c = cluster1x1();
     delete (c.spec.services.web as { limits?: unknown }).limits;
-    expect("limits" in nodeSpecFor(desired(c), nodeOf(c, "blue-1"), 1).services.web!).toBe(false);
+    delete (c.spec.services.web as { capabilities?: unknown }).capabilities;
+    const web = nodeSpecFor(desired(c), nodeOf(c, "blue-1"), 1).services.web!;
+    expect("limits" in web).toBe(false);
+    expect("capabilities" in web).toBe(false);
   });
 });
 
