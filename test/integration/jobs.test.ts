@@ -33,6 +33,15 @@ async function rig(runtime: Runtime, prefix: string, extra: Partial<ConstructorP
   return { store, timeline, bed };
 }
 
+/**
+ * Its argument, after checking there is something in it: Math.max() of nothing is -Infinity and Math.min() of
+ * nothing Infinity, which would pass the comparisons below whatever happened.
+ */
+function some<T>(what: string, xs: T[]): T[] {
+  expect(xs.length, `no ${what} seen`).toBeGreaterThan(0);
+  return xs;
+}
+
 function holders(s: ClusterStatus): string[] {
   return (s.jobs?.holders ?? []).map((h) => h.color);
 }
@@ -150,10 +159,10 @@ for (const runtime of ["docker", "process"] as const) {
       const cutAt = Date.now();
       t().bed.writeState({ owner: "green" });
       await waitFor("blue's worker stopped by its own agent", async () => t().timeline.running("blue").length === 0, TTL_S * 1000 + 3000, 50);
-      const blueStopped = Math.max(...t().timeline.intervals.filter((x) => x.color === "blue").map((x) => x.end ?? Infinity));
+      const blueStopped = Math.max(...some("blue worker", t().timeline.intervals.filter((x) => x.color === "blue")).map((x) => x.end ?? Infinity));
       expect(blueStopped - cutAt).toBeLessThan(TTL_S * 1000 + 1000);
       await ownedBy(t().bed, t().store, "green", cutAt, 20_000);
-      const greenStarted = Math.min(...t().timeline.intervals.filter((x) => x.color === "green").map((x) => x.start));
+      const greenStarted = Math.min(...some("green worker", t().timeline.intervals.filter((x) => x.color === "green")).map((x) => x.start));
       expect(greenStarted).toBeGreaterThan(blueStopped);
       expect(t().timeline.overlapMs()).toBe(0);
       noDuplicates(await t().store.records());
@@ -176,7 +185,7 @@ for (const runtime of ["docker", "process"] as const) {
       await new Promise((r) => setTimeout(r, 1500));
       const r = await t().store.records();
       noDuplicates(r);
-      const firstGreen = Math.min(...r.delivered.filter((d) => d.color === "green").map((d) => d.at));
+      const firstGreen = Math.min(...some("green notification", r.delivered.filter((d) => d.color === "green")).map((d) => d.at));
       expect(r.delivered.filter((d) => d.color === "blue" && d.at > firstGreen)).toEqual([]);
       expect(r.fenced).toBeGreaterThan(0);
       agent.kill("SIGCONT");
@@ -199,7 +208,7 @@ for (const runtime of ["docker", "process"] as const) {
       expect(t().timeline.overlapMs()).toBe(0);
       const r = await t().store.records();
       noDuplicates(r);
-      const greenEpochs = new Set(r.delivered.filter((d) => d.color === "green").map((d) => d.epoch));
+      const greenEpochs = some("green notification", r.delivered.filter((d) => d.color === "green")).map((d) => d.epoch);
       expect(Math.min(...greenEpochs)).toBeGreaterThan(before.highestEpoch);
     });
   });
@@ -233,10 +242,10 @@ describe("process: jobs: the old owner cut off while its worker ignores SIGTERM 
     await ownedBy(t().bed, t().store, "green", cutAt, 40_000);
     await waitFor("blue's worker gone", async () => t().timeline.running("blue").length === 0, 20_000, 50);
     expect(t().timeline.overlapMs()).toBe(0);
-    const blueStopped = Math.max(...t().timeline.intervals.filter((x) => x.color === "blue").map((x) => x.end ?? Infinity));
+    const blueStopped = Math.max(...some("blue worker", t().timeline.intervals.filter((x) => x.color === "blue")).map((x) => x.end ?? Infinity));
     // It really outlived its lease: SIGTERM came at the lapse, and it kept running through it.
     expect(blueStopped - cutAt).toBeGreaterThan(TTL_S * 1000 + 3000);
-    const greenStarted = Math.min(...t().timeline.intervals.filter((x) => x.color === "green").map((x) => x.start));
+    const greenStarted = Math.min(...some("green worker", t().timeline.intervals.filter((x) => x.color === "green")).map((x) => x.start));
     expect(greenStarted).toBeGreaterThan(blueStopped);
     const r = await t().store.records();
     noDuplicates(r);

@@ -78,6 +78,14 @@ const firing: Alert = Object.freeze({
 const resolved: Alert = Object.freeze({ ...firing, state: "resolved", endsAt: "2026-01-01T00:00:07.000Z" });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for a condition (polled every 5 ms), failing after 10 s. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const end = performance.now() + 10_000;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
 const ids = (rs: Received[]) => rs.map((r) => r.headers["x-switchyard-delivery"]);
 
 describe("WebhookSink", () => {
@@ -137,7 +145,7 @@ describe("WebhookSink", () => {
     const sink = makeSink({ url: rx.url }, lines);
     sink.send(firing);
     expect(await sink.drain(5_000)).toBe(true);
-    await sleep(100);
+    // drained: nothing pending, so no attempt is left to come (no sleep needed to see that none does)
     expect(rx.received).toHaveLength(3);
     expect(new Set(ids(rx.received)).size).toBe(1); // one delivery id across retries: receivers can dedupe
     expect(sink.stats()).toEqual({ delivered: 1, failed: 0, dropped: 0, pending: 0 });
@@ -158,10 +166,9 @@ describe("WebhookSink", () => {
     const lines: string[] = [];
     const sink = makeSink({ url: rx.url }, lines);
     sink.send(firing);
-    await sink.drain(2_000);
-    await sleep(100);
+    expect(await sink.drain(2_000)).toBe(true);
     expect(rx.received).toHaveLength(1);
-    expect(sink.stats()).toMatchObject({ delivered: 0, failed: 1 });
+    expect(sink.stats()).toMatchObject({ delivered: 0, failed: 1, pending: 0 });
     const line = JSON.parse(lines.find((l) => l.includes("webhook rejected delivery"))!) as Record<string, unknown>;
     expect(line).toMatchObject({ status: 400, answer: "bad payload", attempts: 1 });
   });
@@ -200,32 +207,35 @@ describe("WebhookSink", () => {
     const rx = await startReceiver(() => "hang");
     const lines: string[] = [];
     const sink = makeSink({ url: rx.url, maxQueue: 10, timeoutMs: 60_000 }, lines);
-    const t0 = performance.now();
-    for (let i = 0; i < 200; i++) sink.send({ ...firing, fingerprint: `fp-${i}` });
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeLessThan(50);
-    await sleep(100);
-    expect(rx.received).toHaveLength(1); // the first delivery is in flight, everything else waits
-    expect(sink.stats()).toMatchObject({ dropped: 190, pending: 10 });
+    // send() returns nothing to wait for, and the queue is bounded before any I/O has happened
+    for (let i = 0; i < 200; i++) expect(sink.send({ ...firing, fingerprint: `fp-${i}` })).toBeUndefined();
+    expect(rx.received).toHaveLength(0);
+    expect(sink.stats()).toMatchObject({ dropped: 190 });
+    await until("the first delivery reaches the receiver", () => rx.received.length === 1);
+    expect(sink.stats()).toMatchObject({ dropped: 190, pending: 10 }); // the first is in flight (it hangs), the rest wait
     expect(lines.filter((l) => l.includes("webhook queue full")).length).toBeGreaterThanOrEqual(1);
 
+    // close does not wait for the hanging delivery's 60 s timeout
     const c0 = performance.now();
     await sink.close();
-    expect(performance.now() - c0).toBeLessThan(500);
+    expect(performance.now() - c0).toBeLessThan(5_000);
+    expect(rx.received).toHaveLength(1);
     const closing = JSON.parse(lines.find((l) => l.includes("pending deliveries dropped"))!) as Record<string, unknown>;
     expect(closing.dropped).toBe(10);
     expect(sink.stats().pending).toBe(0);
   });
 
   it("close stops a pending retry timer at once", async () => {
-    const rx = await startReceiver(() => ({ status: 503, headers: { "retry-after": "60" } }));
+    // The receiver asks for a retry in 3 s; close comes right after the first answer. A close that waited for
+    // the timer would take those 3 s, and a timer left running would deliver again once they have passed.
+    const rx = await startReceiver(() => ({ status: 503, headers: { "retry-after": "3" } }));
     const sink = makeSink({ url: rx.url });
     sink.send(firing);
-    await sleep(100);
+    await until("the first attempt", () => rx.received.length === 1);
     const c0 = performance.now();
     await sink.close();
-    expect(performance.now() - c0).toBeLessThan(100);
-    await sleep(50);
+    expect(performance.now() - c0).toBeLessThan(2_000);
+    await sleep(Math.max(0, rx.received[0]!.at + 3_500 - performance.now()));
     expect(rx.received).toHaveLength(1);
   });
 
