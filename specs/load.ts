@@ -83,13 +83,28 @@ export function parseSpec(file: string, bytes: Uint8Array | string, opts: LoadOp
 
 /** Reads a spec file from disk, refusing oversized files before reading them whole. */
 export async function loadSpecFile(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
-  let bytes: Buffer;
+  return parseRead(await readSpecBytes(file), opts);
+}
+
+/**
+ * A spec file's bytes as read once, or why they could not be read (with a stamp that changes when the
+ * file does: an oversized file is refused unread).
+ */
+export type SpecRead = { file: string; ok: true; bytes: Buffer } | { file: string; ok: false; message: string; stamp: string };
+
+/** Reads a spec file (size-capped) without parsing it. */
+export async function readSpecBytes(file: string): Promise<SpecRead> {
   try {
-    bytes = await readCapped(file);
+    return { file, ok: true, bytes: await readCapped(file) };
   } catch (err) {
-    return { ok: false, issues: [{ file, line: 1, col: 1, message: (err as Error).message }] };
+    const e = err as Error & { stamp?: string };
+    return { file, ok: false, message: e.message, stamp: e.stamp ?? e.message };
   }
-  return parseSpec(file, bytes, opts);
+}
+
+function parseRead(r: SpecRead, opts: LoadOptions): LoadResult {
+  if (!r.ok) return { ok: false, issues: [{ file: r.file, line: 1, col: 1, message: r.message }] };
+  return parseSpec(r.file, r.bytes, opts);
 }
 
 export interface DeployDir {
@@ -97,12 +112,27 @@ export interface DeployDir {
   state: LoadedSpec<"State">;
 }
 
+/** The two files of a deploy dir as read once (see readDeployFiles). */
+export interface DeployFiles {
+  cluster: SpecRead;
+  state: SpecRead;
+}
+
 /** Loads cluster.yaml and state.yaml from a deploy dir, with the rules between them. */
 export async function loadDeployDir(dir: string, opts: LoadOptions = {}): Promise<{ ok: true; dir: DeployDir } | { ok: false; issues: SpecIssue[] }> {
-  const [c, s] = await Promise.all([
-    loadSpecFile(join(dir, "cluster.yaml"), { ...opts, expectKind: "Cluster" }),
-    loadSpecFile(join(dir, "state.yaml"), { ...opts, expectKind: "State" }),
-  ]);
+  return parseDeployFiles(await readDeployFiles(dir), opts);
+}
+
+/** Reads both files of a deploy dir, unparsed: what a watcher hashes is then exactly what it parses. */
+export async function readDeployFiles(dir: string): Promise<DeployFiles> {
+  const [cluster, state] = await Promise.all([readSpecBytes(join(dir, "cluster.yaml")), readSpecBytes(join(dir, "state.yaml"))]);
+  return { cluster, state };
+}
+
+/** Parses and checks a deploy dir's files as read by readDeployFiles. */
+export function parseDeployFiles(f: DeployFiles, opts: LoadOptions = {}): { ok: true; dir: DeployDir } | { ok: false; issues: SpecIssue[] } {
+  const c = parseRead(f.cluster, { ...opts, expectKind: "Cluster" });
+  const s = parseRead(f.state, { ...opts, expectKind: "State" });
   const issues = [...(c.ok ? [] : c.issues), ...(s.ok ? [] : s.issues)];
   if (!c.ok || !s.ok) return { ok: false, issues };
   const cross = crossFiles(c.spec as LoadedSpec<"Cluster">, s.spec as LoadedSpec<"State">);
@@ -129,7 +159,9 @@ async function readCapped(file: string): Promise<Buffer> {
     throw new Error(err.code === "ENOENT" ? "file does not exist" : `cannot read file: ${err.message}`);
   });
   if (!st.isFile()) throw new Error("not a regular file");
-  if (st.size > MAX_YAML_BYTES) throw new Error(`file is ${st.size} bytes; the limit is ${MAX_YAML_BYTES} bytes. Is this the right file?`);
+  if (st.size > MAX_YAML_BYTES) {
+    throw Object.assign(new Error(`file is ${st.size} bytes; the limit is ${MAX_YAML_BYTES} bytes. Is this the right file?`), { stamp: `${st.size}:${st.mtimeMs}:${st.ino}` });
+  }
   const fh = await open(file, "r");
   try {
     const buf = Buffer.alloc(MAX_YAML_BYTES + 1);

@@ -6,18 +6,22 @@
  * Switchyard's own commit (`record`); while that cannot be done, the last committed state stays in force.
  */
 import { revisionOf } from "../../specs/revision.js";
-import { readFile, stat } from "node:fs/promises";
-import { MAX_YAML_BYTES } from "../../specs/defaults.js";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import type { Logger } from "pino";
-import { loadDeployDir, type DeployDir } from "../../specs/load.js";
+import { loadDeployDir, parseDeployFiles, readDeployFiles, type DeployDir, type DeployFiles } from "../../specs/load.js";
 import { formatIssue, type SpecIssue } from "../../specs/source.js";
 import type { Desired } from "./desired.js";
 
 export const WATCHED_FILES = ["cluster.yaml", "state.yaml"] as const;
 /** Writes come in bursts (truncate, write, rename); act once the burst is over. */
 export const DEBOUNCE_MS = 10;
+/**
+ * chokidar reports at most one change per file in 50 ms and drops the others (a leading-edge throttle), so
+ * a save that follows another within 50 ms raises no event of its own. Every event is therefore followed
+ * by a second read once that window is over.
+ */
+export const TRAILING_READ_MS = 120;
 /** An invalid read is confirmed after this pause, so a half-written file raises nothing. */
 export const INVALID_CONFIRM_MS = 150;
 /** While a hand edit cannot be recorded as a commit (a merge in progress, a detached HEAD), try again this often. */
@@ -57,6 +61,7 @@ export class DesiredSource {
   private issues: SpecIssue[] = [];
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private trailing: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
   /** Content key of the files last found invalid (see contentKey). */
@@ -128,23 +133,9 @@ export class DesiredSource {
 
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.trailing) clearTimeout(this.trailing);
     if (this.retry) clearTimeout(this.retry);
     await this.watcher?.close();
-  }
-
-  /**
-   * A hash of both files as they are now: their bytes, or for a file too large to load its size and
-   * time (it is refused unread), or the error that stops reading it.
-   */
-  private async contentKey(): Promise<string> {
-    const part = async (f: string): Promise<string> => {
-      const file = join(this.o.dir, f);
-      const st = await stat(file);
-      if (st.size > MAX_YAML_BYTES) return `\u0000${st.size}:${st.mtimeMs}`;
-      return (await readFile(file)).toString("latin1");
-    };
-    const parts = await Promise.all(WATCHED_FILES.map((f) => part(f).catch((err: Error) => `\u0000${err.message}`)));
-    return revisionOf(parts.join("\u0000\u0001"));
   }
 
   /** Asks history to make `next`'s state.yaml a commit (recording a hand edit); "ok" when it may act. */
@@ -194,25 +185,38 @@ export class DesiredSource {
   }
 
   private schedule(): void {
+    const read = () => this.reload().catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, "reading the desired state failed; keeping the last valid one"));
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.reload().catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, "reading the desired state failed; keeping the last valid one"));
+      void read();
     }, DEBOUNCE_MS);
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = setTimeout(() => {
+      this.trailing = undefined;
+      void read();
+    }, TRAILING_READ_MS);
+    this.trailing.unref?.();
   }
 
   private async loadOnce(): Promise<void> {
-    const bytes = await this.contentKey();
+    // The bytes that are hashed are the bytes that are parsed: a save landing between two reads can
+    // never make a valid file count as the invalid one.
+    const files = await readDeployFiles(this.o.dir);
+    const key = contentKey(files);
     // The same files that were invalid last time: parsing them again (up to a second for a hostile
     // 256 KiB file) would only say the same thing.
-    if (bytes === this.invalidKey) return;
-    let r = await loadDeployDir(this.o.dir);
+    if (key === this.invalidKey) return;
+    const r = parseDeployFiles(files);
     if (!r.ok) {
       // A save in progress looks invalid for a moment; only a state that stays invalid counts.
       await new Promise((res) => setTimeout(res, INVALID_CONFIRM_MS));
-      if ((await this.contentKey()) !== bytes) r = await loadDeployDir(this.o.dir);
+      if (contentKey(await readDeployFiles(this.o.dir)) !== key) {
+        this.again = true; // changed meanwhile: read it again
+        return;
+      }
     }
-    this.invalidKey = r.ok ? undefined : bytes;
+    this.invalidKey = r.ok ? undefined : key;
     if (!r.ok) {
       const lines = r.issues.map(formatIssue).join(" | ");
       if (lines !== this.issues.map(formatIssue).join(" | ")) {
@@ -241,6 +245,12 @@ export class DesiredSource {
     this.o.logger.info({ revision: next.revision, active: next.desired.state.spec.active }, "desired state changed");
     this.o.onChange(next);
   }
+}
+
+/** A hash of both files as read: their bytes, or for a file that could not be read (too large, missing) why and its stamp. */
+function contentKey(f: DeployFiles): string {
+  const part = (r: DeployFiles["state"]) => (r.ok ? r.bytes.toString("latin1") : `\u0000${r.stamp}`);
+  return revisionOf(part(f.cluster) + "\u0000\u0001" + part(f.state));
 }
 
 function snapshot(dir: DeployDir): DesiredSnapshot {

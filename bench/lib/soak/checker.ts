@@ -112,10 +112,10 @@ export function checkRefusals(h: History): Violation[] {
 export function checkConvergence(h: History): Violation[] {
   const out: Violation[] = [];
   for (const f of h.faults) {
-    if (f.recoveryMs === null) out.push({ invariant: "convergence", from: f.start, to: f.end ?? h.end, message: `${f.kind} ${f.target} (${f.detail}): the desired state was not reached again within the bound after it healed` });
+    if (f.recoveryMs === null) out.push({ invariant: "convergence", from: f.start, to: f.end ?? h.end, message: `${f.kind} ${f.target} (${f.detail}): the desired state was not reached again within the bound after it healed${f.notReachedWhy ? ` (${f.notReachedWhy})` : ""}` });
   }
   for (const c of h.changes) {
-    if (c.reachedMs === null) out.push({ invariant: "convergence", from: c.at, to: h.end, message: `${c.kind} (${c.detail}): the desired state was not reached within the bound` });
+    if (c.reachedMs === null) out.push({ invariant: "convergence", from: c.at, to: h.end, message: `${c.kind} (${c.detail}): the desired state was not reached within the bound${c.notReachedWhy ? ` (${c.notReachedWhy})` : ""}` });
   }
   if (!h.final) out.push({ invariant: "convergence", from: h.start, to: h.end, message: "the soak ended before the final convergence was checked" });
   else if (h.final.reachedAt === null) out.push({ invariant: "convergence", from: h.final.from, to: h.final.from + h.final.boundMs, message: `the final desired state was not reached within ${h.final.boundMs} ms after the faults stopped` });

@@ -134,6 +134,7 @@ export class Driver {
     f.end = Date.now();
     const r = await this.settle(f.end);
     f.recoveryMs = r.ms;
+    if (r.ms === null) f.notReachedWhy = r.why;
     this.o.log(`  healed; ${r.ms === null ? `NOT recovered within ${this.o.recoveryBoundMs} ms: ${r.why}` : `recovered in ${r.ms} ms`}`);
     return f;
   }

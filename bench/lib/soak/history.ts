@@ -43,6 +43,8 @@ export interface FaultRecord {
   end: number | null;
   /** Heal → the desired state reached again (null: not within the bound). */
   recoveryMs?: number | null;
+  /** What was still wrong at the bound, when it was not reached. */
+  notReachedWhy?: string | null;
   /** crash-loop: node specs the reconciler sent per crash-looping node per minute while it lasted. */
   specsPerMinute?: number;
 }
@@ -60,6 +62,8 @@ export interface ChangeRecord {
   note?: string;
   /** Change → the desired state reached (null: not within the bound; absent: not waited for, e.g. during a fault). */
   reachedMs?: number | null;
+  /** What was still wrong at the bound, when it was not reached. */
+  notReachedWhy?: string | null;
 }
 
 export interface StatusSample {

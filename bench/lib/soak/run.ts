@@ -67,7 +67,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       } else {
         await driver.change();
         const rec = h.changes.at(-1)!;
-        rec.reachedMs = (await driver.settle(Date.now())).ms;
+        const r = await driver.settle(Date.now());
+        rec.reachedMs = r.ms;
+        if (r.ms === null) rec.notReachedWhy = r.why;
       }
     }
     // The faults stop: a good release on every colour that runs a bad one, then everything must settle.
