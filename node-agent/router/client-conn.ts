@@ -21,7 +21,7 @@ import type { Tunnel } from "./websocket.js";
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from "./response-head.js";
 import { REQ_LENGTH, REQ_NONE, RequestHead } from "./request-head.js";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.js";
-import { pickNode } from "./balancer.js";
+import { anyHealthy, pickNode } from "./balancer.js";
 import { colorLine, redirectText, replyText } from "./replies.js";
 import { stripPort } from "./table.js";
 import { startTunnel } from "./websocket.js";
@@ -209,7 +209,7 @@ export class ClientConn {
       this.dispatch(next.acquire(), pendingBody);
       return;
     }
-    if (pickNode(route, null) === null) this.respondFail(503, `every upstream node of ${this.color} is down\n`);
+    if (!anyHealthy(route)) this.respondFail(503, `every upstream node of ${this.color} is down\n`);
     else this.respondFail(timedOut ? 504 : 502, `could not connect to an upstream node of ${this.color}\n`);
   }
 
@@ -348,7 +348,7 @@ export class ClientConn {
     if (!r.ok) return this.replyEarly(r.status, r.body, r.color, bodyAt);
     const route = r.route;
     const up = pickNode(route, null);
-    if (up === null) return this.replyEarly(503, noNodeBody(route), route.color, bodyAt);
+    if (up === null) return this.replyEarly(503, `no upstream node of ${route.color} serves this path\n`, route.color, bodyAt);
     if (rq.upgrade !== undefined) {
       this.state = C_TUNNEL;
       this.plane.clients.delete(this);
@@ -553,10 +553,4 @@ export class ClientConn {
     }
     if (this.state !== C_TUNNEL) this.state = C_CLOSED;
   }
-}
-
-export function noNodeBody(route: ServiceRoute): string {
-  return route.nodes.length === 0
-    ? `no upstream node of ${route.color} serves this path\n`
-    : `every upstream node of ${route.color} is down\n`;
 }

@@ -197,6 +197,27 @@ describe("router: upstream failures", () => {
     expect(bodies).toEqual(new Set(["hello from blue-1", "hello from blue-2"]));
   });
 
+  it("every node of a colour fails its health check but still answers (an app slowed by load): requests are tried on all of them, not refused", async () => {
+    const [a, b] = await Promise.all([startApp("blue-1"), startApp("blue-2")]);
+    const r = await startRouter();
+    await r.plane.apply(routerSpec(r.listen, { upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [a!.port, b!.port] }], green: [] } }));
+    await until(() => r.plane.health().every((h) => h.health === "healthy"), 3_000, "both healthy");
+    a!.healthy = false;
+    b!.healthy = false;
+    await until(() => r.plane.health().every((h) => h.health === "unhealthy"), 3_000, "both unhealthy");
+    const bodies = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await get(r.port, "/", { host: "shop.test" });
+      expect(res.status).toBe(200);
+      bodies.add(res.body);
+    }
+    expect(bodies).toEqual(new Set(["hello from blue-1", "hello from blue-2"]));
+    // One node healthy again: only it gets requests.
+    b!.healthy = true;
+    await until(() => r.plane.health().find((h) => h.port === b!.port)?.health === "healthy", 3_000, "blue-2 back");
+    for (let i = 0; i < 4; i++) expect((await get(r.port, "/", { host: "shop.test" })).body).toBe("hello from blue-2");
+  });
+
   it("all nodes of a colour down: 503 that says so", async () => {
     const [d1, d2] = [await freePort(), await freePort()];
     const green = await startApp("green-1");
