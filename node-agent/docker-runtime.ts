@@ -208,10 +208,11 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  watch(node: string, onChange: () => void): () => void {
+  watch(node: string, onChange: () => void, onEngineBack?: () => void): () => void {
     let stopped = false;
     let current: NodeJS.ReadableStream | undefined;
     let retryMs = 500;
+    let lost = false; // the event stream broke or could not be opened: the engine went away
     const connect = () => {
       if (stopped) return;
       this.docker.getEvents({ filters: { type: ["container"], label: [`${LABEL.node}=${node}`] } }, (err, stream) => {
@@ -221,6 +222,7 @@ export class DockerRuntime implements Runtime {
         }
         if (err || !stream) {
           this.log.warn({ err: err?.message }, "docker events unavailable; retrying");
+          lost = true;
           setTimeout(connect, retryMs).unref();
           retryMs = Math.min(retryMs * 2, 10_000);
           return;
@@ -228,10 +230,16 @@ export class DockerRuntime implements Runtime {
         retryMs = 500;
         current = stream;
         onChange(); // anything may have changed while we were not listening
+        if (lost) {
+          lost = false;
+          this.log.warn("the Docker engine answers again after it went away");
+          onEngineBack?.();
+        }
         stream.on("data", () => onChange());
         const again = () => {
           if (current !== stream || stopped) return;
           current = undefined;
+          lost = true;
           setTimeout(connect, retryMs).unref();
         };
         stream.on("end", again);

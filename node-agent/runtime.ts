@@ -80,8 +80,12 @@ export interface Runtime {
   logTail?(id: string, lines: number): Promise<string[]>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
-  /** Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe. */
-  watch(node: string, onChange: () => void): () => void;
+  /**
+   * Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe.
+   * `onEngineBack`: the engine stopped answering (a restart, an upgrade) and answers again; what it stopped
+   * meanwhile nobody chose to stop.
+   */
+  watch(node: string, onChange: () => void, onEngineBack?: () => void): () => void;
   /**
    * What differs between the workload `id` and what `def` would create, judged by what it is (image, ports,
    * capabilities, security options, mounts...), never by its labels; empty when it matches.

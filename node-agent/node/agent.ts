@@ -76,7 +76,8 @@ export class NodeAgent {
     });
     await this.work.convergeJobs(); // never run jobs without a fresh lease
     await this.seen.refresh();
-    this.seen.watch();
+    // An engine restart under a running agent stops every container, as a reboot does.
+    this.seen.watch(() => void this.work.reviveStopped().catch((err: Error) => this.o.logger.error({ err: err.message }, "starting web services again after the engine came back failed")));
     await this.work.reviveStopped();
   }
 

@@ -193,9 +193,10 @@ export class Converger {
   }
 
   /**
-   * At the agent's start: a web service of the restored spec whose own workload is there but stopped (the
-   * engine or the VM restarted; the agent owns restarts, so Docker's restart policy is off) is started
-   * again, as the engine's restart policy used to. Running workloads are left as they are.
+   * At the agent's start, and when the engine answers again after it went away: a web service of the spec
+   * whose own workload is there but stopped (the engine or the VM restarted; the agent owns restarts, so
+   * Docker's restart policy is off) is started again, as the engine's restart policy used to. Running
+   * workloads are left as they are.
    */
   async reviveStopped(): Promise<void> {
     const spec = this.h.spec();
@@ -205,7 +206,7 @@ export class Converger {
       && !all.some((w) => w.service === name && w.running)
       && all.some((w) => w.service === name && w.tag === spec.tag && w.specHash === specHash(spec, name, svc)));
     if (stopped.length === 0) return;
-    this.h.logger.info({ services: stopped.map(([n]) => n) }, "web services of the spec found stopped at start (an engine or VM restart): starting them again");
+    this.h.logger.info({ services: stopped.map(([n]) => n) }, "web services of the spec found stopped after an engine or VM restart: starting them again");
     this.restartWeb();
   }
 

@@ -48,8 +48,8 @@ export class Observer {
 
   constructor(private readonly h: ObserverHost) {}
 
-  /** Follows runtime events from now on. */
-  watch(): void {
+  /** Follows runtime events from now on; `onEngineBack` as Runtime.watch has it. */
+  watch(onEngineBack?: () => void): void {
     this.unwatch = this.h.runtime.watch(this.h.name, () => {
       this.scheduleRefresh();
       if (this.settleTimer) clearTimeout(this.settleTimer);
@@ -60,7 +60,7 @@ export class Observer {
         this.scheduleRefresh();
       }, EVENT_SETTLE_MS);
       this.settleTimer.unref();
-    });
+    }, onEngineBack);
     this.resync = setInterval(() => this.scheduleRefresh(), RESYNC_MS);
     this.resync.unref();
   }
