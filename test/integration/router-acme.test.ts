@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Agent } from "node:https";
 import { ClusterBed, freePort } from "../support/cluster-bed.js";
 import { processKit } from "../support/runtime-kit.js";
 import { waitFor } from "../support/agent-bed.js";
 import { httpsGet, testCa, type TestCa } from "../support/tls-world.js";
+import { HttpsLoad } from "../support/https-load.js";
 import { pebbleInstalled, startPebble, type Pebble } from "../support/pebble.js";
 
 let dir: string;
@@ -35,44 +35,6 @@ afterAll(async () => {
   await pebble?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-/** HTTPS load on the live host: half on keep-alive connections, half on new ones (new handshakes). */
-class HttpsLoad {
-  ok = 0;
-  failed: string[] = [];
-  colors: string[] = [];
-  serials = new Set<string>();
-  private stopped = false;
-  private readonly done: Promise<void>[] = [];
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
-
-  constructor(private readonly port: number, private readonly ca: string) {
-    for (let i = 0; i < 6; i++) this.done.push(this.worker(i % 2 === 0));
-  }
-
-  private async worker(keepAlive: boolean): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const r = await httpsGet(this.port, "/version", { host: "live.test", ca: Buffer.from(this.ca), ...(keepAlive ? { agent: this.agent } : {}) });
-        if (r.status === 200) {
-          this.ok++;
-          const color = r.headers["x-switchyard-color"] as string;
-          if (this.colors.at(-1) !== color) this.colors.push(color);
-          this.serials.add(r.cert.serialNumber);
-        } else this.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
-      } catch (err) {
-        this.failed.push((err as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.done);
-    this.agent.destroy();
-  }
-}
 
 describe("ACME at the router (pebble, HTTP-01)", () => {
   it("a fresh cluster with an ACME section serves its live host over HTTPS with a certificate pebble issued within 30 s; HTTP gets 308", async () => {

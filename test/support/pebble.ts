@@ -29,8 +29,11 @@ export function pebbleInstalled(): boolean {
   }
 }
 
-/** Starts challtestsrv and pebble; `httpPort` is where pebble validates HTTP-01 (the router's HTTP port). */
-export async function startPebble(ca: TestCa, httpPort: number): Promise<Pebble> {
+/**
+ * Starts challtestsrv and pebble; `httpPort` is where pebble validates HTTP-01 (the router's HTTP port);
+ * `validitySeconds`, how long the certificates it issues are valid (pebble's default: five years).
+ */
+export async function startPebble(ca: TestCa, httpPort: number, validitySeconds?: number): Promise<Pebble> {
   const dnsPort = await pickPort("127.0.0.1", 0);
   const dnsMgmt = await pickPort("127.0.0.1", 0);
   const port = await pickPort("127.0.0.1", 0);
@@ -41,6 +44,7 @@ export async function startPebble(ca: TestCa, httpPort: number): Promise<Pebble>
     pebble: {
       listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
       certificate: tls.certFile, privateKey: tls.keyFile, httpPort, tlsPort: 1, ocspResponderURL: "", externalAccountBindingRequired: false,
+      ...(validitySeconds !== undefined ? { certificateValidityPeriod: validitySeconds } : {}),
     },
   }));
   const procs: ChildProcess[] = [];
