@@ -145,7 +145,10 @@ export class Driver {
     const before = this.model.tags[idle];
     this.crashLooping = true;
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: CRASH_TAG }, stopped: { ...this.model.stopped, [idle]: false } }, detail: `${CRASH_TAG} to ${idle}` });
-    await sleep(1000);
+    // The deploy's own spec, and the one that heals the first exit (a stop is drift first), come before the
+    // loop: the specs counted are those sent once every node of the colour shows it crash looping.
+    const looping = Date.now() + Math.min(plan.durationMs, 15_000);
+    while (Date.now() < looping && !(await this.allCrashLooping(idle))) await sleep(250);
     const gen0 = await this.generations(idle);
     const t0 = Date.now();
     await sleep(plan.durationMs);
@@ -159,6 +162,11 @@ export class Driver {
     this.crashLooping = false;
     const good = (GOOD_TAGS as readonly string[]).includes(before) ? before : GOOD_TAGS[0];
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: good } }, detail: `${good} to ${idle}` });
+  }
+
+  private async allCrashLooping(c: Color): Promise<boolean> {
+    const nodes = (await status(this.cluster))?.colors?.[c].nodes;
+    return !!nodes && nodes.length > 0 && nodes.every((n) => n.services.web?.state === "crashLooping");
   }
 
   private async generations(c: Color): Promise<number | null> {
