@@ -149,6 +149,24 @@ function spec(listen: string, live: "blue" | "green", generation: number, bluePo
   };
 }
 
+/** CPU µs per request of a minimal TCP and a minimal TLS responder (bench/lib/raw-responder.ts), medians of alternating runs. */
+async function tlsFloor(certFile: string, keyFile: string, cpus: string | undefined, tickUs: number): Promise<{ tcp: number; tls: number }> {
+  const out = { tcp: [] as number[], tls: [] as number[] };
+  for (const kind of ["tcp", "tls"] as const) {
+    const port = await freePort();
+    const { child } = await forkReady<{ type: string }>("raw-responder.js", [String(port), kind, certFile, keyFile], cpus);
+    const url = `${kind === "tls" ? "https" : "http"}://127.0.0.1:${port}/`;
+    await runWrk({ url, connections: CONNECTIONS, seconds: 1, ...(cpus ? { cpus } : {}) }).done;
+    for (let round = 0; round < TLS_ROUNDS; round++) {
+      const before = cpuTicks(child.pid!);
+      const r = await runWrk({ url, connections: CONNECTIONS, seconds: SECONDS, ...(cpus ? { cpus } : {}) }).done;
+      out[kind].push(((cpuTicks(child.pid!) - before) * tickUs) / Math.max(1, r.requests));
+    }
+    child.disconnect();
+  }
+  return { tcp: median(out.tcp), tls: median(out.tls) };
+}
+
 /** CPU time (user + system, in clock ticks) of a process and its direct children, from /proc. */
 function cpuTicks(pid: number): number {
   const ticks = (p: number): number => {
@@ -240,14 +258,17 @@ async function main(): Promise<void> {
     runWrk({ url: `https://127.0.0.1:${port}/`, connections: CONNECTIONS, seconds, ...(close ? { headers: ["Connection: close"], connections: Math.min(CONNECTIONS, 16) } : {}), ...(otherCpu ? { cpus: otherCpu } : {}) }).done;
   for (const t of ["router", "nginx"] as const) await tlsLoad(tlsTargets[t], 1, false);
   const tlsResults: Record<"router" | "nginx", WrkResult[]> = { router: [], nginx: [] };
+  const tlsCpuUs: Record<"router" | "nginx", number[]> = { router: [], nginx: [] };
   const handshakes: Record<"router" | "nginx", WrkResult[]> = { router: [], nginx: [] };
   for (let round = 0; round < TLS_ROUNDS; round++) {
     const order = round % 2 === 0 ? (["router", "nginx"] as const) : (["nginx", "router"] as const);
     const line: string[] = [];
     for (const t of order) {
+      const before = cpuTicks(pids[t]);
       const r = await tlsLoad(tlsTargets[t], SECONDS, false);
       if (r.failed > 0) throw new Error(`${t} https: ${r.failed} failed requests:\n${r.raw}`);
       tlsResults[t].push(r);
+      tlsCpuUs[t].push(((cpuTicks(pids[t]) - before) * tickUs) / Math.max(1, r.requests));
       const h = await tlsLoad(tlsTargets[t], SECONDS, true);
       if (h.failed > 0) throw new Error(`${t} https (new connections): ${h.failed} failed requests:\n${h.raw}`);
       handshakes[t].push(h);
@@ -259,6 +280,12 @@ async function main(): Promise<void> {
   const hmed = (t: "router" | "nginx"): number => median(handshakes[t].map((r) => r.rps));
   for (const t of ["router", "nginx"] as const) say(`${t.padEnd(6)} https median ${Math.round(tmed(t, "rps"))} rps, p99 ${round2(tmed(t, "p99Ms"))} ms, new handshakes ${Math.round(hmed(t))}/s`);
   say(`router/nginx over HTTPS: throughput ${round2(tmed("router", "rps") / tmed("nginx", "rps"))}×, p99 ${round2(tmed("router", "p99Ms") / tmed("nginx", "p99Ms"))}×, handshakes ${round2(hmed("router") / hmed("nginx"))}×`);
+  // What TLS adds per keep-alive request, against what Node's TLS layer costs by itself: the same fixed
+  // answer from a minimal TCP responder and from a minimal TLS one.
+  const floor = await tlsFloor(certFile, keyFile, otherCpu, tickUs);
+  const cpu = { router: median(tlsCpuUs.router), nginx: median(tlsCpuUs.nginx), routerHttp: median(cpuUsPerRequest.router), nginxHttp: median(cpuUsPerRequest.nginx) };
+  say(`CPU per HTTPS request (median): router ${Math.round(cpu.router)} µs (+${Math.round(cpu.router - cpu.routerHttp)} over HTTP), nginx ${Math.round(cpu.nginx)} µs (+${Math.round(cpu.nginx - cpu.nginxHttp)})`);
+  say(`Node's TLS layer alone: ${Math.round(floor.tls)} µs per request against ${Math.round(floor.tcp)} µs over TCP (+${Math.round(floor.tls - floor.tcp)}), minimal responders, no proxying`);
 
   // 20 flips under sustained load through the router.
   const flipSeconds = Math.ceil((FLIPS * FLIP_EVERY_MS + 2_000) / 1000);
@@ -297,6 +324,9 @@ async function main(): Promise<void> {
     flipP50Ms: round2(median(flipMs)),
     flipP99Ms: round2(percentile(flipMs, 99)),
     putAnsweredP99Ms: round2(percentile(answerMs, 99)),
+    routerHttpsCpuUs: Math.round(cpu.router),
+    nginxHttpsCpuUs: Math.round(cpu.nginx),
+    nodeTlsLayerUs: Math.round(floor.tls - floor.tcp),
     routerHttpsRps: Math.round(tmed("router", "rps")),
     nginxHttpsRps: Math.round(tmed("nginx", "rps")),
     routerHttpsP99Ms: round2(tmed("router", "p99Ms")),
