@@ -8,6 +8,21 @@ import { Ajv } from "ajv";
 import { apiRoutes } from "../../specs/api/routes.js";
 import { eventStreamMessages } from "../../specs/api/events.js";
 import { apiLogin, apiRequester, git, useApiReconciler } from "../support/api-rig.js";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+/** A registry password and a webhook signing key of their own, next to the agent tokens examples/local has. */
+const REGISTRY_PASSWORD = `registry-${randomBytes(12).toString("hex")}`;
+const WEBHOOK_KEY = `webhook-${randomBytes(12).toString("hex")}`;
+function withSecrets(deploy: string): void {
+  writeFileSync(join(deploy, "secrets", "registry.password"), REGISTRY_PASSWORD + "\n", { mode: 0o600 });
+  writeFileSync(join(deploy, "secrets", "webhook.key"), WEBHOOK_KEY + "\n", { mode: 0o600 });
+  const cluster = join(deploy, "cluster.yaml");
+  const text = readFileSync(cluster, "utf8").replace("registry: { url: http://127.0.0.1:5000 }", "registry: { url: http://127.0.0.1:5000, username: ci, passwordFile: secrets/registry.password }");
+  writeFileSync(cluster, text);
+  appendFileSync(cluster, "  alerts:\n    webhooks: [{ url: http://127.0.0.1:9/hook, secretFile: secrets/webhook.key }]\n");
+}
 
 describe("the reconciler API keeps to its contract", () => {
   const tokens: Record<string, string> = {};
@@ -18,7 +33,7 @@ describe("the reconciler API keeps to its contract", () => {
     tokens.root = await users.createToken("root");
     tokens.dora = await users.createToken("dora");
     tokens.vera = await users.createToken("vera");
-  });
+  }, withSecrets);
   const req = apiRequester(rig.url);
   const as = (who: string) => ({ token: tokens[who]! });
 
@@ -103,5 +118,20 @@ describe("the reconciler API keeps to its contract", () => {
       const data = JSON.parse([...m.matchAll(/^data: (.*)$/gm)].map((x) => x[1]).join("\n"));
       expect(check[name](data), `${name}: ${JSON.stringify(check[name].errors)}`).toBe(true);
     }
+  });
+  it("no answer of any route carries a secret: agent tokens, the registry password, the webhook key, passwords, API tokens", async () => {
+    // Runs after the routes above were all driven (vitest runs a file's tests in order).
+    const secretsDir = join(rig.deploy, "secrets");
+    const secrets = new Map<string, string>([
+      ...readdirSync(secretsDir).filter((f) => f.endsWith(".token")).map((f) => [f, readFileSync(join(secretsDir, f), "utf8").trim()] as [string, string]),
+      ["registry password", REGISTRY_PASSWORD], ["webhook key", WEBHOOK_KEY],
+      ["root's password", "root-password-12"], ["dora's password", "dora-password-12"], ["vera's password", "vera-password-12"],
+      ...Object.entries(tokens).map(([who, t]) => [`${who}'s API token`, t] as [string, string]),
+    ]);
+    expect(secrets.size).toBeGreaterThanOrEqual(11);
+    expect(rig.contract.answers.length).toBeGreaterThan(30);
+    const found: string[] = [];
+    for (const a of rig.contract.answers) for (const [name, value] of secrets) if (a.text.includes(value)) found.push(`${name} in ${a.route}`);
+    expect(found).toEqual([]);
   });
 });

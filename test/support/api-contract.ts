@@ -19,6 +19,8 @@ export interface ContractCheck {
   violations: ContractViolation[];
   /** `METHOD /route` → statuses answered, for "every route was driven". */
   seen: Map<string, Set<number>>;
+  /** Every answer's text (`METHOD /url status` and the body as sent), to look for what must never be in one. */
+  answers: { route: string; text: string }[];
 }
 
 const checked = new WeakSet<FastifyRequest>();
@@ -29,6 +31,7 @@ export function contractCheck(): ContractCheck {
   const compiled = new WeakMap<object, ValidateFunction>();
   const violations: ContractViolation[] = [];
   const seen = new Map<string, Set<number>>();
+  const answers: ContractCheck["answers"] = [];
 
   const check = (req: FastifyRequest, reply: FastifyReply, body: unknown) => {
     checked.add(req);
@@ -57,6 +60,9 @@ export function contractCheck(): ContractCheck {
       return payload;
     });
     app.addHook("onSend", async (req, reply, payload) => {
+      if (typeof payload === "string" || Buffer.isBuffer(payload)) {
+        answers.push({ route: `${req.method} ${req.url} ${reply.statusCode}`, text: `${JSON.stringify(reply.getHeaders())}\n${payload.toString()}` });
+      }
       if (checked.has(req)) return payload;
       const type = String(reply.getHeader("content-type") ?? "");
       if (typeof payload === "string" && type.startsWith("application/json")) check(req, reply, JSON.parse(payload));
@@ -70,5 +76,5 @@ export function contractCheck(): ContractCheck {
       return payload;
     });
   };
-  return { setup, violations, seen };
+  return { setup, violations, seen, answers };
 }

@@ -14,8 +14,10 @@ import { contractCheck, type ContractCheck } from "./api-contract.js";
 export const git = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
 
 /** examples/local copied to `deploy` and committed as its first revision. */
-export function localDeployDir(deploy: string): void {
+/** examples/local as a git repository; `prepare` changes its files before the first commit. */
+export function localDeployDir(deploy: string, prepare?: (deploy: string) => void): void {
   cpSync("examples/local", deploy, { recursive: true });
+  prepare?.(deploy);
   git(deploy, "init", "-q");
   git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "add", ".");
   git(deploy, "-c", "user.name=ops", "-c", "user.email=ops@example.com", "commit", "-qm", "initial");
@@ -59,14 +61,14 @@ export async function apiLogin(req: ReturnType<typeof apiRequester>, username: s
  * scrypt), closed and removed after them. `r` and `url` are read once it runs. Every answer is checked
  * against its route's schema (specs/api/routes.ts): the file fails when one leaves it.
  */
-export function useApiReconciler(prefix: string, seed: (users: Users) => Promise<void>): { root: string; deploy: string; data: string; r: () => RunningReconciler; url: () => string; contract: ContractCheck } {
+export function useApiReconciler(prefix: string, seed: (users: Users) => Promise<void>, prepare?: (deploy: string) => void): { root: string; deploy: string; data: string; r: () => RunningReconciler; url: () => string; contract: ContractCheck } {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const deploy = join(root, "deploy");
   const data = join(root, "data");
   let r: RunningReconciler | undefined;
   const contract = contractCheck();
   beforeAll(async () => {
-    localDeployDir(deploy);
+    localDeployDir(deploy, prepare);
     const users = new Users({ file: join(data, "users.json"), scrypt: { N: 1024, r: 8, p: 1 } });
     await users.load();
     await seed(users);
