@@ -114,7 +114,7 @@ function pullError(err: Error, repository: string, tag: string): RuntimeError {
   const msg = err.message ?? String(err);
   const registry = registryHost(repository);
   if (/manifest unknown|not found|manifest for .* not found/i.test(msg)) {
-    return new RuntimeError(`tag ${tag} does not exist in ${repository}; push it first or pick an existing tag`, "tag-not-found");
+    return new RuntimeError(`AGENT_ERR_TAG_MISSING: tag ${tag} does not exist in ${repository}; push it first or pick an existing tag`, "tag-not-found");
   }
   if (/unauthorized|authentication required|denied/i.test(msg)) {
     return new RuntimeError(`the registry ${registry} refused to serve ${repository}:${tag} (unauthorized); check the agent's credentials for ${registry} (agent.yaml registries)`, "unauthorized");

@@ -28,7 +28,7 @@ export async function releaseDir(releasesDir: string, tag: string): Promise<stri
   const dir = join(releasesDir, tag);
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) {
-    throw new RuntimeError(`release ${tag} does not exist in ${releasesDir}; copy it there first or pick an existing release`, "tag-not-found");
+    throw new RuntimeError(`AGENT_ERR_TAG_MISSING: release ${tag} does not exist in ${releasesDir}; copy it there first or pick an existing release`, "tag-not-found");
   }
   return realpath(dir);
 }

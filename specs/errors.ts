@@ -15,6 +15,7 @@ export const errorCodes = {
   AGENT_ERR_STALE_GENERATION: { service: "agent", meaning: "the spec's generation is older, or equal with other content" },
   AGENT_ERR_WRONG_ROLE: { service: "agent", meaning: "a node spec sent to a router or the reverse, or a lease sent to a router" },
   AGENT_ERR_PULL_STALLED: { service: "agent", statusOnly: true, meaning: "an image pull sent nothing for docker.pullIdleTimeoutSeconds and was given up (in a service's status error, never an HTTP answer)" },
+  AGENT_ERR_TAG_MISSING: { service: "agent", statusOnly: true, meaning: "the spec's tag does not exist for this node: not in the registry, or no such release in the releases dir (in a service's status error; the reconciler fails the deploy as TagMissing)" },
   AGENT_ERR_LIMIT_NOT_ALLOWED: { service: "agent", meaning: "a service asks for more memory, processes or capabilities than agent.yaml containers allows" },
   AGENT_ERR_LISTEN_NOT_ALLOWED: { service: "agent", meaning: "the router spec listens on an address other than agent.yaml router.listen" },
   AGENT_ERR_UPSTREAM_NOT_ALLOWED: { service: "agent", meaning: "the router spec sends traffic outside agent.yaml router.allowedUpstreams" },
@@ -44,3 +45,6 @@ export const errorCodes = {
 } as const satisfies Record<string, { service: "agent" | "reconciler"; meaning: string; statusOnly?: true }>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** The prefix of a service's status error when its tag does not exist on that node (AGENT_ERR_TAG_MISSING). */
+export const TAG_MISSING_CODE = "AGENT_ERR_TAG_MISSING";

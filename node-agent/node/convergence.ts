@@ -255,7 +255,11 @@ export class Converger {
       for (const [name] of Object.entries(spec.services)) this.errors.delete(name);
       return;
     }
-    for (const [name, svc] of web) if (satisfied(all, name, svc, spec, this.driftOf)) this.restarts.started(name, "web", specHash(spec, name, svc));
+    for (const [name, svc] of web) {
+      if (!satisfied(all, name, svc, spec, this.driftOf)) continue;
+      this.restarts.started(name, "web", specHash(spec, name, svc));
+      this.errors.delete(name); // it runs what this spec wants: an error left from an older spec (a failed pull) no longer holds
+    }
     // A web service that keeps dying waits out its backoff: its timer converges again then.
     const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf) && !this.restarts.waiting(name, Date.now()));
     if (toStart.length > 0) {

@@ -9,7 +9,9 @@ export type NodeSpecReason = "deploy" | "stop" | "heal" | "update" | "start";
 export type RouterSpecReason = "switch" | "update";
 
 /** Conditions the planner can raise when it refuses a desired state (human action needed). */
-export type RefuseReason = "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed";
+export type RefuseReason = "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed" | "TagMissing";
+/** Refusals that mean a deploy failed (the colour is Failed), not that a change was refused. */
+export const DEPLOY_FAILURES: ReadonlySet<string> = new Set(["DeployFailed", "TagMissing"]);
 
 /** Things the plan waits for; each clears by itself once the world moves on. */
 export type WaitReason =

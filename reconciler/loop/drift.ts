@@ -2,7 +2,7 @@
  * Drift: everything observed that the desired state does not explain. Pure: (desired, observed,
  * plan) → alert candidates with stable fingerprints, so one problem fires once and resolves once.
  */
-import type { Action } from "./actions.js";
+import { DEPLOY_FAILURES, type Action } from "./actions.js";
 import type { Observed } from "../../specs/observed.js";
 import type { Color } from "../../specs/types.js";
 import { COLORS } from "../../specs/types.js";
@@ -143,7 +143,7 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
 
   for (const a of actions) {
     if (a.type !== "refuse") continue;
-    add(a.reason, a.reason === "DeployFailed" ? "critical" : "warning", a.color ?? "all", a.message, a.color ? { color: a.color } : {});
+    add(a.reason, DEPLOY_FAILURES.has(a.reason) ? "critical" : "warning", a.color ?? "all", a.message, a.color ? { color: a.color } : {});
   }
   return out;
 }

@@ -6,7 +6,8 @@
  * Action order: refusals, lease revocations (break before make), node specs, router tables, lease
  * grants and renewals, then what the plan waits for.
  */
-import type { Action, NodeSpecReason } from "./actions.js";
+import type { Action, NodeSpecReason, RefuseReason } from "./actions.js";
+import { TAG_MISSING_CODE } from "../../specs/errors.js";
 import type { NodeObservation, Observed } from "../../specs/observed.js";
 import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 import { COLORS, otherColor, type Color } from "../../specs/types.js";
@@ -51,6 +52,7 @@ class Planner {
   planColors(): void {
     const policy = this.d.cluster.spec.drift.policy;
     for (const c of COLORS) {
+      this.checkTagMissing(c);
       this.checkDeployTimeout(c);
       for (const v of this.views[c]) {
         const status = v.obs?.reachable ? v.obs.status : undefined;
@@ -111,16 +113,39 @@ class Planner {
     }
   }
 
-  private refuse(reason: "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed", color: Color, message: string): void {
+  private refuse(reason: RefuseReason, color: Color, message: string): void {
     if (!this.refusals.some((a) => a.type === "refuse" && a.reason === reason && a.color === color)) {
       this.refusals.push({ type: "refuse", reason, color, message });
     }
   }
 
+  /**
+   * A node that was given the colour's tag says it does not exist there (no such tag in the registry, no such
+   * release): the deploy cannot finish, so it fails now rather than after the deploy timeout, naming the nodes.
+   */
+  private checkTagMissing(c: Color): void {
+    const want = this.d.state.spec.colors[c];
+    if (want.stopped || want.tag === undefined) return;
+    const lacking: string[] = [];
+    let why = "";
+    for (const v of this.views[c]) {
+      const st = v.obs?.reachable ? v.obs.status : undefined;
+      if (!st || st.spec?.tag !== want.tag) continue;
+      const err = Object.values(st.services).map((s) => s.error).find((e) => e?.startsWith(TAG_MISSING_CODE) && e.includes(` ${want.tag} `));
+      if (err) {
+        lacking.push(v.node.name);
+        why ||= err.slice(TAG_MISSING_CODE.length).replace(/^:\s*/, "");
+      }
+    }
+    if (lacking.length === 0) return;
+    this.failed.add(c);
+    this.refuse("TagMissing", c, `${want.tag} is missing on ${lacking.join(", ")} (${why}). Live traffic was not touched; push or copy ${want.tag} there, or deploy another tag`);
+  }
+
   private checkDeployTimeout(c: Color): void {
     const want = this.d.state.spec.colors[c];
     const rec = this.o.deploys[c];
-    if (want.stopped || !rec || rec.tag !== want.tag || this.isReady(c)) return;
+    if (want.stopped || !rec || rec.tag !== want.tag || this.isReady(c) || this.failed.has(c)) return;
     const timeoutMs = this.d.cluster.spec.deploy.timeoutSeconds * 1000;
     if (this.now - rec.startedAtMs < timeoutMs) return;
     const why = this.views[c].map((v) => v.problem).filter((x) => x !== null).join("; ");

@@ -3,7 +3,7 @@
  * plus per-colour phases and per-node, per-service health. Built from scratch on every reconcile;
  * only the conditions' transition times carry over.
  */
-import type { Action } from "./actions.js";
+import { DEPLOY_FAILURES, type Action } from "./actions.js";
 import type { Observed } from "../../specs/observed.js";
 import type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary } from "../../specs/api/status.js";
 import { COLORS, type Color } from "../../specs/types.js";
@@ -88,8 +88,8 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
         lease: st ? { ...st.lease } : null,
       };
     });
-    const failed = refusals.find((r) => r.reason === "DeployFailed" && r.color === c);
-    const refused = refusals.find((r) => r.reason !== "DeployFailed" && r.color === c);
+    const failed = refusals.find((r) => DEPLOY_FAILURES.has(r.reason) && r.color === c);
+    const refused = refusals.find((r) => !DEPLOY_FAILURES.has(r.reason) && r.color === c);
     let phase: ColorPhase;
     let message = "";
     if (refused) {
@@ -143,7 +143,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
 }
 
 /** The names of refusals: a change Switchyard will not make (they are not drift). */
-const REFUSALS = new Set(["WouldReplaceLive", "WouldStopLive", "LiveSpecChange", "DeployFailed"]);
+const REFUSALS = new Set(["WouldReplaceLive", "WouldStopLive", "LiveSpecChange", ...DEPLOY_FAILURES]);
 
 /**
  * The four conditions, each with one meaning (docs/conditions.md):
@@ -178,8 +178,8 @@ function conditions(
       : cond("Ready", "False", "LiveUnhealthy", `${live} serves live traffic but ${sick.join("; ")}`);
   }
 
-  const failed = refusals.find((r) => r.reason === "DeployFailed");
-  const refused = refusals.find((r) => r.reason !== "DeployFailed");
+  const failed = refusals.find((r) => DEPLOY_FAILURES.has(r.reason));
+  const refused = refusals.find((r) => !DEPLOY_FAILURES.has(r.reason));
   const deploying = COLORS.find((c) => colors[c].phase === "Deploying");
   const step = waits.find((w) => w.reason !== "NodeUnreachable" && w.reason !== "RouterUnreachable");
   let progressing;
@@ -191,7 +191,7 @@ function conditions(
     progressing = cond("Progressing", "True", "Deploying", `deploying ${tag} to ${deploying}, ${elapsed} s of ${timeout} s`);
   } else if (step) progressing = cond("Progressing", "True", step.reason, step.message);
   else if (i.busy) progressing = cond("Progressing", "True", "Acting", "actions in progress");
-  else if (failed) progressing = cond("Progressing", "False", "DeployFailed", failed.message);
+  else if (failed) progressing = cond("Progressing", "False", failed.reason, failed.message);
   else if (refused) progressing = cond("Progressing", "False", refused.reason, refused.message);
   else progressing = cond("Progressing", "False", "Idle", "nothing to do");
 

@@ -60,7 +60,7 @@ export const dockerKit: RuntimeKit = {
     expect(info.HostConfig.NetworkMode).not.toBe("host");
     if (o.hostPort !== undefined) expect(info.HostConfig.PortBindings?.["8080/tcp"]).toEqual([{ HostIp: "127.0.0.1", HostPort: String(o.hostPort) }]);
   },
-  unknownTagError: (tag) => `tag ${tag} does not exist in ${REPO}; push it first or pick an existing tag`,
+  unknownTagError: (tag) => `AGENT_ERR_TAG_MISSING: tag ${tag} does not exist in ${REPO}; push it first or pick an existing tag`,
 };
 
 /** Release dirs v1, v2, v3 of the demo app, written once per test file. */
@@ -100,6 +100,6 @@ export async function processKit(): Promise<RuntimeKit> {
       expect(env.filter((e) => /^(VITEST|HOME|npm_)/.test(e)), "nothing inherited from the agent").toEqual([]);
       if (o.hostPort !== undefined) expect(env).toEqual(expect.arrayContaining([`PORT=${o.hostPort}`, "HOST=127.0.0.1"]));
     },
-    unknownTagError: (tag) => `release ${tag} does not exist in ${releasesDir}; copy it there first or pick an existing release`,
+    unknownTagError: (tag) => `AGENT_ERR_TAG_MISSING: release ${tag} does not exist in ${releasesDir}; copy it there first or pick an existing release`,
   };
 }

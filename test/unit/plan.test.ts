@@ -335,7 +335,32 @@ function edited(o: ReturnType<typeof node>, edit: (s: Extract<ReturnType<typeof 
   return o;
 }
 
+const missing = (tag: string) => `AGENT_ERR_TAG_MISSING: tag ${tag} does not exist in 127.0.0.1:5000/app; push it first or pick an existing tag`;
 rows.push(
+  {
+    name: "the new tag is missing on the idle colour's node: refused as TagMissing at once, not after the deploy timeout",
+    d: desired(c1, { green: "v9" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }),
+      "green-1": edited(node(d, "green-1", { tag: "v9", web: { tag: "v2" } }), (s) => { s.services.web!.error = missing("v9"); }),
+      "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger, { green: { tag: "v9", startedAtMs: NOW - 1_000 } }),
+    expect: ["refuse TagMissing green"],
+  },
+  {
+    name: "a pull error other than a missing tag is healed (the pull tried again) until the deploy timeout, as before",
+    d: desired(c1, { green: "v9" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }),
+      "green-1": edited(node(d, "green-1", { tag: "v9", web: { tag: "v2" } }), (s) => { s.services.web!.error = "cannot reach the registry 127.0.0.1:5000 (connection refused); is it running and reachable from this VM?"; }),
+      "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger, { green: { tag: "v9", startedAtMs: NOW - 1_000 } }),
+    expect: ["heal green-1 v9"],
+  },
+  {
+    name: "a missing-tag error of an older spec (v3 wanted now) is not TagMissing: v3 is deployed",
+    d: desired(c1, { green: "v3" }),
+    o: world({ "blue-1": node(d, "blue-1", { tag: "v1", lease: blueOwns }),
+      "green-1": edited(node(d, "green-1", { tag: "v9", web: { tag: "v2" } }), (s) => { s.services.web!.error = missing("v9"); }),
+      "router-1": router(d, "router-1", { live: "blue" }) }, blueLedger, { green: { tag: "v3", startedAtMs: NOW - 1_000 } }),
+    expect: ["deploy green-1 v3"],
+  },
   {
     name: "a desired stop of the live colour is refused once, not once per node",
     d: desired(c2, { blue: null }),
