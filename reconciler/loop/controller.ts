@@ -28,6 +28,7 @@ import { deepFreeze } from "../../common/values.js";
 import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
 import { formatIssue } from "../../specs/source.js";
 import { COLORS } from "../../specs/types.js";
+import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -84,7 +85,13 @@ export class Controller {
   private tokenTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
-  readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
+  readonly stats = {
+    reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0,
+    /** Pass durations in seconds. */
+    reconcileSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
+    /** Finished actions by action type. */
+    actionResults: new Map<string, { ok: number; failed: number }>(),
+  };
 
   private readonly pins: Pins;
 
@@ -259,6 +266,7 @@ export class Controller {
     const ms = performance.now() - started;
     this.stats.reconciles++;
     this.stats.reconcileMsTotal += ms;
+    this.stats.reconcileSeconds.observe(ms / 1000);
     this.stats.lastReconcileMs = ms;
     return { requeueAfterMs: this.nextDue(snap, actions, now) };
   }
@@ -364,6 +372,11 @@ export class Controller {
       onSettled: () => this.queue(),
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
+        if (e.type === "result") {
+          const n = this.stats.actionResults.get(e.action.type) ?? { ok: 0, failed: 0 };
+          n[e.ok ? "ok" : "failed"]++;
+          this.stats.actionResults.set(e.action.type, n);
+        }
         // Routine upkeep is counted, not shown to people: a renewal appears in the feed only when it fails.
         if (e.action.type === "renewLease") {
           if (e.type === "result" && e.ok) this.stats.renewals++;
