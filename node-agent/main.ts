@@ -41,6 +41,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
   const config = await loadAgentConfig(configFile);
   const logger = opts.logger ?? makeLogger("switchyard-agent").child({ node: config.name });
   const tokens = await readTokens(config.tokenFile, MIN_TOKEN_LENGTH);
+  const metricsTokens = config.metricsTokenFile ? await readTokens(config.metricsTokenFile, MIN_TOKEN_LENGTH) : [];
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const bootId = randomUUID();
@@ -84,9 +85,13 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
     }
 
     let started = false;
-    const guard = new TokenGuard(tokens);
+    const guard = new TokenGuard(tokens, metricsTokens);
     const unwatchTokens = watchTokens(config.tokenFile, MIN_TOKEN_LENGTH, logger, (t) => guard.setTokens(t));
     undo.push(async () => unwatchTokens());
+    if (config.metricsTokenFile) {
+      const unwatchMetrics = watchTokens(config.metricsTokenFile, MIN_TOKEN_LENGTH, logger, (t) => guard.setMetricsTokens(t));
+      undo.push(async () => unwatchMetrics());
+    }
     const server = buildAgentServer({ core, guard, logger, ready: () => started, ...(tls ? { tls } : {}) });
     const [host, port] = splitListen(opts.listen ?? config.listen);
     const closeServer = () => server.close();
