@@ -9,9 +9,14 @@ import { ClusterBed, Load } from "../support/cluster-bed.js";
 import { processKit } from "../support/runtime-kit.js";
 import { waitFor } from "../support/agent-bed.js";
 import { promtoolProblems } from "../support/promtool.js";
+import { TestPrometheus } from "../support/prometheus.js";
 import type { NodeStatus } from "../../specs/wire.js";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 let bed: ClusterBed;
+const prom = new TestPrometheus();
 
 beforeAll(async () => {
   bed = new ClusterBed({ prefix: "mtx", kit: await processKit(), metricsToken: true, state: { active: "blue", blue: "v1", green: "v2" } });
@@ -24,6 +29,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  await prom.stop();
   await bed?.close();
 });
 
@@ -98,6 +104,26 @@ describe("the agents' read-only metrics token", () => {
   });
 });
 
+describe("a Prometheus scrapes every part with the configuration switchyard prometheus-config prints (issue 19 item 2)", () => {
+  it("promtool check config passes, and every target (reconciler, both nodes, the router) is up", async () => {
+    const secrets = join(bed.deployDir, "secrets");
+    for (const [node, token] of bed.metricsTokens) writeFileSync(join(secrets, `${node}.metrics.token`), token + "\n");
+    writeFileSync(join(secrets, "prometheus.token"), bed.token + "\n");
+    const config = execFileSync(process.execPath, ["bin/switchyard.js", "prometheus-config", "--cluster", join(bed.deployDir, "cluster.yaml"), "--reconciler", bed.reconcilerUrl, "--interval", "1s"], { encoding: "utf8" });
+    const file = join(bed.dir, "prometheus.yml");
+    writeFileSync(file, config);
+    expect(config).not.toContain(bed.token);
+    for (const t of bed.metricsTokens.values()) expect(config).not.toContain(t);
+    execFileSync("promtool", ["check", "config", file], { encoding: "utf8" });
+    await prom.start(file);
+    const targets = await waitFor("every target up", async () => {
+      const t = await prom.targets();
+      return t.length === 4 && t.every((x) => x.health === "up") && t;
+    }, 30_000).catch(async (err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(await prom.targets())}`); });
+    expect(targets.map((t) => t.job).sort()).toEqual(["switchyard-agent-mtx-blue-1", "switchyard-agent-mtx-green-1", "switchyard-agent-mtx-router-1", "switchyard-reconciler"]);
+  }, 60_000);
+});
+
 describe("a flip under load shows in the router's per-colour figures", () => {
   it("green's 2xx count starts moving and blue's stops; flips_total and status.router.responses agree", async () => {
     const router = bed.names.router;
@@ -124,6 +150,10 @@ describe("a flip under load shows in the router's per-colour figures", () => {
     await bed.viaRouter();
     const later = (await agentMetrics(router)).text;
     expect(sample(later, 'switchyard_router_requests_total{color="blue",host="live",code="2xx"}')).toBe(blueLive);
+    // Prometheus saw it within a few 1 s scrapes: the flip, and green's live 2xx series stepping up.
+    await waitFor("Prometheus sees the flip", async () =>
+      (await prom.value('switchyard_router_flips_total')) === flips0 + 1 &&
+      ((await prom.value('switchyard_router_requests_total{color="green",host="live",code="2xx"}')) ?? 0) > green0 + 20, 10_000);
     // The router's status carries the same figures by colour and status class.
     const { url, token } = bed.agentApi(router);
     const st = (await (await fetch(url + "/v1/status", { headers: { authorization: `Bearer ${token}` } })).json()) as NodeStatus;
