@@ -19,6 +19,7 @@ export function reconcilerMetrics(controller: Controller, alerts: AlertManager):
   collected(r, "switchyard_reconciles_total", "counter", "Reconcile passes run.", () => one(s.reconciles));
   collected(r, "switchyard_reconcile_duration_seconds", "histogram", "Time each reconcile pass spent planning and launching actions.", () => s.reconcileSeconds.samples("switchyard_reconcile_duration_seconds"));
   collected(r, "switchyard_last_reconcile_duration_seconds", "gauge", "Duration of the last reconcile pass.", () => one(s.lastReconcileMs / 1000));
+  collected(r, "switchyard_switch_duration_seconds", "histogram", "Time from the reconcile pass that saw a new live colour in the desired state until every router served it.", () => s.switchSeconds.samples("switchyard_switch_duration_seconds"));
   collected(r, "switchyard_router_switches_total", "counter", "Router switches sent (flips of the live colour).", () => one(s.flips));
   collected(r, "switchyard_deploys_total", "counter", "Node deploys sent (a tag to a node).", () => one(s.deploys));
   collected(r, "switchyard_actions_total", "counter", "Actions launched.", () => one(s.actions));

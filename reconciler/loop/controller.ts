@@ -27,7 +27,7 @@ import type { Observed } from "../../specs/observed.js";
 import { deepFreeze } from "../../common/values.js";
 import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
 import { formatIssue } from "../../specs/source.js";
-import { COLORS } from "../../specs/types.js";
+import { COLORS, type Color } from "../../specs/types.js";
 import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
@@ -91,7 +91,11 @@ export class Controller {
     reconcileSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
     /** Finished actions by action type. */
     actionResults: new Map<string, { ok: number; failed: number }>(),
+    /** From the first pass that saw a new live colour in the desired state until the routers served it. */
+    switchSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
   };
+  /** When the pass saw the desired live colour differ from what the routers serve (null: they agree). */
+  private switchWaitSince: number | null = null;
 
   private readonly pins: Pins;
 
@@ -225,6 +229,7 @@ export class Controller {
     // older memory.json restored from a backup, a crash between a switch and its record): that is no
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
+    this.timeSwitch(desired.state.spec.active, routerLive, now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
       this.o.logger.warn({ remembered: memory.routerLive, routers: routerLive }, "memory.json named another live colour than the routers serve as desired; it now records theirs");
       this.remember(this.o.memory.recordRouterLive(routerLive));
@@ -269,6 +274,16 @@ export class Controller {
     this.stats.reconcileSeconds.observe(ms / 1000);
     this.stats.lastReconcileMs = ms;
     return { requeueAfterMs: this.nextDue(snap, actions, now) };
+  }
+
+  /** Times a switch: from the pass that first sees the routers serve another colour than desired until they serve it. */
+  private timeSwitch(active: Color, routers: Color | null, now: number): void {
+    if (routers === null) return; // no router answers, or they disagree: nothing to time against
+    if (routers !== active) this.switchWaitSince ??= now;
+    else if (this.switchWaitSince !== null) {
+      this.stats.switchSeconds.observe((now - this.switchWaitSince) / 1000);
+      this.switchWaitSince = null;
+    }
   }
 
   /**

@@ -154,6 +154,11 @@ describe("a flip under load shows in the router's per-colour figures", () => {
     await waitFor("Prometheus sees the flip", async () =>
       (await prom.value('switchyard_router_flips_total')) === flips0 + 1 &&
       ((await prom.value('switchyard_router_requests_total{color="green",host="live",code="2xx"}')) ?? 0) > green0 + 20, 10_000);
+    // The reconciler timed the switch: from the pass that saw green desired until the router served it.
+    const recon = await bed.api<string>("/metrics");
+    expect(sample(recon, "switchyard_switch_duration_seconds_count")).toBe(1);
+    expect(sample(recon, "switchyard_switch_duration_seconds_sum")).toBeGreaterThan(0);
+    expect(sample(recon, "switchyard_switch_duration_seconds_sum")).toBeLessThan(30);
     // The router's status carries the same figures by colour and status class.
     const { url, token } = bed.agentApi(router);
     const st = (await (await fetch(url + "/v1/status", { headers: { authorization: `Bearer ${token}` } })).json()) as NodeStatus;
