@@ -1,23 +1,33 @@
 import { parseArgs } from "node:util";
 import { startAgent } from "../node-agent/main.js";
 import { SpecError } from "../specs/load.js";
+import { chooseLogFormat, makeCliLogger } from "../common/log.js";
 
-export const agentHelp = `Usage: switchyard agent --config agent.yaml
+export const agentHelp = `Usage: switchyard agent --config agent.yaml [--log-format json|pretty]
 
 Runs the node agent of this VM: its HTTP API (bearer token from tokenFile), and for role node the
 containers of its colour (runtime docker), for role router the routing data plane.
 Stops gracefully on SIGINT or SIGTERM; running containers keep running.
+Logs are readable lines on a terminal and JSON otherwise (systemd); --log-format chooses.
 `;
 
 export async function runAgent(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } } });
+  let values;
+  let format;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, "log-format": { type: "string" } } }));
+    format = chooseLogFormat(values["log-format"], process.stdout.isTTY === true);
+  } catch (err) {
+    process.stderr.write(`switchyard agent: ${(err as Error).message}\n`);
+    return 2;
+  }
   if (!values.config) {
     process.stderr.write("switchyard agent: --config <agent.yaml> is required\n");
     return 2;
   }
   let agent;
   try {
-    agent = await startAgent(values.config);
+    agent = await startAgent(values.config, { logFormat: format });
   } catch (err) {
     process.stderr.write(err instanceof SpecError ? `${err.message}\n` : `switchyard agent: ${(err as Error).message}\n`);
     return 1;

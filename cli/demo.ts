@@ -5,8 +5,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_DEMO_DASHBOARD_PORT, DEFAULT_DEMO_ROUTER_PORT, startDemo, type DemoInfo } from "./demo/cluster.js";
 import { DEFAULT_DEMO_REGISTRY, type RuntimeWish } from "./demo/engine.js";
+import { chooseLogFormat } from "../common/log.js";
 
-export const demoHelp = `Usage: switchyard demo [--runtime auto|docker|process] [--dir <folder>] [--dashboard-port N] [--router-port N] [--registry URL]
+export const demoHelp = `Usage: switchyard demo [--runtime auto|docker|process] [--dir <folder>] [--dashboard-port N] [--router-port N] [--registry URL] [--log-format json|pretty]
 
 Brings up a whole blue-green cluster on this machine: the reconciler with the dashboard, a blue and a
 green agent, a router and the demo app (v1 live; v2 and v3 ready to deploy; a background worker on the
@@ -18,12 +19,14 @@ live colour). Prints the dashboard address with a login, the live and the previe
   --router-port     default ${DEFAULT_DEMO_ROUTER_PORT}; another free port when taken
   --registry        Docker only: the registry for the demo images (default $SWITCHYARD_DEMO_REGISTRY or
                     ${DEFAULT_DEMO_REGISTRY}; when that does not answer, a private docker-registry if installed)
+  --log-format      how the log file is written: pretty (readable lines; the default in a terminal) or json
 
 Ctrl-C stops everything: no containers, no processes, no ports are left behind.
 `;
 
 export async function runDemo(argv: string[]): Promise<number> {
   let values;
+  let logFormat;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -33,8 +36,10 @@ export async function runDemo(argv: string[]): Promise<number> {
         "dashboard-port": { type: "string" },
         "router-port": { type: "string" },
         registry: { type: "string" },
+        "log-format": { type: "string" },
       },
     }));
+    logFormat = chooseLogFormat(values["log-format"], process.stdout.isTTY === true);
   } catch (err) {
     process.stderr.write(`switchyard demo: ${(err as Error).message}\n`);
     return 2;
@@ -63,7 +68,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   say(`switchyard demo: starting in ${root}`);
   let demo;
   try {
-    demo = await startDemo({ root, want, dashboardPort, routerPort, say, ...(values.registry ? { registry: values.registry } : {}) });
+    demo = await startDemo({ root, want, dashboardPort, routerPort, say, logFormat, ...(values.registry ? { registry: values.registry } : {}) });
   } catch (err) {
     process.off("SIGINT", early);
     process.off("SIGTERM", early);

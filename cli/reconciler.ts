@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 import { startReconciler } from "../reconciler/main.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
+import { chooseLogFormat, makeCliLogger } from "../common/log.js";
 
-export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--public-url <url>] [--git-remote <remote>] [--releases-dir <dir>]
+export const reconcilerHelp = `Usage: switchyard reconciler --dir <deploy-dir> --data <data-dir> [--listen host:port] [--public] [--public-url <url>] [--git-remote <remote>] [--releases-dir <dir>] [--log-format json|pretty]
 
 Watches cluster.yaml and state.yaml in the deploy dir and drives every agent until reality matches.
 Keeps its memory (job-lease epoch, users, event log) in the data dir. Serves the API and the dashboard
@@ -11,12 +12,15 @@ front. --public-url names the address people use through that proxy (https://dep
 https the session cookie is always Secure (forwarded headers are not trusted for this). With --git-remote, every state commit made through the API is also pushed there. For agents on
 the process runtime, --releases-dir names the folder whose release directories are the tags.
 Stops on SIGINT or SIGTERM; live traffic is unaffected.
+Logs are readable lines on a terminal and JSON otherwise (systemd); --log-format chooses.
 `;
 
 export async function runReconciler(argv: string[]): Promise<number> {
   let values;
+  let format;
   try {
-    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "public-url": { type: "string" }, "git-remote": { type: "string" }, "releases-dir": { type: "string" } } }));
+    ({ values } = parseArgs({ args: argv, options: { dir: { type: "string" }, data: { type: "string" }, listen: { type: "string" }, public: { type: "boolean" }, "public-url": { type: "string" }, "git-remote": { type: "string" }, "releases-dir": { type: "string" }, "log-format": { type: "string" } } }));
+    format = chooseLogFormat(values["log-format"], process.stdout.isTTY === true);
   } catch (err) {
     process.stderr.write(`switchyard reconciler: ${(err as Error).message}\n`);
     return 2;
@@ -30,6 +34,7 @@ export async function runReconciler(argv: string[]): Promise<number> {
     r = await startReconciler({
       dir: values.dir,
       dataDir: values.data,
+      logger: makeCliLogger("switchyard-reconciler", format),
       ...(values.listen ? { listen: values.listen } : {}),
       ...(values.public ? { allowPublic: true } : {}),
       ...(values["public-url"] ? { publicUrl: values["public-url"] } : {}),

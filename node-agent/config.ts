@@ -22,6 +22,7 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     ...c,
     file,
     tokenFile: abs(c.tokenFile),
+    ...(c.metricsTokenFile ? { metricsTokenFile: abs(c.metricsTokenFile) } : {}),
     dataDir: abs(c.dataDir),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
     router: {

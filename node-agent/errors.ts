@@ -28,6 +28,7 @@ export const agentErrors = {
   AGENT_ERR_TOO_MANY_STREAMS: 503,
   AGENT_ERR_INSECURE_CHANNEL: 403,
   AGENT_ERR_NO_TLS: 409,
+  AGENT_ERR_FORBIDDEN: 403,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type AgentErrorCode = keyof typeof agentErrors;

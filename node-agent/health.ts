@@ -110,6 +110,8 @@ export class HealthProbe {
     private readonly cfg: ProbeConfig,
     private readonly onChange: (probe: HealthProbe) => void,
     private readonly policy: ProbePolicy = NODE_PROBES,
+    /** Told every probe's duration and outcome (metrics). */
+    private readonly onResult?: (seconds: number, ok: boolean) => void,
   ) {
     this.verdict = new HealthThresholds({ ...cfg, firstResultDecides: policy.firstResultDecides });
   }
@@ -138,9 +140,11 @@ export class HealthProbe {
   private tick(): void {
     if (this.stopped) return;
     const started = Date.now();
+    const t0 = performance.now();
     probeOnce(this.cfg)
       .then((err) => {
         if (this.stopped) return;
+        this.onResult?.((performance.now() - t0) / 1000, err === null);
         this.record(err);
       })
       .catch((err: Error) => {

@@ -8,7 +8,7 @@ import { loadAgentConfig, MIN_TOKEN_LENGTH, readSecret, type ResolvedAgentConfig
 import { readTokens, watchTokens } from "./token-file.js";
 import { TokenGuard } from "./auth.js";
 import { splitListen } from "../common/values.js";
-import { makeLogger, type Logger } from "../common/log.js";
+import { makeCliLogger, type LogFormat, type Logger } from "../common/log.js";
 import { NodeAgent } from "./node/agent.js";
 import { DockerRuntime } from "./docker-runtime.js";
 import { buildAgentServer, type AgentCore } from "./server.js";
@@ -29,6 +29,8 @@ export interface StartAgentOptions {
   listen?: string;
   /** Supplies a runtime instead of building one from agent.yaml (tests). */
   runtime?: Runtime;
+  /** How the agent's own logger writes (without `logger`): JSON lines (the default) or readable lines. */
+  logFormat?: LogFormat;
 }
 
 /**
@@ -39,8 +41,9 @@ export interface StartAgentOptions {
  */
 export async function startAgent(configFile: string, opts: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = await loadAgentConfig(configFile);
-  const logger = opts.logger ?? makeLogger("switchyard-agent").child({ node: config.name });
+  const logger = opts.logger ?? makeCliLogger("switchyard-agent", opts.logFormat ?? "json").child({ node: config.name });
   const tokens = await readTokens(config.tokenFile, MIN_TOKEN_LENGTH);
+  const metricsTokens = config.metricsTokenFile ? await readTokens(config.metricsTokenFile, MIN_TOKEN_LENGTH) : [];
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const bootId = randomUUID();
@@ -84,9 +87,13 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
     }
 
     let started = false;
-    const guard = new TokenGuard(tokens);
+    const guard = new TokenGuard(tokens, metricsTokens);
     const unwatchTokens = watchTokens(config.tokenFile, MIN_TOKEN_LENGTH, logger, (t) => guard.setTokens(t));
     undo.push(async () => unwatchTokens());
+    if (config.metricsTokenFile) {
+      const unwatchMetrics = watchTokens(config.metricsTokenFile, MIN_TOKEN_LENGTH, logger, (t) => guard.setMetricsTokens(t));
+      undo.push(async () => unwatchMetrics());
+    }
     const server = buildAgentServer({ core, guard, logger, ready: () => started, ...(tls ? { tls } : {}) });
     const [host, port] = splitListen(opts.listen ?? config.listen);
     const closeServer = () => server.close();

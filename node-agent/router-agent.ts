@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import type { CertificateInfo, NodeStatus, RouterSpec } from "../specs/wire.js";
 import { agentError } from "./errors.js";
 import { RouterDataPlane, type DataPlaneOptions } from "./router/data-plane.js";
+import { registerRouterMetrics } from "./router/metrics.js";
+import type { Registry } from "../common/metrics.js";
 
 export interface RouterAgentOptions {
   name: string;
@@ -55,6 +57,10 @@ export class RouterAgent {
       router,
       error: router.tableError,
     };
+  }
+
+  registerMetrics(registry: Registry): void {
+    registerRouterMetrics(registry, this.plane);
   }
 
   async applySpec(spec: RouterSpec): Promise<{ changed: boolean }> {

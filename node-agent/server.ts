@@ -12,10 +12,14 @@ import { AgentError, agentError } from "./errors.js";
 import type { TokenGuard } from "./auth.js";
 import { SseHub } from "../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
+import { METRICS_CONTENT_TYPE, Registry, collected } from "../common/metrics.js";
+import { VERSION } from "../common/version.js";
 
 interface CoreOf<R extends "node" | "router", S> {
   readonly role: R;
   status(): NodeStatus;
+  /** Adds this core's series to the agent's /metrics registry (read at scrape time). */
+  registerMetrics?(registry: Registry): void;
   applySpec(spec: S): Promise<{ changed: boolean }>;
   onChange(listener: () => void): () => void;
 }
@@ -64,6 +68,10 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
     if (req.url === "/v1/healthz" && req.method === "GET") return;
     const verdict = o.guard.check(req.ip, req.headers.authorization);
     if (verdict === "ok") return;
+    if (verdict === "metrics") {
+      if (req.method === "GET" && req.routeOptions.url === "/metrics") return;
+      throw agentError("AGENT_ERR_FORBIDDEN", "the metrics token may only read GET /metrics; use the agent token for anything else");
+    }
     if (verdict === "limited") {
       reply.header("retry-after", "60");
       throw agentError("AGENT_ERR_RATE_LIMITED", "too many failed authentication attempts from this address; wait a minute");
@@ -86,6 +94,12 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
 
   /** Liveness only: tells nothing about the node to anonymous callers. */
   app.get("/v1/healthz", async () => ({ ok: true }));
+
+  /** Prometheus text format: the agent token or the read-only metrics token (agent.yaml metricsTokenFile). */
+  const registry = new Registry();
+  collected(registry, "switchyard_agent_build_info", "gauge", "Always 1; labels: the agent's Switchyard version and role.", () => [{ labels: { version: VERSION, role: o.core.role }, value: 1 }]);
+  o.core.registerMetrics?.(registry);
+  app.get("/metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await registry.metrics()));
 
   /** The observed node: services, lease, router table. */
   app.get("/v1/status", async () => o.core.status());

@@ -19,6 +19,12 @@ export const agentConfigSchema = {
     listen: { ...listenSchema, default: d.DEFAULT_AGENT_LISTEN },
     /** File holding the bearer token the reconciler must present. */
     tokenFile: filePathSchema,
+    /**
+     * File holding the read-only token a metrics scraper presents: it reads GET /metrics and nothing else.
+     * Same rules as tokenFile (one token, or two during a rotation; at least 16 characters; re-read on change).
+     * Without it, only the agent token reads /metrics.
+     */
+    metricsTokenFile: filePathSchema,
     role: { type: "string", enum: ["node", "router"], default: "node" },
     runtime: { type: "string", enum: ["docker", "process"], default: "docker" },
     docker: {

@@ -308,6 +308,15 @@ export const routerTlsStatusSchema = {
   },
 } as const;
 
+/** Responses by status class (1xx … 5xx). */
+const statusClassCountsSchema = {
+  type: "object", additionalProperties: false, required: ["1xx", "2xx", "3xx", "4xx", "5xx"],
+  properties: {
+    "1xx": { type: "integer", minimum: 0 }, "2xx": { type: "integer", minimum: 0 }, "3xx": { type: "integer", minimum: 0 },
+    "4xx": { type: "integer", minimum: 0 }, "5xx": { type: "integer", minimum: 0 },
+  },
+} as const;
+
 export const routerStatusSchema = {
   type: "object",
   additionalProperties: false,
@@ -324,6 +333,14 @@ export const routerStatusSchema = {
     },
     /** Set when the stored table could not be restored (kept aside for inspection). */
     tableError: { anyOf: [{ type: "string" }, { type: "null" }] },
+    /**
+     * Responses this router answered per colour by status class since it started (counters: rates come from
+     * two readings). The router's own answers for a colour (503 when no node of it serves the path) count too.
+     */
+    responses: {
+      type: "object", additionalProperties: false, required: ["blue", "green"],
+      properties: { blue: statusClassCountsSchema, green: statusClassCountsSchema },
+    },
     /** Present when agent.yaml has router.tls. */
     tls: routerTlsStatusSchema,
     /** The router's own health view of every upstream node; a switch waits until it sees the target healthy. */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { destination } from "pino";
 import { startAgent, type RunningAgent } from "../../node-agent/main.js";
-import { makeLogger } from "../../common/log.js";
+import { makeLogger, prettyStream, type LogFormat } from "../../common/log.js";
 import { startReconciler, type RunningReconciler } from "../../reconciler/main.js";
 import { chooseEngine, type Engine, type RuntimeWish } from "./engine.js";
 import { DEMO_APP, DEMO_USER, HOSTS, NODES, layout, writeCluster, writeUsers, type DemoPorts } from "./files.js";
@@ -32,6 +32,8 @@ export interface DemoOptions {
   routerPort: number;
   /** Progress lines for people. */
   say: (line: string) => void;
+  /** How the log file is written: JSON lines (default) or readable lines (pino-pretty, no colours). */
+  logFormat?: LogFormat;
 }
 
 /** What the demo prints, also written to demo.json in its folder for scripts and tests. */
@@ -72,7 +74,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     await releaseLock(l);
     throw err;
   }
-  const logDest = destination({ dest: l.logFile, mkdir: true, sync: false });
+  const logDest = o.logFormat === "pretty" ? prettyStream({ colorize: false, destination: l.logFile }) : destination({ dest: l.logFile, mkdir: true, sync: false });
   const logger = makeLogger("switchyard-demo", { level: "info" }, logDest);
 
   const running: { agents: RunningAgent[]; reconciler?: RunningReconciler; engine?: Engine; runtimes: { node: string; runtime: Runtime }[] } = { agents: [], runtimes: [] };
@@ -89,7 +91,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     await step("workloads", () => Promise.all(running.runtimes.map(({ node, runtime }) => stopAll(runtime, node))));
     await step("engine", async () => running.engine?.stop());
     if (ports) await step("ports", () => waitPortsFree(ports!));
-    logDest.flushSync();
+    (logDest as { flushSync?: () => void }).flushSync?.();
     await releaseLock(l);
   };
   try {

@@ -19,6 +19,8 @@ import { Observer } from "./observer.js";
 import { ServiceStatusBook } from "./status.js";
 import { jobLike } from "./judgements.js";
 import type { ContainerBounds } from "../container-bounds.js";
+import type { Registry } from "../../common/metrics.js";
+import { NodeMetrics } from "./metrics.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -43,6 +45,7 @@ export class NodeAgent {
   private readonly work: Converger;
   private readonly book: ServiceStatusBook;
   private emitTimer: NodeJS.Timeout | undefined;
+  private readonly metrics = new NodeMetrics();
 
   constructor(private readonly o: NodeAgentOptions) {
     const host = {
@@ -50,6 +53,7 @@ export class NodeAgent {
       runtime: o.runtime,
       publishAddress: o.publishAddress,
       logger: o.logger,
+      metrics: this.metrics,
       spec: () => this.spec,
       changed: () => this.emit(),
       changedSoon: () => this.emitSoon(),
@@ -97,10 +101,15 @@ export class NodeAgent {
     if (!(await admitSpec(this.o.dataDir, this.spec, spec, this.bounds()))) return { changed: false };
     this.spec = spec;
     this.specError = null;
+    this.metrics.unconvergedSince = Date.now();
     this.o.logger.info({ generation: spec.generation, tag: spec.tag, stopped: spec.stopped }, "spec accepted");
     this.work.kick();
     this.emit();
     return { changed: true };
+  }
+
+  registerMetrics(registry: Registry): void {
+    this.metrics.register(registry, () => this.status());
   }
 
   /** PUT /v1/lease. */

@@ -14,6 +14,7 @@ import { RuntimeError, type PullProgress, type Runtime, type Workload } from "..
 import { matches, satisfied, specHash, workloadDef, type DriftOf } from "./workload.js";
 import { Judgements, jobLike } from "./judgements.js";
 import { Restarts, type ServiceLook } from "./restarts.js";
+import type { NodeMetrics } from "./metrics.js";
 
 /** What convergence needs from the node agent around it. */
 export interface ConvergeHost {
@@ -21,6 +22,8 @@ export interface ConvergeHost {
   readonly runtime: Runtime;
   readonly publishAddress: string;
   readonly logger: Logger;
+  /** Pull durations and outcomes go here. */
+  readonly metrics?: NodeMetrics;
   /** The job lease (made when the agent starts). */
   lease(): Lease;
   spec(): NodeSpec | null;
@@ -350,15 +353,19 @@ export class Converger {
       for (const s of services) this.pulling.set(s, { currentBytes: 0, totalBytes: 0 });
       this.h.changed();
     }
+    const t0 = performance.now();
+    const took = () => (performance.now() - t0) / 1000;
     try {
       await this.h.runtime.ensureImage(spec.repository, spec.tag!, (p) => {
         for (const s of services) this.pulling.set(s, p);
         this.h.changedSoon();
       }, this.pulls.signal, spec.digest);
       for (const s of services) this.errors.delete(s);
+      this.h.metrics?.pull(took(), true);
       return true;
     } catch (err) {
       if (err instanceof RuntimeError && err.kind === "aborted") return false; // a newer spec takes over
+      this.h.metrics?.pull(took(), false);
       const msg = err instanceof RuntimeError ? err.message : `cannot pull ${spec.repository}:${spec.tag}: ${(err as Error).message}`;
       for (const s of services) this.errors.set(s, msg);
       this.h.logger.warn({ tag: spec.tag, err: msg }, "pull failed; running containers untouched");

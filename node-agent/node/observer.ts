@@ -5,7 +5,8 @@
 import { performance } from "node:perf_hooks";
 import type { NodeSpec, NodeServiceSpec } from "../../specs/wire.js";
 import { canonical } from "../../specs/equality.js";
-import { HealthProbe } from "../health.js";
+import { HealthProbe, NODE_PROBES } from "../health.js";
+import type { NodeMetrics } from "./metrics.js";
 import type { Runtime, Workload } from "../runtime.js";
 
 /** Resync with the runtime this often even without events (events do the real work). */
@@ -24,6 +25,8 @@ export interface ObserverHost {
   readonly name: string;
   readonly runtime: Runtime;
   readonly publishAddress: string;
+  /** Probe durations and failures go here. */
+  readonly metrics?: NodeMetrics;
   spec(): NodeSpec | null;
   changed(): void;
   /** Each successful listing, before `changed`; `listedAt` is performance.now() when the listing began. */
@@ -129,6 +132,8 @@ export class Observer {
       const probe = new HealthProbe(
         { host: address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address, port: svc.hostPort, ...svc.health },
         () => this.h.changed(),
+        NODE_PROBES,
+        (seconds, ok) => this.h.metrics?.probe(w.service, seconds, ok),
       );
       this.probes.set(key, probe);
       probe.start();

@@ -98,6 +98,10 @@ export class ClientConn {
   /** Requests are kept unparsed until the client reads our answers (see readHead). */
   private held = false;
   private activity = 0;
+  /** For the traffic figures: the exchange's host kind, response status and start (performance.now()). */
+  private hostKind = 0;
+  private status = 0;
+  private startedAt = 0;
   private seenActivity = -1;
   private seenAt = 0;
 
@@ -144,6 +148,7 @@ export class ClientConn {
       if (rh.codings !== "") framing = "transfer-encoding: " + rh.codings + "\r\n";
     }
     this.respClose = close;
+    this.status = rh.status;
     const hsts = this.secure ? this.plane.table?.hstsLine ?? "" : "";
     this.pendingHead = rh.statusLine + "\r\n" + rh.lines + framing + colorLine(this.color) + hsts +
       (close ? "connection: close\r\n\r\n" : rq.http10 ? "connection: keep-alive\r\n\r\n" : "\r\n");
@@ -187,6 +192,7 @@ export class ClientConn {
   respondFail(status: number, body: string): void {
     if (!this.active) return;
     this.up = null;
+    if (!this.respStarted) this.status = status;
     if (body !== "" && !this.respStarted && !this.socket.destroyed) {
       this.pendingHead = null;
       this.socket.write(replyText(status, body, this.color, true, false), "latin1");
@@ -345,10 +351,16 @@ export class ClientConn {
     }
     // "OPTIONS *" asks about the server as a whole: it goes where "/" goes.
     const r = table.resolve(rq.host, rq.path === "*" ? "/" : rq.path);
-    if (!r.ok) return this.replyEarly(r.status, r.body, r.color, bodyAt);
+    if (!r.ok) {
+      if (r.color !== null) this.plane.ctx.traffic.record(r.color, r.hostKind, r.status, 0);
+      return this.replyEarly(r.status, r.body, r.color, bodyAt);
+    }
     const route = r.route;
     const up = pickNode(route, null);
-    if (up === null) return this.replyEarly(503, `no upstream node of ${route.color} serves this path\n`, route.color, bodyAt);
+    if (up === null) {
+      this.plane.ctx.traffic.record(route.color, r.hostKind, 503, 0);
+      return this.replyEarly(503, `no upstream node of ${route.color} serves this path\n`, route.color, bodyAt);
+    }
     if (rq.upgrade !== undefined) {
       this.state = C_TUNNEL;
       this.plane.clients.delete(this);
@@ -357,6 +369,9 @@ export class ClientConn {
     }
     this.route = route;
     this.color = route.color;
+    this.hostKind = r.hostKind;
+    this.status = 0;
+    this.startedAt = performance.now();
     this.active = true;
     this.attempt = 0;
     this.staleRetried = false;
@@ -463,6 +478,7 @@ export class ClientConn {
     this.active = false;
     this.route = null;
     const ctx = this.plane.ctx;
+    ctx.traffic.record(this.color, this.hostKind, this.status, (performance.now() - this.startedAt) / 1000);
     ctx.inFlight[this.color]--;
     ctx.countsChanged();
     if (forceClose || this.respClose || !this.reqDone || !this.rq.keepAlive || this.clientEnded) {

@@ -32,6 +32,7 @@ import type { Tunnel } from "./websocket.js";
 import { keepTableAside, persistTable, restoreTable } from "./table-store.js";
 import { UpstreamBounds } from "./upstream-bounds.js";
 import { HttpsSide } from "./https.js";
+import { Traffic } from "./traffic.js";
 import {
   CLIENT_HEADERS_TIMEOUT_MS, CLIENT_KEEPALIVE_TIMEOUT_MS, COUNTS_CHANGE_THROTTLE_MS, DEFAULT_ROUTER_TIMEOUTS, SWEEP_INTERVAL_MS, type RouterTimeouts,
 } from "./limits.js";
@@ -74,6 +75,8 @@ export class RouterDataPlane implements PlaneState {
   /** The current routing table; replaced (never mutated) by apply(). */
   table: RoutingTable | null = null;
   noTableBody = NO_TABLE_BODY;
+  /** When the current table was swapped in or restored (ms since the epoch; 0: none yet). */
+  tableSince = 0;
   private spec: RouterSpec | null = null;
   private tableError: string | null = null;
   readonly ctx: RouterContext;
@@ -112,6 +115,7 @@ export class RouterDataPlane implements PlaneState {
       log: opts.logger,
       inFlight,
       websockets,
+      traffic: new Traffic(),
       countsChanged(): void {
         if (self.countsTimer === null && self.opts.onChange !== undefined) self.scheduleCounts();
       },
@@ -216,8 +220,16 @@ export class RouterDataPlane implements PlaneState {
       inFlight: { blue: this.ctx.inFlight.blue, green: this.ctx.inFlight.green },
       websockets: { blue: this.ctx.websockets.blue, green: this.ctx.websockets.green },
       tableError: this.tableError,
+      responses: { blue: this.ctx.traffic.byStatusClass("blue"), green: this.ctx.traffic.byStatusClass("green") },
       ...(this.https !== null ? { tls: this.https.status() } : {}),
     };
+  }
+
+  /** The upstream nodes (with their pools) a colour's routes use in the current table. */
+  pools(color: Color): Set<Upstream> {
+    const out = new Set<Upstream>();
+    for (const r of this.table?.routes(color) ?? []) for (const u of r.nodes) out.add(u);
+    return out;
   }
 
   /** Health of every upstream node in the current table. */
@@ -269,6 +281,7 @@ export class RouterDataPlane implements PlaneState {
     const pinned = await this.checkBounds(copy);
     const before = this.spec;
     this.install(copy, pinned);
+    if (before !== null && before.live !== copy.live) this.ctx.traffic.flips++;
     this.log.info({ generation: copy.generation, live: copy.live, preview: copy.preview, wasLive: before?.live ?? null }, "routing table applied");
     this.changed();
     return copy;
@@ -338,6 +351,7 @@ export class RouterDataPlane implements PlaneState {
     for (const [key, e] of fresh) this.upstreams.set(key, e);
     this.table = table; // the flip: one reference assignment
     this.spec = spec;
+    this.tableSince = Date.now();
     for (const e of fresh.values()) e.check.start();
     for (const [key, e] of this.upstreams) {
       if (keep.has(key)) continue;
@@ -391,11 +405,13 @@ export class RouterDataPlane implements PlaneState {
     for (const c of [...this.clients]) {
       if (!c.active || c.strandedAt === 0 || now - c.strandedAt < drainMs) continue;
       closed[c.color]++;
+      this.ctx.traffic.drainCloses[c.color]++;
       c.abort("this colour no longer serves this route; please retry\n");
     }
     for (const t of [...this.tunnels]) {
       if (t.strandedAt === 0 || now - t.strandedAt < drainMs) continue;
       closed[t.color]++;
+      this.ctx.traffic.drainCloses[t.color]++;
       t.goAway();
     }
     if (closed.blue + closed.green > 0) this.log.info({ closed, drainTimeoutSeconds: this.spec.drainTimeoutSeconds }, "drain timeout: closed connections to a replaced route");

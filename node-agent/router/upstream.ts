@@ -25,6 +25,7 @@ import type { HealthProbe } from "../health.js";
 import type { RouterTimeouts } from "./limits.js";
 import { UPSTREAM_POOL_MAX_IDLE } from "./limits.js";
 import { UpstreamConn } from "./upstream-conn.js";
+import type { Traffic } from "./traffic.js";
 
 /** What upstreams and their connections share with the data plane that owns them. */
 export interface RouterContext {
@@ -34,6 +35,8 @@ export interface RouterContext {
   readonly inFlight: Record<Color, number>;
   /** Open WebSocket tunnels, per colour. */
   readonly websockets: Record<Color, number>;
+  /** Responses and latencies per colour (the router's traffic figures). */
+  readonly traffic: Traffic;
   /** Call after changing the counters above; cheap, throttled by the data plane. */
   countsChanged(): void;
   /** Resolves a node address that is a name, keeping only addresses inside agent.yaml's bounds. */

@@ -14,7 +14,8 @@ import { declareRoute, useContractValidation } from "./route.js";
 import { registerStateRoutes, type StateApiOptions } from "./state-routes.js";
 import { registerUserRoutes } from "./user-routes.js";
 import { registerStatic } from "./static.js";
-import { renderMetrics } from "./metrics.js";
+import { reconcilerMetrics } from "./metrics.js";
+import { METRICS_CONTENT_TYPE } from "../../common/metrics.js";
 import { SseHub } from "../../common/sse.js";
 import { MAX_API_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../../specs/defaults.js";
 
@@ -81,9 +82,8 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   declareRoute(app, "GET /api/v1/alerts", async () => ({ alerts: o.alerts.recent() }));
 
   /** Prometheus text format. */
-  declareRoute(app, "GET /metrics", async (_req, reply) =>
-    reply.type("text/plain; version=0.0.4; charset=utf-8").send(renderMetrics(o.controller, o.alerts)),
-  );
+  const metrics = reconcilerMetrics(o.controller, o.alerts);
+  declareRoute(app, "GET /metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metrics.metrics()));
 
   /** The event log: JSON (?limit, ?after) or, with Accept: text/event-stream, a live stream of events and status. */
   declareRoute(app, "GET /api/v1/events", async (req, reply) => {

@@ -27,7 +27,8 @@ import type { Observed } from "../../specs/observed.js";
 import { deepFreeze } from "../../common/values.js";
 import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
 import { formatIssue } from "../../specs/source.js";
-import { COLORS } from "../../specs/types.js";
+import { COLORS, type Color } from "../../specs/types.js";
+import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -84,7 +85,17 @@ export class Controller {
   private tokenTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(s: ClusterStatus) => void>();
   /** Reconcile counters and timings, for /metrics. */
-  readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
+  readonly stats = {
+    reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0,
+    /** Pass durations in seconds. */
+    reconcileSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
+    /** Finished actions by action type. */
+    actionResults: new Map<string, { ok: number; failed: number }>(),
+    /** From the first pass that saw a new live colour in the desired state until the routers served it. */
+    switchSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
+  };
+  /** When the pass saw the desired live colour differ from what the routers serve (null: they agree). */
+  private switchWaitSince: number | null = null;
 
   private readonly pins: Pins;
 
@@ -218,6 +229,7 @@ export class Controller {
     // older memory.json restored from a backup, a crash between a switch and its record): that is no
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
+    this.timeSwitch(desired.state.spec.active, routerLive, now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
       this.o.logger.warn({ remembered: memory.routerLive, routers: routerLive }, "memory.json named another live colour than the routers serve as desired; it now records theirs");
       this.remember(this.o.memory.recordRouterLive(routerLive));
@@ -259,8 +271,19 @@ export class Controller {
     const ms = performance.now() - started;
     this.stats.reconciles++;
     this.stats.reconcileMsTotal += ms;
+    this.stats.reconcileSeconds.observe(ms / 1000);
     this.stats.lastReconcileMs = ms;
     return { requeueAfterMs: this.nextDue(snap, actions, now) };
+  }
+
+  /** Times a switch: from the pass that first sees the routers serve another colour than desired until they serve it. */
+  private timeSwitch(active: Color, routers: Color | null, now: number): void {
+    if (routers === null) return; // no router answers, or they disagree: nothing to time against
+    if (routers !== active) this.switchWaitSince ??= now;
+    else if (this.switchWaitSince !== null) {
+      this.stats.switchSeconds.observe((now - this.switchWaitSince) / 1000);
+      this.switchWaitSince = null;
+    }
   }
 
   /**
@@ -364,6 +387,11 @@ export class Controller {
       onSettled: () => this.queue(),
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
+        if (e.type === "result") {
+          const n = this.stats.actionResults.get(e.action.type) ?? { ok: 0, failed: 0 };
+          n[e.ok ? "ok" : "failed"]++;
+          this.stats.actionResults.set(e.action.type, n);
+        }
         // Routine upkeep is counted, not shown to people: a renewal appears in the feed only when it fails.
         if (e.action.type === "renewLease") {
           if (e.type === "result" && e.ok) this.stats.renewals++;

@@ -103,6 +103,9 @@ command -v git >/dev/null || need+=(git)
 { command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; } || need+=(pebble)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nginx >/dev/null || need+=(nginx)
+# promtool checks every part's /metrics and the example alerting rules (Debian ships it in prometheus;
+# policy-rc.d above keeps the package's own server from starting).
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   apt_install "${need[@]}"

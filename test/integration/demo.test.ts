@@ -35,6 +35,10 @@ for (const runtime of ["process", "docker"] as const) {
       expect(demo.out).toContain(`preview    ${info.preview}`);
       console.log(`switchyard demo (${runtime}): up in ${info.startupMs} ms by its own count, ${demo.startedMs} ms from spawn`);
       expect(demo.startedMs).toBeLessThan(60_000);
+      // Not in a terminal (stdout is a pipe here): the log file is JSON lines.
+      const lines = readFileSync(info.logFile, "utf8").split("\n").filter((l) => l !== "");
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(JSON.parse(l)).toHaveProperty("msg");
     }, 70_000);
 
     it("serves v1 on blue as live and on green as preview; the printed login works", async () => {
@@ -109,8 +113,11 @@ for (const runtime of ["process", "docker"] as const) {
       }
     });
 
-    it("a second run in the same folder works", async () => {
-      const again = await demo.start(60_000);
+    it("a second run in the same folder works; --log-format pretty writes readable log lines", async () => {
+      const again = await demo.start(60_000, ["--log-format", "pretty"]);
+      const log = readFileSync(again.logFile, "utf8").split("\n").filter((l) => l !== "");
+      expect(log.some((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(switchyard-demo\): agent listening \{"node":/.test(l)), log.slice(0, 5).join("\n")).toBe(true);
+      expect(log.join("\n")).not.toContain("\x1b[");
       expect(await demo.viaRouter("live")).toMatchObject({ status: 200, version: "v1", color: "blue" });
       expect(again.password).not.toBe("");
       const { code } = await demo.interrupt();

@@ -250,7 +250,7 @@ describe("router: upstream failures", () => {
     const r = await startRouter();
     const none = await get(r.port, "/", { host: "shop.test" });
     expect([none.status, none.body]).toEqual([503, "no routing table yet\n"]);
-    expect(r.plane.status()).toEqual({ spec: null, inFlight: { blue: 0, green: 0 }, websockets: { blue: 0, green: 0 }, tableError: null });
+    expect(r.plane.status()).toEqual({ spec: null, inFlight: { blue: 0, green: 0 }, websockets: { blue: 0, green: 0 }, tableError: null, responses: { blue: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0 }, green: { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0 } } });
     await r.plane.apply(routerSpec(r.listen, { upstreams: { blue: [{ service: "web", pathPrefix: "/", ports: [app.port] }], green: [] } }));
     const pending = Promise.all([get(r.port, "/slow?ms=400", { host: "shop.test" }), get(r.port, "/slow?ms=400", { host: "shop.test" })]);
     await until(() => r.plane.status().inFlight.blue === 2, 2_000, "two in flight");

@@ -54,6 +54,8 @@ export interface ClusterBedOptions {
   routerPort?: number;
   /** HTTPS at the router: agent.yaml router.tls, cluster.yaml router.https (every class redirected) and an acme section. */
   https?: { acme?: { directoryUrl: string; caFile: string } };
+  /** Give every agent a read-only metrics token (agent.yaml metricsTokenFile); see metricsTokens. */
+  metricsToken?: boolean;
 }
 
 /** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
@@ -77,6 +79,8 @@ export class ClusterBed {
   routerTlsPort = 0;
   ports: { blue: number; green: number } = { blue: 0, green: 0 };
   private agentPorts = new Map<string, number>();
+  /** Each agent's read-only metrics token (with the metricsToken option). */
+  readonly metricsTokens = new Map<string, string>();
 
   constructor(readonly o: ClusterBedOptions) {
     this.dir = mkdtempSync(join(tmpdir(), `sy-${o.prefix}-`));
@@ -103,11 +107,15 @@ export class ClusterBed {
       const adir = join(this.dir, "agents", name);
       mkdirSync(adir, { recursive: true });
       writeFileSync(join(adir, "token"), token + "\n");
+      if (this.o.metricsToken) {
+        this.metricsTokens.set(name, randomBytes(24).toString("hex"));
+        writeFileSync(join(adir, "metrics.token"), this.metricsTokens.get(name) + "\n");
+      }
       writeFileSync(
         join(adir, "agent.yaml"),
         [
           "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
-          "tokenFile: token", `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
+          "tokenFile: token", ...(this.o.metricsToken ? ["metricsTokenFile: metrics.token"] : []), `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
           role === "router"
             ? `router: { listen: 127.0.0.1:${this.routerPort}${this.o.https ? `, tls: { listen: 127.0.0.1:${this.routerTlsPort} }` : ""} }`
             : this.o.kit?.agentYaml() ?? "",

@@ -18,10 +18,10 @@ export class DemoRun {
 
   constructor(readonly dir: string, readonly runtime: "process" | "docker") {}
 
-  async start(timeoutMs = 60_000): Promise<DemoInfo> {
+  async start(timeoutMs = 60_000, extraArgs: string[] = []): Promise<DemoInfo> {
     const t0 = Date.now();
     this.out = "";
-    const proc = spawn(process.execPath, ["bin/switchyard.js", "demo", "--runtime", this.runtime, "--dir", this.dir, "--dashboard-port", "0", "--router-port", "0"], {
+    const proc = spawn(process.execPath, ["bin/switchyard.js", "demo", "--runtime", this.runtime, "--dir", this.dir, "--dashboard-port", "0", "--router-port", "0", ...extraArgs], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
