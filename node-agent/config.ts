@@ -23,6 +23,7 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     file,
     tokenFile: abs(c.tokenFile),
     dataDir: abs(c.dataDir),
+    ...(c.secretsDir !== undefined ? { secretsDir: abs(c.secretsDir) } : {}),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
     router: {
       ...c.router,

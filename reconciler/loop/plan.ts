@@ -14,6 +14,7 @@ import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../../specs/defaul
 import { colorNodes, routerNodes, routerSpecFor, type Desired } from "./desired.js";
 import { viewCluster, type ClusterView, type NodeView, type RouterView } from "./views.js";
 import { sameSpec } from "../../specs/equality.js";
+import { specEcho } from "../../specs/secrets.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number, views: ClusterView = viewCluster(desired, observed)): Action[] {
   const p = new Planner(desired, observed, nowMs, views);
@@ -86,6 +87,11 @@ class Planner {
     const switchingAway = this.d.state.spec.active !== c;
     if (!this.routers.known) {
       this.waits.push({ type: "wait", reason: "RouterUnreachable", node: v.node.name, color: c, message: `no router answers, so ${c} may be live; ${v.node.name} is left as it is` });
+      return;
+    }
+    if (current && onlyKeyChanges(current, want)) {
+      // The fingerprint key joins (or changes): it re-creates nothing, it only keys fingerprints from now on.
+      this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "update", spec: want });
       return;
     }
     if (current && onlyPinsWhatRuns(current, want, status)) {
@@ -279,6 +285,12 @@ function heldEpoch(obs: NodeObservation | undefined): number | null {
   return obs?.reachable && obs.status.lease.state === "held" ? obs.status.lease.epoch : null;
 }
 
+/** True when `want` differs from the echoed `current` only in its secrets' fingerprint key. */
+function onlyKeyChanges(current: NodeSpec, want: NodeSpec): boolean {
+  const echo = specEcho(want);
+  return current.secretsKeyId !== echo.secretsKeyId && sameSpec({ ...current, secretsKeyId: undefined }, { ...echo, secretsKeyId: undefined });
+}
+
 function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
   if (want.stopped) return "stop";
   if (current?.stopped) return "start";
@@ -291,7 +303,7 @@ function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
  * content (or the digest goes): sending it replaces nothing, even on a live colour.
  */
 function onlyPinsWhatRuns(current: NodeSpec, want: NodeSpec, status: NodeStatus | undefined): boolean {
-  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, want)) return false;
+  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, specEcho(want))) return false;
   if (want.digest === undefined) return true;
   const web = Object.entries(want.services).filter(([, s]) => !s.job).map(([n]) => status?.services[n]);
   return web.length > 0 && web.every((s) => s !== undefined && s.tag === want.tag && s.digest === want.digest);
