@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { VERSION } from "../../common/version.js";
 import { NODE_FEATURES, type NodeSpec, type NodeStatus } from "../../specs/wire.js";
 import { specEcho } from "../../specs/secrets.js";
+import { secretsKeyId } from "../../specs/secrets-key-id.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import { Lease, type LeaseMemory } from "../lease.js";
@@ -140,7 +141,7 @@ export class NodeAgent {
       features: [...NODE_FEATURES],
       observedGeneration: spec?.generation ?? 0,
       // Never the fingerprint key: the echo carries its id instead.
-      spec: spec ? specEcho(spec) : null,
+      spec: spec ? specEcho(spec, spec.secretsKey !== undefined ? secretsKeyId(spec.secretsKey) : undefined) : null,
       converging: this.work.converging(),
       services: this.book.services(spec),
       lease: this.lease.status(),

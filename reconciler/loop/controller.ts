@@ -29,6 +29,7 @@ import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
 import { formatIssue } from "../../specs/source.js";
 import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { reconError } from "../errors.js";
+import { secretsKeyId } from "../../specs/secrets-key-id.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -90,6 +91,7 @@ export class Controller {
   readonly stats = { reconciles: 0, reconcileMsTotal: 0, lastReconcileMs: 0, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0 };
 
   private readonly pins: Pins;
+  private secretsKeyId: string | undefined;
 
   constructor(private readonly o: ControllerOptions) {
     this.pins = new Pins({ memory: o.memory, logger: o.logger, digestOf: o.digestOf ?? (() => null), onChange: () => this.queue() });
@@ -230,7 +232,7 @@ export class Controller {
     const desired = {
       ...snap.desired,
       pins: this.pins.forPass(snap.desired, observed, now),
-      ...(this.o.secretsKey !== undefined ? { secretsKey: this.o.secretsKey } : {}),
+      ...(this.o.secretsKey !== undefined ? { secretsKey: this.o.secretsKey, secretsKeyId: this.secretsKeyId ??= secretsKeyId(this.o.secretsKey) } : {}),
       restarts: { ...memory.restarts },
     };
     const views = viewCluster(desired, observed);

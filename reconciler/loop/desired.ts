@@ -13,6 +13,8 @@ export interface Desired {
   readonly pins?: Partial<Record<Color, { readonly tag: string; readonly digest: string }>>;
   /** The key of the secrets' fingerprints (reconciler data dir), sent to every colour node. */
   readonly secretsKey?: string;
+  /** Its id (specs/secrets-key-id.ts), which agents echo in its place. */
+  readonly secretsKeyId?: string;
   /** Each colour's last restart request (reconciler memory): workloads started before it are re-created. */
   readonly restarts?: Partial<Record<Color, number>>;
 }

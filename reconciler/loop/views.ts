@@ -76,7 +76,7 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
     return { ...base, specMatches: false, ready: false, problem: `${node.name} is unreachable: ${why}`, drift: [] };
   }
   // The agent echoes the fingerprint key's id, never the key: compare through the same echo.
-  const specMatches = sameSpec(status.spec, specEcho(want));
+  const specMatches = sameSpec(status.spec, specEcho(want, d.secretsKeyId));
   const drift: string[] = [];
   let problem: string | null = null;
   if (!specMatches) problem = `${node.name} has not been given ${describeWant(want)} yet`;

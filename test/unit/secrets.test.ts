@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SecretError, fingerprint, fingerprintLabel, loadSecrets, parseFingerprintLabel } from "../../node-agent/node/secrets.js";
 import { specEcho } from "../../specs/secrets.js";
+import { secretsKeyId } from "../../specs/secrets-key-id.js";
 import type { NodeSpec } from "../../specs/wire.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sy-secrets-"));
@@ -63,7 +64,7 @@ describe("a service's secrets on its node", () => {
 
   it("an agent echoes the key's id in its status, never the key", () => {
     const spec = { kind: "NodeSpec", generation: 1, app: "a", node: "n", color: "blue", repository: "r", stopped: false, services: {}, secretsKey: KEY } as NodeSpec;
-    const echo = specEcho(spec);
+    const echo = specEcho(spec, secretsKeyId(KEY));
     expect(JSON.stringify(echo)).not.toContain(KEY);
     expect(echo.secretsKeyId).toMatch(/^[0-9a-f]{12}$/);
   });
