@@ -143,8 +143,7 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
   /** Rotation: the colour's workloads are re-created and read their secret files again. Not a state change. */
   declareRoute(app, "POST /api/v1/actions/restart", async (req): Promise<RestartResult> => {
     const { color } = req.body as RestartBody;
-    const r = await o.controller.restart(color);
-    req.log.info({ color, user: req.principal?.name }, "restart requested");
+    const r = await o.controller.restart(color, req.principal!.name);
     return { ...r, message: `restart ${color}: its workloads are re-created with the secrets on its nodes now; promote it once it is ready` };
   });
 

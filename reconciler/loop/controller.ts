@@ -139,7 +139,7 @@ export class Controller {
    * restart request (on disk first), which the colour's node specs carry. Throws RECON_ERR_INVALID_STATE
    * for the live colour, a stopped or empty one, or a colour any router serves as live.
    */
-  async restart(color: Color): Promise<{ color: Color; restartToken: number }> {
+  async restart(color: Color, by: string): Promise<{ color: Color; restartToken: number }> {
     const snap = this.o.source.get();
     if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet; try again shortly");
     const spec = snap.desired.state.spec;
@@ -149,7 +149,8 @@ export class Controller {
     if (spec.colors[color].tag === undefined) throw reconError("RECON_ERR_INVALID_STATE", `${color} runs nothing yet; deploy a tag to it`);
     const token = Math.max(Date.now(), (this.o.memory.get().restarts?.[color] ?? 0) + 1);
     await this.o.memory.recordRestart(color, token);
-    this.o.logger.info({ color }, "restart requested: the colour's workloads are re-created and read their secrets again");
+    this.o.logger.info({ color, by }, "restart requested: the colour's workloads are re-created and read their secrets again");
+    this.o.events.append({ type: "info", message: `restart ${color} requested by ${by}: its workloads are re-created and read their secrets again` });
     this.queue();
     return { color, restartToken: token };
   }
