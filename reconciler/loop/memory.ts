@@ -55,7 +55,7 @@ export class Memory {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
       // Only the fields this version knows (an older file's extra fields are dropped at the next write).
-      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, restarts: parsed.restarts ?? {} };
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
