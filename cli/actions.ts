@@ -20,6 +20,8 @@ export const actionsHelp = `Usage:
   switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
   switchyard stop <blue|green>                  stop a colour for maintenance (never the live one)
   switchyard start <blue|green>                 start a stopped colour again with its last tag
+  switchyard restart <blue|green>               re-create a colour's containers so they read their
+                                                secret files again (never the live colour; no commit)
 
 Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state.yaml diff only),
   --wait (follow the change until it took effect, printing progress; exit 1 if it failed or was refused,
@@ -27,7 +29,7 @@ Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state
 Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
 `;
 
-export type Verb = "tags" | "deploy" | "redeploy" | "promote" | "rollback" | "jobs" | "stop" | "start";
+export type Verb = "tags" | "deploy" | "redeploy" | "promote" | "rollback" | "jobs" | "stop" | "start" | "restart";
 
 export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   return async (argv) => {
@@ -44,6 +46,12 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
       if (verb === "tags") {
         const r = await call<{ tags: { tag: string; created: string | null }[] }>(server, "GET", "/api/v1/tags");
         process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : r.tags.map((t) => `${t.tag.padEnd(20)} ${t.created ?? ""}`).join("\n") + "\n");
+        return 0;
+      }
+      if (verb === "restart") {
+        if (positionals.length !== 1 || (positionals[0] !== "blue" && positionals[0] !== "green")) throw new ApiError("name the colour: switchyard restart blue|green");
+        const r = await call<{ message: string }>(server, "POST", "/api/v1/actions/restart", { color: positionals[0] });
+        process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}; run "switchyard status" to follow it\n`);
         return 0;
       }
       const body: Record<string, unknown> = {};
@@ -84,7 +92,7 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   };
 }
 
-function goalOf(verb: Exclude<Verb, "tags">, body: Record<string, unknown>): Goal {
+function goalOf(verb: Exclude<Verb, "tags" | "restart">, body: Record<string, unknown>): Goal {
   switch (verb) {
     case "deploy":
       return { kind: "deploy", color: (body.color as Color | undefined) ?? null, tag: String(body.tag) };

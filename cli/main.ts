@@ -21,6 +21,7 @@ const commands: Record<string, Command> = {
   redeploy: action("redeploy", "roll out what a colour's tag points at now, after it was pushed again"),
   stop: action("stop", "stop a colour that is not live, for maintenance"),
   start: action("start", "start a stopped colour again with its last tag"),
+  restart: action("restart", "re-create the idle colour's containers so they read their secrets again"),
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
   "prometheus-config": { summary: "print a Prometheus configuration that scrapes the reconciler and every agent", load: async () => { const m = await import("./prometheus-config.js"); return { help: m.prometheusConfigHelp, run: m.runPrometheusConfig }; } },
   demo: { summary: "bring up a whole local blue-green cluster with the demo app (Ctrl-C stops it)", load: async () => { const m = await import("./demo.js"); return { help: m.demoHelp, run: m.runDemo }; } },

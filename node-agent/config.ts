@@ -24,6 +24,7 @@ export async function loadAgentConfig(file: string): Promise<ResolvedAgentConfig
     tokenFile: abs(c.tokenFile),
     ...(c.metricsTokenFile ? { metricsTokenFile: abs(c.metricsTokenFile) } : {}),
     dataDir: abs(c.dataDir),
+    ...(c.secretsDir !== undefined ? { secretsDir: abs(c.secretsDir) } : {}),
     ...(c.tls ? { tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) } } : {}),
     router: {
       ...c.router,

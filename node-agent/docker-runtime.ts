@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
 import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { driftOf, type ContainerFacts } from "./container-judge.js";
-import { LABEL, RuntimeError, containerName, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 /** Image IDs whose digests are remembered (a node holds a few images; old ones are forgotten first). */
 const MAX_IMAGES_REMEMBERED = 256;
@@ -65,6 +65,7 @@ export class DockerRuntime implements Runtime {
         kind: l[LABEL.kind] === "job" ? "job" : "web",
         specHash: l[LABEL.specHash] ?? "",
         ...(epoch !== undefined ? { epoch } : {}),
+        ...extraFromLabels(l),
         ...(repoDigests ? { repoDigests } : {}),
         running: c.State === "running",
         stateText: c.State === "exited" ? `exited (${/\((\d+)\)/.exec(c.Status)?.[1] ?? "?"})` : c.State,

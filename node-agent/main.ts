@@ -74,6 +74,7 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
         dataDir: config.dataDir,
         runtime,
         publishAddress: config.publishAddress,
+        ...(config.secretsDir !== undefined ? { secretsDir: config.secretsDir } : {}),
         allowedRepositories: config.allowedRepositories,
         logger,
         bootId,

@@ -22,7 +22,7 @@ import { ProcessBook, type ProcessRecord } from "./process-book.js";
 import { identify, liveness } from "./process-identity.js";
 import { checkProcessEnv, processEnv, type ReleaseUser } from "./process-env.js";
 import { releaseDir, resolveCommand } from "./release-command.js";
-import { LABEL, RuntimeError, containerName, labelsOf, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface ProcessRuntimeOptions {
   /** Where release directories live: `<releasesDir>/<tag>/`. */
@@ -277,6 +277,7 @@ function toWorkload(r: ProcessRecord): Workload {
     kind: l[LABEL.kind] === "job" ? "job" : "web",
     specHash: l[LABEL.specHash] ?? "",
     ...(epoch !== undefined ? { epoch } : {}),
+    ...extraFromLabels(l),
     running: r.exit === null,
     stateText: r.exit === null ? "running" : `exited (${r.exit.code ?? "?"})`,
     since: r.exit?.at ?? r.startedAt,

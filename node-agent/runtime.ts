@@ -17,6 +17,10 @@ export const LABEL = {
   specHash: "dev.switchyard.spec-hash",
   /** Job lease epoch the workload was started under. */
   epoch: "dev.switchyard.epoch",
+  /** The secrets it was started with: `name=fingerprint,…` (never a value). */
+  secrets: "dev.switchyard.secrets",
+  /** The restart request (NodeSpec.restartToken) it was started under. */
+  restartToken: "dev.switchyard.restart-token",
 } as const;
 
 export interface WorkloadDef {
@@ -29,6 +33,10 @@ export interface WorkloadDef {
   kind: WorkloadKind;
   specHash: string;
   epoch?: number;
+  /** NodeSpec.restartToken when it is started. */
+  restartToken?: number;
+  /** The secrets' fingerprints, label form (secrets.ts fingerprintLabel); set when the secrets are read. */
+  secrets?: string;
   command?: string[];
   env: Record<string, string>;
   /** Container port, published on publishAddress:hostPort. */
@@ -50,6 +58,10 @@ export interface Workload {
   kind: WorkloadKind;
   specHash: string;
   epoch?: number;
+  /** The restart request it was started under (label). */
+  restartToken?: number;
+  /** The secrets' fingerprints it was started with (label form). */
+  secrets?: string;
   /** The image's repository digests (`repository@sha256:…`), when the engine knows them. */
   repoDigests?: readonly string[];
   running: boolean;
@@ -117,6 +129,17 @@ export function labelsOf(def: WorkloadDef): Record<string, string> {
     [LABEL.kind]: def.kind,
     [LABEL.specHash]: def.specHash,
     ...(def.epoch !== undefined ? { [LABEL.epoch]: String(def.epoch) } : {}),
+    ...(def.restartToken !== undefined ? { [LABEL.restartToken]: String(def.restartToken) } : {}),
+    ...(def.secrets ? { [LABEL.secrets]: def.secrets } : {}),
+  };
+}
+
+/** The fields of a workload read from its labels beyond the basic ones (restart token, secrets). */
+export function extraFromLabels(l: Readonly<Record<string, string>>): Pick<Workload, "restartToken" | "secrets"> {
+  const token = Number(l[LABEL.restartToken]);
+  return {
+    ...(Number.isSafeInteger(token) && token > 0 ? { restartToken: token } : {}),
+    ...(l[LABEL.secrets] ? { secrets: l[LABEL.secrets] } : {}),
   };
 }
 

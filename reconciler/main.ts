@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { makeLogger, type Logger } from "../common/log.js";
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 import { lockReconciler } from "./lock.js";
+import { loadSecretsKey } from "./loop/secrets-key.js";
 import { Memory } from "./loop/memory.js";
 import { DesiredSource, type DesiredSnapshot } from "./loop/desired-source.js";
 import { Controller } from "./loop/controller.js";
@@ -70,6 +71,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
   try {
     const memory = new Memory(o.dataDir);
     await memory.load();
+    const secretsKey = await loadSecretsKey(o.dataDir);
     const events = new EventLog({ dir: join(o.dataDir, "events"), logger });
     await events.open();
     cleanups.unshift(() => events.close());
@@ -141,7 +143,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       return registry;
     };
     controller = new Controller({
-      source, memory, alerts, events, logger,
+      source, memory, alerts, events, logger, secretsKey,
       digestOf: () => {
         let r: ReturnType<typeof registryFor> = null;
         try {

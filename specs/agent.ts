@@ -87,6 +87,11 @@ export const agentConfigSchema = {
     /** Address container ports are published on. */
     publishAddress: { type: "string", pattern: "^[0-9a-fA-F.:]+$", default: d.DEFAULT_PUBLISH_ADDRESS, "x-hint": "an IP address" },
     dataDir: filePathSchema,
+    /**
+     * Folder of this node's secrets: `<name>.env` files (dotenv, mode 0600, owned by the agent's user) that
+     * services listing `secrets: [name]` in cluster.yaml get as environment variables. Relative to this file.
+     */
+    secretsDir: filePathSchema,
     /** Router role only: where the data plane listens. A router spec asking for another address is refused. */
     router: {
       type: "object",

@@ -1,7 +1,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  capabilitiesSchema, colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, memoryMiBSchema, metadataSchema,
+  capabilitiesSchema, colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, memoryMiBSchema, metadataSchema, secretNamesSchema,
   nameSchema, pidsSchema, portSchema, repositorySchema,
 } from "./common.js";
 
@@ -35,6 +35,11 @@ export const serviceSchema = {
     },
     health: healthSchema,
     env: envSchema,
+    /**
+     * Secrets by name: on each node the agent adds the variables of `<agent.yaml secretsDir>/<name>.env`
+     * (dotenv) to this service's environment when it starts it. Values never enter git, the wire or status.
+     */
+    secrets: secretNamesSchema,
     /** Overrides the image's command. */
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
     /** A background job: runs only on the colour that holds the jobs lease. */

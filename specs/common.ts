@@ -8,6 +8,16 @@ export const nameSchema = {
   "x-hint": "a name of lowercase letters, digits and dashes (like blue-1)",
 } as const;
 
+/** The name of a secret: the file `<agent.yaml secretsDir>/<name>.env` on each node. */
+export const secretNameSchema = {
+  type: "string",
+  pattern: "^[a-z0-9][a-z0-9_-]{0,62}$",
+  "x-hint": "a secret name of lowercase letters, digits, '_' and '-' (like database)",
+} as const;
+
+/** The secrets a service gets, by name; their values never leave the nodes. */
+export const secretNamesSchema = { type: "array", items: secretNameSchema, uniqueItems: true, maxItems: 50 } as const;
+
 /** A Docker image tag. */
 export const tagSchema = {
   type: "string",

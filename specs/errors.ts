@@ -27,6 +27,9 @@ export const errorCodes = {
   AGENT_ERR_RUNTIME: { service: "agent", meaning: "the container or process runtime, or the router, could not do it now" },
   AGENT_ERR_TOO_MANY_STREAMS: { service: "agent", meaning: "the agent already serves as many watch streams as it allows" },
   AGENT_ERR_INSECURE_CHANNEL: { service: "agent", meaning: "a private key was sent over plain HTTP from another machine; keys travel only over TLS or loopback" },
+  AGENT_ERR_SECRET_MISSING: { service: "agent", statusOnly: true, meaning: "a secret file a service needs is missing or unreadable, or agent.yaml has no secretsDir (in a service's status error)" },
+  AGENT_ERR_SECRET_INSECURE: { service: "agent", statusOnly: true, meaning: "a secret file is readable by its group or others, or owned by another user (in a service's status error)" },
+  AGENT_ERR_SECRET_INVALID: { service: "agent", statusOnly: true, meaning: "a secret file is not valid dotenv or sets a reserved name (in a service's status error)" },
   AGENT_ERR_NO_TLS: { service: "agent", meaning: "a certificate was sent to a router without agent.yaml router.tls" },
   AGENT_ERR_FORBIDDEN: { service: "agent", meaning: "the read-only metrics token was used for something other than GET /metrics" },
   // The reconciler's HTTP API (called by the dashboard, the CLI and users' scripts).

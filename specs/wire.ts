@@ -5,7 +5,7 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
 import {
-  capabilitiesSchema, colorSchema, digestSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, tagSchema,
+  capabilitiesSchema, colorSchema, digestSchema, envSchema, memoryMiBSchema, pidsSchema, hostnameSchema, listenSchema, nameSchema, portSchema, repositorySchema, secretNamesSchema, secretNameSchema, tagSchema,
 } from "./common.js";
 import { healthSchema, routerHttpsSchema } from "./cluster.js";
 
@@ -27,6 +27,8 @@ export const nodeServiceSpecSchema = {
     /** Probe the service over HTTP on its published port. Only services with a port are probed. */
     health: healthSchema,
     env: envSchema,
+    /** Secrets by name: the agent adds the variables of `<secretsDir>/<name>.env` when it starts the service. */
+    secrets: secretNamesSchema,
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
     job: { type: "boolean" },
     stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
@@ -67,6 +69,18 @@ export const nodeSpecSchema = {
     digest: digestSchema,
     /** A stopped node runs nothing (maintenance). */
     stopped: { type: "boolean" },
+    /**
+     * The key of the secrets' fingerprints (HMAC-SHA256), the same for every node of the app; sent by the
+     * reconciler, never echoed: the agent's status shows `secretsKeyId` in its place.
+     */
+    secretsKey: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    /** In the spec an agent echoes in its status only: the first 12 hex of SHA-256 of `secretsKey`. */
+    secretsKeyId: { type: "string", pattern: "^[0-9a-f]{12}$" },
+    /**
+     * A restart request (`switchyard restart <colour>`): a workload started under a lower value (or none) is
+     * re-created, so it reads its secret files again. Grows with every request; absent: no request known.
+     */
+    restartToken: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
     services: {
       type: "object",
       propertyNames: nameSchema,
@@ -254,6 +268,24 @@ export const serviceStatusSchema = {
      * capabilities, security options, mounts, limits), never by its labels. Absent when it matches.
      */
     drift: { type: "array", items: { type: "string", maxLength: 1000 }, maxItems: 20 },
+    /** The secrets the running workload was started with, and a keyed fingerprint of each (never a value). */
+    secrets: {
+      type: "array",
+      maxItems: 50,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name"],
+        properties: {
+          name: secretNameSchema,
+          /**
+           * The first 12 hex of HMAC-SHA256(secretsKey, the file's variables): equal on two nodes when the values
+           * are. Absent when the spec carried no secretsKey.
+           */
+          fingerprint: { type: "string", pattern: "^[0-9a-f]{12}$" },
+        },
+      },
+    },
     pull: {
       type: "object",
       additionalProperties: false,
@@ -403,7 +435,7 @@ export type AcmeChallenges = FromSchema<typeof acmeChallengesSchema>;
 export type AcmeCertificate = FromSchema<typeof acmeCertificateSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 /** Spec fields a node agent understands beyond the first version's (NodeStatus.features). */
-export const NODE_FEATURES = ["digest"] as const;
+export const NODE_FEATURES = ["digest", "secrets"] as const;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];
 export type Health = (typeof healthStates)[number];

@@ -69,6 +69,7 @@ export async function writeCluster(l: DemoLayout, p: ClusterPlan): Promise<Recor
     const dir = join(l.agentsDir, name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFile(join(dir, "token"), token + "\n", { mode: 0o600 });
+    if (key !== "router") await writeDatabaseSecret(dir);
     const file = join(dir, "agent.yaml");
     await writeFile(file, agentYaml(name, key === "router" ? "router" : "node", l, p));
     configs[key] = file;
@@ -78,6 +79,16 @@ export async function writeCluster(l: DemoLayout, p: ClusterPlan): Promise<Recor
   await writeFile(join(l.deployDir, ".gitignore"), "secrets/\n");
   await gitInit(l.deployDir);
   return configs;
+}
+
+/**
+ * The demo app's database URL as a node secret: `<agent dir>/secrets/database.env` (folder 0700, file 0600),
+ * with a fresh password per node. It never enters the deploy dir, git or the wire.
+ */
+async function writeDatabaseSecret(agentDir: string): Promise<void> {
+  await mkdir(join(agentDir, "secrets"), { recursive: true, mode: 0o700 });
+  const password = randomBytes(12).toString("hex");
+  await writeFile(join(agentDir, "secrets", "database.env"), `# The demo app's database (a secret: only this node has it).\nDATABASE_URL=postgres://shop:${password}@db.internal:5432/shop\n`, { mode: 0o600 });
 }
 
 /** A dashboard user with a fresh password and an API token for the CLI; returns both. */
@@ -119,6 +130,7 @@ ${p.registryUrl ? `    registry: { url: ${p.registryUrl} }\n` : ""}  services:
       expose: { pathPrefix: / }
       health: { path: /healthz, periodSeconds: 1, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 3 }
       env: { LOG_LEVEL: info }
+      secrets: [database]                # DATABASE_URL, from secrets/database.env beside each node's agent.yaml
       stopTimeoutSeconds: 5
     worker:
       job: true
@@ -151,7 +163,7 @@ function agentYaml(name: string, role: "node" | "router", l: DemoLayout, p: Clus
   ];
   if (role === "router") lines.push(`router: { listen: 127.0.0.1:${p.ports.router} }`);
   else {
-    lines.push(`allowedRepositories: [${p.repository}]`, `runtime: ${p.runtime}`);
+    lines.push(`allowedRepositories: [${p.repository}]`, `runtime: ${p.runtime}`, "secretsDir: secrets");
     if (p.runtime === "process") lines.push(`process: { releasesDir: ${l.releasesDir} }`);
     if (p.runtime === "docker" && p.dockerSocket) lines.push(`docker: { socketPath: ${p.dockerSocket} }`);
   }

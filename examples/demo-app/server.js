@@ -11,7 +11,7 @@
 // is still running after SHUTDOWN_TIMEOUT_MS (default 20000) is cut and the process exits 1.
 
 import http from 'node:http';
-import { color, flavour, node, tag, version } from './version.js';
+import { color, database, flavour, node, tag, version } from './version.js';
 
 const port = Number(process.env.PORT || 8080);
 const host = process.env.HOST || '0.0.0.0';
@@ -52,6 +52,7 @@ function page() {
     <dt>tag</dt><dd id="tag">${e(tag)}</dd>
     <dt>colour</dt><dd><span class="color" id="color">${e(color || 'none')}</span></dd>
     <dt>node</dt><dd id="node">${e(node || 'none')}</dd>
+    <dt>database</dt><dd id="database">${e(database)}</dd>
     <dt>started</dt><dd>${e(startedAt)}</dd>
   </dl>
 </main>

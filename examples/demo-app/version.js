@@ -24,6 +24,20 @@ export const color = process.env.SWITCHYARD_COLOR || '';
 export const node = process.env.SWITCHYARD_NODE || '';
 export const tag = process.env.SWITCHYARD_TAG || version;
 
+// The database the app would use, from DATABASE_URL: a secret the agent reads from the node's secrets
+// folder (cluster.yaml `secrets: [database]`). Only where it points is ever shown, never the password.
+export const database = describeDatabase(process.env.DATABASE_URL);
+
+function describeDatabase(raw) {
+  if (!raw) return 'not configured (no DATABASE_URL)';
+  try {
+    const u = new URL(raw);
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname} (password from a secret)`;
+  } catch {
+    return 'configured (DATABASE_URL is not a URL)';
+  }
+}
+
 // How each version looks and behaves. v1 and v2 are visibly different; v3 listens but is
 // deliberately unhealthy (GET /healthz answers 500), for testing that a bad tag is never switched to.
 const flavours = {

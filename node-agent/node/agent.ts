@@ -9,6 +9,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { VERSION } from "../../common/version.js";
 import { NODE_FEATURES, type NodeSpec, type NodeStatus } from "../../specs/wire.js";
+import { specEcho } from "../../specs/secrets.js";
+import { secretsKeyId } from "../../specs/secrets-key-id.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import { Lease, type LeaseMemory } from "../lease.js";
@@ -32,6 +34,8 @@ export interface NodeAgentOptions {
   bootId: string;
   /** agent.yaml containers: the most memory, processes and capabilities a service may ask for. */
   containers: ContainerBounds;
+  /** agent.yaml secretsDir (resolved); absent: a service that needs a secret is not started. */
+  secretsDir?: string;
 }
 
 export class NodeAgent {
@@ -52,6 +56,7 @@ export class NodeAgent {
       name: o.name,
       runtime: o.runtime,
       publishAddress: o.publishAddress,
+      ...(o.secretsDir !== undefined ? { secretsDir: o.secretsDir } : {}),
       logger: o.logger,
       metrics: this.metrics,
       spec: () => this.spec,
@@ -145,7 +150,8 @@ export class NodeAgent {
       version: VERSION,
       features: [...NODE_FEATURES],
       observedGeneration: spec?.generation ?? 0,
-      spec,
+      // Never the fingerprint key: the echo carries its id instead.
+      spec: spec ? specEcho(spec, spec.secretsKey !== undefined ? secretsKeyId(spec.secretsKey) : undefined) : null,
       converging: this.work.converging(),
       services: this.book.services(spec),
       lease: this.lease.status(),

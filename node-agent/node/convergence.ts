@@ -7,7 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import type { NodeSpec } from "../../specs/wire.js";
+import type { NodeServiceSpec, NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
 import { RESTART_LOG_LINES } from "../../specs/defaults.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload } from "../runtime.js";
@@ -15,12 +15,15 @@ import { matches, satisfied, specHash, workloadDef, type DriftOf } from "./workl
 import { Judgements, jobLike } from "./judgements.js";
 import { Restarts, type ServiceLook } from "./restarts.js";
 import type { NodeMetrics } from "./metrics.js";
+import { SecretError, fingerprintLabel, loadSecrets } from "./secrets.js";
 
 /** What convergence needs from the node agent around it. */
 export interface ConvergeHost {
   readonly name: string;
   readonly runtime: Runtime;
   readonly publishAddress: string;
+  /** agent.yaml secretsDir; absent: services that need a secret are not started. */
+  readonly secretsDir?: string;
   readonly logger: Logger;
   /** Pull durations and outcomes go here. */
   readonly metrics?: NodeMetrics;
@@ -67,6 +70,8 @@ export class Converger {
   private readonly driftOf: DriftOf = (id, hash) => this.judged.of(id, hash);
   /** The pinned digest the local tag was last made to name. */
   private ensuredDigest: string | undefined;
+  /** Per service, the secret values it was last started with: redacted from its log tail (memory only). */
+  private readonly secretValues = new Map<string, readonly string[]>();
 
   constructor(private readonly h: ConvergeHost) {
     this.judged = new Judgements(h.runtime);
@@ -172,11 +177,36 @@ export class Converger {
       const lines = await this.h.runtime.logTail(id, RESTART_LOG_LINES * 4);
       const env = this.h.spec()?.services[service]?.env ?? {};
       const secrets = Object.entries(env).filter(([k]) => SECRET_NAME.test(k)).map(([, v]) => String(v));
+      secrets.push(...(this.secretValues.get(service) ?? await this.readSecretValues(service)));
       this.restarts.setLogTail(service, at, lines, secrets);
       this.h.changed();
     } catch (err) {
       this.h.logger.debug({ service, err: (err as Error).message }, "cannot read the last log lines");
     }
+  }
+
+  /**
+   * Starts a service's workload with its secrets read from the node's files now (a missing or insecure
+   * file throws its coded error and nothing starts). The secrets' fingerprints go on the workload's labels.
+   */
+  private async startWorkload(spec: NodeSpec, name: string, svc: NodeServiceSpec, epoch?: number): Promise<string> {
+    const def = workloadDef(spec, name, svc, this.h.publishAddress, epoch);
+    if (!svc.secrets?.length) return this.h.runtime.start(def);
+    const s = await loadSecrets(this.h.secretsDir, name, svc.secrets, spec.secretsKey);
+    try {
+      this.h.runtime.checkEnv?.(name, s.env);
+    } catch (err) {
+      throw new SecretError("AGENT_ERR_SECRET_INVALID", `a secret of ${name} sets a name this runtime refuses (${(err as Error).message.replace(/^services\.[^.]+\.env\./, "")}); ${name} was not started`);
+    }
+    this.secretValues.set(name, s.values);
+    return this.h.runtime.start({ ...def, env: { ...def.env, ...s.env }, secrets: fingerprintLabel(s.fingerprints) });
+  }
+
+  /** The values of a service's secrets as the files hold them now (none when they cannot be read). */
+  private async readSecretValues(service: string): Promise<string[]> {
+    const spec = this.h.spec();
+    const names = spec?.services[service]?.secrets ?? [];
+    return loadSecrets(this.h.secretsDir, service, names, undefined).then((s) => s.values, () => []);
   }
 
   /** (Re)arms the one timer for the next due restart, if any. */
@@ -276,7 +306,7 @@ export class Converger {
       // colour without live traffic (the reconciler guarantees that), or to heal in place.
       await Promise.all(mine.map((w) => this.stopWorkload(w, svc.stopTimeoutSeconds)));
       try {
-        await this.h.runtime.start(workloadDef(spec, name, svc, this.h.publishAddress));
+        await this.startWorkload(spec, name, svc);
         this.restarts.started(name, "web", specHash(spec, name, svc));
         this.errors.delete(name);
       } catch (err) {
@@ -334,7 +364,7 @@ export class Converger {
       try {
         await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal, spec!.digest);
         if (!lease.held()) return;
-        await this.h.runtime.start(workloadDef(spec!, name, svc, this.h.publishAddress, epoch));
+        await this.startWorkload(spec!, name, svc, epoch);
         this.restarts.started(name, "job", `epoch:${epoch}`);
         this.errors.delete(name);
       } catch (err) {

@@ -4,6 +4,7 @@
  */
 import type { NodeServiceSpec, NodeSpec, ServiceState, ServiceStatus, Health } from "../../specs/wire.js";
 import { specHash } from "./workload.js";
+import { parseFingerprintLabel } from "./secrets.js";
 import type { Converger } from "./convergence.js";
 import type { Observer } from "./observer.js";
 
@@ -54,6 +55,8 @@ export class ServiceStatusBook {
     // The content it runs, in the spec's repository: with a pin, the pinned digest when the image has it.
     const mineAt = spec ? w?.repoDigests?.filter((d) => d.startsWith(`${spec.repository}@`)).map((d) => d.slice(spec.repository.length + 1)) : undefined;
     const digest = mineAt?.find((d) => d === spec?.digest) ?? mineAt?.[0];
+    // Which secrets the running workload was started with (from its labels: fingerprints, never values).
+    const secrets = tag !== null && w?.running ? parseFingerprintLabel(w.secrets) : [];
     const prev = this.memo.get(name);
     const since = prev && prev.state === state && prev.tag === tag ? prev.since : new Date().toISOString();
     this.memo.set(name, { state, tag, since });
@@ -68,6 +71,7 @@ export class ServiceStatusBook {
       ...(pull ? { pull } : {}),
       ...(restarts ? { restarts } : {}),
       ...(drift.length > 0 ? { drift } : {}),
+      ...(secrets.length > 0 ? { secrets } : {}),
     };
   }
 }

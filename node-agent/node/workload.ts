@@ -14,14 +14,22 @@ const NO_DRIFT: DriftOf = () => [];
 
 /** Everything that defines a service's container; a change means the container is replaced. */
 export function specHash(spec: NodeSpec, name: string, svc: NodeServiceSpec): string {
-  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc) };
+  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc), ...(svc.secrets?.length ? { secrets: svc.secrets } : {}) };
   return createHash("sha256").update(canonical(identity)).digest("hex").slice(0, 16);
 }
 
 /** True when `w` runs service `name` as the spec defines it: tag and spec hash, and nothing judged different. */
 export function matches(w: Workload, name: string, svc: NodeServiceSpec, spec: NodeSpec, driftOf: DriftOf = NO_DRIFT): boolean {
   const hash = specHash(spec, name, svc);
-  return w.tag === spec.tag && w.specHash === hash && driftOf(w.id, hash).length === 0;
+  return w.tag === spec.tag && w.specHash === hash && restartedSince(w, spec) && driftOf(w.id, hash).length === 0;
+}
+
+/**
+ * True unless a restart was asked for after `w` started (spec.restartToken above the one it started under).
+ * Only a higher token re-creates: a spec without one (a reconciler that forgot it) never does.
+ */
+export function restartedSince(w: Workload, spec: NodeSpec): boolean {
+  return spec.restartToken === undefined || (w.restartToken ?? 0) >= spec.restartToken;
 }
 
 /** True when exactly one workload of the service runs and it matches the spec. */
@@ -53,6 +61,7 @@ export function workloadDef(spec: NodeSpec, name: string, svc: NodeServiceSpec, 
     kind: svc.job ? "job" : "web",
     specHash: specHash(spec, name, svc),
     ...(epoch !== undefined ? { epoch } : {}),
+    ...(spec.restartToken !== undefined ? { restartToken: spec.restartToken } : {}),
     ...(svc.command ? { command: svc.command } : {}),
     env,
     ...(svc.port !== undefined ? { port: svc.port } : {}),

@@ -18,6 +18,7 @@ import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
 import type { Principal } from "../auth/hook.js";
 import { declareRoute } from "./route.js";
+import type { RestartBody, RestartResult } from "../../specs/api/state.js";
 import type { ColorBody, Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
 
@@ -137,6 +138,13 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     if (!want.tag) throw reconError("RECON_ERR_INVALID_STATE", `${color} has no tag to start with; deploy one to it instead`);
     const text = edit(cur.text, (doc) => doc.deleteIn(["spec", "colors", color, "stopped"]));
     return act(o, req, body, cur, text, `start ${color} (${want.tag})`);
+  });
+
+  /** Rotation: the colour's workloads are re-created and read their secret files again. Not a state change. */
+  declareRoute(app, "POST /api/v1/actions/restart", async (req): Promise<RestartResult> => {
+    const { color } = req.body as RestartBody;
+    const r = await o.controller.restart(color, req.principal!.name);
+    return { ...r, message: `restart ${color}: its workloads are re-created with the secrets on its nodes now; promote it once it is ready` };
   });
 
   /** Roll back to a revision from history: a new commit that restores it. */

@@ -27,8 +27,10 @@ import type { Observed } from "../../specs/observed.js";
 import { deepFreeze } from "../../common/values.js";
 import { LEASE_RENEW_FRACTION } from "../../specs/defaults.js";
 import { formatIssue } from "../../specs/source.js";
-import { COLORS, type Color } from "../../specs/types.js";
+import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
+import { reconError } from "../errors.js";
+import { secretsKeyId } from "../../specs/secrets-key-id.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -62,6 +64,8 @@ export interface ControllerOptions {
   digestOf?: () => DigestOf | null;
   /** The ACME certificate's state (reconciler/acme), for status and the renewal alert. */
   acme?: () => AcmeCertificateStatus | null;
+  /** The key of the secrets' fingerprints (reconciler/secrets-key.ts); never in status, events or logs. */
+  secretsKey?: string;
 }
 
 export class Controller {
@@ -98,6 +102,7 @@ export class Controller {
   private switchWaitSince: number | null = null;
 
   private readonly pins: Pins;
+  private secretsKeyId: string | undefined;
 
   constructor(private readonly o: ControllerOptions) {
     this.pins = new Pins({ memory: o.memory, logger: o.logger, digestOf: o.digestOf ?? (() => null), onChange: () => this.queue() });
@@ -138,6 +143,27 @@ export class Controller {
   onStatus(fn: (s: ClusterStatus) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Re-creates the workloads of a colour that is not live, so they read their secret files again: a new
+   * restart request (on disk first), which the colour's node specs carry. Throws RECON_ERR_INVALID_STATE
+   * for the live colour, a stopped or empty one, or a colour any router serves as live.
+   */
+  async restart(color: Color, by: string): Promise<{ color: Color; restartToken: number }> {
+    const snap = this.o.source.get();
+    if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet; try again shortly");
+    const spec = snap.desired.state.spec;
+    if (color === spec.active) throw reconError("RECON_ERR_INVALID_STATE", `${color} is live and is never restarted under traffic; restart ${otherColor(color)}, then promote it`);
+    if (this.current.router?.live === color) throw reconError("RECON_ERR_INVALID_STATE", `${color} still serves live traffic on the routers; wait for the switch to finish, then restart it`);
+    if (spec.colors[color].stopped) throw reconError("RECON_ERR_INVALID_STATE", `${color} is stopped; start it, and it reads its secrets then`);
+    if (spec.colors[color].tag === undefined) throw reconError("RECON_ERR_INVALID_STATE", `${color} runs nothing yet; deploy a tag to it`);
+    const token = Math.max(Date.now(), (this.o.memory.get().restarts?.[color] ?? 0) + 1);
+    await this.o.memory.recordRestart(color, token);
+    this.o.logger.info({ color, by }, "restart requested: the colour's workloads are re-created and read their secrets again");
+    this.o.events.append({ type: "info", message: `restart ${color} requested by ${by}: its workloads are re-created and read their secrets again` });
+    this.queue();
+    return { color, restartToken: token };
   }
 
   /** Nodes and their observations, for tests and benchmarks. */
@@ -215,7 +241,12 @@ export class Controller {
       deploys: { ...memory.deploys },
     });
     const now = Date.now();
-    const desired = { ...snap.desired, pins: this.pins.forPass(snap.desired, observed, now) };
+    const desired = {
+      ...snap.desired,
+      pins: this.pins.forPass(snap.desired, observed, now),
+      ...(this.o.secretsKey !== undefined ? { secretsKey: this.o.secretsKey, secretsKeyId: this.secretsKeyId ??= secretsKeyId(this.o.secretsKey) } : {}),
+      restarts: { ...memory.restarts },
+    };
     const views = viewCluster(desired, observed);
     // A deploy waits for its tag's digest (one registry request), so its nodes get one spec, pinned.
     const actions = plan(desired, observed, now, views).filter((a) => a.type !== "applyNodeSpec" || !this.pins.pending(a.color));

@@ -11,6 +11,12 @@ export interface Desired {
   readonly state: State;
   /** The content each colour's tag was pinned to at its deploy (reconciler memory); state.yaml's digest wins. */
   readonly pins?: Partial<Record<Color, { readonly tag: string; readonly digest: string }>>;
+  /** The key of the secrets' fingerprints (reconciler data dir), sent to every colour node. */
+  readonly secretsKey?: string;
+  /** Its id (specs/secrets-key-id.ts), which agents echo in its place. */
+  readonly secretsKeyId?: string;
+  /** Each colour's last restart request (reconciler memory): workloads started before it are re-created. */
+  readonly restarts?: Partial<Record<Color, number>>;
 }
 
 /** The content a colour's tag must run: state.yaml's digest, else the pin of this very tag, else unknown. */
@@ -47,6 +53,7 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
       health: svc.health,
       ...(hostPort !== undefined ? { hostPort } : {}),
       ...(svc.env ? { env: svc.env } : {}),
+      ...(svc.secrets?.length ? { secrets: svc.secrets } : {}),
       ...(svc.command ? { command: svc.command } : {}),
       // Hand-built clusters (tests, older callers) may lack the schema defaults.
       ...(svc.limits ? { limits: svc.limits } : {}),
@@ -63,6 +70,8 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
     ...(want.tag !== undefined ? { tag: want.tag } : {}),
     ...(digest !== undefined ? { digest } : {}),
     stopped: want.stopped,
+    ...(d.secretsKey !== undefined ? { secretsKey: d.secretsKey } : {}),
+    ...(d.restarts?.[color] !== undefined ? { restartToken: d.restarts[color] } : {}),
     services,
   };
 }

@@ -18,6 +18,8 @@ export interface MemoryDoc {
   routerLive: Color | null;
   /** The content each colour's tag was pinned to; a pin for another tag than the colour's is stale. */
   pins: Partial<Record<Color, DigestPin>>;
+  /** Each colour's last restart request (NodeSpec.restartToken); absent in files from before restarts. */
+  restarts?: Partial<Record<Color, number>>;
 }
 
 /** A colour's tag pinned to one image content (manifest digest). */
@@ -53,7 +55,7 @@ export class Memory {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
       // Only the fields this version knows (an older file's extra fields are dropped at the next write).
-      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {} };
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
@@ -122,6 +124,12 @@ export class Memory {
     const old = this.doc.pins[color];
     if (old?.tag === pin.tag && old.digest === pin.digest) return Promise.resolve();
     this.doc = { ...this.doc, pins: { ...this.doc.pins, [color]: pin } };
+    return this.persist();
+  }
+
+  /** Records a colour's restart request; resolves once it is on disk (before any spec carries it). */
+  recordRestart(color: Color, token: number): Promise<void> {
+    this.doc = { ...this.doc, restarts: { ...this.doc.restarts, [color]: token } };
     return this.persist();
   }
 

@@ -15,6 +15,7 @@ import { LEASE_RENEW_FRACTION, LEASE_SAFETY_MARGIN_MS } from "../../specs/defaul
 import { colorNodes, routerNodes, routerSpecFor, type Desired } from "./desired.js";
 import { viewCluster, type ClusterView, type NodeView, type RouterView } from "./views.js";
 import { sameSpec } from "../../specs/equality.js";
+import { specEcho } from "../../specs/secrets.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number, views: ClusterView = viewCluster(desired, observed)): Action[] {
   const p = new Planner(desired, observed, nowMs, views);
@@ -90,7 +91,12 @@ class Planner {
       this.waits.push({ type: "wait", reason: "RouterUnreachable", node: v.node.name, color: c, message: `no router answers, so ${c} may be live; ${v.node.name} is left as it is` });
       return;
     }
-    if (current && onlyPinsWhatRuns(current, want, status)) {
+    if (current && onlyKeyChanges(current, want, this.d.secretsKeyId)) {
+      // The fingerprint key joins (or changes): it re-creates nothing, it only keys fingerprints from now on.
+      this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "update", spec: want });
+      return;
+    }
+    if (current && onlyPinsWhatRuns(current, want, status, this.d.secretsKeyId)) {
       // The digest joins (or leaves) the spec of content the node already runs: no container changes.
       this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: "update", spec: want });
       return;
@@ -304,6 +310,12 @@ function heldEpoch(obs: NodeObservation | undefined): number | null {
   return obs?.reachable && obs.status.lease.state === "held" ? obs.status.lease.epoch : null;
 }
 
+/** True when `want` differs from the echoed `current` only in its secrets' fingerprint key. */
+function onlyKeyChanges(current: NodeSpec, want: NodeSpec, keyId: string | undefined): boolean {
+  const echo = specEcho(want, keyId);
+  return current.secretsKeyId !== echo.secretsKeyId && sameSpec({ ...current, secretsKeyId: undefined }, { ...echo, secretsKeyId: undefined });
+}
+
 function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
   if (want.stopped) return "stop";
   if (current?.stopped) return "start";
@@ -315,8 +327,8 @@ function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
  * True when `want` differs from `current` only in its digest and the node's web services already run that
  * content (or the digest goes): sending it replaces nothing, even on a live colour.
  */
-function onlyPinsWhatRuns(current: NodeSpec, want: NodeSpec, status: NodeStatus | undefined): boolean {
-  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, want)) return false;
+function onlyPinsWhatRuns(current: NodeSpec, want: NodeSpec, status: NodeStatus | undefined, keyId: string | undefined): boolean {
+  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, specEcho(want, keyId))) return false;
   if (want.digest === undefined) return true;
   const web = Object.entries(want.services).filter(([, s]) => !s.job).map(([n]) => status?.services[n]);
   return web.length > 0 && web.every((s) => s !== undefined && s.tag === want.tag && s.digest === want.digest);

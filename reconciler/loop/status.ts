@@ -73,7 +73,7 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       const st = v.obs?.reachable ? v.obs.status : undefined;
       const services: NodeSummary["services"] = {};
       for (const [name, s] of Object.entries(st?.services ?? {})) {
-        services[name] = { state: s.state, health: s.health, tag: s.tag, ...(s.digest ? { digest: s.digest } : {}), error: s.error ?? null, since: s.since ?? "", ...(s.pull ? { pull: s.pull } : {}), ...(s.restarts ? { restarts: s.restarts } : {}) };
+        services[name] = { state: s.state, health: s.health, tag: s.tag, ...(s.digest ? { digest: s.digest } : {}), error: s.error ?? null, since: s.since ?? "", ...(s.pull ? { pull: s.pull } : {}), ...(s.restarts ? { restarts: s.restarts } : {}), ...(s.secrets ? { secrets: s.secrets } : {}) };
       }
       return {
         name: v.node.name,

@@ -9,6 +9,7 @@ import type { NodeSpec, NodeStatus } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
 import { colorNodes, nodeSpecFor, routerNodes, type Desired } from "./desired.js";
 import { sameSpec } from "../../specs/equality.js";
+import { specEcho } from "../../specs/secrets.js";
 
 /** What the observer records for a node before its first answer or failure. */
 export const NOT_OBSERVED = "not observed yet";
@@ -68,13 +69,14 @@ export interface NodeView {
 
 export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | undefined): NodeView {
   const status = obs?.reachable ? obs.status : undefined;
-  const want = forAgent(nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1), status);
+  const want = forAgent(keepRestart(nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1), status), status);
   const base = { node, obs, want };
   if (!status) {
     const why = obs && !obs.reachable ? obs.error : "not observed yet";
     return { ...base, specMatches: false, ready: false, problem: `${node.name} is unreachable: ${why}`, drift: [] };
   }
-  const specMatches = sameSpec(status.spec, want);
+  // The agent echoes the fingerprint key's id, never the key: compare through the same echo.
+  const specMatches = sameSpec(status.spec, specEcho(want, d.secretsKeyId));
   const drift: string[] = [];
   let problem: string | null = null;
   if (!specMatches) problem = `${node.name} has not been given ${describeWant(want)} yet`;
@@ -112,9 +114,26 @@ function describeWant(want: NodeSpec): string {
   return want.stopped ? "its stop order" : `tag ${want.tag}`;
 }
 
+/**
+ * A restart request the node already holds is kept (the highest of memory's and the node's): a reconciler
+ * that lost its memory never asks for less, which would change the spec of a live colour for nothing.
+ */
+function keepRestart(spec: NodeSpec, status: NodeStatus | undefined): NodeSpec {
+  const held = status?.spec?.restartToken;
+  if (held === undefined || (spec.restartToken ?? 0) >= held) return spec;
+  return { ...spec, restartToken: held };
+}
+
 /** The spec without the optional parts an older agent would refuse (it does not list them in `features`). */
 function forAgent(spec: NodeSpec, status: NodeStatus | undefined): NodeSpec {
-  if (spec.digest === undefined || status?.features?.includes("digest")) return spec;
-  const { digest: _unsupported, ...rest } = spec;
-  return rest;
+  let out = spec;
+  if (out.digest !== undefined && !status?.features?.includes("digest")) {
+    const { digest: _unsupported, ...rest } = out;
+    out = rest;
+  }
+  if (!status?.features?.includes("secrets")) {
+    const { secretsKey: _key, restartToken: _token, ...rest } = out;
+    out = rest;
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { errorBodySchema, errorResponses } from "./error.js";
 import { clusterStatusSchema } from "./status.js";
 import {
   committedSchema, actionResultSchema, colorBodySchema, deployBodySchema, jobsBodySchema, putStateBodySchema, restoreBodySchema, stateDocSchema,
-  switchBodySchema,
+  switchBodySchema, restartBodySchema, restartResultSchema,
 } from "./state.js";
 import { historyPageSchema, historyQuerySchema } from "./history.js";
 import { tagsSchema } from "./tags.js";
@@ -42,6 +42,8 @@ export const apiSchemas = {
   "color-body": colorBodySchema,
   "restore-body": restoreBodySchema,
   "action-result": actionResultSchema,
+  "restart-body": restartBodySchema,
+  "restart-result": restartResultSchema,
   "users": usersSchema,
   "user-params": userParamsSchema,
   "token-params": tokenParamsSchema,
@@ -89,6 +91,7 @@ export const apiRoutes = {
   "POST /api/v1/actions/jobs": { summary: "Move the background jobs (If-Match; dryRun)", permission: "deploy", body: "jobs-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/stop": { summary: "Stop a colour that is not live, for maintenance (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/start": { summary: "Start a stopped colour again with its last tag (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
+  "POST /api/v1/actions/restart": { summary: "Re-create the workloads of a colour that is not live, so they read their secret files again (no commit)", permission: "deploy", body: "restart-body", response: { 200: "restart-result" } },
   "POST /api/v1/actions/restore": { summary: "Restore the state.yaml of a commit from history (If-Match; dryRun)", permission: "deploy", body: "restore-body", response: { 200: "action-result" } },
   "GET /api/v1/users": { summary: "Every user with their role and API tokens", permission: "admin", response: { 200: "users" } },
   "PUT /api/v1/users/:name/role": { summary: "Give a user a new role (applies at their next request)", permission: "admin", params: "user-params", body: "set-role-body", response: { 200: "set-role-result" } },

@@ -82,6 +82,27 @@ export const colorBodySchema = {
   properties: { ...dryRun, color: colorSchema },
 } as const;
 
+/** POST /api/v1/actions/restart: re-create a colour's workloads so they read their secret files again (never the live colour). */
+export const restartBodySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["color"],
+  properties: { color: colorSchema },
+} as const;
+
+/** The answer to a restart: the request the colour's node specs now carry (no state.yaml change, no commit). */
+export const restartResultSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["color", "restartToken", "message"],
+  properties: {
+    color: colorSchema,
+    /** NodeSpec.restartToken: workloads started under a lower one are re-created. */
+    restartToken: { type: "integer", minimum: 1 },
+    message: { type: "string" },
+  },
+} as const;
+
 /** POST /api/v1/actions/restore: a new commit that restores the state.yaml of `commit` (from history). */
 export const restoreBodySchema = {
   type: "object",
@@ -97,5 +118,7 @@ export type DeployBody = FromSchema<typeof deployBodySchema>;
 export type JobsBody = FromSchema<typeof jobsBodySchema>;
 export type ColorBody = FromSchema<typeof colorBodySchema>;
 export type RestoreBody = FromSchema<typeof restoreBodySchema>;
+export type RestartBody = FromSchema<typeof restartBodySchema>;
+export type RestartResult = FromSchema<typeof restartResultSchema>;
 export type SwitchBody = FromSchema<typeof switchBodySchema>;
 export type JobsOwner = (typeof jobsOwners)[number];

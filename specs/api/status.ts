@@ -55,7 +55,7 @@ export const nodeSummarySchema = {
         type: "object",
         additionalProperties: false,
         required: ["state", "health", "tag", "error", "since"],
-        properties: { state: s.state, health: s.health, tag: s.tag, digest: s.digest, error: s.error, pull: s.pull, since: s.since, restarts: s.restarts },
+        properties: { state: s.state, health: s.health, tag: s.tag, digest: s.digest, error: s.error, pull: s.pull, since: s.since, restarts: s.restarts, secrets: s.secrets },
       },
     },
     lease: nullable(leaseStatusSchema),

@@ -77,6 +77,13 @@ describe("the reconciler API keeps to its contract", () => {
     expect(redeploy.status).toBe(422);
     expect(((await redeploy.json()) as { error: { message: string } }).error.message).toMatch(/already runs what v2 points at .*nothing to redeploy/);
     expect((await req("POST", "/api/v1/actions/stop", { ...as("dora"), body: { color: "purple" }, headers: ifMatch })).status).toBe(400);
+    // Restart (secret rotation): never the live colour, viewers may not, the idle one is re-created (no commit).
+    expect((await req("POST", "/api/v1/actions/restart", { ...as("dora"), body: { color: "blue" } })).status).toBe(422);
+    expect((await req("POST", "/api/v1/actions/restart", { ...as("dora"), body: { color: "purple" } })).status).toBe(400);
+    expect((await req("POST", "/api/v1/actions/restart", { ...as("vera"), body: { color: "green" } })).status).toBe(403);
+    const restart = await req("POST", "/api/v1/actions/restart", { ...as("dora"), body: { color: "green" } });
+    expect(restart.status).toBe(200);
+    expect(((await restart.json()) as { restartToken: number }).restartToken).toBeGreaterThan(0);
     const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
     expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);
     const put = await req("PUT", "/api/v1/state", { ...as("dora"), body: { text: doc.text.replace("owner: active", "owner: none"), message: "jobs off" }, headers: ifMatch });

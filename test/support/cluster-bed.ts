@@ -3,7 +3,7 @@
  * a blue and a green node agent on the real Docker engine, a router agent, and the reconciler — in this
  * process or as child processes (for SIGKILL tests). Everything is labelled and cleaned up by name.
  */
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync, readFileSync } from "node:fs";
 import { pickPort } from "../../cli/demo/ports.js";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -50,6 +50,8 @@ export interface ClusterBedOptions {
   kit?: RuntimeKit;
   /** Extra env for the web service (a test may change it and call writeCluster again). */
   webEnv?: Record<string, string>;
+  /** The web service's secrets (cluster.yaml); node agents then get `secretsDir: secrets` (see writeSecret). */
+  webSecrets?: string[];
   /** The router's HTTP port (default: a free one); pebble validates HTTP-01 there. */
   routerPort?: number;
   /** HTTPS at the router: agent.yaml router.tls, cluster.yaml router.https (every class redirected) and an acme section. */
@@ -81,6 +83,8 @@ export class ClusterBed {
   private agentPorts = new Map<string, number>();
   /** Each agent's read-only metrics token (with the metricsToken option). */
   readonly metricsTokens = new Map<string, string>();
+  /** Everything each child process (agents by name, "reconciler") wrote to stdout and stderr. */
+  readonly childLogs = new Map<string, string>();
 
   constructor(readonly o: ClusterBedOptions) {
     this.dir = mkdtempSync(join(tmpdir(), `sy-${o.prefix}-`));
@@ -111,11 +115,13 @@ export class ClusterBed {
         this.metricsTokens.set(name, randomBytes(24).toString("hex"));
         writeFileSync(join(adir, "metrics.token"), this.metricsTokens.get(name) + "\n");
       }
+      if (role === "node" && this.o.webSecrets) mkdirSync(join(adir, "secrets"), { mode: 0o700 });
       writeFileSync(
         join(adir, "agent.yaml"),
         [
           "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
           "tokenFile: token", ...(this.o.metricsToken ? ["metricsTokenFile: metrics.token"] : []), `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
+          ...(role === "node" && this.o.webSecrets ? ["secretsDir: secrets"] : []),
           role === "router"
             ? `router: { listen: 127.0.0.1:${this.routerPort}${this.o.https ? `, tls: { listen: 127.0.0.1:${this.routerTlsPort} }` : ""} }`
             : this.o.kit?.agentYaml() ?? "",
@@ -142,12 +148,25 @@ export class ClusterBed {
       const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
       this.childProcs.set(name, proc);
       let out = "";
-      proc.stdout!.on("data", (d: Buffer) => (out += d));
-      proc.stderr!.on("data", (d: Buffer) => (out += d));
+      const keep = (d: Buffer) => {
+        out += d;
+        this.childLogs.set(name, (this.childLogs.get(name) ?? "") + d.toString());
+      };
+      proc.stdout!.on("data", keep);
+      proc.stderr!.on("data", keep);
       await waitFor(`agent ${name} up (${out})`, async () => (await fetch(`http://127.0.0.1:${this.agentPorts.get(name)}/v1/healthz`)).ok, 15_000);
       return;
     }
     this.agents.set(name, await startAgent(config));
+  }
+
+  /** Writes `<name>.env` into the secretsDir of a colour's node (webSecrets), with `mode`. */
+  writeSecret(color: "blue" | "green", name: string, text: string, mode = 0o600): string {
+    const file = join(this.dir, "agents", this.names[color], "secrets", `${name}.env`);
+    rmSync(file, { force: true });
+    writeFileSync(file, text, { mode });
+    chmodSync(file, mode);
+    return file;
   }
 
   /** The agent's API address and token (to read its own status). */
@@ -180,6 +199,7 @@ export class ClusterBed {
       "      expose: { pathPrefix: / }",
       "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }",
       "      stopTimeoutSeconds: 5",
+      ...(this.o.webSecrets ? [`      secrets: [${this.o.webSecrets.join(", ")}]`] : []),
       ...(this.o.webEnv && Object.keys(this.o.webEnv).length > 0 ? [`      env: { ${Object.entries(this.o.webEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : []),
       ...(this.o.withWorker
         ? ["    worker:", "      job: true", `      command: [${(this.o.workerCommand ?? ["node", "worker.js"]).join(", ")}]`, `      stopTimeoutSeconds: ${this.o.workerStopTimeoutSeconds ?? 2}`,
@@ -275,8 +295,12 @@ export class ClusterBed {
     const proc = spawn(process.execPath, ["bin/switchyard.js", "reconciler", "--dir", this.deployDir, "--data", this.dataDir, "--listen", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
     this.child = proc;
     let out = "";
-    proc.stdout!.on("data", (d: Buffer) => (out += d));
-    proc.stderr!.on("data", (d: Buffer) => (out += d));
+    const keep = (d: Buffer) => {
+      out += d;
+      this.childLogs.set("reconciler", (this.childLogs.get("reconciler") ?? "") + d.toString());
+    };
+    proc.stdout!.on("data", keep);
+    proc.stderr!.on("data", keep);
     this.reconcilerUrl = `http://127.0.0.1:${port}`;
     await waitFor(`reconciler child up (${out})`, async () => (await fetch(this.reconcilerUrl + "/healthz")).ok, 15_000);
     return proc;

@@ -15,7 +15,7 @@ describe("nodeSpecFor", () => {
       kind: "NodeSpec", generation: 7, app: "demo", node: "blue-1", color: "blue", repository: "127.0.0.1:5000/switchyard-demo/app", tag: "v1", stopped: false,
       services: {
         web: {
-          job: false, stopTimeoutSeconds: 10, port: 8080, hostPort: 18081, env: { LOG_LEVEL: "info" },
+          job: false, stopTimeoutSeconds: 10, port: 8080, hostPort: 18081, env: { LOG_LEVEL: "info" }, secrets: ["database"],
           health: { path: "/healthz", periodSeconds: 1, timeoutSeconds: 2, healthyThreshold: 1, unhealthyThreshold: 3 },
           limits: d.cluster.spec.services.web!.limits,
         },

@@ -95,7 +95,7 @@ describe("schema errors, each at its exact line and column", () => {
 
   it("a bad service name is reported at the key", () => {
     const got = issues(CLUSTER.replace("    worker:\n", "    Worker_1:\n"), "c.yaml");
-    expect(got[0]).toMatch(/^c\.yaml:17:5: spec\.services\.Worker_1: "Worker_1" is not a name of lowercase letters/);
+    expect(got[0]).toMatch(/^c\.yaml:18:5: spec\.services\.Worker_1: "Worker_1" is not a name of lowercase letters/);
   });
 });
 
@@ -173,10 +173,10 @@ describe("hostile input is refused cleanly", () => {
 
 describe("cross-field rules", () => {
   const rules: [string, (s: string) => string, RegExp][] = [
-    ["unique node names", (s) => s.replace("name: green-1", "name: blue-1"), /:23:15: spec\.nodes\[1\]\.name: node name "blue-1" is already used by spec\.nodes\[0\]/],
+    ["unique node names", (s) => s.replace("name: green-1", "name: blue-1"), /:24:15: spec\.nodes\[1\]\.name: node name "blue-1" is already used by spec\.nodes\[0\]/],
     ["every colour has a node", (s) => s.replace(/    - \{ name: green-1.*\n/, ""), /spec\.nodes: there is no green node/],
     ["at least one router", (s) => s.replace(/    - \{ name: router-1.*\n/, ""), /spec\.nodes: there is no router node/],
-    ["exposed service has a port on every colour node", (s) => s.replace("ports: { web: 18082 }", "ports: {}"), /:23:\d+: spec\.nodes\[1\]\.ports: node "green-1" has no host port for exposed service "web"/],
+    ["exposed service has a port on every colour node", (s) => s.replace("ports: { web: 18082 }", "ports: {}"), /:24:\d+: spec\.nodes\[1\]\.ports: node "green-1" has no host port for exposed service "web"/],
     ["ports name real services", (s) => s.replace("ports: { web: 18082 }", "ports: { web: 18082, wbe: 1 }"), /spec\.nodes\[1\]\.ports\.wbe: "wbe" is not a service of this cluster \(did you mean "web"\?\)/],
     ["host ports do not collide", (s) => s.replace("web: 18082", "web: 18081"), /spec\.nodes\[1\]\.ports\.web: host port 18081 on 127\.0\.0\.1 is already taken by node "blue-1"/],
     ["exposed and job", (s) => s.replace("    worker:\n      job: true", "    worker:\n      port: 9000\n      expose: { pathPrefix: /jobs }\n      job: true"), /spec\.services\.worker\.job: service "worker" is exposed and a job/],
@@ -201,7 +201,7 @@ describe("cross-field rules", () => {
 
   it("referenced files must exist, relative to the file", () => {
     const got = issues(CLUSTER.replace("secrets/green-1.token", "secrets/nope.token"), "examples/local/cluster.yaml", true);
-    expect(got).toEqual(["examples/local/cluster.yaml:23:80: spec.nodes[1].tokenFile: file secrets/nope.token does not exist (paths are relative to examples/local)"]);
+    expect(got).toEqual(["examples/local/cluster.yaml:24:80: spec.nodes[1].tokenFile: file secrets/nope.token does not exist (paths are relative to examples/local)"]);
   });
 
   it("agent rules: a node agent needs allowed repositories", () => {
@@ -221,7 +221,9 @@ describe("cross-field rules", () => {
 describe("the wire schemas leave no way to ask for privileges", () => {
   it("node service specs accept only the documented fields", async () => {
     const { nodeServiceSpecSchema } = await import("../../specs/wire.js");
-    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["capabilities", "command", "env", "health", "hostPort", "job", "limits", "port", "stopTimeoutSeconds"]);
+    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["capabilities", "command", "env", "health", "hostPort", "job", "limits", "port", "secrets", "stopTimeoutSeconds"]);
+    // Secrets are names only: no '/' or '.', so a spec can never point the agent at a file outside secretsDir.
+    expect(nodeServiceSpecSchema.properties.secrets.items.pattern).toBe("^[a-z0-9][a-z0-9_-]{0,62}$");
     // Capabilities: Docker's default set at most, never one that gives the host away.
     expect(nodeServiceSpecSchema.properties.capabilities.items.enum).not.toContain("SYS_ADMIN");
     expect(nodeServiceSpecSchema.properties.capabilities.items.enum).not.toContain("NET_ADMIN");

@@ -31,7 +31,7 @@ describe("cluster rules", () => {
 
   it("agent URLs are unique (a trailing slash does not make another agent)", () => {
     expect(issues(edit("agent: http://127.0.0.1:7102", "agent: http://127.0.0.1:7101/"))).toEqual([
-      "c.yaml:23:46: spec.nodes[1].agent: agent http://127.0.0.1:7101/ is already used by spec.nodes[0]; each node has its own agent",
+      "c.yaml:24:46: spec.nodes[1].agent: agent http://127.0.0.1:7101/ is already used by spec.nodes[0]; each node has its own agent",
     ]);
     expect(issues(edit("agent: http://127.0.0.1:7102", "agent: http://127.0.0.1:7101//"))).toHaveLength(1);
     expect(issues(edit("agent: http://127.0.0.1:7102", "agent: http://127.0.0.1:71012"))).toEqual([]);
@@ -39,7 +39,7 @@ describe("cluster rules", () => {
 
   it("a colour node needs an address when a service is exposed, and only then", () => {
     expect(issues(edit(GREEN_ADDR, "ports: { web: 18082 }"))).toEqual([
-      'c.yaml:23:7: spec.nodes[1]: node "green-1" needs an address: the router reaches its exposed services there',
+      'c.yaml:24:7: spec.nodes[1]: node "green-1" needs an address: the router reaches its exposed services there',
     ]);
     const noExpose = C.replace("      expose: { pathPrefix: / }\n", "").replace("address: 127.0.0.1, ports: { web: 18081 }", "ports: {}").replace(GREEN_ADDR, "ports: {}");
     expect(issues(noExpose)).toEqual([]);
@@ -55,28 +55,28 @@ describe("cluster rules", () => {
   it("an exposed service needs a container port, and ports publish only services with one", () => {
     expect(issues(edit("      port: 8080\n", ""))).toEqual([
       'c.yaml:11:5: spec.services.web: exposed service "web" needs a port (the port its container listens on)',
-      'c.yaml:21:132: spec.nodes[0].ports.web: service "web" has no container port to publish; give it a port or remove this entry',
-      'c.yaml:22:132: spec.nodes[1].ports.web: service "web" has no container port to publish; give it a port or remove this entry',
+      'c.yaml:22:132: spec.nodes[0].ports.web: service "web" has no container port to publish; give it a port or remove this entry',
+      'c.yaml:23:132: spec.nodes[1].ports.web: service "web" has no container port to publish; give it a port or remove this entry',
     ]);
     expect(issues(edit("ports: { web: 18082 }", "ports: { web: 18082, worker: 9 }"))).toEqual([
-      'c.yaml:23:144: spec.nodes[1].ports.worker: service "worker" has no container port to publish; give it a port or remove this entry',
+      'c.yaml:24:144: spec.nodes[1].ports.worker: service "worker" has no container port to publish; give it a port or remove this entry',
     ]);
   });
 
   it("exposed path prefixes are unique; every exposed service has a host port on every colour node", () => {
     expect(issues(edit("    worker:\n      job: true", "    api:\n      port: 9000\n      expose: { pathPrefix: / }\n    worker:\n      job: true"))).toEqual([
-      'c.yaml:19:29: spec.services.api.expose.pathPrefix: path prefix / is already routed to service "web"',
-      'c.yaml:25:123: spec.nodes[0].ports: node "blue-1" has no host port for exposed service "api"; add ports: { api: <port> }',
-      'c.yaml:26:123: spec.nodes[1].ports: node "green-1" has no host port for exposed service "api"; add ports: { api: <port> }',
+      'c.yaml:20:29: spec.services.api.expose.pathPrefix: path prefix / is already routed to service "web"',
+      'c.yaml:26:123: spec.nodes[0].ports: node "blue-1" has no host port for exposed service "api"; add ports: { api: <port> }',
+      'c.yaml:27:123: spec.nodes[1].ports: node "green-1" has no host port for exposed service "api"; add ports: { api: <port> }',
     ]);
   });
 
   it("no node publishes the router's listen address; other addresses do not collide", () => {
     expect(issues(edit("web: 18082", "web: 8000"))).toEqual([
-      "c.yaml:23:137: spec.nodes[1].ports.web: host port 8000 on 127.0.0.1 is the router's listen address (spec.router.listen)",
+      "c.yaml:24:137: spec.nodes[1].ports.web: host port 8000 on 127.0.0.1 is the router's listen address (spec.router.listen)",
     ]);
     expect(issues(edit("listen: 127.0.0.1:8000", "listen: 0.0.0.0:18082"))).toEqual([
-      "c.yaml:23:137: spec.nodes[1].ports.web: host port 18082 on 127.0.0.1 is the router's listen address (spec.router.listen)",
+      "c.yaml:24:137: spec.nodes[1].ports.web: host port 18082 on 127.0.0.1 is the router's listen address (spec.router.listen)",
     ]);
     expect(issues(edit("listen: 127.0.0.1:8000", "listen: 127.0.0.2:18082"))).toEqual([]);
     expect(issues(edit(GREEN_ADDR, "address: 127.0.0.2, ports: { web: 18081 }"))).toEqual([]);

@@ -82,6 +82,8 @@ export const getHistory = (limit = 50) => request<HistoryPage>("GET", `/history?
 export const getAlerts = () => request<Alerts>("GET", "/alerts");
 
 /** Admins only: users with their role and API tokens (ids and dates, never a secret). */
+/** Re-creates an idle colour's workloads so they read their secret files again (no commit). */
+export const restartColor = (color: Color) => request<{ color: Color; restartToken: number; message: string }>("POST", "/actions/restart", { color });
 export const getUsers = () => request<Users>("GET", "/users");
 export const setUserRole = (name: string, role: Role) => request<SetRoleResult>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
 export const removeUser = (name: string) => request<RemovedUser>("DELETE", `/users/${encodeURIComponent(name)}`);
