@@ -12,6 +12,9 @@ import { AgentError, agentError } from "./errors.js";
 import type { TokenGuard } from "./auth.js";
 import { SseHub } from "../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
+import { registerLogRoute } from "./log-route.js";
+import type { LogOptions } from "./runtime.js";
+import type { LogLine } from "../specs/logs.js";
 
 interface CoreOf<R extends "node" | "router", S> {
   readonly role: R;
@@ -24,6 +27,8 @@ interface CoreOf<R extends "node" | "router", S> {
 export interface NodeCore extends CoreOf<"node", NodeSpec> {
   grantLease(epoch: number, ttlMs: number): Promise<void>;
   revokeLease(): Promise<void>;
+  /** GET /v1/logs: a service's log lines on this node (throws AGENT_ERR_NO_WORKLOAD when it runs none). */
+  logs(service: string, opts: LogOptions, signal: AbortSignal): Promise<AsyncIterable<LogLine | { type: "caught-up" }>>;
 }
 
 /** What the server needs from a router agent behind it: it takes RouterSpecs, ACME answers and certificates, and runs no jobs. */
@@ -150,6 +155,7 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   });
 
   app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
+  registerLogRoute(app, o.core, o.logger);
   // Watch streams never end by themselves: end them so that close() does not wait forever.
   app.addHook("preClose", async () => streams.endAll());
 

@@ -27,6 +27,8 @@ export const errorCodes = {
   AGENT_ERR_TOO_MANY_STREAMS: { service: "agent", meaning: "the agent already serves as many watch streams as it allows" },
   AGENT_ERR_INSECURE_CHANNEL: { service: "agent", meaning: "a private key was sent over plain HTTP from another machine; keys travel only over TLS or loopback" },
   AGENT_ERR_NO_TLS: { service: "agent", meaning: "a certificate was sent to a router without agent.yaml router.tls" },
+  AGENT_ERR_TOO_MANY_FOLLOWS: { service: "agent", meaning: "the agent already serves as many log follows as it allows (MAX_LOG_FOLLOWS); close one" },
+  AGENT_ERR_NO_WORKLOAD: { service: "agent", meaning: "this node runs no workload of the service whose logs were asked for" },
   // The reconciler's HTTP API (called by the dashboard, the CLI and users' scripts).
   RECON_ERR_UNAUTHORIZED: { service: "reconciler", meaning: "not signed in, or the session, token or CSRF token is wrong" },
   RECON_ERR_FORBIDDEN: { service: "reconciler", meaning: "the user's role does not allow this" },

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api, REPO, demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
 import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
+import { logsSuite } from "../support/logs-suite.js";
 import { dockerKit } from "../support/runtime-kit.js";
 
 const kit = async () => dockerKit;
@@ -14,6 +15,7 @@ describe("node agent on Docker", () => {
   agentSuite(kit, opts);
   agentRestartSuite(kit, opts);
   leaseSuite(kit, opts);
+  logsSuite(kit, { prefix: opts.prefix, port: 19181 });
 });
 
 describe("registry down", () => {

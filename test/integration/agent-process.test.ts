@@ -7,6 +7,7 @@ import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoSpec, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
 import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
+import { logsSuite } from "../support/logs-suite.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
@@ -25,6 +26,7 @@ describe("node agent on processes", () => {
   agentSuite(kit, opts);
   agentRestartSuite(kit, opts);
   leaseSuite(kit, opts);
+  logsSuite(kit, { prefix: opts.prefix, port: 19261 });
 });
 
 describe("the process runtime runs only what is inside a release", () => {
