@@ -21,6 +21,7 @@ const commands: Record<string, Command> = {
   redeploy: action("redeploy", "roll out what a colour's tag points at now, after it was pushed again"),
   stop: action("stop", "stop a colour that is not live, for maintenance"),
   start: action("start", "start a stopped colour again with its last tag"),
+  logs: { summary: "show a service's logs from a colour's nodes (-f follows)", load: async () => { const m = await import("./logs.js"); return { help: m.logsHelp, run: m.runLogs }; } },
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
   demo: { summary: "bring up a whole local blue-green cluster with the demo app (Ctrl-C stops it)", load: async () => { const m = await import("./demo.js"); return { help: m.demoHelp, run: m.runDemo }; } },
 };

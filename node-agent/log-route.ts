@@ -7,7 +7,7 @@
  * when the client goes or the workload stops or is replaced.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { ServerResponse } from "node:http";
+import { startNdjson, writeNdjson } from "../common/ndjson.js";
 import type { Logger } from "pino";
 import { LOG_ANSWER_MAX_BYTES, LOG_TAIL_DEFAULT, LOG_TAIL_MAX, MAX_LOG_FOLLOWS } from "../specs/defaults.js";
 import { isTrue, sinceTime, type LogEndReason, type LogLine } from "../specs/logs.js";
@@ -34,8 +34,7 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
     if (opts.follow) follows.add(ctrl);
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
-    res.flushHeaders();
+    startNdjson(res);
     const abort = () => ctrl.abort();
     req.raw.on("close", abort);
     res.on("close", abort);
@@ -45,13 +44,14 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
     let live = false;
     try {
       for await (const r of source) {
+        // Measured before it is written: a history never exceeds the cap, however long its lines.
         const text = JSON.stringify(r) + "\n";
         if (!live && (bytes += Buffer.byteLength(text)) > LOG_ANSWER_MAX_BYTES) {
           reason = "byte-limit";
           break;
         }
         if (r.type === "caught-up") live = true;
-        if (!res.write(text)) await drained(res, ctrl.signal);
+        await writeNdjson(res, text, ctrl.signal);
         if (ctrl.signal.aborted) break;
       }
     } catch (err) {
@@ -81,18 +81,4 @@ function parseQuery(req: FastifyRequest): LogOptions & { service: string } {
   const since = sinceTime(q.since);
   if (q.since !== undefined && since === undefined) throw agentError("AGENT_ERR_BAD_REQUEST", "since is an ISO 8601 time or an age like 30s, 10m, 2h");
   return { service, tail: Math.min(tail, LOG_TAIL_MAX), ...(since ? { since } : {}), follow: isTrue(q.follow) };
-}
-
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

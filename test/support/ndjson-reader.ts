@@ -1,3 +1,5 @@
+import { ndjsonLines } from "../../common/ndjson.js";
+
 /** Reads a newline-delimited JSON answer as it arrives (log streams), keeping every record. */
 export class NdjsonReader<R = Record<string, unknown>> {
   readonly records: R[] = [];
@@ -14,17 +16,7 @@ export class NdjsonReader<R = Record<string, unknown>> {
       this.status = res.status;
       this.opened(res.status);
       if (!res.body) return;
-      const decoder = new TextDecoder();
-      let buf = "";
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line) this.records.push(JSON.parse(line) as R);
-        }
-      }
+      for await (const line of ndjsonLines(res.body as unknown as AsyncIterable<Uint8Array>)) this.records.push(JSON.parse(line) as R);
       this.ended = true;
     })().catch((err: Error) => {
       this.opened(0);
