@@ -11,9 +11,8 @@ import { waitFor } from "../support/agent-bed.js";
 import { NdjsonReader } from "../support/ndjson-reader.js";
 import { Users } from "../../reconciler/auth/users.js";
 import type { ApiLogRecord } from "../../specs/logs.js";
+import { noisyWorker } from "../support/noisy-worker.js";
 
-export const NOISY_LINE = "\\u001b[31mred alert\\u001b[0m <script>window.pwned=1</script> & <b>bold</b>";
-export const noisyWorker = ["node", "-e", JSON.stringify(`setInterval(() => console.log("${NOISY_LINE}"), 300)`)];
 
 describe("logs through the reconciler and the CLI", () => {
   const bed = new ClusterBed({ prefix: "lg", webEnv: { LOG_LEVEL: "debug" }, withWorker: true, workerCommand: noisyWorker, state: { active: "blue", blue: "v1", green: "v1" } });
