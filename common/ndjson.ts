@@ -12,6 +12,11 @@ export function startNdjson(res: ServerResponse): void {
  */
 export function writeNdjson(res: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted || res.destroyed) return Promise.resolve();
+  // Records written in one go (a chunk of a node's output) leave in one packet, not one write each.
+  if (res.writableCorked === 0) {
+    res.cork();
+    process.nextTick(() => res.uncork());
+  }
   if (res.write(text)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

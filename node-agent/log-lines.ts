@@ -20,9 +20,16 @@ export class LineSplitter {
     let from = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, from);
-      this.keep(chunk.subarray(from, nl < 0 ? chunk.length : nl));
-      if (nl < 0) return out;
-      out.push(this.take());
+      if (nl < 0) {
+        this.keep(chunk.subarray(from));
+        return out;
+      }
+      // A whole line inside this chunk (the usual case) is decoded in place, without a copy.
+      if (this.held === 0 && !this.cut) out.push(text(chunk, from, Math.min(nl, from + this.maxBytes), nl - from > this.maxBytes));
+      else {
+        this.keep(chunk.subarray(from, nl));
+        out.push(this.take());
+      }
       from = nl + 1;
     }
   }
@@ -43,13 +50,18 @@ export class LineSplitter {
   }
 
   private take(): { text: string; truncated: boolean } {
-    const text = Buffer.concat(this.parts, this.held).toString("utf8").replace(/\r$/, "");
-    const r = { text, truncated: this.cut };
+    const joined = Buffer.concat(this.parts, this.held);
+    const r = text(joined, 0, joined.length, this.cut);
     this.parts = [];
     this.held = 0;
     this.cut = false;
     return r;
   }
+}
+
+function text(b: Buffer, from: number, to: number, truncated: boolean): { text: string; truncated: boolean } {
+  const end = to > from && b[to - 1] === 0x0d ? to - 1 : to;
+  return { text: b.toString("utf8", from, end), truncated };
 }
 
 /** A time as ISO 8601 with nine fractional digits, so times of every source sort as text. */
