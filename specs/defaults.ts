@@ -180,5 +180,8 @@ export const LOG_LINE_MAX_BYTES = 16 * 1024;
 export const LOG_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
 /** Log follows one agent serves at once; more get 429 AGENT_ERR_TOO_MANY_FOLLOWS. */
 export const MAX_LOG_FOLLOWS = 8;
-/** Log streams one reconciler serves at once (each may hold one follow per node); more get 503. */
-export const MAX_API_LOG_STREAMS = 8;
+/**
+ * Log answers one reconciler serves at once, follows and histories alike (each holds one request per node
+ * and up to LOG_ANSWER_MAX_BYTES of history per node while it merges); more get 503.
+ */
+export const MAX_API_LOG_STREAMS = 16;

@@ -24,13 +24,13 @@ type Target = { node: string; color: "blue" | "green"; client: AgentClient };
 type Opened = { target: Target; history: ApiLogRecord[]; after: ApiLogRecord | null; live?: AsyncGenerator<LogRecord> };
 
 export function registerLogRoutes(app: FastifyInstance, o: { controller: Controller; auth: AuthOptions; logger: Logger }): void {
-  const follows = new Set<AbortController>();
+  const answers = new Set<AbortController>();
   declareRoute(app, "GET /api/v1/logs", async (req, reply) => {
     const q = req.query as LogsQuery;
     if (q.color === undefined && q.node === undefined) throw reconError("RECON_ERR_BAD_REQUEST", "name a colour (?color=blue|green|live|preview) or a node (?node=<name>)");
     const follow = isTrue(q.follow);
-    if (follow && follows.size >= MAX_API_LOG_STREAMS) {
-      throw reconError("RECON_ERR_TOO_MANY_STREAMS", `this reconciler already follows ${MAX_API_LOG_STREAMS} log streams; close one (another terminal or dashboard tab?)`);
+    if (answers.size >= MAX_API_LOG_STREAMS) {
+      throw reconError("RECON_ERR_TOO_MANY_STREAMS", `this reconciler already serves ${MAX_API_LOG_STREAMS} log streams; close one (another terminal or dashboard tab?)`);
     }
     const targets = o.controller.logTargets({ service: q.service, ...(q.color ? { color: q.color } : {}), ...(q.node ? { node: q.node } : {}) });
     if (typeof targets === "string") throw reconError(targets.startsWith("the desired state") ? "RECON_ERR_UNAVAILABLE" : "RECON_ERR_NOT_FOUND", targets);
@@ -38,7 +38,7 @@ export function registerLogRoutes(app: FastifyInstance, o: { controller: Control
     const agentQuery: AgentLogsQuery = { service: q.service, tail: String(tail), ...(q.since ? { since: q.since } : {}), ...(follow ? { follow: "true" } : {}) };
 
     const ctrl = new AbortController();
-    if (follow) follows.add(ctrl);
+    answers.add(ctrl);
     reply.hijack();
     const res = reply.raw;
     startNdjson(res);
@@ -57,13 +57,13 @@ export function registerLogRoutes(app: FastifyInstance, o: { controller: Control
       if (!ctrl.signal.aborted) o.logger.warn({ err: (err as Error).message }, "log stream failed");
     } finally {
       if (access) clearInterval(access);
-      follows.delete(ctrl);
+      answers.delete(ctrl);
       if (!res.destroyed) res.end();
       ctrl.abort(); // whatever agent streams are still open
     }
   });
   app.addHook("preClose", async () => {
-    for (const c of follows) c.abort();
+    for (const c of answers) c.abort();
   });
 }
 

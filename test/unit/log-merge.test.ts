@@ -12,6 +12,7 @@ import { makeLogger } from "../../common/log.js";
 import type { Controller } from "../../reconciler/loop/controller.js";
 import type { AuthOptions } from "../../reconciler/auth/hook.js";
 import type { ApiLogRecord, LogRecord } from "../../specs/logs.js";
+import { MAX_API_LOG_STREAMS } from "../../specs/defaults.js";
 
 const line = (t: string, text: string): LogRecord => ({ type: "line", t: `2026-11-29T20:00:0${t}.000000000Z`, stream: "stdout", line: text });
 
@@ -29,11 +30,22 @@ function fakeClient(records: LogRecord[] | Error) {
   };
 }
 
+/** A node that sends its history and then nothing until the request goes. */
+function quietClient() {
+  return {
+    logs: async (_q: unknown, signal: AbortSignal): Promise<AsyncGenerator<LogRecord>> =>
+      (async function* () {
+        yield { type: "caught-up" } as LogRecord;
+        await new Promise((res) => signal.addEventListener("abort", res, { once: true }));
+      })(),
+  };
+}
+
 let app: FastifyInstance | undefined;
 afterEach(() => app?.close());
 
-async function serve(targets: { node: string; color: "blue" | "green"; client: ReturnType<typeof fakeClient> }[]): Promise<string> {
-  app = Fastify();
+async function serve(targets: { node: string; color: "blue" | "green"; client: { logs(q: unknown, signal: AbortSignal): Promise<AsyncGenerator<LogRecord>> } }[]): Promise<string> {
+  app = Fastify({ forceCloseConnections: true });
   useContractValidation(app);
   app.addHook("onRequest", async (req) => {
     req.principal = { name: "tester", role: "deployer", via: "token" };
@@ -83,5 +95,18 @@ describe("GET /api/v1/logs merges nodes", () => {
       { type: "node", node: "green-1", color: "green", state: "unreachable", message: "agent green-1 refuses connections (is it running?)" },
       { type: "node", node: "green-2", color: "green", state: "ended", reason: "done" },
     ]);
+  });
+
+  it(`at most ${MAX_API_LOG_STREAMS} log answers at once: the next gets 503 RECON_ERR_TOO_MANY_STREAMS, a closed one frees its place`, async () => {
+    const url = await serve([{ node: "blue-1", color: "blue", client: quietClient() }]);
+    const open = Array.from({ length: MAX_API_LOG_STREAMS }, () => new AbortController());
+    const bodies = await Promise.all(open.map(async (c) => (await fetch(`${url}/api/v1/logs?service=web&node=blue-1&follow=true`, { signal: c.signal })).body!.getReader()));
+    for (const b of bodies) await b.read(); // the caught-up record: the answer is open
+    const more = await fetch(`${url}/api/v1/logs?service=web&node=blue-1`);
+    expect(more.status).toBe(503);
+    expect(await more.json()).toMatchObject({ error: { code: "RECON_ERR_TOO_MANY_STREAMS" } });
+    open[0]!.abort();
+    await expect.poll(async () => (await fetch(`${url}/api/v1/logs?service=web&node=blue-1&tail=0`, { signal: AbortSignal.timeout(2000) }).then((r) => { void r.body?.cancel(); return r.status; }))).toBe(200);
+    for (const c of open) c.abort();
   });
 });
