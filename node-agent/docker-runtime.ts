@@ -7,7 +7,9 @@ import type { Logger } from "pino";
 import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIMEOUT_SECONDS } from "../specs/defaults.js";
 import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { driftOf, type ContainerFacts } from "./container-judge.js";
-import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { dockerLogs } from "./docker-logs.js";
+import type { LogLine } from "../specs/logs.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type LogOptions, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 /** Image IDs whose digests are remembered (a node holds a few images; old ones are forgotten first). */
 const MAX_IMAGES_REMEMBERED = 256;
@@ -191,6 +193,10 @@ export class DockerRuntime implements Runtime {
   async logTail(id: string, lines: number): Promise<string[]> {
     const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
     return demuxLogs(Buffer.from(raw)).split("\n");
+  }
+
+  logs(id: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<LogLine | { type: "caught-up" }> {
+    return dockerLogs(this.docker, id, opts, signal);
   }
 
   async stopAndRemove(id: string, timeoutSeconds: number): Promise<void> {

@@ -27,6 +27,8 @@ export interface ProcessRecord {
   args: string[];
   cwd: string;
   log: string;
+  /** Offset in `log` of this workload's first byte of output (absent in records of older agents). */
+  logFrom?: number;
   startedAt: string;
   /** null while it runs (as far as the agent has seen). */
   exit: ProcessExit | null;

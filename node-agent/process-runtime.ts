@@ -22,7 +22,9 @@ import { ProcessBook, type ProcessRecord } from "./process-book.js";
 import { identify, liveness } from "./process-identity.js";
 import { checkProcessEnv, processEnv, type ReleaseUser } from "./process-env.js";
 import { releaseDir, resolveCommand } from "./release-command.js";
-import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LogMarks, processLogs } from "./process-logs.js";
+import type { LogLine } from "../specs/logs.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type LogOptions, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface ProcessRuntimeOptions {
   /** Where release directories live: `<releasesDir>/<tag>/`. */
@@ -51,6 +53,7 @@ export class ProcessRuntime implements Runtime {
   private readonly watchers = new Set<{ node: string; onChange: () => void }>();
   private readonly log: Logger;
   private readonly logsDir: string;
+  private readonly marks = new LogMarks();
   private poller: NodeJS.Timeout | undefined;
   private loaded: Promise<void> | undefined;
   private closed = false;
@@ -115,6 +118,7 @@ export class ProcessRuntime implements Runtime {
       args: cmd.args,
       cwd: cmd.cwd,
       log: logFile.path,
+      logFrom: logFile.from,
       startedAt: new Date().toISOString(),
       exit: null,
     };
@@ -158,6 +162,14 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /** The workload's part of its log file; a follow ends once the process exits or is removed. */
+  logs(id: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<LogLine | { type: "caught-up" }> {
+    const rec = this.book.get(id);
+    if (!rec) throw new RuntimeError(`no process ${id.slice(0, 12)}`);
+    const running = () => this.book.get(id)?.exit === null;
+    return processLogs({ log: rec.log, from: rec.logFrom ?? 0, running }, this.marks, opts, signal);
+  }
+
   async stopAndRemove(id: string, timeoutSeconds: number): Promise<void> {
     await this.ready();
     const rec = this.book.get(id);
@@ -182,6 +194,7 @@ export class ProcessRuntime implements Runtime {
     if (!this.poller) {
       this.poller = setInterval(() => {
         if (this.loaded) this.sweep();
+        this.markLogs();
       }, this.o.pollMs ?? 500);
       this.poller.unref();
     }
@@ -224,6 +237,18 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /** How big each running workload's log is now: what gives its lines their times (process-logs.ts). */
+  private markLogs(): void {
+    for (const rec of this.book.all()) {
+      if (rec.exit !== null) continue;
+      try {
+        this.marks.note(rec.log, statSync(rec.log).size);
+      } catch {
+        // moved aside or removed: the next start marks it again
+      }
+    }
+  }
+
   private alive(rec: ProcessRecord): boolean {
     return rec.exit === null && liveness(rec.identity) === "alive";
   }
@@ -247,7 +272,7 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
-  private async openLog(name: string, header: string): Promise<{ fd: number; path: string }> {
+  private async openLog(name: string, header: string): Promise<{ fd: number; path: string; from: number }> {
     await mkdir(this.logsDir, { recursive: true, mode: 0o700 });
     const path = join(this.logsDir, `${name}.log`);
     try {
@@ -257,7 +282,10 @@ export class ProcessRuntime implements Runtime {
     }
     const fd = openSync(path, "a", 0o600);
     writeSync(fd, `--- ${new Date().toISOString()} switchyard: starting ${header}\n`);
-    return { fd, path };
+    const from = fstatSync(fd).size;
+    this.marks.forget(path);
+    this.marks.note(path, from);
+    return { fd, path, from };
   }
 
   private notify(rec: ProcessRecord): void {

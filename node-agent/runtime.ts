@@ -3,6 +3,8 @@
  * runtime implements it through dockerode; a process runtime (for hosts without Docker) fits the same.
  * A runtime only ever sees and touches workloads labelled with this agent's app and node.
  */
+import type { LogLine } from "../specs/logs.js";
+
 export type WorkloadKind = "web" | "job";
 
 /** Labels on every workload (Docker labels, or the process runtime's bookkeeping). */
@@ -71,6 +73,12 @@ export interface Workload {
   since: string;
 }
 
+export interface LogOptions {
+  tail: number;
+  since?: Date;
+  follow: boolean;
+}
+
 export interface PullProgress {
   currentBytes: number;
   totalBytes: number;
@@ -90,6 +98,13 @@ export interface Runtime {
   start(def: WorkloadDef): Promise<string>;
   /** The last `lines` lines a workload wrote (stdout and stderr), oldest first; for a dead workload's status. */
   logTail?(id: string, lines: number): Promise<string[]>;
+  /**
+   * A workload's log lines, oldest first: the last `tail` lines (only those since `since`, when given); with
+   * `follow`, then one `caught-up` record and every line it writes after, until it stops (the iterable ends)
+   * or `signal` aborts. Lines are cut at LOG_LINE_MAX_BYTES. Pulled, never pushed: a reader that does not
+   * read holds the source back instead of filling memory.
+   */
+  logs?(id: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<LogLine | { type: "caught-up" }>;
   /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /**

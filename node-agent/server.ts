@@ -14,6 +14,9 @@ import { SseHub } from "../common/sse.js";
 import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.js";
 import { METRICS_CONTENT_TYPE, Registry, collected } from "../common/metrics.js";
 import { VERSION } from "../common/version.js";
+import { registerLogRoute } from "./log-route.js";
+import type { LogOptions } from "./runtime.js";
+import type { LogLine } from "../specs/logs.js";
 
 interface CoreOf<R extends "node" | "router", S> {
   readonly role: R;
@@ -28,6 +31,8 @@ interface CoreOf<R extends "node" | "router", S> {
 export interface NodeCore extends CoreOf<"node", NodeSpec> {
   grantLease(epoch: number, ttlMs: number): Promise<void>;
   revokeLease(): Promise<void>;
+  /** GET /v1/logs: a service's log lines on this node (throws AGENT_ERR_NO_WORKLOAD when it runs none). */
+  logs(service: string, opts: LogOptions, signal: AbortSignal): Promise<AsyncIterable<LogLine | { type: "caught-up" }>>;
 }
 
 /** What the server needs from a router agent behind it: it takes RouterSpecs, ACME answers and certificates, and runs no jobs. */
@@ -164,6 +169,7 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
   });
 
   app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
+  registerLogRoute(app, o.core, o.logger);
   // Watch streams never end by themselves: end them so that close() does not wait forever.
   app.addHook("preClose", async () => streams.endAll());
 

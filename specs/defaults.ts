@@ -169,3 +169,19 @@ export const ACME_RETRY_MAX_MS = 60 * 60_000;
 export const ACME_CHECK_INTERVAL_MS = 30_000;
 /** An alert fires when a served certificate expires within this long. */
 export const CERT_EXPIRY_ALERT_DAYS = 14;
+
+/** Logs (agent GET /v1/logs, reconciler GET /api/v1/logs): lines of history per node when `tail` is not given. */
+export const LOG_TAIL_DEFAULT = 100;
+/** The most lines of history one node sends for one request. */
+export const LOG_TAIL_MAX = 5000;
+/** A longer line is cut to this many bytes (and marked `truncated`). */
+export const LOG_LINE_MAX_BYTES = 16 * 1024;
+/** One log answer's history (tail/since) sends at most this many bytes of records, then ends with `byte-limit`. */
+export const LOG_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
+/** Log follows one agent serves at once; more get 429 AGENT_ERR_TOO_MANY_FOLLOWS. */
+export const MAX_LOG_FOLLOWS = 8;
+/**
+ * Log answers one reconciler serves at once, follows and histories alike (each holds one request per node
+ * and up to LOG_ANSWER_MAX_BYTES of history per node while it merges); more get 503.
+ */
+export const MAX_API_LOG_STREAMS = 16;

@@ -32,6 +32,8 @@ export const errorCodes = {
   AGENT_ERR_SECRET_INVALID: { service: "agent", statusOnly: true, meaning: "a secret file is not valid dotenv or sets a reserved name (in a service's status error)" },
   AGENT_ERR_NO_TLS: { service: "agent", meaning: "a certificate was sent to a router without agent.yaml router.tls" },
   AGENT_ERR_FORBIDDEN: { service: "agent", meaning: "the read-only metrics token was used for something other than GET /metrics" },
+  AGENT_ERR_TOO_MANY_FOLLOWS: { service: "agent", meaning: "the agent already serves as many log follows as it allows (MAX_LOG_FOLLOWS); close one" },
+  AGENT_ERR_NO_WORKLOAD: { service: "agent", meaning: "this node runs no workload of the service whose logs were asked for" },
   // The reconciler's HTTP API (called by the dashboard, the CLI and users' scripts).
   RECON_ERR_UNAUTHORIZED: { service: "reconciler", meaning: "not signed in, or the session, token or CSRF token is wrong" },
   RECON_ERR_FORBIDDEN: { service: "reconciler", meaning: "the user's role does not allow this" },

@@ -7,6 +7,7 @@ import { closest, distance } from "fastest-levenshtein";
 import { clusterSchema } from "./cluster.js";
 import { stateSchema } from "./state.js";
 import { agentConfigSchema } from "./agent.js";
+import { logRecordSchema } from "./logs.js";
 import { acmeCertificateSchema, acmeChallengesSchema, leaseRequestSchema, nodeSpecSchema, nodeStatusSchema, routerSpecSchema } from "./wire.js";
 
 /** Every schema we publish, by the name used for its JSON file and for `kind` dispatch. */
@@ -20,6 +21,7 @@ export const schemas = {
   "acme-challenges": acmeChallengesSchema,
   "acme-certificate": acmeCertificateSchema,
   "node-status": nodeStatusSchema,
+  "log-record": logRecordSchema,
 } as const;
 export type SchemaName = keyof typeof schemas;
 

@@ -14,7 +14,8 @@ import { secretsKeyId } from "../../specs/secrets-key-id.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import { Lease, type LeaseMemory } from "../lease.js";
-import type { Runtime, Workload } from "../runtime.js";
+import type { LogOptions, Runtime, Workload } from "../runtime.js";
+import type { LogLine } from "../../specs/logs.js";
 import { admitSpec, restoreSpec, type NodeBounds } from "./admission.js";
 import { Converger } from "./convergence.js";
 import { Observer } from "./observer.js";
@@ -138,6 +139,16 @@ export class NodeAgent {
     await this.work.convergeJobs();
     const left = (await this.o.runtime.list(this.spec?.app ?? "", this.o.name)).filter((w) => jobLike(w, this.spec) && w.running);
     if (left.length > 0) throw agentError("AGENT_ERR_RUNTIME", `${left.length} job container(s) still running after revocation`);
+  }
+
+  /** GET /v1/logs: the service's current workload (the running one, else the newest) on this node. */
+  async logs(service: string, opts: LogOptions, signal: AbortSignal): Promise<AsyncIterable<LogLine | { type: "caught-up" }>> {
+    const rt = this.o.runtime;
+    if (!rt.logs) throw agentError("AGENT_ERR_RUNTIME", `the ${rt.name} runtime serves no logs`);
+    const mine = (await rt.list(this.spec?.app ?? "", this.o.name)).filter((w) => w.service === service);
+    const w = mine.find((x) => x.running) ?? mine.sort((a, b) => b.since.localeCompare(a.since))[0];
+    if (!w) throw agentError("AGENT_ERR_NO_WORKLOAD", `node ${this.o.name} runs no ${service} workload${this.spec ? "" : " (it has no spec yet)"}`);
+    return rt.logs(w.id, opts, signal);
   }
 
   status(): NodeStatus {

@@ -13,6 +13,7 @@ import { registerAuth, stillAuthenticated, type AuthOptions } from "../auth/hook
 import { declareRoute, useContractValidation } from "./route.js";
 import { registerStateRoutes, type StateApiOptions } from "./state-routes.js";
 import { registerUserRoutes } from "./user-routes.js";
+import { registerLogRoutes } from "./log-routes.js";
 import { registerStatic } from "./static.js";
 import { reconcilerMetrics } from "./metrics.js";
 import { METRICS_CONTENT_TYPE } from "../../common/metrics.js";
@@ -71,6 +72,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   registerAuth(app, o.auth);
   registerStateRoutes(app, { ...o.state, controller: o.controller });
   registerUserRoutes(app, o.auth);
+  registerLogRoutes(app, { controller: o.controller, auth: o.auth, logger: o.logger });
 
   /** The cluster's status document: conditions, colours, router, jobs, pending steps. */
   declareRoute(app, "GET /api/v1/status", async (_req, reply) =>

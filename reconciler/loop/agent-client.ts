@@ -7,6 +7,8 @@ import type { AcmeChallenges, LeaseStatus, NodeSpec, NodeStatus, RouterSpec } fr
 import { isLoopbackAddress } from "../../common/values.js";
 import { validateAgainst } from "../../specs/validate.js";
 import { SseParser } from "../../common/sse.js";
+import type { AgentLogsQuery, LogRecord } from "../../specs/logs.js";
+import { openAgentLogs } from "./agent-logs.js";
 
 export interface AgentClientOptions {
   node: string;
@@ -77,6 +79,11 @@ export class AgentClient {
 
   async putLease(epoch: number, ttlMs: number): Promise<LeaseStatus> {
     return (await this.call("PUT", "/v1/lease", { epoch, ttlMs })) as LeaseStatus;
+  }
+
+  /** GET /v1/logs: the node's log records for one service (see agent-logs.ts). */
+  logs(q: AgentLogsQuery, signal: AbortSignal): Promise<AsyncGenerator<LogRecord>> {
+    return openAgentLogs({ node: this.node, base: this.base, auth: this.auth, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs }, q, signal);
   }
 
   /** Answers once the node's job containers stopped, so it may take up to their stop timeout. */

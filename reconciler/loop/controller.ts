@@ -174,6 +174,24 @@ export class Controller {
     return c.spec.nodes.filter((n) => n.role === "router").map((n) => this.clients.get(n.name)).filter((x): x is AgentClient => x !== undefined);
   }
 
+  /**
+   * The colour nodes whose logs a request asks for, with their clients: every node of a colour (`live` is
+   * the active colour of state.yaml, `preview` the other one), or one node. A message when none fits.
+   */
+  logTargets(sel: { color?: "blue" | "green" | "live" | "preview"; node?: string; service: string }): { node: string; color: "blue" | "green"; client: AgentClient }[] | string {
+    const d = this.o.source.get()?.desired;
+    if (!d) return "the desired state is not loaded yet";
+    if (!(sel.service in d.cluster.spec.services)) return `cluster.yaml has no service ${sel.service}`;
+    const active = d.state.spec.active;
+    const color = sel.color === "live" ? active : sel.color === "preview" ? (active === "blue" ? "green" : "blue") : sel.color;
+    const nodes = d.cluster.spec.nodes.filter((n) => n.role !== "router" && (color === undefined || n.color === color) && (sel.node === undefined || n.name === sel.node));
+    if (nodes.length === 0) return sel.node ? `no colour node ${sel.node}${color ? ` in ${color}` : ""} in cluster.yaml` : `no node of ${color} in cluster.yaml`;
+    return nodes.flatMap((n) => {
+      const client = this.clients.get(n.name);
+      return client && n.color ? [{ node: n.name, color: n.color, client }] : [];
+    });
+  }
+
   observedNodes(): Observed["nodes"] {
     return this.observer?.snapshot() ?? {};
   }

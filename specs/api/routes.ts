@@ -14,6 +14,7 @@ import { historyPageSchema, historyQuerySchema } from "./history.js";
 import { tagsSchema } from "./tags.js";
 import { alertsSchema } from "./alerts.js";
 import { eventsQuerySchema, eventsSchema } from "./events.js";
+import { logsQuerySchema } from "../logs.js";
 import { loginBodySchema, meSchema, sessionSchema } from "./auth.js";
 import {
   removedUserSchema, revokedSchema, setRoleBodySchema, setRoleResultSchema, tokenParamsSchema, userParamsSchema, usersSchema,
@@ -30,6 +31,7 @@ export const apiSchemas = {
   "alerts": alertsSchema,
   "events-query": eventsQuerySchema,
   "events": eventsSchema,
+  "logs-query": logsQuerySchema,
   "state-doc": stateDocSchema,
   "put-state-body": putStateBodySchema,
   "committed": committedSchema,
@@ -79,6 +81,10 @@ export const apiRoutes = {
   "GET /api/v1/events": {
     summary: "The event log; with Accept: text/event-stream a live stream of `event` and `status` messages",
     permission: "read", querystring: "events-query", response: { 200: "events" },
+  },
+  "GET /api/v1/logs": {
+    summary: "One service's logs by colour (blue, green, live, preview) or node, as NDJSON records tagged with node and colour; ?tail, ?since, ?follow=true streams live lines",
+    permission: "deploy", querystring: "logs-query", response: { 200: null },
   },
   "GET /api/v1/state": { summary: "The desired state: text, revision and parsed form", permission: "read", response: { 200: "state-doc" } },
   "PUT /api/v1/state": { summary: "Replace state.yaml (If-Match)", permission: "deploy", body: "put-state-body", response: { 200: "committed" } },

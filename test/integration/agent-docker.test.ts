@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api, REPO, demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
 import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
 import { agentSecretsSuite } from "../support/agent-secrets-suite.js";
+import { logsSuite } from "../support/logs-suite.js";
 import { dockerKit } from "../support/runtime-kit.js";
 
 const kit = async () => dockerKit;
@@ -16,6 +17,7 @@ describe("node agent on Docker", () => {
   agentRestartSuite(kit, opts);
   leaseSuite(kit, opts);
   agentSecretsSuite(kit, { prefix: opts.prefix, port: 19181 });
+  logsSuite(kit, { prefix: opts.prefix, port: 19191 });
 });
 
 describe("registry down", () => {

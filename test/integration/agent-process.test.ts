@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoSpec, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
 import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
 import { agentSecretsSuite } from "../support/agent-secrets-suite.js";
+import { logsSuite } from "../support/logs-suite.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { ProcessStore, ProcessTimeline } from "../support/process-jobs.js";
@@ -27,6 +28,7 @@ describe("node agent on processes", () => {
   agentRestartSuite(kit, opts);
   leaseSuite(kit, opts);
   agentSecretsSuite(kit, { prefix: opts.prefix, port: 19261 });
+  logsSuite(kit, { prefix: opts.prefix, port: 19271 });
 });
 
 describe("the process runtime runs only what is inside a release", () => {

@@ -10,7 +10,7 @@ import { demoSpec, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHa
 import { PrivateEngine } from "../support/private-engine.js";
 
 const NODE = "t-engine-restart";
-const PORT = 19181;
+const PORT = 19201;
 
 describe("Docker engine restarted under a running agent", () => {
   const engine = new PrivateEngine("/tmp/sy-engine-restart", "sy-eng0", "172.31.250");

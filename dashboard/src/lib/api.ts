@@ -12,6 +12,7 @@ import type { Session, SessionUser } from "../../../specs/api/auth.js";
 import type { Committed, DryRun, JobsOwner, StateDoc } from "../../../specs/api/state.js";
 import type { State } from "../../../specs/state.js";
 import type { Color } from "../../../specs/types.js";
+import type { ApiLogRecord } from "../../../specs/logs.js";
 
 export type { ClusterStatus, HistoryEntry, HistoryPage, TagInfo, Alert, Role, State, Color, UserEntry, Session, SessionUser, StateDoc, Committed, DryRun, JobsOwner };
 
@@ -88,6 +89,33 @@ export const getUsers = () => request<Users>("GET", "/users");
 export const setUserRole = (name: string, role: Role) => request<SetRoleResult>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
 export const removeUser = (name: string) => request<RemovedUser>("DELETE", `/users/${encodeURIComponent(name)}`);
 export const revokeToken = (name: string, id: string) => request<Revoked>("DELETE", `/users/${encodeURIComponent(name)}/tokens/${encodeURIComponent(id)}`);
+
+/**
+ * GET /logs: one service's log records on one node, the last `tail` lines then (with follow) live ones,
+ * each passed to `onrecord` as it arrives. Resolves when the stream ends; `signal` stops it.
+ */
+export async function followLogs(node: string, service: string, tail: number, follow: boolean, onrecord: (r: ApiLogRecord) => void, signal: AbortSignal): Promise<void> {
+  const q = new URLSearchParams({ node, service, tail: String(tail), ...(follow ? { follow: "true" } : {}) });
+  const res = await fetch(`${API}/logs?${q}`, { headers: { accept: "application/x-ndjson" }, credentials: "same-origin", cache: "no-store", signal });
+  if (!res.ok || !res.body) {
+    const err = ((await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)?.error;
+    if (res.status === 401) onUnauthorized();
+    throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? `${res.status} ${res.statusText}`);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i: number;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const text = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (text) onrecord(JSON.parse(text) as ApiLogRecord);
+    }
+  }
+}
 
 export function runAction(a: ActionRequest, revision: string, dryRun: true): Promise<DryRun>;
 export function runAction(a: ActionRequest, revision: string, dryRun: false): Promise<Committed>;

@@ -55,3 +55,9 @@ export function olderVersion(tag: string, than: string): boolean {
   const versioned = (t: string) => /^v?\d/i.test(t);
   return versioned(tag) && versioned(than) && versionOrder.compare(tag, than) < 0;
 }
+
+/** A log line as plain text: ANSI escape sequences and control characters (but tabs) taken out. */
+export function plainText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]/g, "").replace(/[\x00-\x08\x0a-\x1f\x7f\x9b]/g, "");
+}
