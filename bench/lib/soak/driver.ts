@@ -123,6 +123,15 @@ export class Driver {
       case "crash-loop":
         await this.crashLoop(plan, f);
         break;
+      case "registry-down":
+        await this.registryDown(f, during);
+        break;
+      case "engine-restart":
+        // SIGTERM, as `systemctl restart docker`: the engine stops its containers; the agents stay up.
+        await c.engine!.stop();
+        await during();
+        await c.engine!.start();
+        break;
       case "disk-full": {
         const dir = plan.target === "reconciler" ? c.reconcilerData : join(c.node(plan.target).dir, "data");
         fillDisk(dir);
@@ -159,6 +168,27 @@ export class Driver {
     this.crashLooping = false;
     const good = (GOOD_TAGS as readonly string[]).includes(before) ? before : GOOD_TAGS[0];
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: good } }, detail: `${good} to ${idle}` });
+  }
+
+  /**
+   * The registry relay cut; the Docker engine forgets the images no container uses, and the idle colour
+   * gets a tag whose image is not on the engine, so its Docker node must pull. What the node says while it
+   * cannot goes into the fault's detail (a clear error, not a hang); after the heal it must converge.
+   */
+  private async registryDown(f: FaultRecord, during: () => Promise<void>): Promise<void> {
+    const c = this.cluster;
+    c.registry.cut();
+    await c.engine!.dropUnusedImages(c.repo);
+    const present = new Set((await c.engine!.engine.docker.listImages().catch(() => [])).flatMap((i) => i.RepoTags ?? []));
+    const idle = other(this.model.active);
+    const tag = [...GOOD_TAGS, "v3"].find((t) => t !== this.model.tags[idle] && !present.has(`${c.repo}:${t}`));
+    if (tag) await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: tag }, stopped: { ...this.model.stopped, [idle]: false } }, detail: `${tag} to ${idle} (needs a pull)` });
+    await during();
+    const s = await status(c);
+    const node = s?.colors?.[idle].nodes.find((n) => c.node(n.name).runtime === "docker");
+    const said = node ? Object.values(node.services).map((x) => x.error).find((e) => e) ?? node.error ?? `${node.tag ?? "no tag"}, no error` : "no status";
+    f.detail += `; ${tag ? `${tag} to ${idle}` : "no pull needed"}: ${said}`;
+    c.registry.heal();
   }
 
   private async generations(c: Color): Promise<number | null> {
