@@ -57,6 +57,12 @@ export interface ClusterOptions {
   disks: readonly string[];
 }
 
+/**
+ * How long the soak waits for an agent or the reconciler it (re)started to answer. Not a product bound: on a
+ * shared 2-core machine under a load of 15 to 20, a SIGKILLed agent took over 30 s to listen again.
+ */
+const START_BOUND_MS = 90_000;
+
 /** Sizes of the soak's small file systems: room for what they hold, small enough to fill in a moment. */
 const DISK_MB = { reconciler: 64, node: 16 } as const;
 
@@ -175,7 +181,7 @@ export class SoakCluster {
     // Up means started: /v1/healthz answers as soon as the port is bound, before the core (a router's data
     // plane) runs; every other route answers 503 until then.
     const token = readFileSync(join(n.dir, "token"), "utf8").trim();
-    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), 30_000);
+    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), START_BOUND_MS);
   }
 
   /** SIGKILL; resolves once the process is gone. */
@@ -198,7 +204,7 @@ export class SoakCluster {
       env: { ...process.env, SWITCHYARD_LOG_LEVEL: "warn" },
     });
     closeSync(log);
-    await waitUntil("reconciler up", () => fetch(this.reconcilerUrl + "/healthz").then((r) => r.ok, () => false), 30_000);
+    await waitUntil("reconciler up", () => fetch(this.reconcilerUrl + "/healthz").then((r) => r.ok, () => false), START_BOUND_MS);
   }
 
   async killReconciler(): Promise<void> {

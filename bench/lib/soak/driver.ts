@@ -188,6 +188,7 @@ export class Driver {
     const node = s?.colors?.[idle].nodes.find((n) => c.node(n.name).runtime === "docker");
     const said = node ? Object.values(node.services).map((x) => x.error).find((e) => e) ?? node.error ?? `${node.tag ?? "no tag"}, no error` : "no status";
     f.detail += `; ${tag ? `${tag} to ${idle}` : "no pull needed"}: ${said}`;
+    this.o.log(`  while the registry is down, ${node?.name ?? "the Docker node"} says: ${said}`);
     c.registry.heal();
   }
 
