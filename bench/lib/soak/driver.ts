@@ -23,6 +23,8 @@ export interface DriverOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long an invalid edit or an unsafe switch stays on disk before it is checked and undone. */
 const REFUSAL_WATCH_MS = 3000;
+/** How long a crash-looping release may take to be crash looping on every node of its colour (pulls, first death, heal). */
+const CRASH_LOOP_ESTABLISHED_BOUND_MS = 20_000;
 
 export class Driver {
   model: DesiredModel;
@@ -154,7 +156,12 @@ export class Driver {
     const before = this.model.tags[idle];
     this.crashLooping = true;
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: CRASH_TAG }, stopped: { ...this.model.stopped, [idle]: false } }, detail: `${CRASH_TAG} to ${idle}` });
+    // The rate is measured once the loop runs (every node has started the crash tag again by itself): the
+    // deploy's own specs (the deploy, the heal of the first death, the digest pin a Docker node's pull brings)
+    // are no loop. A reconciler that loops never lets that moment come: past the bound it is measured anyway.
+    const looping = Date.now() + CRASH_LOOP_ESTABLISHED_BOUND_MS;
     await sleep(1000);
+    while (Date.now() < looping && !(await this.allCrashLooping(idle))) await sleep(250);
     const gen0 = await this.generations(idle);
     const t0 = Date.now();
     await sleep(plan.durationMs);
@@ -190,6 +197,11 @@ export class Driver {
     f.detail += `; ${tag ? `${tag} to ${idle}` : "no pull needed"}: ${said}`;
     this.o.log(`  while the registry is down, ${node?.name ?? "the Docker node"} says: ${said}`);
     c.registry.heal();
+  }
+
+  private async allCrashLooping(c: Color): Promise<boolean> {
+    const nodes = (await status(this.cluster))?.colors?.[c].nodes;
+    return !!nodes && nodes.every((n) => n.tag === CRASH_TAG && (n.services.web?.restarts?.count ?? 0) >= 2);
   }
 
   private async generations(c: Color): Promise<number | null> {
