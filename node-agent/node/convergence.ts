@@ -219,7 +219,11 @@ export class Converger {
       this.restartTimer = undefined;
       const due = this.restarts.due(Date.now());
       if (due.has("web")) this.restartWeb();
-      else if (due.has("job")) void this.convergeJobs();
+      else if (due.has("job")) {
+        void this.convergeJobs()
+          .catch((err: Error) => this.h.logger.error({ err: err.message }, "starting jobs again failed"))
+          .finally(() => this.requeueUnstarted());
+      }
       this.armRestart();
     }, wait);
     this.restartTimer.unref();
@@ -264,6 +268,14 @@ export class Converger {
       await this.h.refresh();
       this.h.changed();
     }
+    this.requeueUnstarted();
+  }
+
+  /** A due restart that a pass did not get to start (the engine gone, a pull failed) is tried again later, not never. */
+  private requeueUnstarted(): void {
+    if (this.closed) return;
+    const web = this.restarts.requeue("web", Date.now());
+    if (this.restarts.requeue("job", Date.now()) || web) this.armRestart();
   }
 
   private async convergeOnce(aborted: () => boolean): Promise<void> {
@@ -285,7 +297,10 @@ export class Converger {
     const web = Object.entries(spec.services).filter(([, s]) => !s.job);
     if (spec.stopped || spec.tag === undefined) {
       await Promise.all(all.filter((w) => w.service in spec.services).map((w) => this.stopWorkload(w, spec.services[w.service]!.stopTimeoutSeconds)));
-      for (const [name] of Object.entries(spec.services)) this.errors.delete(name);
+      for (const [name] of Object.entries(spec.services)) {
+        this.errors.delete(name);
+        this.restarts.forget(name);
+      }
       return;
     }
     for (const [name, svc] of web) {

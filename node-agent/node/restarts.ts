@@ -123,6 +123,22 @@ export class Restarts {
     return kinds;
   }
 
+  /**
+   * After a convergence pass: the records of `kind` still starting were not started (the pass failed before
+   * it got to them: the engine did not answer, a pull failed). They wait again, the backoff of their count
+   * (no new death: the workload never ran), so the start is tried again rather than never. True if any.
+   */
+  requeue(kind: WorkloadKind, now: number): boolean {
+    let any = false;
+    for (const r of this.book.values()) {
+      if (r.kind !== kind || r.phase !== "starting") continue;
+      r.phase = "waiting";
+      r.nextAt = now + Math.max(RESTART_BACKOFF_INITIAL_MS, restartDelayMs(r.count));
+      any = true;
+    }
+    return any;
+  }
+
   /** True while `service` waits out its backoff (convergence must not start it early). */
   waiting(service: string, now: number): boolean {
     const r = this.book.get(service);

@@ -1,9 +1,10 @@
 /**
  * The chaos soak, short and seeded (issue 18): three minutes of random faults and desired-state changes
- * against a real cluster on this machine (process agents, two routers, the reconciler, load, the jobs
- * store), then every invariant checked over the recorded history. A failure prints the seed and window;
- * replay it with `npm run soak -- --seed <seed> --minutes 3`. The long version is `npm run soak`.
- * The Docker engine is never restarted here (other tests share it), and no Docker agent runs.
+ * against a real cluster on this machine (process agents and one Docker agent per colour, two routers, the
+ * reconciler, load, the jobs store), then every invariant checked over the recorded history. A failure
+ * prints the seed and window; replay it with `npm run soak -- --seed <seed> --minutes 3`. The long version
+ * is `npm run soak`. The Docker agents run on an engine of the soak's own (its restarts never touch the test
+ * bed's engine, which other tests share) and pull the bed's demo images through a relay the soak can cut.
  */
 import { describe, expect, it } from "vitest";
 import { runSoak } from "../../bench/lib/soak/run.js";

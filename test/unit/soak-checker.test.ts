@@ -178,4 +178,16 @@ describe("the soak's schedule", () => {
       if (m.owner === "blue" || m.owner === "green") expect(m.stopped[m.owner]).toBe(false);
     }
   });
+
+  it("draws the registry outage and the engine restart only when Docker nodes run, and then both", () => {
+    const kinds = (docker: boolean) => {
+      const p = new Prng(3);
+      const seen = new Set<string>();
+      for (let i = 0; i < 500; i++) seen.add(drawFault(p, { appNodes: ["b1", "g1"], routers: ["r1"], disks: [], crashLoop: false, docker }).kind);
+      return seen;
+    };
+    expect([...kinds(false)].filter((k) => k === "registry-down" || k === "engine-restart")).toEqual([]);
+    expect(kinds(true)).toContain("registry-down");
+    expect(kinds(true)).toContain("engine-restart");
+  });
 });

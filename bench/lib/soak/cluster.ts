@@ -1,8 +1,9 @@
 /**
  * The soak's cluster, all on this machine and all as child processes so that any part can be killed,
- * frozen or cut off: node agents (process runtime) per colour, two router agents each in its own network
- * namespace, the reconciler, the demo store (the jobs app's ground truth) and a webhook receiver that
- * records every alert. The reconciler reaches every agent through a relay the soak controls.
+ * frozen or cut off: node agents per colour (process runtime, plus one on the Docker runtime with an engine
+ * of the soak's own), two router agents each in its own network namespace, the reconciler, the demo store
+ * (the jobs app's ground truth) and a webhook receiver that records every alert. The reconciler reaches
+ * every agent, and the Docker engine the registry, through a relay the soak controls.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -15,12 +16,12 @@ import { demoAppDir, writeDemoReleases } from "../../../cli/demo/releases.js";
 import { RELEASE_MANIFEST } from "../../../node-agent/release-command.js";
 import { Users } from "../../../reconciler/auth/users.js";
 import { Relay } from "./relay.js";
+import { BED_REGISTRY, DEMO_REPO_PATH, engineDir, ensureCrashImage, SoakEngine } from "./engine.js";
 import { createNetns, inNetns, removeNetns, type Netns } from "./netns.js";
 import { findProcs } from "../../../test/support/procs.js";
 import type { AlertEvent } from "./history.js";
 import type { DesiredModel } from "./model.js";
 
-export const REPO = "127.0.0.1:5000/soak/app";
 /** A release whose web service exits at once: deployed, it crash-loops. */
 export const CRASH_TAG = "crash";
 export const GOOD_TAGS = ["v1", "v2"] as const;
@@ -31,6 +32,7 @@ export const LIVE_HOST = "live.test";
 export interface SoakNode {
   name: string;
   role: "node" | "router";
+  runtime?: "process" | "docker";
   color?: "blue" | "green";
   apiPort: number;
   /** Where the agent's API listens (its namespace's address for routers). */
@@ -44,13 +46,22 @@ export interface SoakNode {
 
 export interface ClusterOptions {
   tag: string;
+  /** Process-runtime agents per colour. */
   perColor: number;
+  /** One Docker-runtime agent per colour besides, on an engine of the soak's own. */
+  docker: boolean;
   leaseTtlSeconds: number;
   deployTimeoutSeconds: number;
   alertGraceSeconds: number;
   /** Data dirs put on a small tmpfs (so a disk-full fault can fill them): "reconciler" or a node's name. */
   disks: readonly string[];
 }
+
+/**
+ * How long the soak waits for an agent or the reconciler it (re)started to answer. Not a product bound: on a
+ * shared 2-core machine under a load of 15 to 20, a SIGKILLed agent took over 30 s to listen again.
+ */
+const START_BOUND_MS = 90_000;
 
 /** Sizes of the soak's small file systems: room for what they hold, small enough to fill in a moment. */
 const DISK_MB = { reconciler: 64, node: 16 } as const;
@@ -72,6 +83,9 @@ export class SoakCluster {
   readonly alerts: AlertEvent[] = [];
   private hook: Server | undefined;
   private hookUrl = "";
+  /** The bed's registry as the Docker engine reaches it: cut it for a registry outage. */
+  readonly registry = new Relay();
+  engine: SoakEngine | undefined;
 
   constructor(readonly o: ClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), `sy-${o.tag}-`));
@@ -83,6 +97,16 @@ export class SoakCluster {
 
   get appNodes(): SoakNode[] {
     return this.nodes.filter((n) => n.role === "node");
+  }
+
+  /** Agents per colour, of every runtime. */
+  get nodesPerColor(): number {
+    return this.o.perColor + (this.o.docker ? 1 : 0);
+  }
+
+  /** The image repository of cluster.yaml: the bed's demo repository, through the registry relay. */
+  get repo(): string {
+    return `127.0.0.1:${this.registry.port}/${DEMO_REPO_PATH}`;
   }
 
   get routers(): SoakNode[] {
@@ -107,9 +131,18 @@ export class SoakCluster {
     writeFileSync(join(crash, RELEASE_MANIFEST), JSON.stringify({ command: ["node", "crash.js"] }) + "\n");
     this.netns = createNetns(this.o.tag, 2);
     this.routerPort = await pickPort("127.0.0.1", 0);
+    const [host, port] = BED_REGISTRY.split(":");
+    await this.registry.start(Number(port), host);
+    if (this.o.docker) {
+      await ensureCrashImage(CRASH_TAG);
+      this.engine = new SoakEngine(engineDir(this.dir), this.o.tag);
+      await this.engine.start();
+    }
     for (const color of ["blue", "green"] as const) {
-      for (let i = 1; i <= this.o.perColor; i++) {
-        this.nodes.push({ name: `${this.o.tag}-${color}-${i}`, role: "node", color, apiPort: await pickPort("127.0.0.1", 0), apiHost: "127.0.0.1", webPort: await pickPort("127.0.0.1", 0), relay: new Relay(), dir: "" });
+      const names: [string, "process" | "docker"][] = Array.from({ length: this.o.perColor }, (_, i) => [`${this.o.tag}-${color}-${i + 1}`, "process"]);
+      if (this.o.docker) names.push([`${this.o.tag}-${color}-d`, "docker"]);
+      for (const [name, runtime] of names) {
+        this.nodes.push({ name, role: "node", runtime, color, apiPort: await pickPort("127.0.0.1", 0), apiHost: "127.0.0.1", webPort: await pickPort("127.0.0.1", 0), relay: new Relay(), dir: "" });
       }
     }
     this.netns.forEach((ns, i) => this.nodes.push({ name: `${this.o.tag}-router-${i + 1}`, role: "router", apiPort: 7100, apiHost: ns.nsIp, netns: ns, relay: new Relay(), dir: "" }));
@@ -130,8 +163,9 @@ export class SoakCluster {
     const token = randomBytes(24).toString("hex");
     writeFileSync(join(this.deployDir, "secrets", `${n.name}.token`), token + "\n");
     writeFileSync(join(n.dir, "token"), token + "\n");
-    const lines = ["apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${n.name}`, `listen: ${n.apiHost}:${n.apiPort}`, "tokenFile: token", `role: ${n.role}`, `allowedRepositories: [${REPO}]`, "dataDir: data"];
+    const lines = ["apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${n.name}`, `listen: ${n.apiHost}:${n.apiPort}`, "tokenFile: token", `role: ${n.role}`, `allowedRepositories: [${this.repo}]`, "dataDir: data"];
     if (n.role === "router") lines.push(`router: { listen: 0.0.0.0:${this.routerPort} }`);
+    else if (n.runtime === "docker") lines.push("runtime: docker", `docker: { socketPath: ${this.engine!.socket} }`, `publishAddress: ${this.publishIp}`);
     else lines.push("runtime: process", `process: { releasesDir: ${this.releasesDir} }`, `publishAddress: ${this.publishIp}`);
     writeFileSync(join(n.dir, "agent.yaml"), lines.join("\n") + "\n");
   }
@@ -147,7 +181,7 @@ export class SoakCluster {
     // Up means started: /v1/healthz answers as soon as the port is bound, before the core (a router's data
     // plane) runs; every other route answers 503 until then.
     const token = readFileSync(join(n.dir, "token"), "utf8").trim();
-    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), 30_000);
+    await waitUntil(`agent ${n.name} started`, () => fetch(`http://127.0.0.1:${n.relay.port}/v1/status`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.ok, () => false), START_BOUND_MS);
   }
 
   /** SIGKILL; resolves once the process is gone. */
@@ -170,7 +204,7 @@ export class SoakCluster {
       env: { ...process.env, SWITCHYARD_LOG_LEVEL: "warn" },
     });
     closeSync(log);
-    await waitUntil("reconciler up", () => fetch(this.reconcilerUrl + "/healthz").then((r) => r.ok, () => false), 30_000);
+    await waitUntil("reconciler up", () => fetch(this.reconcilerUrl + "/healthz").then((r) => r.ok, () => false), START_BOUND_MS);
   }
 
   async killReconciler(): Promise<void> {
@@ -196,7 +230,7 @@ export class SoakCluster {
         ? `    - { name: ${n.name}, role: router, agent: http://127.0.0.1:${n.relay.port}, tokenFile: secrets/${n.name}.token }`
         : `    - { name: ${n.name}, color: ${n.color}, agent: http://127.0.0.1:${n.relay.port}, tokenFile: secrets/${n.name}.token, address: ${this.publishIp}, ports: { web: ${n.webPort} } }`;
     this.writeAtomically("cluster.yaml", [
-      "apiVersion: switchyard.dev/v1", "kind: Cluster", `metadata: { name: ${this.o.tag} }`, "spec:", `  image: { repository: ${REPO} }`,
+      "apiVersion: switchyard.dev/v1", "kind: Cluster", `metadata: { name: ${this.o.tag} }`, "spec:", `  image: { repository: ${this.repo} }`,
       "  services:",
       "    web:",
       "      port: 8080",
@@ -248,6 +282,9 @@ export class SoakCluster {
     await sigkill(this.store);
     await new Promise((r) => (this.hook ? this.hook.close(r) : r(null)));
     this.hook?.closeAllConnections();
+    await this.registry.close();
+    // The engine goes with all it holds: containers, images, data root, bridge.
+    await this.engine?.remove();
     for (let i = 0; i < 100 && findProcs((e) => e.SWITCHYARD_APP === this.o.tag).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
   }
 
@@ -259,7 +296,7 @@ export class SoakCluster {
 
   /** Every port this cluster listened on, with the address it used. */
   ports(): { host: string; port: number; what: string }[] {
-    const out = [{ host: "127.0.0.1", port: this.reconcilerPort, what: "reconciler" }];
+    const out = [{ host: "127.0.0.1", port: this.reconcilerPort, what: "reconciler" }, { host: "127.0.0.1", port: this.registry.port, what: "registry relay" }];
     for (const n of this.nodes) {
       out.push({ host: "127.0.0.1", port: n.relay.port, what: `${n.name} relay` });
       if (n.webPort) out.push({ host: this.publishIp, port: n.webPort, what: `${n.name} web` });
@@ -301,11 +338,12 @@ export class SoakCluster {
   }
 
   private async startStore(): Promise<void> {
-    const port = await pickPort("127.0.0.1", 0);
+    // On the address the apps publish on: the Docker node's workers reach it from their containers too.
+    const port = await pickPort(this.publishIp, 0);
     const log = openSync(join(this.dir, "store.log"), "a");
-    this.store = spawn(process.execPath, [join(demoAppDir(), "store.js")], { env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), CLAIM_TIMEOUT_MS: "3000" }, stdio: ["ignore", log, log] });
+    this.store = spawn(process.execPath, [join(demoAppDir(), "store.js")], { env: { PATH: process.env.PATH ?? "", HOST: this.publishIp, PORT: String(port), CLAIM_TIMEOUT_MS: "3000" }, stdio: ["ignore", log, log] });
     closeSync(log);
-    this.storeUrl = `http://127.0.0.1:${port}`;
+    this.storeUrl = `http://${this.publishIp}:${port}`;
     await waitUntil("the store up", () => fetch(this.storeUrl + "/healthz").then((r) => r.ok, () => false), 10_000);
   }
 

@@ -23,6 +23,8 @@ export interface DriverOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long an invalid edit or an unsafe switch stays on disk before it is checked and undone. */
 const REFUSAL_WATCH_MS = 3000;
+/** How long a crash-looping release may take to be crash looping on every node of its colour (pulls, first death, heal). */
+const CRASH_LOOP_ESTABLISHED_BOUND_MS = 20_000;
 
 export class Driver {
   model: DesiredModel;
@@ -123,6 +125,15 @@ export class Driver {
       case "crash-loop":
         await this.crashLoop(plan, f);
         break;
+      case "registry-down":
+        await this.registryDown(f, during);
+        break;
+      case "engine-restart":
+        // SIGTERM, as `systemctl restart docker`: the engine stops its containers; the agents stay up.
+        await c.engine!.stop();
+        await during();
+        await c.engine!.start();
+        break;
       case "disk-full": {
         const dir = plan.target === "reconciler" ? c.reconcilerData : join(c.node(plan.target).dir, "data");
         fillDisk(dir);
@@ -145,9 +156,11 @@ export class Driver {
     const before = this.model.tags[idle];
     this.crashLooping = true;
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: CRASH_TAG }, stopped: { ...this.model.stopped, [idle]: false } }, detail: `${CRASH_TAG} to ${idle}` });
-    // The deploy's own spec, and the one that heals the first exit (a stop is drift first), come before the
-    // loop: the specs counted are those sent once every node of the colour shows it crash looping.
-    const looping = Date.now() + Math.min(plan.durationMs, 15_000);
+    // The rate is measured once the loop runs (every node has started the crash tag again by itself): the
+    // deploy's own specs (the deploy, the heal of the first death, the digest pin a Docker node's pull brings)
+    // are no loop. A reconciler that loops never lets that moment come: past the bound it is measured anyway.
+    const looping = Date.now() + CRASH_LOOP_ESTABLISHED_BOUND_MS;
+    await sleep(1000);
     while (Date.now() < looping && !(await this.allCrashLooping(idle))) await sleep(250);
     const gen0 = await this.generations(idle);
     const t0 = Date.now();
@@ -164,9 +177,31 @@ export class Driver {
     await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: good } }, detail: `${good} to ${idle}` });
   }
 
+  /**
+   * The registry relay cut; the Docker engine forgets the images no container uses, and the idle colour
+   * gets a tag whose image is not on the engine, so its Docker node must pull. What the node says while it
+   * cannot goes into the fault's detail (a clear error, not a hang); after the heal it must converge.
+   */
+  private async registryDown(f: FaultRecord, during: () => Promise<void>): Promise<void> {
+    const c = this.cluster;
+    c.registry.cut();
+    await c.engine!.dropUnusedImages(c.repo);
+    const present = new Set((await c.engine!.engine.docker.listImages().catch(() => [])).flatMap((i) => i.RepoTags ?? []));
+    const idle = other(this.model.active);
+    const tag = [...GOOD_TAGS, "v3"].find((t) => t !== this.model.tags[idle] && !present.has(`${c.repo}:${t}`));
+    if (tag) await this.apply({ kind: "deploy", next: { ...structuredClone(this.model), tags: { ...this.model.tags, [idle]: tag }, stopped: { ...this.model.stopped, [idle]: false } }, detail: `${tag} to ${idle} (needs a pull)` });
+    await during();
+    const s = await status(c);
+    const node = s?.colors?.[idle].nodes.find((n) => c.node(n.name).runtime === "docker");
+    const said = node ? Object.values(node.services).map((x) => x.error).find((e) => e) ?? node.error ?? `${node.tag ?? "no tag"}, no error` : "no status";
+    f.detail += `; ${tag ? `${tag} to ${idle}` : "no pull needed"}: ${said}`;
+    this.o.log(`  while the registry is down, ${node?.name ?? "the Docker node"} says: ${said}`);
+    c.registry.heal();
+  }
+
   private async allCrashLooping(c: Color): Promise<boolean> {
     const nodes = (await status(this.cluster))?.colors?.[c].nodes;
-    return !!nodes && nodes.length > 0 && nodes.every((n) => n.services.web?.state === "crashLooping");
+    return !!nodes && nodes.every((n) => n.tag === CRASH_TAG && (n.services.web?.restarts?.count ?? 0) >= 2);
   }
 
   private async generations(c: Color): Promise<number | null> {

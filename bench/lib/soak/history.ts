@@ -31,7 +31,7 @@ export interface NodeProbe {
 
 export type FaultKind =
   | "kill-reconciler" | "kill-agent" | "kill-router" | "stop-agent" | "partition-agent" | "partition-router"
-  | "slow-agent" | "crash-loop" | "disk-full";
+  | "slow-agent" | "crash-loop" | "disk-full" | "registry-down" | "engine-restart";
 
 export interface FaultRecord {
   kind: FaultKind;

@@ -17,11 +17,11 @@ export interface Netns {
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
-/** A free 10.87.x.0/24 block of `count` consecutive subnets (none of them on any interface yet). */
-function freeBase(count: number): number {
+/** A free <prefix>.x.0/24 block of `count` consecutive subnets (none of them on any interface yet): x. */
+export function freeBase(count: number, prefix = "10.87"): number {
   const used = ip("-4", "-o", "addr");
   for (let b = 10 + Math.floor(Math.random() * 200); ; b = 10 + ((b + count) % 230)) {
-    if (Array.from({ length: count }, (_, i) => `10.87.${b + i}.`).every((p) => !used.includes(p))) return b;
+    if (Array.from({ length: count }, (_, i) => `${prefix}.${b + i}.`).every((p) => !used.includes(p))) return b;
   }
 }
 

@@ -1,7 +1,7 @@
 /** Reading the cluster for the soak: status samples, and whether the desired state is reached. */
 import type { ClusterStatus } from "../../../reconciler/loop/status.js";
 import type { Color } from "../../../specs/types.js";
-import { BAD_TAGS, type SoakCluster } from "./cluster.js";
+import { BAD_TAGS, CRASH_TAG, type SoakCluster } from "./cluster.js";
 import type { StatusSample } from "./history.js";
 import { ownerColor, type DesiredModel } from "./model.js";
 
@@ -32,6 +32,10 @@ export function notReached(s: ClusterStatus | null, m: DesiredModel, perColor: n
       if (cs.phase !== "Stopped") return `${c} is ${cs.phase}, not Stopped`;
     } else if (!(BAD_TAGS as readonly string[]).includes(m.tags[c])) {
       if (cs.phase !== "Ready" || cs.tag !== m.tags[c]) return `${c} is ${cs.phase} ${cs.tag}, not Ready ${m.tags[c]}`;
+    } else if (m.tags[c] !== CRASH_TAG) {
+      // A release that runs but is never Ready (v3): reached once every node runs it (pulled, started).
+      const behind = cs.nodes.filter((n) => n.services.web?.tag !== m.tags[c]);
+      if (behind.length > 0) return `${c}: ${behind.map((n) => n.name).join(", ")} not running ${m.tags[c]} yet`;
     }
   }
   const owner = ownerColor(m);

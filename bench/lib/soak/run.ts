@@ -17,12 +17,15 @@ import { LoadGenerator, NodeProber } from "./load.js";
 import { describeModel, other, ownerColor, type DesiredModel } from "./model.js";
 import { leftoverNetns } from "./netns.js";
 import { Prng } from "./prng.js";
+import type { EngineContainer } from "./engine.js";
 import { drawFault } from "./schedule.js";
 
 export interface SoakOptions {
   seed: number;
   durationMs: number;
   perColor?: number;
+  /** One Docker-runtime agent per colour besides (default true): the registry and engine faults need them. */
+  docker?: boolean;
   log?: (line: string) => void;
 }
 
@@ -42,9 +45,10 @@ const QUIET_MS = 10_000;
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const perColor = o.perColor ?? 2;
+  const docker = o.docker ?? true;
   const tag = `sk${randomBytes(3).toString("hex")}`;
   const initial: DesiredModel = { active: "blue", tags: { blue: "v1", green: "v2" }, stopped: { blue: false, green: false }, owner: "active" };
-  const cluster = new SoakCluster({ tag, perColor, leaseTtlSeconds: 3, deployTimeoutSeconds: 20, alertGraceSeconds: 2, disks: ["reconciler", `${tag}-green-${perColor}`] });
+  const cluster = new SoakCluster({ tag, perColor, docker, leaseTtlSeconds: 3, deployTimeoutSeconds: 20, alertGraceSeconds: 2, disks: ["reconciler", `${tag}-green-${perColor}`] });
   const h: History = { seed: o.seed, start: Date.now(), end: 0, requests: [], faults: [], changes: [], samples: [], probes: [], alerts: cluster.alerts, deliveries: [], duplicates: 0, final: null, leftovers: [], causeSlackMs: 30_000, quietFrom: null };
   const prng = new Prng(o.seed);
   let load: LoadGenerator | undefined;
@@ -52,15 +56,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let driver: Driver | undefined;
   try {
     await cluster.start(initial);
-    driver = new Driver(cluster, prng, h, initial, { perColor, recoveryBoundMs: RECOVERY_BOUND_MS, log });
+    driver = new Driver(cluster, prng, h, initial, { perColor: cluster.nodesPerColor, recoveryBoundMs: RECOVERY_BOUND_MS, log });
     driver.startSampling();
     const first = await driver.settle(Date.now(), FINAL_BOUND_MS);
     if (first.ms === null) throw new Error(`the soak cluster did not come up: ${first.why}`);
-    log(`cluster up in ${first.ms} ms: ${perColor} agents per colour, 2 routers, the reconciler; ${cluster.dir}`);
+    log(`cluster up in ${first.ms} ms: ${perColor} process agents${docker ? " and 1 Docker agent" : ""} per colour, 2 routers, the reconciler; ${cluster.dir}`);
     prober = new NodeProber(cluster.appNodes.map((n) => ({ name: n.name, color: n.color!, addr: `${cluster.publishIp}:${n.webPort}` })));
     load = new LoadGenerator(Object.fromEntries(cluster.routers.map((r) => [r.name, `${r.apiHost}:${cluster.routerPort}`])));
     h.start = Date.now();
-    const targets = { appNodes: cluster.appNodes.map((n) => n.name), routers: cluster.routers.map((n) => n.name), disks: ["reconciler", `${tag}-green-${perColor}`], crashLoop: true };
+    const targets = { appNodes: cluster.appNodes.map((n) => n.name), routers: cluster.routers.map((n) => n.name), disks: ["reconciler", `${tag}-green-${perColor}`], crashLoop: true, docker };
     while (Date.now() - h.start < o.durationMs) {
       if (prng.next() < 0.6) {
         await driver.fault(drawFault(prng, targets));
@@ -84,7 +88,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     await waitAlertsResolved(h, 30_000);
     h.quietFrom = Date.now();
     await new Promise((r) => setTimeout(r, QUIET_MS));
-    h.leftovers.push(...strayWorkloads(tag, cluster.appNodes.map((n) => ({ name: n.name, color: n.color! })), driver.model));
+    h.leftovers.push(...strayWorkloads(tag, cluster.appNodes.filter((n) => n.runtime !== "docker").map((n) => ({ name: n.name, color: n.color! })), driver.model));
+    if (cluster.engine) h.leftovers.push(...strayContainers(await cluster.engine.running(tag), cluster.appNodes.filter((n) => n.runtime === "docker").map((n) => ({ name: n.name, color: n.color! })), driver.model));
   } finally {
     driver?.stopSampling();
     await load?.stop();
@@ -102,6 +107,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     for (const p of cluster.ports()) if (!(await portFree(p.host, p.port))) h.leftovers.push(`port ${p.host}:${p.port} (${p.what}) still in use`);
     cluster.teardown();
     h.leftovers.push(...leftoverNetns(tag).map((n) => `network namespace or link ${n}`));
+    h.leftovers.push(...(cluster.engine?.leftovers() ?? []));
     h.leftovers.push(...readFileSync("/proc/mounts", "utf8").split("\n").filter((l) => l.includes(cluster.dir)).map((l) => `mount ${l.split(" ")[1]}`));
   }
   // Written before the check, so a check that fails or is interrupted still leaves the history to read.
@@ -137,6 +143,20 @@ function strayWorkloads(tag: string, nodes: { name: string; color: "blue" | "gre
   return out;
 }
 
+/** The same for the Docker nodes, by the containers running on the soak's engine. */
+function strayContainers(running: readonly EngineContainer[], nodes: { name: string; color: "blue" | "green" }[], m: DesiredModel): string[] {
+  const out: string[] = [];
+  for (const n of nodes) {
+    const web = running.filter((c) => c.node === n.name && c.service === "web");
+    const workers = running.filter((c) => c.node === n.name && c.service === "worker");
+    const wantWeb = m.stopped[n.color] ? 0 : 1;
+    const wantWorkers = ownerColor(m) === n.color ? 1 : 0;
+    if (web.length !== wantWeb || web.some((c) => c.tag !== m.tags[n.color])) out.push(`${n.name}: web containers ${web.map((c) => c.tag).join(", ") || "none"}, expected ${wantWeb ? m.tags[n.color] : "none"}`);
+    if (workers.length !== wantWorkers) out.push(`${n.name}: ${workers.length} worker containers, expected ${wantWorkers}`);
+  }
+  return out;
+}
+
 function pgrp(pid: number): number {
   try {
     const raw = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -160,7 +180,7 @@ function summarize(h: History, d: Driver | undefined, vs: readonly Violation[], 
     `faults: ${count(h.faults, (f) => f.kind) || "none"}`,
     `changes: ${count(h.changes, (c) => c.kind) || "none"}`,
     `recovery after a fault: p50 ${percentile(rec, 50) || 0} ms, p99 ${percentile(rec, 99) || 0} ms, worst ${worst?.recoveryMs ?? 0} ms (${worst ? `${worst.kind} ${worst.target} ${worst.detail}` : "-"})`,
-    `requests: ${h.requests.length} through ${new Set(h.requests.map((r) => r.router)).size} routers, ${failed} not 200; job deliveries ${h.deliveries.length} over epochs ${[...new Set(h.deliveries.map((x) => x.epoch))].length}; alerts fired ${h.alerts.filter((a) => a.state === "firing").length}`,
+    `requests: ${h.requests.length} through ${new Set(h.requests.map((r) => r.router)).size} routers, ${failed} not 200${failed ? ` (${count(h.requests.filter((r) => r.status !== 200), (r) => `${r.status || "no answer"}${r.color ? ` from ${r.color}` : ""}`)})` : ""}; job deliveries ${h.deliveries.length} over epochs ${[...new Set(h.deliveries.map((x) => x.epoch))].length} from ${new Set(h.deliveries.map((x) => x.node)).size} nodes; alerts fired ${h.alerts.filter((a) => a.state === "firing").length}`,
     ...(d?.crashLoopSpecsPerMinute.length ? [`crash-loop: the reconciler sent ${d.crashLoopSpecsPerMinute.map((x) => x.toFixed(0)).join(", ")} specs/min per crash-looping node`] : []),
     `invariants checked: ${Object.keys(INVARIANTS).join(", ")}`,
     vs.length === 0 ? "all invariants held" : `${vs.length} violations (files kept in ${dir})`,

@@ -32,15 +32,19 @@ export interface Targets {
   /** Data dirs on a small tmpfs that can be filled: "reconciler" or a node's name. */
   disks: string[];
   crashLoop: boolean;
+  /** Docker nodes run (on the soak's own engine, pulling through the registry relay). */
+  docker?: boolean;
 }
 
 const FAULTS: readonly (readonly [FaultKind, number])[] = [
   ["kill-reconciler", 3], ["kill-agent", 3], ["kill-router", 2], ["stop-agent", 2], ["partition-agent", 3],
   ["partition-router", 2], ["slow-agent", 2], ["crash-loop", 1], ["disk-full", 1],
+  ["registry-down", 2], ["engine-restart", 2],
 ];
+const DOCKER_FAULTS: readonly FaultKind[] = ["registry-down", "engine-restart"];
 
 export function drawFault(p: Prng, t: Targets): FaultPlan {
-  const kinds = FAULTS.filter(([k]) => (k !== "crash-loop" || t.crashLoop) && (k !== "disk-full" || t.disks.length > 0));
+  const kinds = FAULTS.filter(([k]) => (k !== "crash-loop" || t.crashLoop) && (k !== "disk-full" || t.disks.length > 0) && (!DOCKER_FAULTS.includes(k) || t.docker));
   const kind = p.weighted(kinds);
   const durationMs = p.int(1000, 5000);
   const changes = p.weighted([[0, 3], [1, 3], [2, 1]] as const);
@@ -65,6 +69,11 @@ export function drawFault(p: Prng, t: Targets): FaultPlan {
       return { kind, target: "idle colour", detail: `tag ${CRASH_TAG}`, durationMs: p.int(4000, 10_000), changes: 0 };
     case "disk-full":
       return { kind, target: p.pick(t.disks), detail: `${durationMs} ms`, durationMs, changes };
+    case "registry-down":
+      // One deploy during the outage that must pull (the driver makes it), and perhaps more changes.
+      return { kind, target: "registry", detail: `down ${durationMs + 4000} ms`, durationMs: durationMs + 4000, changes };
+    case "engine-restart":
+      return { kind, target: "docker engine", detail: `down ${durationMs} ms`, durationMs, changes };
   }
 }
 
