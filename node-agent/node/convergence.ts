@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { NodeServiceSpec, NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
 import { RESTART_LOG_LINES } from "../../specs/defaults.js";
-import { RuntimeError, type PullProgress, type Runtime, type Workload } from "../runtime.js";
+import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "../runtime.js";
 import { matches, satisfied, specHash, workloadDef, type DriftOf } from "./workload.js";
 import { Judgements, jobLike } from "./judgements.js";
 import { Restarts, type ServiceLook } from "./restarts.js";
@@ -190,8 +190,16 @@ export class Converger {
    * file throws its coded error and nothing starts). The secrets' fingerprints go on the workload's labels.
    */
   private async startWorkload(spec: NodeSpec, name: string, svc: NodeServiceSpec, epoch?: number): Promise<string> {
+    return this.h.runtime.start(await this.prepareWorkload(spec, name, svc, epoch));
+  }
+
+  /**
+   * What to create for a service, with its secrets read and checked (a SecretError when they cannot be):
+   * done before the workload it replaces is stopped, so a broken secret file never takes a running one down.
+   */
+  private async prepareWorkload(spec: NodeSpec, name: string, svc: NodeServiceSpec, epoch?: number): Promise<WorkloadDef> {
     const def = workloadDef(spec, name, svc, this.h.publishAddress, epoch);
-    if (!svc.secrets?.length) return this.h.runtime.start(def);
+    if (!svc.secrets?.length) return def;
     const s = await loadSecrets(this.h.secretsDir, name, svc.secrets, spec.secretsKey);
     try {
       this.h.runtime.checkEnv?.(name, s.env);
@@ -199,7 +207,7 @@ export class Converger {
       throw new SecretError("AGENT_ERR_SECRET_INVALID", `a secret of ${name} sets a name this runtime refuses (${(err as Error).message.replace(/^services\.[^.]+\.env\./, "")}); ${name} was not started`);
     }
     this.secretValues.set(name, s.values);
-    return this.h.runtime.start({ ...def, env: { ...def.env, ...s.env }, secrets: fingerprintLabel(s.fingerprints) });
+    return { ...def, env: { ...def.env, ...s.env }, secrets: fingerprintLabel(s.fingerprints) };
   }
 
   /** The values of a service's secrets as the files hold them now (none when they cannot be read). */
@@ -317,11 +325,12 @@ export class Converger {
     for (const [name, svc] of toStart) {
       if (aborted()) return;
       const mine = all.filter((w) => w.service === name);
-      // Never two containers on one host port: the old one goes first. This only ever happens on a
-      // colour without live traffic (the reconciler guarantees that), or to heal in place.
-      await Promise.all(mine.map((w) => this.stopWorkload(w, svc.stopTimeoutSeconds)));
       try {
-        await this.startWorkload(spec, name, svc);
+        const def = await this.prepareWorkload(spec, name, svc);
+        // Never two containers on one host port: the old one goes first. This only ever happens on a
+        // colour without live traffic (the reconciler guarantees that), or to heal in place.
+        await Promise.all(mine.map((w) => this.stopWorkload(w, svc.stopTimeoutSeconds)));
+        await this.h.runtime.start(def);
         this.restarts.started(name, "web", specHash(spec, name, svc));
         this.errors.delete(name);
       } catch (err) {

@@ -67,6 +67,9 @@ export interface NodeView {
   readonly drift: readonly string[];
 }
 
+/** The codes a service error about its secrets starts with. */
+const SECRET_ERRORS = ["AGENT_ERR_SECRET_MISSING", "AGENT_ERR_SECRET_INSECURE", "AGENT_ERR_SECRET_INVALID"];
+
 export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | undefined): NodeView {
   const status = obs?.reachable ? obs.status : undefined;
   const want = forAgent(keepRestart(nodeSpecFor(d, node, (status?.observedGeneration ?? 0) + 1), status), status);
@@ -91,6 +94,12 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
     if (s?.state === "crashLooping") {
       // The agent restarts it on its backoff: not drift to re-send a spec for, but not ready either.
       problem ??= `${name} on ${node.name} is crash looping: ${s.error ?? "it keeps stopping"}`;
+      continue;
+    }
+    if (s?.error && SECRET_ERRORS.some((c) => s.error!.startsWith(c))) {
+      // The agent keeps what runs (a broken secret file never takes a workload down) and tries again on its
+      // backoff: not drift to re-send a spec for, and not ready, since the spec's workload could not be made.
+      problem ??= `${name} on ${node.name} could not be started with its secrets: ${s.error}`;
       continue;
     }
     if (!s || s.state === "missing" || s.state === "exited") {

@@ -134,6 +134,8 @@ describe("secrets on the nodes", () => {
     }, 60_000);
     expect(web(insecure, "blue")!.error).toContain(`chmod 600 ${file}`);
     expect(insecure.colors!.blue.phase).not.toBe("Ready");
+    // The secret is read before anything is stopped: the workload that ran keeps running.
+    expect(web(insecure, "blue")!.state).toBe("running");
     rmSync(file);
     await restart("blue");
     const missing = await waitFor("blue reports its missing secret", async () => {
