@@ -8,6 +8,7 @@ import type { AlertManager } from "../notify/alerts.js";
 import { COLORS } from "../../specs/types.js";
 import { VERSION } from "../../common/version.js";
 import { Registry, collected, type Sample } from "../../common/metrics.js";
+import { outsideCalls } from "../../common/op-stats.js";
 
 /** The reconciler's registry; `registry.metrics()` renders it. */
 export function reconcilerMetrics(controller: Controller, alerts: AlertManager): Registry {
@@ -49,6 +50,7 @@ export function reconcilerMetrics(controller: Controller, alerts: AlertManager):
   });
   collected(r, "switchyard_color_ready", "gauge", "1 when every node of the colour runs its tag healthy.", () => COLORS.map((color) => ({ labels: { color }, value: status().colors?.[color].phase === "Ready" ? 1 : 0 })));
   collected(r, "switchyard_color_live", "gauge", "1 for the colour the routers send live traffic to.", () => COLORS.map((color) => ({ labels: { color }, value: status().router?.live === color ? 1 : 0 })));
+  collected(r, "switchyard_jobs_handoff_gap_seconds", "histogram", "Job handoffs: how long no node held the job lease, from the pass that saw the old holder gone until the new owner held it.", () => s.jobsHandoffSeconds.samples("switchyard_jobs_handoff_gap_seconds"));
   collected(r, "switchyard_jobs_epoch", "gauge", "Highest job-lease epoch issued.", () => one(status().jobs?.epoch ?? 0));
   const certLabels = (c: NonNullable<ReturnType<Controller["status"]>["certificates"]>[number]) => ({ router: c.router, source: c.source, hosts: c.hosts.join(","), issuer: c.issuer });
   collected(r, "switchyard_certificate_expiry_timestamp_seconds", "gauge", "When each certificate a router serves expires (Unix time).", () =>
@@ -65,6 +67,8 @@ export function reconcilerMetrics(controller: Controller, alerts: AlertManager):
     const a = status().acme;
     return a ? one(a.renewAt ? Date.parse(a.renewAt) / 1000 : 0) : [];
   });
+  collected(r, "switchyard_outside_calls_total", "counter", "Calls to the container registry and to git, by kind (registry, git) and result (ok, error: no answer, a timeout, a 5xx or 429, a git exit code other than 0).", () => outsideCalls.totals());
+  collected(r, "switchyard_outside_call_duration_seconds", "histogram", "How long each call to the registry or git took, by kind.", () => outsideCalls.durations("switchyard_outside_call_duration_seconds"));
   collected(r, "switchyard_condition", "gauge", "1 when the condition is True.", () => status().conditions.map((c) => ({ labels: { type: c.type }, value: c.status === "True" ? 1 : 0 })));
   return r;
 }

@@ -5,6 +5,7 @@
  * git's whole process group: a hook or helper that forks and keeps the pipes open cannot hold a call.
  */
 import { spawn } from "node:child_process";
+import { outsideCalls } from "../../common/op-stats.js";
 
 export const GIT_TIMEOUT_MS = 30_000;
 /** More than any state.yaml history we show; a repository that prints more is cut off, not buffered. */
@@ -51,7 +52,19 @@ export class GitError extends Error {
 }
 
 /** Runs git with `args` (passed as argv, never parsed by a shell). Resolves whatever the exit code. */
-export function runGit(args: readonly string[], o: GitRunOptions): Promise<GitRun> {
+export async function runGit(args: readonly string[], o: GitRunOptions): Promise<GitRun> {
+  const t0 = performance.now();
+  try {
+    const r = await runGitOnce(args, o);
+    outsideCalls.record("git", r.code === 0, (performance.now() - t0) / 1000);
+    return r;
+  } catch (err) {
+    outsideCalls.record("git", false, (performance.now() - t0) / 1000);
+    throw err;
+  }
+}
+
+function runGitOnce(args: readonly string[], o: GitRunOptions): Promise<GitRun> {
   return new Promise((resolve, reject) => {
     const timeoutMs = o.timeoutMs ?? GIT_TIMEOUT_MS;
     // Its own process group, so that a timeout kills git and everything it started (hooks, helpers).

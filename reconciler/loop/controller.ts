@@ -97,9 +97,15 @@ export class Controller {
     actionResults: new Map<string, { ok: number; failed: number }>(),
     /** From the first pass that saw a new live colour in the desired state until the routers served it. */
     switchSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
+    /** Job handoffs: how long no node held the job lease (see timeJobsHandoff). */
+    jobsHandoffSeconds: new BucketCounts(SLOW_BUCKETS_SECONDS),
   };
   /** When the pass saw the desired live colour differ from what the routers serve (null: they agree). */
   private switchWaitSince: number | null = null;
+  /** When a pass first saw nobody holding the job lease after someone did (null: someone holds it). */
+  private jobsGapSince: number | null = null;
+  /** The epoch last seen held. */
+  private lastHeldEpoch: number | null = null;
 
   private readonly pins: Pins;
   private secretsKeyId: string | undefined;
@@ -279,6 +285,7 @@ export class Controller {
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
     this.timeSwitch(desired.state.spec.active, routerLive, now);
+    this.timeJobsHandoff(observed, desired.state.spec.jobs.owner !== "none", now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
       this.o.logger.warn({ remembered: memory.routerLive, routers: routerLive }, "memory.json named another live colour than the routers serve as desired; it now records theirs");
       this.remember(this.o.memory.recordRouterLive(routerLive));
@@ -326,6 +333,22 @@ export class Controller {
   }
 
   /** Times a switch: from the pass that first sees the routers serve another colour than desired until they serve it. */
+  /**
+   * A job handoff's gap: from the pass that first sees no node holding the job lease (after one did) until
+   * one holds it again under a higher epoch. Only while some colour should own the jobs.
+   */
+  private timeJobsHandoff(observed: Observed, ownerWanted: boolean, now: number): void {
+    const held = Object.values(observed.nodes).flatMap((o) => (o.reachable && o.status.lease.state === "held" ? [o.status.lease.epoch] : []));
+    if (held.length === 0) {
+      if (ownerWanted && this.lastHeldEpoch !== null) this.jobsGapSince ??= now;
+      return;
+    }
+    const epoch = Math.max(...held);
+    if (this.jobsGapSince !== null && this.lastHeldEpoch !== null && epoch > this.lastHeldEpoch) this.stats.jobsHandoffSeconds.observe((now - this.jobsGapSince) / 1000);
+    this.jobsGapSince = null;
+    this.lastHeldEpoch = epoch;
+  }
+
   private timeSwitch(active: Color, routers: Color | null, now: number): void {
     if (routers === null) return; // no router answers, or they disagree: nothing to time against
     if (routers !== active) this.switchWaitSince ??= now;

@@ -4,6 +4,7 @@
  * `Link` headers of the Registry HTTP API v2 parsed.
  */
 import { reconError, type ReconError } from "../errors.js";
+import { outsideCalls } from "../../common/op-stats.js";
 
 /** Largest body we read from a registry: tag lists of tens of thousands of tags fit. */
 export const MAX_REGISTRY_BODY_BYTES = 8 * 1024 * 1024;
@@ -30,6 +31,20 @@ export function registryError(message: string, details?: unknown): ReconError {
 
 /** GETs `url` within `timeoutMs` (headers and body together) and reads the whole (capped) body. */
 export async function getCapped(url: URL, headers: Record<string, string>, timeoutMs: number, what: string): Promise<Answer> {
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
+  try {
+    const a = await getOnce(url, headers, timeoutMs, what);
+    // 4xx are answers (no such tag, a token challenge); a registry failing is 5xx, 429 or no answer.
+    outsideCalls.record("registry", a.status < 500 && a.status !== 429, seconds());
+    return a;
+  } catch (err) {
+    outsideCalls.record("registry", false, seconds());
+    throw err;
+  }
+}
+
+async function getOnce(url: URL, headers: Record<string, string>, timeoutMs: number, what: string): Promise<Answer> {
   const signal = AbortSignal.timeout(timeoutMs);
   let current = url;
   let auth = headers.authorization;

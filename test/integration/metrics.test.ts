@@ -19,7 +19,7 @@ let bed: ClusterBed;
 const prom = new TestPrometheus();
 
 beforeAll(async () => {
-  bed = new ClusterBed({ prefix: "mtx", kit: await processKit(), metricsToken: true, state: { active: "blue", blue: "v1", green: "v2" } });
+  bed = new ClusterBed({ prefix: "mtx", kit: await processKit(), metricsToken: true, withWorker: true, state: { active: "blue", blue: "v1", green: "v2" } });
   await bed.startAgents();
   await bed.startReconciler();
   await waitFor("blue live, green ready", async () => {
@@ -159,6 +159,14 @@ describe("a flip under load shows in the router's per-colour figures", () => {
     expect(sample(recon, "switchyard_switch_duration_seconds_count")).toBe(1);
     expect(sample(recon, "switchyard_switch_duration_seconds_sum")).toBeGreaterThan(0);
     expect(sample(recon, "switchyard_switch_duration_seconds_sum")).toBeLessThan(30);
+    // The jobs follow the live colour (owner: active): one handoff, its gap timed.
+    const handoff = await waitFor("the jobs handoff timed", async () => {
+      const t = await bed.api<string>("/metrics");
+      return (sample(t, "switchyard_jobs_handoff_gap_seconds_count") ?? 0) >= 1 && t;
+    }, 30_000);
+    expect(sample(handoff, "switchyard_jobs_handoff_gap_seconds_count")).toBe(1);
+    expect(sample(handoff, "switchyard_jobs_handoff_gap_seconds_sum")).toBeGreaterThan(0);
+    expect(promtoolProblems(handoff)).toBe("");
     // The router's status carries the same figures by colour and status class.
     const { url, token } = bed.agentApi(router);
     const st = (await (await fetch(url + "/v1/status", { headers: { authorization: `Bearer ${token}` } })).json()) as NodeStatus;

@@ -32,7 +32,7 @@ describe("GET /metrics (README: reconcile counts and durations, switches, deploy
     const actions = plan(d, o, NOW);
     const drift = detectDrift({ desired: d, observed: o, actions, routerLive: "blue" });
     const status = buildStatus({ desired: d, revision: "r", stateRevision: "s", observed: o, actions, drift, specErrors: [], busy: false, now: new Date(NOW) }, []);
-    const stats = { reconciles: 12, reconcileMsTotal: 3500, lastReconcileMs: 250, flips: 3, deploys: 5, actions: 21, actionFailures: 2, renewals: 9, reconcileSeconds: passes([10, 0.25], [2, 0.5]), actionResults: new Map([["applyNodeSpec", { ok: 4, failed: 1 }]]), switchSeconds: passes([1, 0.3]) };
+    const stats = { reconciles: 12, reconcileMsTotal: 3500, lastReconcileMs: 250, flips: 3, deploys: 5, actions: 21, actionFailures: 2, renewals: 9, reconcileSeconds: passes([10, 0.25], [2, 0.5]), actionResults: new Map([["applyNodeSpec", { ok: 4, failed: 1 }]]), switchSeconds: passes([1, 0.3]), jobsHandoffSeconds: passes([1, 1.5]) };
     const controller = { stats, status: () => status } as unknown as Controller;
     const alerts = { firing: () => [{ name: "ContainerStopped", severity: "warning" }, { name: "ContainerStopped", severity: "warning" }] } as unknown as AlertManager;
     const text = await renderMetrics(controller, alerts);
@@ -79,7 +79,7 @@ describe("GET /metrics (README: reconcile counts and durations, switches, deploy
     const actions = plan(d, o, NOW);
     const drift = detectDrift({ desired: d, observed: o, actions, routerLive: "blue" });
     const status = buildStatus({ desired: d, revision: "r", stateRevision: "s", observed: o, actions, drift, specErrors: [], busy: false, now: new Date(NOW) }, []);
-    const stats = { reconciles: 0, reconcileMsTotal: Number.NaN, lastReconcileMs: Number.POSITIVE_INFINITY, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0, reconcileSeconds: passes(), actionResults: new Map(), switchSeconds: passes() };
+    const stats = { reconciles: 0, reconcileMsTotal: Number.NaN, lastReconcileMs: Number.POSITIVE_INFINITY, flips: 0, deploys: 0, actions: 0, actionFailures: 0, renewals: 0, reconcileSeconds: passes(), actionResults: new Map(), switchSeconds: passes(), jobsHandoffSeconds: passes() };
     const text = await renderMetrics({ stats, status: () => status } as unknown as Controller, { firing: () => [] } as unknown as AlertManager);
     expect(sample(text, 'switchyard_agent_reachable{node="green-1",color="green"}')).toBe(0);
     expect(sample(text, "switchyard_reconcile_duration_seconds_sum")).toBe(0);
