@@ -82,8 +82,9 @@ function human(r: ApiLogRecord, width: { n: number }): void {
     process.stdout.write(`${r.node.padEnd(width.n)} ${r.stream === "stderr" ? "! " : "| "}${plainText(r.line)}${r.truncated ? " [cut]" : ""}\n`);
     return;
   }
-  if (r.state === "unreachable" || r.state === "refused") process.stderr.write(`switchyard logs: ${r.node}: ${r.message ?? r.state}\n`);
-  else if (r.state === "ended" && r.reason !== "done") process.stderr.write(`switchyard logs: ${r.node}: ${endText(r.reason)}${r.message ? `: ${r.message}` : ""}\n`);
+  // A node's messages are text from another machine too: the same cleaning as its lines.
+  if (r.state === "unreachable" || r.state === "refused") process.stderr.write(`switchyard logs: ${r.node}: ${plainText(r.message ?? r.state)}\n`);
+  else if (r.state === "ended" && r.reason !== "done") process.stderr.write(`switchyard logs: ${r.node}: ${endText(r.reason)}${r.message ? `: ${plainText(r.message)}` : ""}\n`);
 }
 
 function endText(reason: string | undefined): string {
@@ -92,8 +93,11 @@ function endText(reason: string | undefined): string {
   return `the log stream ended (${reason ?? "?"})`;
 }
 
-/** The line without ANSI escape sequences and control characters (tabs kept). */
+/**
+ * The line without ANSI escape sequences and control characters (tabs kept): C0, DEL, the 8-bit C1 controls
+ * (CSI, OSC, DCS... that some terminals obey) and the bidirectional overrides that reorder what is shown.
+ */
 export function plainText(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]/g, "").replace(/[\x00-\x08\x0a-\x1f\x7f\x9b]/g, "");
+  return s.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]/g, "").replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
 }

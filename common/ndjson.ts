@@ -31,17 +31,28 @@ export function writeNdjson(res: ServerResponse, text: string, signal: AbortSign
   });
 }
 
-/** The lines of a newline-delimited JSON body as they arrive (empty lines skipped; a last unterminated line dropped). */
-export async function* ndjsonLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+/** The longest line ndjsonLines accepts by default: a log record's line is cut at 16 KiB before it is sent. */
+export const NDJSON_MAX_LINE_CHARS = 256 * 1024;
+
+/**
+ * The lines of a newline-delimited JSON body as they arrive (empty lines skipped; a last unterminated line
+ * dropped). A line longer than `maxLineChars` throws: a peer that sends no newline cannot fill our memory.
+ */
+export async function* ndjsonLines(body: AsyncIterable<Uint8Array>, maxLineChars = NDJSON_MAX_LINE_CHARS): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buf = "";
   for await (const chunk of body) {
+    const from = buf.length; // the newline search starts where the last one stopped
     buf += decoder.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
+    let start = 0;
+    let i = buf.indexOf("\n", from);
+    while (i >= 0) {
+      const line = buf.slice(start, i);
+      start = i + 1;
       if (line) yield line;
+      i = buf.indexOf("\n", start);
     }
+    buf = buf.slice(start);
+    if (buf.length > maxLineChars) throw new Error(`a record longer than ${maxLineChars} characters arrived without its newline`);
   }
 }

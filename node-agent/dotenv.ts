@@ -28,7 +28,11 @@ export function parseDotenv(text: string): Record<string, string> {
     const name = line.slice(0, eq).trim();
     if (!NAME.test(name)) throw new DotenvError(no, `the variable name is not valid (use letters, digits and _, not starting with a digit)`);
     if (name in out) throw new DotenvError(no, `${name} is set twice`);
-    out[name] = value(line.slice(eq + 1).trim(), no);
+    const v = value(line.slice(eq + 1).trim(), no);
+    // A NUL byte cannot be in a process's environment, and the runtime's refusal would quote the value
+    // (into status and logs); other control characters are pasting accidents. \n, \r and \t from escapes stay.
+    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v)) throw new DotenvError(no, `the value of ${name} holds a control character (a NUL byte or similar); remove it`);
+    out[name] = v;
   });
   return out;
 }

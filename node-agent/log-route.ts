@@ -29,15 +29,32 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
       reply.header("retry-after", "5");
       throw agentError("AGENT_ERR_TOO_MANY_FOLLOWS", `this agent already serves ${MAX_LOG_FOLLOWS} log follows; close one (another terminal or dashboard tab?) and try again`);
     }
+    // The slot is taken and the client's going watched before anything is awaited: a client that hangs up
+    // while the runtime is asked for the stream must free both, not leave a follow reading for nobody.
     const ctrl = new AbortController();
-    const source = await core.logs(opts.service, opts, ctrl.signal);
-    if (opts.follow) follows.add(ctrl);
-    reply.hijack();
-    const res = reply.raw;
-    startNdjson(res);
     const abort = () => ctrl.abort();
+    const res = reply.raw;
+    if (opts.follow) follows.add(ctrl);
     req.raw.on("close", abort);
     res.on("close", abort);
+    let source: AsyncIterable<LogLine | { type: "caught-up" }>;
+    try {
+      source = await core.logs(opts.service, opts, ctrl.signal);
+    } catch (err) {
+      follows.delete(ctrl);
+      req.raw.off("close", abort);
+      throw err;
+    }
+    if (req.raw.destroyed || res.destroyed) ctrl.abort();
+    if (ctrl.signal.aborted) {
+      follows.delete(ctrl);
+      req.raw.off("close", abort);
+      reply.hijack();
+      res.destroy();
+      return;
+    }
+    reply.hijack();
+    startNdjson(res);
     let reason: LogEndReason = opts.follow ? "stopped" : "done";
     let message: string | undefined;
     let bytes = 0;
@@ -52,7 +69,7 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
         }
         if (r.type === "caught-up") live = true;
         await writeNdjson(res, text, ctrl.signal);
-        if (ctrl.signal.aborted) break;
+        if (ctrl.signal.aborted || res.destroyed) break;
       }
     } catch (err) {
       if (!ctrl.signal.aborted) {

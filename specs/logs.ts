@@ -20,8 +20,8 @@ const lineProperties = {
   /** ISO 8601 time the line was written (Docker's timestamp); null when the runtime does not know it. */
   t: { type: ["string", "null"], maxLength: 40 },
   stream: { type: "string", enum: logStreams },
-  /** The line as the app wrote it, without its newline; cut at LOG_LINE_MAX_BYTES (see `truncated`). */
-  line: { type: "string" },
+  /** The line as the app wrote it, without its newline; cut at LOG_LINE_MAX_BYTES (16 KiB, see `truncated`), so never longer in characters. */
+  line: { type: "string", maxLength: 16384 },
   /** Present when the line was longer than LOG_LINE_MAX_BYTES and was cut. */
   truncated: { const: true },
 } as const;

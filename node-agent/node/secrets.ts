@@ -6,6 +6,7 @@
  */
 import { createHmac } from "node:crypto";
 import { open } from "node:fs/promises";
+import { constants } from "node:fs";
 import { join } from "node:path";
 import { canonical } from "../../specs/equality.js";
 import { DotenvError, parseDotenv } from "../dotenv.js";
@@ -83,15 +84,17 @@ export function parseFingerprintLabel(label: string | undefined): SecretFingerpr
 async function readSecretFile(file: string, service: string): Promise<Record<string, string>> {
   let fh;
   try {
-    fh = await open(file, "r");
+    // Never through a symbolic link: the file is the one in secretsDir, not whatever it points at.
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const what = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by the agent's user" : `cannot be opened (${code ?? "error"})`;
+    const what = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by the agent's user" : code === "ELOOP" ? "is a symbolic link (put the file itself there)" : `cannot be opened (${code ?? "error"})`;
     throw new SecretError("AGENT_ERR_SECRET_MISSING", `the secret file ${file} ${what}; create it on this node (KEY=VALUE lines, chmod 600); ${service} was not started`);
   }
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new SecretError("AGENT_ERR_SECRET_INVALID", `${file} is not a regular file; ${service} was not started`);
+    if (st.nlink > 1) throw new SecretError("AGENT_ERR_SECRET_INSECURE", `${file} has other hard links; copy it instead of linking it; ${service} was not started`);
     if ((st.mode & 0o077) !== 0) {
       throw new SecretError("AGENT_ERR_SECRET_INSECURE", `${file} is accessible by its group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}); run chmod 600 ${file}; ${service} was not started`);
     }

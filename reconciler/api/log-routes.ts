@@ -14,7 +14,7 @@ import { AgentCallError } from "../loop/agent-client.js";
 import { stillAuthenticated, type AuthOptions } from "../auth/hook.js";
 import { reconError } from "../errors.js";
 import { declareRoute } from "./route.js";
-import { LOG_TAIL_DEFAULT, LOG_TAIL_MAX, MAX_API_LOG_STREAMS } from "../../specs/defaults.js";
+import { LOG_ANSWER_MAX_BYTES, LOG_TAIL_DEFAULT, LOG_TAIL_MAX, MAX_API_LOG_STREAMS } from "../../specs/defaults.js";
 import { isTrue, type AgentLogsQuery, type ApiLogRecord, type LogRecord, type LogsQuery } from "../../specs/logs.js";
 
 /** How often an open follow checks that its session or token still stands. */
@@ -44,7 +44,7 @@ export function registerLogRoutes(app: FastifyInstance, o: { controller: Control
     startNdjson(res);
     const abort = () => ctrl.abort();
     res.on("close", abort);
-    const access = follow ? setInterval(() => !stillAuthenticated(req, o.auth) && ctrl.abort(), ACCESS_CHECK_MS) : undefined;
+    const access = follow ? setInterval(() => !stillAuthenticated(req, o.auth, "deploy") && ctrl.abort(), ACCESS_CHECK_MS) : undefined;
     access?.unref();
     const write = (r: ApiLogRecord) => writeNdjson(res, JSON.stringify(r) + "\n", ctrl.signal);
     try {
@@ -71,12 +71,18 @@ export function registerLogRoutes(app: FastifyInstance, o: { controller: Control
 async function open(t: Target, q: AgentLogsQuery, signal: AbortSignal): Promise<Opened> {
   const history: ApiLogRecord[] = [];
   const tag = { node: t.node, color: t.color } as const;
+  let bytes = 0;
   try {
     const gen = await t.client.logs(q, signal);
     for (;;) {
       const next = await gen.next();
       if (next.done) return { target: t, history, after: { type: "node", ...tag, state: "ended", reason: "stopped" } };
       const r = next.value;
+      // A node keeps its history within LOG_ANSWER_MAX_BYTES; one that does not is cut off here, not trusted.
+      if (r.type === "line" && (bytes += r.line.length + 64) > LOG_ANSWER_MAX_BYTES) {
+        await gen.return(undefined);
+        return { target: t, history, after: { type: "node", ...tag, state: "ended", reason: "byte-limit" } };
+      }
       if (r.type === "line") history.push({ ...r, ...tag, service: q.service });
       else if (r.type === "caught-up") return { target: t, history, after: { type: "node", ...tag, state: "caught-up" }, live: gen };
       else return { target: t, history, after: { type: "node", ...tag, state: "ended", reason: r.reason, ...(r.message ? { message: r.message } : {}) } };

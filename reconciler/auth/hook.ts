@@ -131,10 +131,15 @@ function authenticate(req: FastifyRequest, o: AuthOptions): Principal {
   return { name: user.name, role: user.role, via: "session", session };
 }
 
-/** For long-lived answers (event streams): whether the request's session or token still stands, as the same user. */
-export function stillAuthenticated(req: FastifyRequest, o: AuthOptions): boolean {
+/**
+ * For long-lived answers (event streams, log follows): whether the request's session or token still stands,
+ * as the same user, and (with `what`) whether the user's role today still allows it: a role lowered while a
+ * stream is open ends the stream.
+ */
+export function stillAuthenticated(req: FastifyRequest, o: AuthOptions, what?: Permission): boolean {
   try {
-    return authenticate(req, o).name === req.principal?.name;
+    const p = authenticate(req, o);
+    return p.name === req.principal?.name && (what === undefined || roleAllows(p.role, what));
   } catch {
     return false;
   }

@@ -35,7 +35,7 @@ export async function openAgentLogs(c: AgentLogCall, q: AgentLogsQuery, signal: 
     throw new AgentCallError(c.node, code === "ECONNREFUSED" ? `agent ${c.node} refuses connections (is it running?)` : `agent ${c.node}: ${(err as Error).message}`);
   }
   if (res.statusCode !== 200) {
-    const text = await res.body.text().catch(() => "");
+    const text = await headOf(res.body as AsyncIterable<Buffer>, MAX_ERROR_BODY_BYTES);
     let error: { code?: string; message?: string } | undefined;
     try {
       error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
@@ -58,4 +58,25 @@ async function* records(node: string, body: AsyncIterable<Buffer>): AsyncGenerat
     if (!v.ok) throw new AgentCallError(node, `agent ${node} sent a log record that does not match the contract: ${v.issues[0]?.message}`);
     yield v.value;
   }
+}
+
+/** An agent's error answer is a short JSON object: more than this is not read. */
+const MAX_ERROR_BODY_BYTES = 8192;
+
+/** The first `max` bytes of a body as text; the rest is not read (the body is destroyed). */
+async function headOf(body: AsyncIterable<Buffer> & { destroy?: () => void }, max: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of body) {
+      parts.push(chunk);
+      n += chunk.length;
+      if (n >= max) break;
+    }
+  } catch {
+    /* what arrived is enough to say why */
+  } finally {
+    body.destroy?.();
+  }
+  return Buffer.concat(parts).subarray(0, max).toString("utf8");
 }

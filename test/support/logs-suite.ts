@@ -4,6 +4,7 @@
  * LOG_LEVEL=debug, so a request is how a test makes it print a line.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "node:net";
 import { demoSpec, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "./agent-bed.js";
 import { NdjsonReader } from "./ndjson-reader.js";
 import type { RuntimeKit } from "./runtime-kit.js";
@@ -118,6 +119,27 @@ export function logsSuite(getKit: () => Promise<RuntimeKit>, o: { prefix: string
         return false;
       });
       again.close();
+    });
+
+    it("follows whose client hangs up before the stream starts free their places (no follow left reading for nobody)", async () => {
+      const url = new URL(h.agent.url);
+      // Each client sends its request and goes at once: the agent is then still asking the runtime for the stream.
+      await Promise.all(Array.from({ length: 3 * MAX_LOG_FOLLOWS }, () => new Promise<void>((resolve) => {
+        const s = connect(Number(url.port), url.hostname, () => {
+          s.write(`GET /v1/logs?service=web&tail=0&follow=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.token}\r\n\r\n`, () => s.destroy());
+        });
+        s.on("close", () => resolve());
+        s.on("error", () => resolve());
+      })));
+      // Every place is free again: MAX_LOG_FOLLOWS new follows are all taken.
+      const open = await waitFor("every follow place free", async () => {
+        const fs = Array.from({ length: MAX_LOG_FOLLOWS }, () => follow("service=web&tail=0"));
+        const statuses = await Promise.all(fs.map((f) => f.ready));
+        if (statuses.every((x) => x === 200)) return fs;
+        for (const f of fs) f.close();
+        return false;
+      }, 15_000, 500);
+      for (const f of open) f.close();
     });
   });
 }

@@ -47,6 +47,9 @@ describe("dotenv secret files", () => {
       ['A="x" hunter2\n', 1, /text after the closing quote/],
       ["A=hunter2\nA=hunter2\n", 2, /A is set twice/],
       ["MY-VAR=hunter2\n", 1, /name is not valid/],
+      // A NUL byte would make the runtime's refusal quote the value into status and logs.
+      ["A=1\nB=hunter2\u0000x\n", 2, /B holds a control character/],
+      ["B='hunter2\u0007'\n", 1, /B holds a control character/],
     ];
     for (const [text, line, reason] of cases) {
       const f = failure(text);

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -60,6 +60,25 @@ describe("a service's secrets on its node", () => {
     put("twice", `DATABASE_URL=${VALUE}\n`);
     expect((await refusal(["database", "twice"])).message).toMatch(/DATABASE_URL is set by both secrets database and twice/);
     for (const e of [missing, bad]) expect(e.message).not.toContain("hunter2");
+  });
+
+  it("refuses a symbolic link and a hard-linked file: the secret is the file in secretsDir itself", async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "sy-secrets-other-"));
+    try {
+      const target = join(elsewhere, "other-app.env");
+      writeFileSync(target, `DATABASE_URL=${VALUE}\n`, { mode: 0o600 });
+      symlinkSync(target, join(dir, "via-symlink.env"));
+      const sym = await refusal(["via-symlink"]);
+      expect(sym.code).toBe("AGENT_ERR_SECRET_MISSING");
+      expect(sym.message).toMatch(/is a symbolic link/);
+      linkSync(target, join(dir, "via-hardlink.env"));
+      const hard = await refusal(["via-hardlink"]);
+      expect(hard.code).toBe("AGENT_ERR_SECRET_INSECURE");
+      expect(hard.message).toMatch(/other hard links/);
+      for (const e of [sym, hard]) expect(e.message).not.toContain("hunter2");
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("an agent echoes the key's id in its status, never the key", () => {
