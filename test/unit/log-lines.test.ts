@@ -62,3 +62,15 @@ describe("log lines", () => {
     expect(m.offsetAt("b.log", new Date(5000), 0)).toBeGreaterThan(4990);
   });
 });
+
+describe("ndjsonLines bounds what a peer can make us hold", () => {
+  it("splits records across any chunking, and refuses a record that grows past the cap without its newline", async () => {
+    const { ndjsonLines } = await import("../../common/ndjson.js");
+    async function* chunks(parts: string[]) { for (const p of parts) yield Buffer.from(p); }
+    const got: string[] = [];
+    for await (const l of ndjsonLines(chunks(['{"a":', '1}\n{"b"', ':2}\n\n{"c":3}\n{"partial"']))) got.push(l);
+    expect(got).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    const huge = chunks(Array.from({ length: 40 }, () => "x".repeat(8192)));
+    await expect((async () => { for await (const _ of ndjsonLines(huge, 64 * 1024)) { /* none */ } })()).rejects.toThrow(/longer than 65536 characters/);
+  });
+});
