@@ -11,13 +11,13 @@
  */
 import { fork, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RouterSpec } from "../specs/wire.js";
 import { runWrk } from "./lib/wrk.js";
+import { pickPort } from "../cli/demo/ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -98,13 +98,7 @@ function say(msg: string): void {
   process.stdout.write(`${msg}\n`);
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+const freePort = (): Promise<number> => pickPort("127.0.0.1", 0);
 
 function forkReady<T extends { type: string }>(script: string, args: string[]): Promise<{ child: ChildProcess; ready: T }> {
   const child = fork(join(here, "lib", script), args, { stdio: ["ignore", 2, 2, "ipc"] });

@@ -19,7 +19,7 @@
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, connect, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import type { RouterSpec } from "../specs/wire.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
 import { startNginx } from "./lib/nginx.js";
+import { pickPort } from "../cli/demo/ports.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
@@ -68,13 +69,7 @@ function ensureTools(): void {
   try { execFileSync("sh", ["-c", "command -v systemctl >/dev/null && systemctl stop nginx || service nginx stop || true"], { stdio: "ignore" }); } catch { /* not running */ }
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+const freePort = (): Promise<number> => pickPort("127.0.0.1", 0);
 
 async function waitForPort(port: number, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
