@@ -51,6 +51,12 @@ describe("the reconciler API keeps to its contract", () => {
     expect((await req("GET", "/api/v1/events?limit=5", as("vera"))).status).toBe(200);
     expect((await req("GET", "/api/v1/events?after=x", as("vera"))).status).toBe(400);
     expect((await req("GET", "/api/v1/tags", as("vera"))).status).toBe(200);
+    // Logs: deployers and admins; no agent runs here, so the stream says the node is unreachable.
+    expect((await req("GET", "/api/v1/logs?service=web&color=blue", as("vera"))).status).toBe(403);
+    expect((await req("GET", "/api/v1/logs?service=web", as("dora"))).status).toBe(400);
+    const logs = await req("GET", "/api/v1/logs?service=web&color=blue&tail=5", as("dora"));
+    expect(logs.status).toBe(200);
+    expect(await logs.text()).toMatch(/"type":"node".*"state":"unreachable"/);
     expect((await req("GET", "/api/v1/history?limit=5", as("vera"))).status).toBe(200);
     expect((await req("GET", "/api/v1/history?limit=-1", as("vera"))).status).toBe(400);
 
