@@ -37,18 +37,21 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
     if (opts.follow) follows.add(ctrl);
     req.raw.on("close", abort);
     res.on("close", abort);
+    const release = () => {
+      follows.delete(ctrl);
+      req.raw.off("close", abort);
+      res.off("close", abort);
+    };
     let source: AsyncIterable<LogLine | { type: "caught-up" }>;
     try {
       source = await core.logs(opts.service, opts, ctrl.signal);
     } catch (err) {
-      follows.delete(ctrl);
-      req.raw.off("close", abort);
+      release();
       throw err;
     }
     if (req.raw.destroyed || res.destroyed) ctrl.abort();
     if (ctrl.signal.aborted) {
-      follows.delete(ctrl);
-      req.raw.off("close", abort);
+      release();
       reply.hijack();
       res.destroy();
       return;
@@ -78,8 +81,7 @@ export function registerLogRoute(app: FastifyInstance, core: LogCore, logger: Lo
         logger.warn({ service: opts.service, err: message }, "log stream failed");
       }
     } finally {
-      follows.delete(ctrl);
-      req.raw.off("close", abort);
+      release();
       if (!res.destroyed) res.end(JSON.stringify({ type: "end", reason, ...(message ? { message } : {}) }) + "\n");
     }
   });
