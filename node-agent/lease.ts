@@ -67,6 +67,7 @@ export class Lease {
       state: this.state,
       epoch: Math.max(this.epoch, this.mem.highestEpoch),
       remainingMs: held ? Math.max(0, Math.floor(this.expiresAt - performance.now())) : 0,
+      revokedThrough: this.mem.revokedThrough,
     };
   }
 

@@ -304,6 +304,8 @@ export const leaseStatusSchema = {
     /** Highest epoch this agent has seen since it started (0 if none). */
     epoch: { type: "integer", minimum: 0 },
     remainingMs: { type: "integer", minimum: 0 },
+    /** Epochs up to and including this one were revoked here and are refused from now on (0 if none). */
+    revokedThrough: { type: "integer", minimum: 0 },
   },
 } as const;
 

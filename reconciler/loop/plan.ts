@@ -247,7 +247,9 @@ class Planner {
       for (const v of holding) this.renew(v.node.name, ledger.epoch, ttlMs, v.obs);
       return;
     }
-    const epoch = holding.length > 0 ? ledger.epoch : maxSeen + 1;
+    // A node that revoked the ledger's epoch refuses it for good: then the whole colour moves to a new one.
+    const stale = owners.some((v) => heldEpoch(v.obs) !== ledger.epoch && revokedThrough(v.obs) >= ledger.epoch);
+    const epoch = holding.length > 0 && !stale ? ledger.epoch : maxSeen + 1;
     for (const v of owners) {
       if (heldEpoch(v.obs) === epoch) this.renew(v.node.name, epoch, ttlMs, v.obs);
       else this.leases.push({ type: "grantLease", node: v.node.name, epoch, ttlMs });
@@ -304,6 +306,13 @@ function holdsJobs(obs: NodeObservation & { reachable: true }): boolean {
   return Object.entries(obs.status.services).some(
     ([name, s]) => spec?.services[name]?.job === true && (s.state === "running" || s.state === "starting" || s.state === "stopping" || s.state === "unhealthy"),
   );
+}
+
+/** The epoch up to which a node refuses grants (older agents do not say: a revoked lease refuses its own epoch). */
+function revokedThrough(obs: NodeObservation | undefined): number {
+  if (!obs?.reachable) return 0;
+  const l = obs.status.lease;
+  return l.revokedThrough ?? (l.state === "revoked" ? l.epoch : 0);
 }
 
 function heldEpoch(obs: NodeObservation | undefined): number | null {

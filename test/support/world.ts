@@ -53,7 +53,7 @@ export interface NodeOpts {
   web?: Svc;
   /** Job container state; default follows the lease. */
   worker?: "running" | "missing" | "exited";
-  lease?: { epoch: number; state?: "held" | "none" | "expired" | "revoked"; remainingMs?: number };
+  lease?: { epoch: number; state?: "held" | "none" | "expired" | "revoked"; remainingMs?: number; revokedThrough?: number };
   env?: Record<string, string>;
 }
 
@@ -86,7 +86,7 @@ export function node(d: Desired, name: string, o: NodeOpts = {}): NodeObservatio
     spec,
     converging: o.converging ?? false,
     services,
-    lease: { state: o.lease ? (o.lease.state ?? "held") : "none", epoch: o.lease?.epoch ?? 0, remainingMs: o.lease?.remainingMs ?? (held ? TTL - 1000 : 0) },
+    lease: { state: o.lease ? (o.lease.state ?? "held") : "none", epoch: o.lease?.epoch ?? 0, remainingMs: o.lease?.remainingMs ?? (held ? TTL - 1000 : 0), ...(o.lease?.revokedThrough !== undefined ? { revokedThrough: o.lease.revokedThrough } : {}) },
     error: null,
   };
   return checked(status);

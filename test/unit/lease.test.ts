@@ -28,16 +28,16 @@ describe("the agent's Lease", () => {
 
   it("holds a grant for its TTL on the monotonic clock, then lapses once", () => {
     const l = fresh();
-    expect(l.status()).toEqual({ state: "none", epoch: 0, remainingMs: 0 });
+    expect(l.status()).toEqual({ state: "none", epoch: 0, remainingMs: 0, revokedThrough: 0 });
     expect(l.held()).toBe(false);
     expect(l.grant(1, 10_000)).toBe(true);
-    expect(l.status()).toEqual({ state: "held", epoch: 1, remainingMs: 10_000 });
+    expect(l.status()).toEqual({ state: "held", epoch: 1, remainingMs: 10_000, revokedThrough: 0 });
     t += 9_999.5;
     expect(l.held()).toBe(true);
     expect(l.status().remainingMs).toBe(0);
     t += 0.5;
     expect(l.held()).toBe(false);
-    expect(l.status()).toEqual({ state: "expired", epoch: 1, remainingMs: 0 });
+    expect(l.status()).toEqual({ state: "expired", epoch: 1, remainingMs: 0, revokedThrough: 0 });
     expect(lapses).toBe(1);
     vi.advanceTimersByTime(20_000);
     expect(lapses).toBe(1);
@@ -64,7 +64,7 @@ describe("the agent's Lease", () => {
     t += 4_000;
     vi.advanceTimersByTime(4_000);
     expect(lapses).toBe(0);
-    expect(l.status()).toEqual({ state: "held", epoch: 2, remainingMs: 1_000 });
+    expect(l.status()).toEqual({ state: "held", epoch: 2, remainingMs: 1_000, revokedThrough: 0 });
     expect(l.grant(3, 5_000)).toBe(true);
     expect(l.memory()).toEqual({ highestEpoch: 3, revokedThrough: 0 });
   });
@@ -81,10 +81,10 @@ describe("the agent's Lease", () => {
   it("never goes below the highest epoch granted, and never grants a revoked epoch again", () => {
     const l = fresh(5, 0);
     expect(() => l.grant(4, 1_000)).toThrow(expect.objectContaining({ code: "AGENT_ERR_STALE_EPOCH", message: "epoch 4 is older than epoch 5 already granted here" }));
-    expect(l.status()).toEqual({ state: "none", epoch: 5, remainingMs: 0 });
+    expect(l.status()).toEqual({ state: "none", epoch: 5, remainingMs: 0, revokedThrough: 0 });
     l.grant(5, 1_000);
     l.revoke();
-    expect(l.status()).toEqual({ state: "revoked", epoch: 5, remainingMs: 0 });
+    expect(l.status()).toEqual({ state: "revoked", epoch: 5, remainingMs: 0, revokedThrough: 5 });
     expect(l.memory()).toEqual({ highestEpoch: 5, revokedThrough: 5 });
     expect(() => l.grant(5, 1_000)).toThrow(expect.objectContaining({ code: "AGENT_ERR_STALE_EPOCH", message: "epoch 5 was revoked on this node; a new grant needs an epoch above 5" }));
     vi.advanceTimersByTime(10_000);

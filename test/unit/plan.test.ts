@@ -506,6 +506,35 @@ rows.push(
     expect: ["grant blue-2 epoch 7"],
   },
   {
+    // Soak seed 366646395: blue-2 was revoked at epoch 7 while blue-1, unreachable then, kept holding it. A grant of
+    // 7 is refused there for good (AGENT_ERR_STALE_EPOCH), so the colour moves to a new epoch, holders included.
+    name: "a node of the owner colour revoked at the epoch its colour holds: every owner node moves to a new epoch",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 7 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 7, state: "revoked" } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["grant blue-1 epoch 8", "grant blue-2 epoch 8"],
+  },
+  {
+    name: "a restarted agent of the owner colour that revoked the epoch its colour holds: every owner node moves to a new epoch",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 7 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 7, state: "none", revokedThrough: 7 } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["grant blue-1 epoch 8", "grant blue-2 epoch 8"],
+  },
+  {
+    name: "a node of the owner colour whose lease at that epoch only expired gets it again; the holder keeps it",
+    d: desired(c2), o: (() => { const x = desired(c2); return world({
+      "blue-1": node(x, "blue-1", { tag: "v1", lease: { epoch: 7 } }), "blue-2": node(x, "blue-2", { tag: "v1", lease: { epoch: 7, state: "expired", revokedThrough: 3 } }),
+      "green-1": node(x, "green-1", { tag: "v2" }), "green-2": node(x, "green-2", { tag: "v2" }),
+      "router-1": router(x, "router-1", { live: "blue" }), "router-2": router(x, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 7, grants: { "blue-1": { epoch: 7, sentAtMs: NOW, ttlMs: TTL } } })); })(),
+    expect: ["grant blue-2 epoch 7"],
+  },
+  {
     name: "one router down while the switched-away colour redeploys: the other router's counts decide the drain",
     d: desired(c2, { active: "green", blue: "v3" }), o: (() => { const x = desired(c2, { active: "green", blue: "v3" }); return world({
       "blue-1": node(d2, "blue-1", { tag: "v1" }), "blue-2": node(d2, "blue-2", { tag: "v1" }),
