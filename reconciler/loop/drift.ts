@@ -89,9 +89,10 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
               // A revoked or lapsed lease: the agent is stopping the job, which may take its whole stop timeout.
               if (status.lease.state !== "none") out[out.length - 1]!.forMs = (d.cluster.spec.alerts.graceSeconds + svc.stopTimeoutSeconds) * 1000;
             }
-            // The agent saw it die under the held lease: down while it waits to start again, and while it keeps dying.
+            // The agent saw it die under the held lease: down while it waits to start again, and while it keeps
+            // dying (judged as for a web service: up again for CRASH_LOOP_SETTLE_MS ends it).
             const r = s?.restarts;
-            if (r && status.lease.state === "held" && (!running || r.count > 1)) {
+            if (r && status.lease.state === "held" && (!running || crashLooping(s, now))) {
               const why = running ? `keeps stopping: ${r.count} times, last with ${r.lastExit}` : `is down: it stopped with ${r.lastExit}; the agent starts it again ${r.nextRestartAt ? `at ${r.nextRestartAt}` : "now"}`;
               add("JobDown", "critical", `${n.name}/${svcName}`, `job ${svcName} on ${n.name} (${c}) ${why}`, { node: n.name, color: c, service: svcName });
             }

@@ -42,7 +42,13 @@ describe("detectDrift", () => {
     };
     expect(names(d, withWorker("exited", 1))).toEqual(["JobDown critical: job worker on blue-1 (blue) is down: it stopped with exited (137); the agent starts it again at 2026-01-01T00:00:01Z"]);
     expect(names(d, withWorker("running", 1))).toEqual([]); // died once, running again
-    expect(names(d, withWorker("running", 3))).toEqual(["JobDown critical: job worker on blue-1 (blue) keeps stopping: 3 times, last with exited (137)"]);
+    const since = Date.parse("2026-01-01T00:00:00Z"); // the builder's `since` of a running worker
+    const at = (o: Observed, now: number) => detectDrift({ desired: d, observed: o, actions: plan(d, o, NOW), routerLive: "blue", now }).map((a) => `${a.name} ${a.severity}: ${a.summary}`);
+    expect(at(withWorker("running", 3), since + 1_000)).toEqual(["JobDown critical: job worker on blue-1 (blue) keeps stopping: 3 times, last with exited (137)"]);
+    // Up again for as long as a web service must stay up to end its CrashLooping: the cause is gone, so is the alert
+    // (the agent's count itself starts over only after RESTART_BACKOFF_RESET_MS; a 3-minute soak saw JobDown stay).
+    expect(at(withWorker("running", 3), since + CRASH_LOOP_SETTLE_MS - 1)).toHaveLength(1);
+    expect(at(withWorker("running", 3), since + CRASH_LOOP_SETTLE_MS)).toEqual([]);
   });
 
   it("a crash-looping web service: one CrashLooping alert, no heal (the agent restarts it on its backoff), until it stayed up long enough", () => {
