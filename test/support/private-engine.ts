@@ -4,7 +4,7 @@
  * Leftovers of an earlier run (its pid file, bridge, mounts) are removed before it starts.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 
@@ -67,11 +67,53 @@ export class PrivateEngine {
   /** Stops the engine and removes all of it (containers, images, the bridge). */
   async remove(): Promise<void> {
     await this.stop();
+    // A containerd shim outlives dockerd when containerd could not stop its container in time (seen after an
+    // engine restart under load): kill it and its container, as a reboot of the VM would.
+    for (const pid of this.processes()) killTree(pid);
     // What dockerd mounted under its roots and did not unmount (a SIGKILL) would stop rm.
     const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m): m is string => !!m && m.startsWith(this.dir + "/"));
     for (const m of mounts.reverse()) spawnSync("umount", ["-l", m]);
     rmSync(this.dir, { recursive: true, force: true });
     spawnSync("ip", ["link", "del", this.bridge]);
+  }
+
+  /** Processes whose command line names this engine's dir (dockerd, containerd, shims). */
+  processes(): number[] {
+    const out: number[] = [];
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+      try {
+        if (readFileSync(`/proc/${d}/cmdline`, "utf8").replace(/\0/g, " ").includes(this.dir)) out.push(Number(d));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  }
+}
+
+/** SIGKILLs `pid` and every process below it. */
+function killTree(pid: number): void {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all: number[] = [];
+  const walk = (p: number) => { all.push(p); for (const c of children.get(p) ?? []) walk(c); };
+  walk(pid);
+  for (const p of all) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
