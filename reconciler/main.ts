@@ -176,7 +176,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     });
     acme.start();
     cleanups.unshift(() => acme!.stop());
-    const users = new Users({ file: join(o.dataDir, "users.json") });
+    const users = new Users({ file: join(o.dataDir, "users.json"), onUnreadable: (message) => logger.error({ file: join(o.dataDir, "users.json") }, message) });
     await users.load();
     if (!git.enabled) logger.warn({ dir: o.dir }, git.warning ?? "the deploy dir is not a git repository: history is off");
     const server = buildApi({

@@ -110,7 +110,11 @@ export class Users {
   private stamp = "";
   private writes: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly o: { file: string; scrypt?: { N: number; r: number; p: number } }) {}
+  /** The stamp of the file whose read failed last, so that failure is reported once. */
+  private failedStamp = "";
+
+  /** `onUnreadable`: told once per version of the file that cannot be read or is damaged (the last good copy stays). */
+  constructor(private readonly o: { file: string; scrypt?: { N: number; r: number; p: number }; onUnreadable?: (message: string) => void }) {}
 
   /** Reads the file (a missing file is no users yet). A damaged file is an error, never "no users". */
   async load(): Promise<void> {
@@ -263,7 +267,7 @@ export class Users {
       this.refresh(true);
       const next = structuredClone(this.data);
       fn(next);
-      await writeFileAtomic(this.o.file, JSON.stringify(next, null, 2) + "\n", 0o600);
+      await writeFileAtomic(this.o.file, JSON.stringify(next, null, 2) + "\n", 0o600, { ownerOfDir: true });
       this.data = next;
       this.stamp = stampOf(this.o.file);
     };
@@ -292,7 +296,17 @@ export class Users {
       this.data = parsed as UsersFile;
       this.stamp = stamp;
     } catch (err) {
-      if (strict) throw new Error(`the users file ${this.o.file} is damaged (${(err as Error).message}); fix or remove it`);
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "EACCES" || e.code === "EPERM" || e.code === "EISDIR") {
+        const msg = `cannot read the users file ${this.o.file} (${e.code}): logins and API tokens fail until it can be read. It must belong to the user the reconciler runs as (chown <that user> ${this.o.file}); \`switchyard user\` run as root now gives it the data dir's owner`;
+        if (strict) throw new Error(msg);
+        if (this.failedStamp !== stamp) this.o.onUnreadable?.(msg);
+      } else {
+        const msg = `the users file ${this.o.file} is damaged (${e.message}); fix or remove it`;
+        if (strict) throw new Error(msg);
+        if (this.failedStamp !== stamp) this.o.onUnreadable?.(`${msg}; the last good copy stays in force`);
+      }
+      this.failedStamp = stamp;
     }
   }
 }
@@ -317,12 +331,13 @@ function sha256(s: string): string {
   return createHash("sha256").update(s).digest("hex");
 }
 
+/** "" when the file does not exist; a folder the process may not search is no "no users" (the read says why). */
 function stampOf(file: string): string {
   try {
     const st = statSync(file);
     return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return "";
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? "" : `error:${(err as NodeJS.ErrnoException).code}`;
   }
 }
 
