@@ -11,6 +11,7 @@
  */
 import { lstat, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { userInfo } from "node:os";
 import type { Logger } from "pino";
 import { crossFiles, loadSpecFile, parseSpec, type LoadedSpec } from "../../specs/load.js";
 import { formatIssue } from "../../specs/source.js";
@@ -268,6 +269,13 @@ export class StateRepo {
     }
     if (inside.code !== 0 || inside.stdout.toString().trim() !== "true") {
       const why = firstLines(inside.stderr, 1);
+      if (/dubious ownership/i.test(why)) {
+        const me = userInfo();
+        return off(
+          `git refuses the deploy dir ${this.o.dir}: its repository belongs to another user than the one the reconciler runs as (${me.username}, uid ${me.uid}) ("detected dubious ownership"). ` +
+            `Give it to the reconciler's user: chown -R ${me.username}: ${this.o.dir}, and make your own commits there as that user (sudo -u ${me.username} git -C ${this.o.dir} commit …) so nothing in .git belongs to someone else`,
+        );
+      }
       const hint = /not a git repository/i.test(why) || !why ? "" : ` (git says: ${why})`;
       return off(`the deploy dir ${this.o.dir} is not in a git repository${hint}. To turn history on: git -C ${this.o.dir} init && git -C ${this.o.dir} add ${STATE_FILE} && git -C ${this.o.dir} commit -m "initial state"`);
     }
