@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { agentCrossFiles, crossFiles, loadSpecFile, yamlFilesIn, type LoadedSpec, type SpecKind } from "../specs/load.js";
 import { formatIssue, type SpecIssue } from "../specs/source.js";
+import { secretsDirIssues } from "./validate-secrets.js";
 
 export const validateHelp = `Usage: switchyard validate <file-or-dir>... [--json]
 
@@ -15,7 +16,8 @@ on stderr and exits 1.
 
 Options:
   --json     print a JSON report on stdout instead
-  --no-files do not check that referenced files (tokens, secrets) exist
+  --no-files do not check that referenced files (tokens, secrets) exist, nor an agent's secretsDir
+             (a folder, not open to group or others, nor its .env files)
 `;
 
 interface FileReport {
@@ -55,7 +57,9 @@ export async function runValidate(argv: string[]): Promise<number> {
     for (const file of files) {
       const r = await loadSpecFile(file, { checkFiles });
       if (r.ok) loaded.push(r.spec);
-      reports.push(r.ok ? { file, kind: r.spec.kind, ok: true, errors: [] } : { file, ok: false, errors: r.issues });
+      const dirIssues = r.ok && checkFiles && r.spec.kind === "Agent" ? await secretsDirIssues(r.spec as LoadedSpec<"Agent">) : [];
+      if (dirIssues.length > 0) reports.push({ file, kind: "Agent", ok: false, errors: dirIssues });
+      else reports.push(r.ok ? { file, kind: r.spec.kind, ok: true, errors: [] } : { file, ok: false, errors: r.issues });
     }
     if (st.isDirectory()) reports.push(...crossReports(target, loaded));
   }
