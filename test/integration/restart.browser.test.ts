@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { ClusterBed } from "../support/cluster-bed.js";
-import { launchChromium } from "../support/browser.js";
+import { dashboardOnBed } from "../support/browser.js";
 import { docker, waitFor } from "../support/agent-bed.js";
 
 /** The ids of a node's running containers, from Docker itself (ground truth, not the agents' status). */
@@ -21,14 +21,7 @@ describe("the dashboard's Restart button", () => {
   let page: Page;
 
   beforeAll(async () => {
-    await bed.startAgents();
-    await bed.startReconciler();
-    await waitFor("both colours ready", async () => {
-      const s = await bed.status();
-      return s.colors?.blue.phase === "Ready" && s.colors.green.phase === "Ready";
-    }, 60_000);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    ({ browser, page } = await dashboardOnBed(bed));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -41,10 +34,6 @@ describe("the dashboard's Restart button", () => {
     expect(blueBefore).toHaveLength(1);
     expect(greenBefore).toHaveLength(1);
 
-    await page.goto(bed.reconcilerUrl + "/");
-    await page.getByTestId("login-username").fill("tester");
-    await page.getByTestId("login-password").fill("tester-password-1");
-    await page.getByTestId("login-submit").click();
     const green = page.getByTestId("color-green");
     await green.getByTestId("restart-green").waitFor();
     expect(await page.getByTestId("color-blue").getByTestId("restart-blue").count()).toBe(0); // the live colour has none
