@@ -1,20 +1,23 @@
 import { parseArgs } from "node:util";
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { crossFiles, loadSpecFile, yamlFilesIn, type LoadedSpec, type SpecKind } from "../specs/load.js";
+import { agentCrossFiles, crossFiles, loadSpecFile, yamlFilesIn, type LoadedSpec, type SpecKind } from "../specs/load.js";
 import { formatIssue, type SpecIssue } from "../specs/source.js";
+import { secretsDirIssues } from "./validate-secrets.js";
 
 export const validateHelp = `Usage: switchyard validate <file-or-dir>... [--json]
 
 Validates each YAML file by its kind (Cluster, State, Agent). For a directory, every YAML file in it,
-plus the rules between its cluster.yaml and state.yaml.
+plus the rules between its cluster.yaml and state.yaml, and between cluster.yaml and the agent files of
+its colour nodes (matched by name: allowedRepositories cover every image the services run).
 
 Prints one "ok" line per valid file and exits 0. Otherwise prints every error as file:line:col: message
 on stderr and exits 1.
 
 Options:
   --json     print a JSON report on stdout instead
-  --no-files do not check that referenced files (tokens, secrets) exist
+  --no-files do not check that referenced files (tokens, secrets) exist, nor an agent's secretsDir
+             (a folder, not open to group or others, nor its .env files)
 `;
 
 interface FileReport {
@@ -54,7 +57,9 @@ export async function runValidate(argv: string[]): Promise<number> {
     for (const file of files) {
       const r = await loadSpecFile(file, { checkFiles });
       if (r.ok) loaded.push(r.spec);
-      reports.push(r.ok ? { file, kind: r.spec.kind, ok: true, errors: [] } : { file, ok: false, errors: r.issues });
+      const dirIssues = r.ok && checkFiles && r.spec.kind === "Agent" ? await secretsDirIssues(r.spec as LoadedSpec<"Agent">) : [];
+      if (dirIssues.length > 0) reports.push({ file, kind: "Agent", ok: false, errors: dirIssues });
+      else reports.push(r.ok ? { file, kind: r.spec.kind, ok: true, errors: [] } : { file, ok: false, errors: r.issues });
     }
     if (st.isDirectory()) reports.push(...crossReports(target, loaded));
   }
@@ -75,8 +80,15 @@ function crossReports(dir: string, loaded: LoadedSpec[]): FileReport[] {
   const byName = (n: string) => loaded.find((l) => basename(l.file) === n || l.file === join(dir, n));
   const cluster = byName("cluster.yaml") ?? byName("cluster.yml");
   const state = byName("state.yaml") ?? byName("state.yml");
-  if (!cluster || !state || cluster.kind !== "Cluster" || state.kind !== "State") return [];
+  if (!cluster || cluster.kind !== "Cluster") return [];
+  const out: FileReport[] = [];
+  // Agent files of the cluster's colour nodes (matched by name): their allowedRepositories and runtime.
+  for (const agent of loaded.filter((l) => l.kind === "Agent")) {
+    const errors = agentCrossFiles(cluster as LoadedSpec<"Cluster">, agent as LoadedSpec<"Agent">);
+    if (errors.length > 0) out.push({ file: agent.file, kind: "Agent", ok: false, errors });
+  }
+  if (!state || state.kind !== "State") return out;
   const issues = crossFiles(cluster as LoadedSpec<"Cluster">, state as LoadedSpec<"State">);
-  if (issues.length === 0) return [];
-  return [{ file: state.file, kind: "State", ok: false, errors: issues }];
+  if (issues.length > 0) out.push({ file: state.file, kind: "State", ok: false, errors: issues });
+  return out;
 }

@@ -5,6 +5,7 @@
  */
 import type Docker from "dockerode";
 import { RuntimeError, type PullProgress } from "./runtime.js";
+import { registryHost } from "../specs/images.js";
 
 /** Credentials for one registry host (agent.yaml `registries`). The password is never logged. */
 export interface RegistryCredentials {
@@ -92,11 +93,7 @@ export async function pullImage(docker: Docker, repository: string, tag: string,
   }
 }
 
-/** The registry host an image repository names (docker.io when it names none). */
-export function registryHost(repository: string): string {
-  const first = repository.split("/")[0]!;
-  return repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
-}
+export { registryHost };
 
 /** The credentials of exactly this host (case-insensitive), or none. */
 export function credentialsFor(host: string, all: readonly RegistryCredentials[]): RegistryCredentials | undefined {

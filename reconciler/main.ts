@@ -25,6 +25,8 @@ import { LoginLimiter, Sessions } from "./auth/sessions.js";
 import { StateRepo } from "./history/state-repo.js";
 import { historyConditions, reportNotRecorded, reportPush } from "./history/report.js";
 import { RegistryClient } from "./tags/registry.js";
+import { ImageTags } from "./tags/images.js";
+import { clusterRepositories } from "../specs/images.js";
 import { ReleaseDirTags } from "./tags/releases.js";
 import { dashboardRoot } from "./api/static.js";
 
@@ -125,7 +127,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     webhooks.sync(snap, true);
     alerts.restore(firingBeforeRestart(events));
     cleanups.unshift(() => alerts!.close());
-    let registry: RegistryClient | null = null;
+    let registry: RegistryClient | ImageTags | null = null;
     let registryKey = "";
     const releases = o.releasesDir ? new ReleaseDirTags(resolve(o.releasesDir)) : null;
     const registryFor = () => {
@@ -135,9 +137,14 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       if (!reg) return null;
       // Read each time: a new password in the file applies at the next tag listing, like the rest of cluster.yaml.
       const password = reg.passwordFile ? readFileSync(resolve(dirname(resolve(snap.dir.cluster.file)), reg.passwordFile), "utf8").trim() : undefined;
-      const key = JSON.stringify([reg, c.spec.image.repository, password ?? null]);
+      const repositories = clusterRepositories(c);
+      const key = JSON.stringify([reg, c.spec.image.repository, repositories, password ?? null]);
       if (key !== registryKey) {
-        registry = new RegistryClient({ url: reg.url, repository: c.spec.image.repository, logger, ...(reg.username ? { username: reg.username } : {}), ...(password ? { password } : {}) });
+        const opts = { url: reg.url, logger, ...(reg.username ? { username: reg.username } : {}), ...(password ? { password } : {}) };
+        // One repository: its own client (spec.image.repository's, as before); several: the tags all of them have.
+        registry = repositories.length === 1 && repositories[0] === c.spec.image.repository
+          ? new RegistryClient({ ...opts, repository: c.spec.image.repository })
+          : new ImageTags(repositories, opts);
         registryKey = key;
       }
       return registry;
@@ -151,6 +158,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
         } catch {
           return null; // an unreadable password file: the tag list says so; pins then come from the nodes
         }
+        if (r instanceof ImageTags) return (tag, repository) => r.digestOf(tag, repository);
         return r instanceof RegistryClient ? (tag) => r.digestOf(tag) : null;
       },
       acme: () => acme?.status() ?? null,

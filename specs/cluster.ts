@@ -40,6 +40,11 @@ export const serviceSchema = {
      * (dotenv) to this service's environment when it starts it. Values never enter git, the wire or status.
      */
     secrets: secretNamesSchema,
+    /**
+     * This service's own image repository (default: spec.image.repository). The colour's tag applies to every
+     * service, so the tag must exist in each repository the app uses; every node's allowedRepositories covers them.
+     */
+    image: repositorySchema,
     /** Overrides the image's command. */
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
     /** A background job: runs only on the colour that holds the jobs lease. */

@@ -10,7 +10,7 @@ import type { State } from "./state.js";
 import type { AgentConfig } from "./agent.js";
 import { MAX_YAML_BYTES } from "./defaults.js";
 import { capIssues, formatIssue, locate, parseYaml, type SpecIssue, type YamlSource } from "./source.js";
-import { agentRules, clusterRules, crossFileRules, referencedFiles, stateRules } from "./rules.js";
+import { agentClusterRules, agentRules, clusterRules, crossFileRules, referencedFiles, stateRules } from "./rules.js";
 import { dotted, suggest, validateAgainst, type PathIssue, type SchemaName } from "./validate.js";
 
 export type SpecKind = "Cluster" | "State" | "Agent";
@@ -143,6 +143,11 @@ export function parseDeployFiles(f: DeployFiles, opts: LoadOptions = {}): { ok: 
 /** Issues between a cluster and a state file, positioned in the state file. */
 export function crossFiles(cluster: LoadedSpec<"Cluster">, state: LoadedSpec<"State">): SpecIssue[] {
   return capIssues(crossFileRules(cluster.value, state.value).map((i) => locate(state.source, i)));
+}
+
+/** Issues between a cluster file and the agent.yaml of one of its colour nodes, positioned in the agent file. */
+export function agentCrossFiles(cluster: LoadedSpec<"Cluster">, agent: LoadedSpec<"Agent">): SpecIssue[] {
+  return capIssues(agentClusterRules(cluster.value, agent.value).map((i) => locate(agent.source, i)));
 }
 
 /** Lists the YAML files of a folder (not recursive), sorted. */

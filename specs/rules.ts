@@ -9,6 +9,7 @@ import type { PathIssue } from "./validate.js";
 import { dotted, suggest } from "./validate.js";
 import { COLORS } from "./types.js";
 import { parseCidr, splitListen } from "../common/values.js";
+import { clusterRepositories, clusterServiceRepository, registryHost } from "./images.js";
 
 /** The rules, as documented for operators (see README). */
 export const CLUSTER_RULES = [
@@ -27,6 +28,7 @@ export const CLUSTER_RULES = [
   "env names starting with SWITCHYARD_ are reserved",
   "a host name belongs to one route class only",
   "registry username and passwordFile come together",
+  "with a registry, a service's own image lives in the same registry as spec.image.repository",
 ] as const;
 
 export const STATE_RULES = [
@@ -39,6 +41,8 @@ export const STATE_RULES = [
 export const CROSS_FILE_RULES = [
   "state.yaml metadata.name, when given, matches cluster.yaml metadata.name",
   "a jobs owner other than none needs at least one job service, or says none",
+  "the allowedRepositories of a colour node's agent.yaml cover every image repository the cluster's services run",
+  "a colour node's agent.yaml with runtime process has no service naming its own image",
 ] as const;
 
 export function clusterRules(c: Cluster): PathIssue[] {
@@ -141,6 +145,12 @@ export function clusterRules(c: Cluster): PathIssue[] {
   if (reg && (reg.username === undefined) !== (reg.passwordFile === undefined)) {
     issue(["spec", "image", "registry"], "registry username and passwordFile go together: give both or neither", true);
   }
+  for (const s of serviceNames) {
+    const image = services[s]!.image;
+    if (reg && image !== undefined && registryHost(image) !== registryHost(spec.image.repository)) {
+      issue(["spec", "services", s, "image"], `${image} is not in the registry of spec.image.repository (${registryHost(spec.image.repository)}), which spec.image.registry lists tags from; push the image there`);
+    }
+  }
   return out;
 }
 
@@ -175,6 +185,27 @@ export function crossFileRules(c: Cluster, s: State): PathIssue[] {
   const hasJobs = Object.values(c.spec.services).some((svc) => svc.job);
   if (!hasJobs && (s.spec.jobs.owner === "blue" || s.spec.jobs.owner === "green")) {
     out.push({ path: ["spec", "jobs", "owner"], atKey: false, message: `spec.jobs.owner: the cluster has no job service, so owner "${s.spec.jobs.owner}" means nothing; use active or none` });
+  }
+  return out;
+}
+
+/**
+ * Rules between cluster.yaml and the agent.yaml of one of its colour nodes (matched by name); paths are into
+ * the agent file. The agent refuses such specs anyway (AGENT_ERR_IMAGE_NOT_ALLOWED, AGENT_ERR_INVALID_SPEC).
+ */
+export function agentClusterRules(c: Cluster, a: AgentConfig): PathIssue[] {
+  const node = c.spec.nodes.find((n) => n.name === a.name);
+  if (a.role !== "node" || node === undefined || node.role === "router") return [];
+  const out: PathIssue[] = [];
+  const users = (repo: string) => Object.keys(c.spec.services).filter((s) => clusterServiceRepository(c, s) === repo);
+  if (a.runtime === "process") {
+    const own = Object.entries(c.spec.services).filter(([, s]) => s.image !== undefined && s.image !== c.spec.image.repository).map(([n]) => n);
+    if (own.length > 0) out.push({ path: ["runtime"], atKey: false, message: `runtime: process runs releases of one repository (process.releasesDir), and the cluster's services ${own.join(", ")} name their own image; remove their image in cluster.yaml or use runtime docker` });
+    return out;
+  }
+  for (const repo of clusterRepositories(c)) {
+    if (a.allowedRepositories.includes(repo)) continue;
+    out.push({ path: ["allowedRepositories"], atKey: true, message: `allowedRepositories: image repository ${repo} (service${users(repo).length > 1 ? "s" : ""} ${users(repo).join(", ")} of cluster ${c.metadata.name}) is not listed; add it, or this agent refuses every spec of the app` });
   }
   return out;
 }

@@ -30,6 +30,10 @@ export const nodeServiceSpecSchema = {
     /** Secrets by name: the agent adds the variables of `<secretsDir>/<name>.env` when it starts the service. */
     secrets: secretNamesSchema,
     command: { type: "array", items: { type: "string", maxLength: 4096 }, minItems: 1, maxItems: 100 },
+    /** This service's own image repository (the spec's `repository` otherwise); run with the spec's tag. */
+    image: repositorySchema,
+    /** With `image`: the content the tag had in that repository when the colour was deployed (as the spec's `digest`). */
+    digest: digestSchema,
     job: { type: "boolean" },
     stopTimeoutSeconds: { type: "integer", minimum: 0, maximum: 3600, default: d.DEFAULT_STOP_TIMEOUT_SECONDS },
     /** Memory (MiB, no swap beyond it) and pids limits; absent ones take the defaults. Bounded by agent.yaml. */
@@ -437,7 +441,7 @@ export type AcmeChallenges = FromSchema<typeof acmeChallengesSchema>;
 export type AcmeCertificate = FromSchema<typeof acmeCertificateSchema>;
 export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
 /** Spec fields a node agent understands beyond the first version's (NodeStatus.features). */
-export const NODE_FEATURES = ["digest", "secrets"] as const;
+export const NODE_FEATURES = ["digest", "secrets", "images"] as const;
 export type ServiceStatus = FromSchema<typeof serviceStatusSchema>;
 export type ServiceState = (typeof serviceStates)[number];
 export type Health = (typeof healthStates)[number];

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { NodeSpec } from "../../specs/wire.js";
 import { validateAgainst } from "../../specs/validate.js";
 import { sameSpec } from "../../specs/equality.js";
+import { specRepositories } from "../../specs/images.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
@@ -45,8 +46,10 @@ export function refuseNotAllowed(spec: NodeSpec, b: NodeBounds): void {
   if (spec.node !== b.name) {
     throw agentError("AGENT_ERR_WRONG_NODE", `this agent is node "${b.name}", not "${spec.node}"; check the agent URL in cluster.yaml`);
   }
-  if (!b.allowedRepositories.includes(spec.repository)) {
-    throw agentError("AGENT_ERR_IMAGE_NOT_ALLOWED", `image repository ${spec.repository} is not in this agent's allowedRepositories; nothing was pulled or changed`);
+  for (const repository of specRepositories(spec)) {
+    if (!b.allowedRepositories.includes(repository)) {
+      throw agentError("AGENT_ERR_IMAGE_NOT_ALLOWED", `image repository ${repository} is not in this agent's allowedRepositories; nothing was pulled or changed`);
+    }
   }
   for (const [name, svc] of Object.entries(spec.services)) {
     if (svc.hostPort !== undefined && svc.hostPort < 1024) {
@@ -54,6 +57,9 @@ export function refuseNotAllowed(spec: NodeSpec, b: NodeBounds): void {
     }
     if (svc.hostPort !== undefined && svc.port === undefined) {
       throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name} has a hostPort but no container port`);
+    }
+    if (b.runtime.name === "process" && svc.image !== undefined && svc.image !== spec.repository) {
+      throw agentError("AGENT_ERR_INVALID_SPEC", `services.${name}.image ${svc.image}: the process runtime runs releases of one repository (its releasesDir), not images of each service; remove the service's image or run this node with runtime docker`);
     }
     refuseBeyondBounds(name, svc, b.containers);
     try {

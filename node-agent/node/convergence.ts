@@ -16,6 +16,7 @@ import { Judgements, jobLike } from "./judgements.js";
 import { Restarts, type ServiceLook } from "./restarts.js";
 import type { NodeMetrics } from "./metrics.js";
 import { SecretError, fingerprintLabel, loadSecrets } from "./secrets.js";
+import { serviceImage, type ServiceImage } from "../../specs/images.js";
 
 /** What convergence needs from the node agent around it. */
 export interface ConvergeHost {
@@ -289,12 +290,13 @@ export class Converger {
   private async convergeOnce(aborted: () => boolean): Promise<void> {
     const spec = this.h.spec();
     if (!spec) return;
-    if (spec.digest !== undefined && spec.digest !== this.ensuredDigest && !spec.stopped && spec.tag !== undefined) {
+    const pinned = pinnedImages(spec);
+    if (pinned !== "" && pinned !== this.ensuredDigest && !spec.stopped && spec.tag !== undefined) {
       // The local tag must name the pinned content before containers are judged against it: after a
       // redeploy it names other content, and a container of the old content is then drift to replace.
       const web = Object.entries(spec.services).filter(([, s]) => !s.job).map(([n]) => n);
       if (!(await this.pull(spec, web, true)) || aborted()) return;
-      this.ensuredDigest = spec.digest;
+      this.ensuredDigest = pinned;
       this.judged.forget();
     }
     const all = await this.h.runtime.list(spec.app, this.h.name);
@@ -386,7 +388,8 @@ export class Converger {
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
       if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
       try {
-        await this.h.runtime.ensureImage(spec!.repository, spec!.tag!, undefined, this.jobPulls.signal, spec!.digest);
+        const image = serviceImage(spec!, svc);
+        await this.h.runtime.ensureImage(image.repository, spec!.tag!, undefined, this.jobPulls.signal, image.digest);
         if (!lease.held()) return;
         await this.startWorkload(spec!, name, svc, epoch);
         this.restarts.started(name, "job", `epoch:${epoch}`);
@@ -401,7 +404,7 @@ export class Converger {
     this.h.scheduleRefresh();
   }
 
-  /** Pulls the spec's image; `quiet` shows services as pulling only once bytes move (usually nothing is pulled). */
+  /** Pulls the images of `services`; `quiet` shows services as pulling only once bytes move (usually nothing is pulled). */
   private async pull(spec: NodeSpec, services: string[], quiet = false): Promise<boolean> {
     if (!quiet) {
       for (const s of services) this.pulling.set(s, { currentBytes: 0, totalBytes: 0 });
@@ -409,19 +412,31 @@ export class Converger {
     }
     const t0 = performance.now();
     const took = () => (performance.now() - t0) / 1000;
+    // One pull per image the services run (each service may name its own repository).
+    const byImage = new Map<string, { image: ServiceImage; services: string[] }>();
+    for (const s of services) {
+      const image = serviceImage(spec, spec.services[s]!);
+      const key = `${image.repository}@${image.digest ?? ""}`;
+      byImage.set(key, { image, services: [...(byImage.get(key)?.services ?? []), s] });
+    }
+    let failed: { image: ServiceImage; services: string[] } | undefined;
     try {
-      await this.h.runtime.ensureImage(spec.repository, spec.tag!, (p) => {
-        for (const s of services) this.pulling.set(s, p);
-        this.h.changedSoon();
-      }, this.pulls.signal, spec.digest);
+      for (const group of byImage.values()) {
+        failed = group;
+        await this.h.runtime.ensureImage(group.image.repository, spec.tag!, (p) => {
+          for (const s of group.services) this.pulling.set(s, p);
+          this.h.changedSoon();
+        }, this.pulls.signal, group.image.digest);
+      }
       for (const s of services) this.errors.delete(s);
       this.h.metrics?.pull(took(), true);
       return true;
     } catch (err) {
       if (err instanceof RuntimeError && err.kind === "aborted") return false; // a newer spec takes over
       this.h.metrics?.pull(took(), false);
-      const msg = err instanceof RuntimeError ? err.message : `cannot pull ${spec.repository}:${spec.tag}: ${(err as Error).message}`;
-      for (const s of services) this.errors.set(s, msg);
+      const repository = failed?.image.repository ?? spec.repository;
+      const msg = err instanceof RuntimeError ? err.message : `cannot pull ${repository}:${spec.tag}: ${(err as Error).message}`;
+      for (const s of failed?.services ?? services) this.errors.set(s, msg);
       this.h.logger.warn({ tag: spec.tag, err: msg }, "pull failed; running containers untouched");
       return false;
     } finally {
@@ -440,4 +455,14 @@ export class Converger {
       this.h.scheduleRefresh();
     }
   }
+}
+
+/** The pinned contents a spec's services run (`repository@digest`, sorted), "" when nothing is pinned. */
+function pinnedImages(spec: NodeSpec): string {
+  const out = new Set<string>();
+  for (const svc of Object.values(spec.services)) {
+    const image = serviceImage(spec, svc);
+    if (image.digest !== undefined && !svc.job) out.add(`${image.repository}@${image.digest}`);
+  }
+  return [...out].sort().join(",");
 }

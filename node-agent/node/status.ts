@@ -5,6 +5,7 @@
 import type { NodeServiceSpec, NodeSpec, ServiceState, ServiceStatus, Health } from "../../specs/wire.js";
 import { specHash } from "./workload.js";
 import { parseFingerprintLabel } from "./secrets.js";
+import { serviceImage } from "../../specs/images.js";
 import type { Converger } from "./convergence.js";
 import type { Observer } from "./observer.js";
 
@@ -52,9 +53,10 @@ export class ServiceStatusBook {
     const error = (drift.length > 0 ? `the container is not what the spec asks for: it ${drift.join("; ")}` : null) ?? this.work.errors.get(name) ?? (state === "unhealthy" || state === "starting" ? probeError : null) ?? (state === "exited" ? `container ${w!.stateText}` : null) ?? (state === "crashLooping" && restarts ? crashLoopText(restarts) : null);
     // A drifted container's tag label says nothing: labels can be copied.
     const tag = pull || drift.length > 0 ? null : w?.tag ?? null;
-    // The content it runs, in the spec's repository: with a pin, the pinned digest when the image has it.
-    const mineAt = spec ? w?.repoDigests?.filter((d) => d.startsWith(`${spec.repository}@`)).map((d) => d.slice(spec.repository.length + 1)) : undefined;
-    const digest = mineAt?.find((d) => d === spec?.digest) ?? mineAt?.[0];
+    // The content it runs, in the service's repository: with a pin, the pinned digest when the image has it.
+    const image = spec && svc ? serviceImage(spec, svc) : spec ? { repository: spec.repository, digest: spec.digest } : undefined;
+    const mineAt = image ? w?.repoDigests?.filter((d) => d.startsWith(`${image.repository}@`)).map((d) => d.slice(image.repository.length + 1)) : undefined;
+    const digest = mineAt?.find((d) => d === image?.digest) ?? mineAt?.[0];
     // Which secrets the running workload was started with (from its labels: fingerprints, never values).
     const secrets = tag !== null && w?.running ? parseFingerprintLabel(w.secrets) : [];
     const prev = this.memo.get(name);

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { NodeSpec, NodeServiceSpec } from "../../specs/wire.js";
 import { canonical } from "../../specs/equality.js";
+import { serviceImage } from "../../specs/images.js";
 import type { Workload, WorkloadDef } from "../runtime.js";
 import { containerLimits } from "../container-bounds.js";
 
@@ -14,7 +15,7 @@ const NO_DRIFT: DriftOf = () => [];
 
 /** Everything that defines a service's container; a change means the container is replaced. */
 export function specHash(spec: NodeSpec, name: string, svc: NodeServiceSpec): string {
-  const identity = { repository: spec.repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc), ...(svc.secrets?.length ? { secrets: svc.secrets } : {}) };
+  const identity = { repository: serviceImage(spec, svc).repository, tag: spec.tag, color: spec.color, name, port: svc.port, hostPort: svc.hostPort, env: svc.env, command: svc.command, job: svc.job, ...containerLimits(svc), ...(svc.secrets?.length ? { secrets: svc.secrets } : {}) };
   return createHash("sha256").update(canonical(identity)).digest("hex").slice(0, 16);
 }
 
@@ -56,7 +57,7 @@ export function workloadDef(spec: NodeSpec, name: string, svc: NodeServiceSpec, 
     node: spec.node,
     color: spec.color,
     service: name,
-    repository: spec.repository,
+    repository: serviceImage(spec, svc).repository,
     tag: spec.tag!,
     kind: svc.job ? "job" : "web",
     specHash: specHash(spec, name, svc),

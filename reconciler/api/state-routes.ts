@@ -52,7 +52,7 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     return commit(o, req, req.principal!, body.text, message);
   });
 
-  /** Tags that exist in the registry, newest first. */
+  /** Tags that exist in the registry, newest first (with services of their own image: in every repository they run). */
   declareRoute(app, "GET /api/v1/tags", async () => {
     const reg = o.registry();
     if (!reg) throw reconError("RECON_ERR_UNAVAILABLE", "cluster.yaml names no registry (spec.image.registry.url), so tags cannot be listed");

@@ -267,7 +267,7 @@ export class Controller {
     const now = Date.now();
     const desired = {
       ...snap.desired,
-      pins: this.pins.forPass(snap.desired, observed, now),
+      ...this.pins.forPassAll(snap.desired, observed, now),
       ...(this.o.secretsKey !== undefined ? { secretsKey: this.o.secretsKey, secretsKeyId: this.secretsKeyId ??= secretsKeyId(this.o.secretsKey) } : {}),
       restarts: { ...memory.restarts },
     };

@@ -11,6 +11,8 @@ export interface Desired {
   readonly state: State;
   /** The content each colour's tag was pinned to at its deploy (reconciler memory); state.yaml's digest wins. */
   readonly pins?: Partial<Record<Color, { readonly tag: string; readonly digest: string }>>;
+  /** The same for the services' own repositories (cluster.yaml services.*.image): colour → repository → pin. */
+  readonly imagePins?: Partial<Record<Color, Readonly<Record<string, { readonly tag: string; readonly digest: string }>>>>;
   /** The key of the secrets' fingerprints (reconciler data dir), sent to every colour node. */
   readonly secretsKey?: string;
   /** Its id (specs/secrets-key-id.ts), which agents echo in its place. */
@@ -19,9 +21,16 @@ export interface Desired {
   readonly restarts?: Partial<Record<Color, number>>;
 }
 
-/** The content a colour's tag must run: state.yaml's digest, else the pin of this very tag, else unknown. */
-export function digestFor(d: Desired, color: Color): string | undefined {
+/**
+ * The content a colour's tag must run in `repository` (default spec.image.repository): for that repository
+ * state.yaml's digest, else the pin of this very tag, else unknown; for a service's own repository its pin.
+ */
+export function digestFor(d: Desired, color: Color, repository = d.cluster.spec.image.repository): string | undefined {
   const want = d.state.spec.colors[color];
+  if (repository !== d.cluster.spec.image.repository) {
+    const pin = d.imagePins?.[color]?.[repository];
+    return want.tag !== undefined && pin?.tag === want.tag ? pin.digest : undefined;
+  }
   const pin = d.pins?.[color];
   return want.digest ?? (want.tag !== undefined && pin?.tag === want.tag ? pin.digest : undefined);
 }
@@ -46,6 +55,8 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
   const services: Record<string, NodeServiceSpec> = {};
   for (const [name, svc] of Object.entries(d.cluster.spec.services)) {
     const hostPort = node.ports?.[name];
+    const own = svc.image !== undefined && svc.image !== d.cluster.spec.image.repository ? svc.image : undefined;
+    const ownDigest = own !== undefined ? digestFor(d, color, own) : undefined;
     services[name] = {
       job: svc.job,
       stopTimeoutSeconds: svc.stopTimeoutSeconds,
@@ -55,6 +66,8 @@ export function nodeSpecFor(d: Desired, node: ClusterNode, generation: number): 
       ...(svc.env ? { env: svc.env } : {}),
       ...(svc.secrets?.length ? { secrets: svc.secrets } : {}),
       ...(svc.command ? { command: svc.command } : {}),
+      ...(own !== undefined ? { image: own } : {}),
+      ...(ownDigest !== undefined ? { digest: ownDigest } : {}),
       // Hand-built clusters (tests, older callers) may lack the schema defaults.
       ...(svc.limits ? { limits: svc.limits } : {}),
       ...(svc.capabilities?.length ? { capabilities: svc.capabilities } : {}),

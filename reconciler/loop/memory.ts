@@ -20,6 +20,8 @@ export interface MemoryDoc {
   pins: Partial<Record<Color, DigestPin>>;
   /** Each colour's last restart request (NodeSpec.restartToken); absent in files from before restarts. */
   restarts?: Partial<Record<Color, number>>;
+  /** Pins in the services' own repositories (cluster.yaml services.*.image): colour → repository → pin. */
+  imagePins?: Partial<Record<Color, Record<string, DigestPin>>>;
 }
 
 /** A colour's tag pinned to one image content (manifest digest). */
@@ -55,7 +57,7 @@ export class Memory {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
       // Only the fields this version knows (an older file's extra fields are dropped at the next write).
-      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}) };
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}), ...(parsed.imagePins ? { imagePins: parsed.imagePins } : {}) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
@@ -119,11 +121,15 @@ export class Memory {
     return this.persist();
   }
 
-  /** Pins a colour's tag to a digest; resolves once it is on disk (before any spec carries it). */
-  recordPin(color: Color, pin: DigestPin): Promise<void> {
-    const old = this.doc.pins[color];
+  /**
+   * Pins a colour's tag to a digest (in a service's own repository when `repository` is given); resolves once
+   * it is on disk (before any spec carries it).
+   */
+  recordPin(color: Color, pin: DigestPin, repository?: string): Promise<void> {
+    const old = repository === undefined ? this.doc.pins[color] : this.doc.imagePins?.[color]?.[repository];
     if (old?.tag === pin.tag && old.digest === pin.digest) return Promise.resolve();
-    this.doc = { ...this.doc, pins: { ...this.doc.pins, [color]: pin } };
+    if (repository === undefined) this.doc = { ...this.doc, pins: { ...this.doc.pins, [color]: pin } };
+    else this.doc = { ...this.doc, imagePins: { ...this.doc.imagePins, [color]: { ...this.doc.imagePins?.[color], [repository]: pin } } };
     return this.persist();
   }
 

@@ -16,6 +16,7 @@ import { colorNodes, routerNodes, routerSpecFor, type Desired } from "./desired.
 import { viewCluster, type ClusterView, type NodeView, type RouterView } from "./views.js";
 import { sameSpec } from "../../specs/equality.js";
 import { specEcho } from "../../specs/secrets.js";
+import { serviceImage } from "../../specs/images.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number, views: ClusterView = viewCluster(desired, observed)): Action[] {
   const p = new Planner(desired, observed, nowMs, views);
@@ -337,8 +338,26 @@ function specReason(current: NodeSpec | null, want: NodeSpec): NodeSpecReason {
  * content (or the digest goes): sending it replaces nothing, even on a live colour.
  */
 function onlyPinsWhatRuns(current: NodeSpec, want: NodeSpec, status: NodeStatus | undefined, keyId: string | undefined): boolean {
-  if (current.digest === want.digest || !sameSpec({ ...current, digest: want.digest }, specEcho(want, keyId))) return false;
-  if (want.digest === undefined) return true;
-  const web = Object.entries(want.services).filter(([, s]) => !s.job).map(([n]) => status?.services[n]);
-  return web.length > 0 && web.every((s) => s !== undefined && s.tag === want.tag && s.digest === want.digest);
+  if (sameSpec(current, specEcho(want, keyId)) || !sameSpec(withPinsOf(current, want), specEcho(want, keyId))) return false;
+  // Every web service whose pin joins or changes already runs that content (a pin that goes changes nothing).
+  const web = Object.entries(want.services).filter(([, s]) => !s.job);
+  const changed = web.filter(([n, s]) => {
+    const was = current.services[n];
+    return serviceImage(want, s).digest !== undefined && (!was || serviceImage(current, was).digest !== serviceImage(want, s).digest);
+  });
+  if (changed.length === 0) return true;
+  return web.length > 0 && changed.every(([n, s]) => {
+    const st = status?.services[n];
+    return st !== undefined && st.tag === want.tag && st.digest === serviceImage(want, s).digest;
+  });
+}
+
+/** `current` with the digests (the spec's and each service's) of `want`. */
+function withPinsOf(current: NodeSpec, want: NodeSpec): NodeSpec {
+  const { digest: _d, ...rest } = current;
+  const services = Object.fromEntries(Object.entries(current.services).map(([n, { digest: _sd, ...svc }]) => {
+    const d = want.services[n]?.digest;
+    return [n, d !== undefined ? { ...svc, digest: d } : svc];
+  }));
+  return { ...rest, ...(want.digest !== undefined ? { digest: want.digest } : {}), services };
 }

@@ -10,6 +10,7 @@ import type { Color } from "../../specs/types.js";
 import { colorNodes, nodeSpecFor, routerNodes, type Desired } from "./desired.js";
 import { sameSpec } from "../../specs/equality.js";
 import { specEcho } from "../../specs/secrets.js";
+import { serviceImage } from "../../specs/images.js";
 
 /** What the observer records for a node before its first answer or failure. */
 export const NOT_OBSERVED = "not observed yet";
@@ -108,8 +109,8 @@ export function viewNode(d: Desired, node: ClusterNode, obs: NodeObservation | u
     } else if (s.tag !== want.tag) {
       drift.push(`${name} on ${node.name} runs ${s.tag ?? "no tag"} instead of ${want.tag}`);
       problem ??= `${name} on ${node.name} runs ${s.tag ?? "no tag"}, not ${want.tag}`;
-    } else if (want.digest !== undefined && s.digest !== undefined && s.digest !== want.digest) {
-      drift.push(`${name} on ${node.name} runs ${want.tag} as ${s.digest.slice(0, 19)}, not the pinned ${want.digest.slice(0, 19)}`);
+    } else if (pinned(want, name) !== undefined && s.digest !== undefined && s.digest !== pinned(want, name)) {
+      drift.push(`${name} on ${node.name} runs ${want.tag} as ${s.digest.slice(0, 19)}, not the pinned ${pinned(want, name)!.slice(0, 19)}`);
       problem ??= `${name} on ${node.name} runs other content of ${want.tag} than the colour is pinned to`;
     } else if (s.state !== "running" || (svc.hostPort !== undefined && s.health !== "healthy")) {
       problem ??= `${name} on ${node.name} is ${s.state === "running" ? s.health : s.state}${s.error ? `: ${s.error}` : ""}`;
@@ -136,13 +137,21 @@ function keepRestart(spec: NodeSpec, status: NodeStatus | undefined): NodeSpec {
 /** The spec without the optional parts an older agent would refuse (it does not list them in `features`). */
 function forAgent(spec: NodeSpec, status: NodeStatus | undefined): NodeSpec {
   let out = spec;
-  if (out.digest !== undefined && !status?.features?.includes("digest")) {
+  if (!status?.features?.includes("digest")) {
     const { digest: _unsupported, ...rest } = out;
-    out = rest;
+    // A service's own image stays (an older agent refuses the spec, which says so, rather than run another image).
+    const services = Object.fromEntries(Object.entries(rest.services).map(([n, { digest: _d, ...svc }]) => [n, svc]));
+    out = { ...rest, services };
   }
   if (!status?.features?.includes("secrets")) {
     const { secretsKey: _key, restartToken: _token, ...rest } = out;
     out = rest;
   }
   return out;
+}
+
+/** The content a service of `want` is pinned to (its own repository's, or the spec's), if any. */
+function pinned(want: NodeSpec, service: string): string | undefined {
+  const svc = want.services[service];
+  return svc ? serviceImage(want, svc).digest : want.digest;
 }

@@ -244,6 +244,11 @@ nets="$(docker network ls -q --filter label=dev.switchyard.app)"
 # Demo images
 log "building demo images ${tags[*]} into $repo"
 SWITCHYARD_DEMO_REGISTRY_URL="http://$registry" "$root/examples/demo-app/build.sh" "$repo" "${tags[@]}"
+# A second repository from the same app, for an app of two images (web and api): v1 and v2 only, so the
+# tags both repositories have are v1 and v2 (v3 exists in the first only).
+api_repo="${repo%/*}/api"
+log "building demo images v1 v2 into $api_repo"
+SWITCHYARD_DEMO_REGISTRY_URL="http://$registry" "$root/examples/demo-app/build.sh" "$api_repo" v1 v2
 
 # ---------------------------------------------------------------------------------------------
 # Probe: a container publishing on 127.0.0.1 answers through that port, as the agent's will.
@@ -269,6 +274,7 @@ DOCKER_SERVER_VERSION=$(docker version -f '{{.Server.Version}}' 2>/dev/null)
 REGISTRY=$registry
 REGISTRY_URL=http://$registry
 REPO=$repo
+API_REPO=$api_repo
 TAGS="${tags[*]}"
 BED_DIR=$bed
 PEBBLE_DIRECTORY_URL=https://127.0.0.1:14000/dir

@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { ClusterBed } from "../support/cluster-bed.js";
-import { launchChromium } from "../support/browser.js";
-import { waitFor } from "../support/agent-bed.js";
+import { dashboardOnBed } from "../support/browser.js";
 import { noisyWorker } from "../support/noisy-worker.js";
 
 describe("the dashboard's log panel", () => {
@@ -17,14 +16,7 @@ describe("the dashboard's log panel", () => {
   let page: Page;
 
   beforeAll(async () => {
-    await bed.startAgents();
-    await bed.startReconciler();
-    await waitFor("both colours ready", async () => {
-      const s = await bed.status();
-      return s.colors?.blue.phase === "Ready" && s.colors.green.phase === "Ready";
-    }, 60_000);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    ({ browser, page } = await dashboardOnBed(bed, { acceptDownloads: true }));
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -32,10 +24,6 @@ describe("the dashboard's log panel", () => {
   });
 
   it("follows green's web logs: a line printed after the panel opened appears; ANSI and HTML show as text; download", async () => {
-    await page.goto(bed.reconcilerUrl + "/");
-    await page.getByTestId("login-username").fill("tester");
-    await page.getByTestId("login-password").fill("tester-password-1");
-    await page.getByTestId("login-submit").click();
     const panel = page.getByTestId("logs-panel");
     await panel.waitFor();
     await panel.getByTestId("logs-node").selectOption(bed.names.green);

@@ -58,6 +58,12 @@ export interface ClusterBedOptions {
   https?: { acme?: { directoryUrl: string; caFile: string } };
   /** Give every agent a read-only metrics token (agent.yaml metricsTokenFile); see metricsTokens. */
   metricsToken?: boolean;
+  /**
+   * An `api` service of its own image repository (cluster.yaml services.api.image), exposed under /slow (a path
+   * the demo app answers); its host ports are apiPorts. The node agents allow it unless apiNotAllowed.
+   */
+  apiImage?: string;
+  apiNotAllowed?: boolean;
 }
 
 /** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
@@ -80,6 +86,7 @@ export class ClusterBed {
   routerPort = 0;
   routerTlsPort = 0;
   ports: { blue: number; green: number } = { blue: 0, green: 0 };
+  apiPorts: { blue: number; green: number } = { blue: 0, green: 0 };
   private agentPorts = new Map<string, number>();
   /** Each agent's read-only metrics token (with the metricsToken option). */
   readonly metricsTokens = new Map<string, string>();
@@ -104,6 +111,7 @@ export class ClusterBed {
     this.routerPort = this.o.routerPort ?? await freePort();
     if (this.o.https) this.routerTlsPort = await freePort();
     this.ports = { blue: await freePort(), green: await freePort() };
+    if (this.o.apiImage) this.apiPorts = { blue: await freePort(), green: await freePort() };
     for (const [role, name] of [["node", this.names.blue], ["node", this.names.green], ["router", this.names.router]] as const) {
       this.agentPorts.set(name, await freePort());
       const token = randomBytes(24).toString("hex");
@@ -120,7 +128,7 @@ export class ClusterBed {
         join(adir, "agent.yaml"),
         [
           "apiVersion: switchyard.dev/v1", "kind: Agent", `name: ${name}`, `listen: 127.0.0.1:${this.agentPorts.get(name)}`,
-          "tokenFile: token", ...(this.o.metricsToken ? ["metricsTokenFile: metrics.token"] : []), `role: ${role}`, `allowedRepositories: [${REPO}]`, "dataDir: data",
+          "tokenFile: token", ...(this.o.metricsToken ? ["metricsTokenFile: metrics.token"] : []), `role: ${role}`, `allowedRepositories: [${[REPO, ...(this.o.apiImage && !this.o.apiNotAllowed ? [this.o.apiImage] : [])].join(", ")}]`, "dataDir: data",
           ...(role === "node" && this.o.webSecrets ? ["secretsDir: secrets"] : []),
           role === "router"
             ? `router: { listen: 127.0.0.1:${this.routerPort}${this.o.https ? `, tls: { listen: 127.0.0.1:${this.routerTlsPort} }` : ""} }`
@@ -201,12 +209,17 @@ export class ClusterBed {
       "      stopTimeoutSeconds: 5",
       ...(this.o.webSecrets ? [`      secrets: [${this.o.webSecrets.join(", ")}]`] : []),
       ...(this.o.webEnv && Object.keys(this.o.webEnv).length > 0 ? [`      env: { ${Object.entries(this.o.webEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : []),
+      ...(this.o.apiImage
+        ? ["    api:", `      image: ${this.o.apiImage}`, "      port: 8080", "      expose: { pathPrefix: /slow }",
+           "      health: { path: /healthz, periodSeconds: 0.25, timeoutSeconds: 1, healthyThreshold: 1, unhealthyThreshold: 2 }", "      stopTimeoutSeconds: 5"]
+        : []),
       ...(this.o.withWorker
         ? ["    worker:", "      job: true", `      command: [${(this.o.workerCommand ?? ["node", "worker.js"]).join(", ")}]`, `      stopTimeoutSeconds: ${this.o.workerStopTimeoutSeconds ?? 2}`,
            ...(this.o.workerEnv ? [`      env: { ${Object.entries(this.o.workerEnv).map(([k, v]) => `${k}: "${v}"`).join(", ")} }`] : [])]
         : []),
     ];
     const a = (n: string) => `http://127.0.0.1:${this.o.relays?.[n]?.port ?? this.agentPorts.get(n)}`;
+    const api = (c: "blue" | "green") => (this.o.apiImage ? `, api: ${this.apiPorts[c]}` : "");
     const text = [
       "apiVersion: switchyard.dev/v1",
       "kind: Cluster",
@@ -215,8 +228,8 @@ export class ClusterBed {
       this.o.kit?.kind === "process" ? `  image: { repository: ${REPO} }` : `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000${this.o.registryRecheckSeconds ? `, recheckSeconds: ${this.o.registryRecheckSeconds}` : ""} } }`,
       ...svc,
       "  nodes:",
-      `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue} } }`,
-      `    - { name: ${this.names.green}, color: green, agent: ${a(this.names.green)}, tokenFile: secrets/${this.names.green}.token, address: 127.0.0.1, ports: { web: ${this.ports.green} } }`,
+      `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue}${api("blue")} } }`,
+      `    - { name: ${this.names.green}, color: green, agent: ${a(this.names.green)}, tokenFile: secrets/${this.names.green}.token, address: 127.0.0.1, ports: { web: ${this.ports.green}${api("green")} } }`,
       `    - { name: ${this.names.router}, role: router, agent: ${a(this.names.router)}, tokenFile: secrets/${this.names.router}.token }`,
       "  router:",
       `    listen: 127.0.0.1:${this.routerPort}`,

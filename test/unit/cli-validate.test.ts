@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, cpSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, cpSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -44,6 +44,45 @@ describe("switchyard validate", () => {
     const r = cli("validate", dir);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${dir}/state.yaml:3:19: metadata.name: "other" does not match the cluster's name "demo"`);
+  });
+
+  it("checks an agent's secretsDir: it exists, is a folder, and neither it nor its .env files are open to group or others", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sy-validate-secrets-"));
+    writeFileSync(join(dir, "token"), "x".repeat(32) + "\n", { mode: 0o600 });
+    const agent = join(dir, "agent.yaml");
+    writeFileSync(agent, "apiVersion: switchyard.dev/v1\nkind: Agent\nname: blue-1\ntokenFile: token\ndataDir: data\nallowedRepositories: [127.0.0.1:5000/switchyard-demo/app]\nsecretsDir: secrets\n");
+    const secrets = join(dir, "secrets");
+    expect(cli("validate", agent)).toMatchObject({ code: 1, err: `${agent}:7:13: secretsDir: folder ${secrets} does not exist; create it with install -d -m 0700 -o <the agent's user> ${secrets}\n` });
+    writeFileSync(secrets, "");
+    expect(cli("validate", agent).err).toBe(`${agent}:7:13: secretsDir: ${secrets} is not a folder; secretsDir names the folder that holds the <name>.env files\n`);
+    expect(cli("validate", "--no-files", agent).code).toBe(0); // --no-files: the folder lives on the VM
+    rmSync(secrets);
+    mkdirSync(secrets, { mode: 0o755 });
+    chmodSync(secrets, 0o755);
+    expect(cli("validate", agent).err).toBe(`${agent}:7:13: secretsDir: folder ${secrets} has mode 0755, open to group or others; chmod 700 ${secrets}\n`);
+    chmodSync(secrets, 0o700);
+    writeFileSync(join(secrets, "database.env"), "DATABASE_URL=postgres://u:p@db/shop\n", { mode: 0o644 });
+    chmodSync(join(secrets, "database.env"), 0o644);
+    const r = cli("validate", agent);
+    expect(r.err).toBe(`${agent}:7:13: secretsDir: ${secrets}/database.env has mode 0644, open to group or others (the agent refuses it); chmod 600 ${secrets}/database.env\n`);
+    expect(r.err).not.toContain("postgres"); // names the file, never its content
+    chmodSync(join(secrets, "database.env"), 0o600);
+    expect(cli("validate", agent)).toMatchObject({ code: 0, out: `ok ${agent} (Agent)\n` });
+  });
+
+  it("checks a directory's agent files against the repositories its cluster's services run", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sy-validate-images-"));
+    cpSync("examples/local", dir, { recursive: true });
+    const cluster = readFileSync(join(dir, "cluster.yaml"), "utf8").replace(/^  services:\n/m, "  services:\n    api:\n      image: 127.0.0.1:5000/switchyard-demo/api\n      port: 8081\n");
+    writeFileSync(join(dir, "cluster.yaml"), cluster);
+    writeFileSync(join(dir, "token"), "x".repeat(32) + "\n", { mode: 0o600 });
+    const agent = join(dir, "agent-blue-1.yaml");
+    writeFileSync(agent, "apiVersion: switchyard.dev/v1\nkind: Agent\nname: blue-1\ntokenFile: token\ndataDir: data\nallowedRepositories: [127.0.0.1:5000/switchyard-demo/app]\n");
+    const r = cli("validate", dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${agent}:6:1: allowedRepositories: image repository 127.0.0.1:5000/switchyard-demo/api (service api of cluster demo) is not listed; add it, or this agent refuses every spec of the app\n`);
+    writeFileSync(agent, readFileSync(agent, "utf8").replace("app]", "app, 127.0.0.1:5000/switchyard-demo/api]"));
+    expect(cli("validate", dir).code).toBe(0);
   });
 
   it("--json prints a machine-readable report", () => {

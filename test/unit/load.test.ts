@@ -221,7 +221,9 @@ describe("cross-field rules", () => {
 describe("the wire schemas leave no way to ask for privileges", () => {
   it("node service specs accept only the documented fields", async () => {
     const { nodeServiceSpecSchema } = await import("../../specs/wire.js");
-    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["capabilities", "command", "env", "health", "hostPort", "job", "limits", "port", "secrets", "stopTimeoutSeconds"]);
+    expect(Object.keys(nodeServiceSpecSchema.properties).sort()).toEqual(["capabilities", "command", "digest", "env", "health", "hostPort", "image", "job", "limits", "port", "secrets", "stopTimeoutSeconds"]);
+    // A service's own image is a repository like the spec's, which agent.yaml allowedRepositories bounds.
+    expect(nodeServiceSpecSchema.properties.image).toBe((await import("../../specs/common.js")).repositorySchema);
     // Secrets are names only: no '/' or '.', so a spec can never point the agent at a file outside secretsDir.
     expect(nodeServiceSpecSchema.properties.secrets.items.pattern).toBe("^[a-z0-9][a-z0-9_-]{0,62}$");
     // Capabilities: Docker's default set at most, never one that gives the host away.
