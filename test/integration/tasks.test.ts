@@ -14,6 +14,8 @@ import { docker, waitFor } from "../support/agent-bed.js";
 class MarkerStore {
   readonly markers: { color: string; at: number }[] = [];
   broken = false;
+  /** Hold each answer this long (a task that takes a while). */
+  slowMs = 0;
   private server: Server | undefined;
   url = "";
 
@@ -30,7 +32,8 @@ class MarkerStore {
           return;
         }
         this.markers.push({ color: body, at: Date.now() });
-        res.writeHead(200).end(`marker ${this.markers.length}`);
+        const n = this.markers.length;
+        setTimeout(() => res.writeHead(200).end(`marker ${n}`), this.slowMs);
       });
     });
     await new Promise<void>((r) => this.server!.listen(port, host, () => r()));
@@ -122,5 +125,28 @@ describe("tasks before promotion", () => {
     expect(firstGreen.at).toBeGreaterThanOrEqual(marker!.at);
     expect(seen.filter((x) => x.color === "green" && x.at < marker!.at)).toEqual([]);
     console.log(`green's marker ${marker!.at}, its first live answer ${firstGreen.at - marker!.at} ms later; ${seen.length} live answers seen`);
+  }, 300_000);
+
+  it("a reconciler restart during a task neither runs it twice nor loses its result", async () => {
+    store.slowMs = 6_000;
+    const before = store.markers.length;
+    bed.writeState({ active: "green", blue: "v2", green: "v2" });
+    await waitFor("blue's task running on v2", async () => {
+      const s = await bed.status();
+      return s.colors?.blue.tag === "v2" && s.colors.blue.tasks?.[0]?.state === "running" && store.markers.length > before && s;
+    }, 120_000, 100);
+    await bed.reconciler!.close();
+    await bed.startReconciler();
+    const done = await waitFor("blue's task succeeded after the restart", async () => {
+      const s = await bed.status();
+      return s.colors?.blue.tasks?.[0]?.state === "succeeded" && s;
+    }, 120_000, 250);
+    expect(done.colors!.blue.tasks![0]).toMatchObject({ name: "migrate", state: "succeeded", attempt: 1, exitCode: 0, node: bed.names.blue });
+    expect(done.colors!.blue.tasks![0]!.durationMs).toBeGreaterThanOrEqual(6_000);
+    // Once: the restarted reconciler followed the run it had asked for, and asked for no other.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(store.markers.slice(before).map((m) => m.color)).toEqual(["blue"]);
+    expect(done.router?.live).toBe("green");
+    store.slowMs = 0;
   }, 300_000);
 });
