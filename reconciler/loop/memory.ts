@@ -1,8 +1,9 @@
 /**
  * The little the reconciler must remember across restarts, written ahead of the actions it covers:
  * the job-lease ledger (the epoch only grows; when each grant was sent), when each colour's deploy
- * started (for the deploy timeout), the live colour it last set on the routers (router drift), and the
- * content (digest) each colour's tag was pinned to when it was deployed.
+ * started (for the deploy timeout), the live colour it last set on the routers (router drift), the
+ * content (digest) each colour's tag was pinned to when it was deployed, and each colour's pre-promotion
+ * task runs for its tag (a run is written as running before the agent is asked for it).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
