@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterBed, freePort } from "../support/cluster-bed.js";
 import { docker, waitFor } from "../support/agent-bed.js";
+import { launchChromium } from "../support/browser.js";
 
 /** The shared store: POST /marker records the colour that migrated, or answers 500 while `broken`. */
 class MarkerStore {
@@ -109,9 +110,25 @@ describe("tasks before promotion", () => {
     const events = await bed.api<{ events: { message: string }[] }>("/api/v1/events?limit=500");
     expect(events.events.some((e) => /^task migrate for green \(v2\) on tasks-green-1 failed in [\d.]+ s: exit code 1/.test(e.message))).toBe(true);
 
+    // The dashboard: green's card shows the failed task with its output, and its Retry button runs it again.
     store.broken = false;
-    const retry = await bed.api("/api/v1/actions/retry-task", { method: "POST", body: JSON.stringify({ color: "green", task: "migrate" }) });
-    expect(retry).toMatchObject({ color: "green", task: "migrate", tag: "v2", attempt: 2 });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(bed.reconcilerUrl + "/");
+      await page.getByTestId("login-username").fill("tester");
+      await page.getByTestId("login-password").fill("tester-password-1");
+      await page.getByTestId("login-submit").click();
+      const card = page.getByTestId("task-green-migrate");
+      await card.waitFor({ timeout: 15_000 });
+      await expect.poll(async () => (await card.getByTestId("task-state").textContent())?.trim()).toBe("✕failed");
+      expect(await card.textContent()).toContain("500 database is read-only");
+      await page.screenshot({ path: "dashboard/screenshots/task-failed-laptop.png", fullPage: true });
+      await page.getByTestId("retry-green-migrate").click();
+      await expect.poll(async () => (await bed.status()).colors?.green.tasks?.[0]?.attempt, { timeout: 15_000 }).toBe(2);
+    } finally {
+      await browser.close();
+    }
     const live = await waitFor("green live after the retry", async () => {
       const s = await bed.status();
       return s.router?.live === "green" && s;
