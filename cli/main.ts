@@ -22,6 +22,7 @@ const commands: Record<string, Command> = {
   stop: action("stop", "stop a colour that is not live, for maintenance"),
   start: action("start", "start a stopped colour again with its last tag"),
   restart: action("restart", "re-create the idle colour's containers so they read their secrets again"),
+  task: { summary: "run a pre-promotion task again after a failure (task retry <name> --color <colour>)", load: async () => { const m = await import("./task.js"); return { help: m.taskHelp, run: m.runTask }; } },
   logs: { summary: "show a service's logs from a colour's nodes (-f follows)", load: async () => { const m = await import("./logs.js"); return { help: m.logsHelp, run: m.runLogs }; } },
   user: { summary: "manage dashboard users and API tokens", load: async () => { const m = await import("./user.js"); return { help: m.userHelp, run: m.runUser }; } },
   "prometheus-config": { summary: "print a Prometheus configuration that scrapes the reconciler and every agent", load: async () => { const m = await import("./prometheus-config.js"); return { help: m.prometheusConfigHelp, run: m.runPrometheusConfig }; } },

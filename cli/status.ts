@@ -46,6 +46,7 @@ export function renderStatus(s: ClusterStatus): string {
       lines.push(`${c.padEnd(7)} ${col.phase.padEnd(10)} ${(col.tag ?? "-").padEnd(10)} ${badges.padEnd(13)} ${nodes}`);
       if (col.message) lines.push(`        ${col.message}`);
       for (const n of col.nodes) for (const [name, v] of Object.entries(n.services)) lines.push(...crashLoopLines(n.name, name, v));
+      for (const t of col.tasks ?? []) lines.push(`        task ${t.name}: ${t.state}${t.attempt > 1 ? ` (attempt ${t.attempt})` : ""} — ${t.message}`);
     }
   }
   // Versions: the reconciler's, and every agent whose version differs from it (a rolling upgrade under way).

@@ -9,7 +9,7 @@ import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { driftOf, type ContainerFacts } from "./container-judge.js";
 import { dockerLogs } from "./docker-logs.js";
 import type { LogLine } from "../specs/logs.js";
-import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type LogOptions, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, kindOf, labelsOf, listedAs, type LogOptions, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 /** Image IDs whose digests are remembered (a node holds a few images; old ones are forgotten first). */
 const MAX_IMAGES_REMEMBERED = 256;
@@ -48,14 +48,14 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async list(app: string, node: string): Promise<Workload[]> {
+  async list(app: string, node: string, which: "workloads" | "tasks" = "workloads"): Promise<Workload[]> {
     const containers = await this.docker
       .listContainers({ all: true, filters: { label: app ? [`${LABEL.app}=${app}`, `${LABEL.node}=${node}`] : [`${LABEL.node}=${node}`] } })
       .catch((err: Error) => {
         throw new RuntimeError(`cannot list containers: ${err.message}`, "engine-unreachable");
       });
     const digests = await this.digestsOf(containers);
-    return containers.map((c) => {
+    return containers.filter((c) => listedAs(c.Labels ?? {}, which)).map((c) => {
       const l = c.Labels ?? {};
       const repoDigests = digests.get(c.ImageID);
       const epoch = l[LABEL.epoch] ? Number(l[LABEL.epoch]) : undefined;
@@ -64,7 +64,7 @@ export class DockerRuntime implements Runtime {
         name: (c.Names?.[0] ?? "").replace(/^\//, ""),
         service: l[LABEL.service] ?? "",
         tag: l[LABEL.tag] ?? "",
-        kind: l[LABEL.kind] === "job" ? "job" : "web",
+        kind: kindOf(l),
         specHash: l[LABEL.specHash] ?? "",
         ...(epoch !== undefined ? { epoch } : {}),
         ...extraFromLabels(l),

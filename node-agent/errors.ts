@@ -31,6 +31,8 @@ export const agentErrors = {
   AGENT_ERR_FORBIDDEN: 403,
   AGENT_ERR_TOO_MANY_FOLLOWS: 429,
   AGENT_ERR_NO_WORKLOAD: 404,
+  AGENT_ERR_TASK_REFUSED: 409,
+  AGENT_ERR_NO_TASK: 404,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 export type AgentErrorCode = keyof typeof agentErrors;

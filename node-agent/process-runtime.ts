@@ -24,7 +24,7 @@ import { checkProcessEnv, processEnv, type ReleaseUser } from "./process-env.js"
 import { releaseDir, resolveCommand } from "./release-command.js";
 import { LogMarks, processLogs } from "./process-logs.js";
 import type { LogLine } from "../specs/logs.js";
-import { LABEL, RuntimeError, containerName, extraFromLabels, labelsOf, type LogOptions, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
+import { LABEL, RuntimeError, containerName, extraFromLabels, kindOf, labelsOf, listedAs, type LogOptions, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
 export interface ProcessRuntimeOptions {
   /** Where release directories live: `<releasesDir>/<tag>/`. */
@@ -73,12 +73,12 @@ export class ProcessRuntime implements Runtime {
     await this.ready();
   }
 
-  async list(app: string, node: string): Promise<Workload[]> {
+  async list(app: string, node: string, which: "workloads" | "tasks" = "workloads"): Promise<Workload[]> {
     await this.ready();
     this.sweep();
     return this.book
       .all()
-      .filter((r) => r.labels[LABEL.node] === node && (!app || r.labels[LABEL.app] === app))
+      .filter((r) => r.labels[LABEL.node] === node && (!app || r.labels[LABEL.app] === app) && listedAs(r.labels, which))
       .map((r) => toWorkload(r));
   }
 
@@ -302,7 +302,7 @@ function toWorkload(r: ProcessRecord): Workload {
     name: r.name,
     service: l[LABEL.service] ?? "",
     tag: l[LABEL.tag] ?? "",
-    kind: l[LABEL.kind] === "job" ? "job" : "web",
+    kind: kindOf(l),
     specHash: l[LABEL.specHash] ?? "",
     ...(epoch !== undefined ? { epoch } : {}),
     ...extraFromLabels(l),

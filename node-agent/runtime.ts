@@ -5,7 +5,8 @@
  */
 import type { LogLine } from "../specs/logs.js";
 
-export type WorkloadKind = "web" | "job";
+/** `task`: a pre-promotion task run (tasks.ts); runtimes list tasks apart from the workloads the converger owns. */
+export type WorkloadKind = "web" | "job" | "task";
 
 /** Labels on every workload (Docker labels, or the process runtime's bookkeeping). */
 export const LABEL = {
@@ -23,6 +24,10 @@ export const LABEL = {
   secrets: "dev.switchyard.secrets",
   /** The restart request (NodeSpec.restartToken) it was started under. */
   restartToken: "dev.switchyard.restart-token",
+  /** A task run's id (kind task): the agent adopts the run by it after a restart. */
+  task: "dev.switchyard.task",
+  /** A task run's task name (kind task). */
+  taskName: "dev.switchyard.task-name",
 } as const;
 
 export interface WorkloadDef {
@@ -39,6 +44,8 @@ export interface WorkloadDef {
   restartToken?: number;
   /** The secrets' fingerprints, label form (secrets.ts fingerprintLabel); set when the secrets are read. */
   secrets?: string;
+  /** Set for a task run (kind task): its id and name. */
+  task?: { id: string; name: string };
   command?: string[];
   env: Record<string, string>;
   /** Container port, published on publishAddress:hostPort. */
@@ -64,6 +71,8 @@ export interface Workload {
   restartToken?: number;
   /** The secrets' fingerprints it was started with (label form). */
   secrets?: string;
+  /** A task run's id (kind task). */
+  task?: string;
   /** The image's repository digests (`repository@sha256:…`), when the engine knows them. */
   repoDigests?: readonly string[];
   running: boolean;
@@ -86,8 +95,11 @@ export interface PullProgress {
 
 export interface Runtime {
   readonly name: "docker" | "process";
-  /** Workloads of this app and node (of any app when `app` is empty: leftovers before a spec is known). */
-  list(app: string, node: string): Promise<Workload[]>;
+  /**
+   * Workloads of this app and node (of any app when `app` is empty: leftovers before a spec is known);
+   * with `which` "tasks", only task runs (kind task), which a plain list leaves out.
+   */
+  list(app: string, node: string, which?: "workloads" | "tasks"): Promise<Workload[]>;
   /**
    * Makes the image available locally, pulling it if needed. Throws RuntimeError with a readable message;
    * kind `aborted` when `signal` aborts (a newer spec arrived), `pull-stalled` when the pull made no progress.
@@ -146,18 +158,30 @@ export function labelsOf(def: WorkloadDef): Record<string, string> {
     ...(def.epoch !== undefined ? { [LABEL.epoch]: String(def.epoch) } : {}),
     ...(def.restartToken !== undefined ? { [LABEL.restartToken]: String(def.restartToken) } : {}),
     ...(def.secrets ? { [LABEL.secrets]: def.secrets } : {}),
+    ...(def.task ? { [LABEL.task]: def.task.id, [LABEL.taskName]: def.task.name } : {}),
   };
 }
 
+/** A workload's kind from its labels. */
+export function kindOf(l: Readonly<Record<string, string>>): WorkloadKind {
+  return l[LABEL.kind] === "job" ? "job" : l[LABEL.kind] === "task" ? "task" : "web";
+}
+
+/** Whether labels belong in a list of `which` (task runs are listed apart). */
+export function listedAs(l: Readonly<Record<string, string>>, which: "workloads" | "tasks" = "workloads"): boolean {
+  return (kindOf(l) === "task") === (which === "tasks");
+}
+
 /** The fields of a workload read from its labels beyond the basic ones (restart token, secrets). */
-export function extraFromLabels(l: Readonly<Record<string, string>>): Pick<Workload, "restartToken" | "secrets"> {
+export function extraFromLabels(l: Readonly<Record<string, string>>): Pick<Workload, "restartToken" | "secrets" | "task"> {
   const token = Number(l[LABEL.restartToken]);
   return {
     ...(Number.isSafeInteger(token) && token > 0 ? { restartToken: token } : {}),
     ...(l[LABEL.secrets] ? { secrets: l[LABEL.secrets] } : {}),
+    ...(l[LABEL.task] ? { task: l[LABEL.task] } : {}),
   };
 }
 
-export function containerName(def: Pick<WorkloadDef, "app" | "node" | "service">): string {
-  return `sy-${def.app}-${def.node}-${def.service}`;
+export function containerName(def: Pick<WorkloadDef, "app" | "node" | "service" | "task">): string {
+  return def.task ? `sy-${def.app}-${def.node}-task-${def.task.name}` : `sy-${def.app}-${def.node}-${def.service}`;
 }

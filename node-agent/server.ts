@@ -15,6 +15,8 @@ import { MAX_AGENT_STREAMS, MAX_STREAM_BUFFERED_BYTES } from "../specs/defaults.
 import { METRICS_CONTENT_TYPE, Registry, collected } from "../common/metrics.js";
 import { VERSION } from "../common/version.js";
 import { registerLogRoute } from "./log-route.js";
+import { registerTaskRoutes } from "./task-route.js";
+import type { TaskRecord, TaskRunRequest } from "../specs/tasks.js";
 import type { LogOptions } from "./runtime.js";
 import type { LogLine } from "../specs/logs.js";
 
@@ -33,6 +35,9 @@ export interface NodeCore extends CoreOf<"node", NodeSpec> {
   revokeLease(): Promise<void>;
   /** GET /v1/logs: a service's log lines on this node (throws AGENT_ERR_NO_WORKLOAD when it runs none). */
   logs(service: string, opts: LogOptions, signal: AbortSignal): Promise<AsyncIterable<LogLine | { type: "caught-up" }>>;
+  /** POST /v1/tasks/run and GET /v1/tasks/:id (task-route.ts). */
+  runTask?(req: TaskRunRequest): Promise<TaskRecord>;
+  task?(id: string): TaskRecord;
 }
 
 /** What the server needs from a router agent behind it: it takes RouterSpecs, ACME answers and certificates, and runs no jobs. */
@@ -170,6 +175,7 @@ export function buildAgentServer(o: AgentServerOptions): FastifyInstance {
 
   app.get("/v1/watch", (req, reply) => watch(o.core, req, reply, streams));
   registerLogRoute(app, o.core, o.logger);
+  registerTaskRoutes(app, o.core);
   // Watch streams never end by themselves: end them so that close() does not wait forever.
   app.addHook("preClose", async () => streams.endAll());
 
@@ -208,7 +214,7 @@ async function applyValid<S extends NodeSpec | RouterSpec>(core: CoreOf<"node" |
   return { changed: r.changed, generation: v.value.generation };
 }
 
-function requireJsonObject(req: FastifyRequest): object {
+export function requireJsonObject(req: FastifyRequest): object {
   const body = req.body;
   if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
     throw agentError("AGENT_ERR_BAD_REQUEST", "the body must be a JSON object (Content-Type: application/json)");

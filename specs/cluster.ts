@@ -4,6 +4,7 @@ import {
   capabilitiesSchema, colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, memoryMiBSchema, metadataSchema, secretNamesSchema,
   nameSchema, pidsSchema, portSchema, repositorySchema,
 } from "./common.js";
+import { clusterTasksSchema } from "./tasks.js";
 
 /** How the reconciler and router probe a service. */
 export const healthSchema = {
@@ -215,6 +216,8 @@ export const clusterSchema = {
         },
         nodes: { type: "array", items: clusterNodeSchema, minItems: 1, maxItems: 1000 },
         router: routerConfigSchema,
+        /** Run once per (colour, tag) on one node of the colour once it is healthy; it goes live only after all succeeded. */
+        tasks: clusterTasksSchema,
         acme: acmeSchema,
         jobs: {
           type: "object",

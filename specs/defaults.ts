@@ -185,3 +185,14 @@ export const MAX_LOG_FOLLOWS = 8;
  * and up to LOG_ANSWER_MAX_BYTES of history per node while it merges); more get 503.
  */
 export const MAX_API_LOG_STREAMS = 16;
+
+/** A pre-promotion task (cluster.yaml tasks) that runs longer than this is stopped and counts as failed. */
+export const DEFAULT_TASK_TIMEOUT_SECONDS = 300;
+/** The last lines of a task's output kept in its result (status, events, dashboard); secrets redacted. */
+export const TASK_OUTPUT_LINES = 20;
+/** Each kept output line is cut to this many characters. */
+export const TASK_OUTPUT_LINE_CHARS = 300;
+/** How often the agent looks at a running task, and the reconciler asks the agent about it. */
+export const TASK_POLL_MS = 500;
+/** Task records an agent keeps in its data dir (the oldest finished ones go first). */
+export const TASK_RECORDS_KEPT = 200;

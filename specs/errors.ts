@@ -34,6 +34,8 @@ export const errorCodes = {
   AGENT_ERR_FORBIDDEN: { service: "agent", meaning: "the read-only metrics token was used for something other than GET /metrics" },
   AGENT_ERR_TOO_MANY_FOLLOWS: { service: "agent", meaning: "the agent already serves as many log follows as it allows (MAX_LOG_FOLLOWS); close one" },
   AGENT_ERR_NO_WORKLOAD: { service: "agent", meaning: "this node runs no workload of the service whose logs were asked for" },
+  AGENT_ERR_TASK_REFUSED: { service: "agent", meaning: "a task run was asked for another colour or tag than the node's spec holds, or a service it does not have" },
+  AGENT_ERR_NO_TASK: { service: "agent", meaning: "this node has no record of the task run asked for" },
   // The reconciler's HTTP API (called by the dashboard, the CLI and users' scripts).
   RECON_ERR_UNAUTHORIZED: { service: "reconciler", meaning: "not signed in, or the session, token or CSRF token is wrong" },
   RECON_ERR_FORBIDDEN: { service: "reconciler", meaning: "the user's role does not allow this" },

@@ -35,9 +35,35 @@ export interface DeployRecord {
   readonly startedAtMs: number;
 }
 
+/** One task's last run for a colour's tag, as the reconciler remembers it (memory.json, write-ahead). */
+export interface TaskRunRecord {
+  readonly id: string;
+  readonly attempt: number;
+  readonly node: string;
+  readonly state: "running" | "succeeded" | "failed";
+  readonly exitCode: number | null;
+  readonly durationMs: number | null;
+  readonly finishedAt: string | null;
+  /** Last lines of output, secrets redacted by the agent. */
+  readonly output: readonly string[];
+  /** Why it failed without an exit code of its own (timeout, could not start), else null. */
+  readonly error: string | null;
+}
+
+/** A colour's tasks for its tag: each task's attempt (Retry raises it) and its last run. */
+export interface ColorTasksRecord {
+  readonly tag: string;
+  readonly attempts: Readonly<Record<string, number>>;
+  readonly runs: Readonly<Record<string, TaskRunRecord>>;
+  /** The colour served live traffic with this tag: its tasks count as done (they are never run behind it). */
+  readonly served?: boolean;
+}
+
 export interface Observed {
   /** Every node of the cluster by name; a node never observed yet is `reachable: false`. */
   readonly nodes: Readonly<Record<string, NodeObservation>>;
   readonly jobs: JobsLedger;
   readonly deploys: Readonly<Partial<Record<Color, DeployRecord>>>;
+  /** Pre-promotion task runs per colour (absent: none remembered). */
+  readonly tasks?: Readonly<Partial<Record<Color, ColorTasksRecord>>>;
 }

@@ -29,6 +29,7 @@ export const CLUSTER_RULES = [
   "a host name belongs to one route class only",
   "registry username and passwordFile come together",
   "with a registry, a service's own image lives in the same registry as spec.image.repository",
+  "task names are unique and each task names a service that exists",
 ] as const;
 
 export const STATE_RULES = [
@@ -140,6 +141,17 @@ export function clusterRules(c: Cluster): PathIssue[] {
       else hostOwner.set(h.toLowerCase(), cls);
     });
   }
+
+  const taskNames = new Map<string, number>();
+  spec.tasks.forEach((t, i) => {
+    const prev = taskNames.get(t.name);
+    if (prev !== undefined) issue(["spec", "tasks", i, "name"], `task name "${t.name}" is already used by spec.tasks[${prev}]; names must be unique`);
+    else taskNames.set(t.name, i);
+    if (!services[t.service]) {
+      const guess = suggest(t.service, serviceNames);
+      issue(["spec", "tasks", i, "service"], `"${t.service}" is not a service of this cluster${guess ? ` (did you mean "${guess}"?)` : ""}; a task runs with a service's image, env and secrets`);
+    }
+  });
 
   const reg = spec.image.registry;
   if (reg && (reg.username === undefined) !== (reg.passwordFile === undefined)) {

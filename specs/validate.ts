@@ -8,6 +8,7 @@ import { clusterSchema } from "./cluster.js";
 import { stateSchema } from "./state.js";
 import { agentConfigSchema } from "./agent.js";
 import { logRecordSchema } from "./logs.js";
+import { taskRecordSchema, taskRunRequestSchema } from "./tasks.js";
 import { acmeCertificateSchema, acmeChallengesSchema, leaseRequestSchema, nodeSpecSchema, nodeStatusSchema, routerSpecSchema } from "./wire.js";
 
 /** Every schema we publish, by the name used for its JSON file and for `kind` dispatch. */
@@ -22,6 +23,8 @@ export const schemas = {
   "acme-certificate": acmeCertificateSchema,
   "node-status": nodeStatusSchema,
   "log-record": logRecordSchema,
+  "task-run": taskRunRequestSchema,
+  "task-record": taskRecordSchema,
 } as const;
 export type SchemaName = keyof typeof schemas;
 
@@ -40,7 +43,7 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIs
  * time out after NaN ms). A node status is complete as sent (and its embedded specs sit under anyOf,
  * where ajv fills no defaults): it is validated by its own instance, without defaults.
  */
-const withDefaults: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent", "node-spec", "router-spec", "lease"]);
+const withDefaults: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent", "node-spec", "router-spec", "lease", "task-run"]);
 const schemaNames = Object.keys(schemas) as SchemaName[];
 const ajvDefaults = makeAjv(true, schemaNames.filter((n) => withDefaults.has(n)));
 const ajvStatus = makeAjv(false, schemaNames.filter((n) => !withDefaults.has(n)));

@@ -24,6 +24,8 @@ import { jobLike } from "./judgements.js";
 import type { ContainerBounds } from "../container-bounds.js";
 import type { Registry } from "../../common/metrics.js";
 import { NodeMetrics } from "./metrics.js";
+import { TaskRunner } from "./tasks.js";
+import type { TaskRecord, TaskRunRequest } from "../../specs/tasks.js";
 
 export interface NodeAgentOptions {
   name: string;
@@ -51,6 +53,7 @@ export class NodeAgent {
   private readonly book: ServiceStatusBook;
   private emitTimer: NodeJS.Timeout | undefined;
   private readonly metrics = new NodeMetrics();
+  private readonly tasks: TaskRunner;
 
   constructor(private readonly o: NodeAgentOptions) {
     const host = {
@@ -71,6 +74,7 @@ export class NodeAgent {
     this.seen = new Observer(host);
     this.work = new Converger({ ...host, lease: () => this.lease });
     this.book = new ServiceStatusBook(this.seen, this.work);
+    this.tasks = new TaskRunner({ ...host, node: o.name, dataDir: o.dataDir, changed: () => this.emit() });
   }
 
   /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
@@ -89,10 +93,22 @@ export class NodeAgent {
     // An engine restart under a running agent stops every container, as a reboot does.
     this.seen.watch(() => void this.work.reviveStopped().catch((err: Error) => this.o.logger.error({ err: err.message }, "starting web services again after the engine came back failed")));
     await this.work.reviveStopped();
+    await this.tasks.start();
+  }
+
+  /** POST /v1/tasks/run: starts the run once (idempotent by its id) and answers its record. */
+  runTask(req: TaskRunRequest): Promise<TaskRecord> {
+    return this.tasks.run(req);
+  }
+
+  /** GET /v1/tasks/:id. */
+  task(id: string): TaskRecord {
+    return this.tasks.get(id);
   }
 
   async close(): Promise<void> {
     this.seen.close();
+    this.tasks.close();
     this.lease?.close();
     await this.work.close();
   }

@@ -206,14 +206,14 @@ export function exitCodeOf(stateText: string | undefined): number | null {
  * The last RESTART_LOG_LINES non-empty lines, control characters gone, each cut to RESTART_LOG_LINE_CHARS,
  * and every given secret value (the service's secret-looking env values) replaced by "[redacted]".
  */
-export function clipLog(lines: readonly string[], secrets: readonly string[] = []): string[] {
+export function clipLog(lines: readonly string[], secrets: readonly string[] = [], maxLines: number = RESTART_LOG_LINES, maxChars: number = RESTART_LOG_LINE_CHARS): string[] {
   const hidden = secrets.filter((s) => s.length >= 4);
   return lines
     .map((l) => {
       let t = l.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "").trimEnd();
       for (const s of hidden) t = t.split(s).join("[redacted]");
-      return t.length > RESTART_LOG_LINE_CHARS ? `${t.slice(0, RESTART_LOG_LINE_CHARS - 1)}…` : t;
+      return t.length > maxChars ? `${t.slice(0, maxChars - 1)}…` : t;
     })
     .filter((l) => l.length > 0)
-    .slice(-RESTART_LOG_LINES);
+    .slice(-maxLines);
 }

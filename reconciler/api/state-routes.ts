@@ -18,7 +18,7 @@ import type { TagInfo } from "../tags/registry.js";
 import { reconError } from "../errors.js";
 import type { Principal } from "../auth/hook.js";
 import { declareRoute } from "./route.js";
-import type { RestartBody, RestartResult } from "../../specs/api/state.js";
+import type { RestartBody, RestartResult, RetryTaskBody, RetryTaskResult } from "../../specs/api/state.js";
 import type { ColorBody, Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
 
@@ -145,6 +145,13 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     const { color } = req.body as RestartBody;
     const r = await o.controller.restart(color, req.principal!.name);
     return { ...r, message: `restart ${color}: its workloads are re-created with the secrets on its nodes now; promote it once it is ready` };
+  });
+
+  /** A pre-promotion task's next attempt for a colour that is not live. Not a state change. */
+  declareRoute(app, "POST /api/v1/actions/retry-task", async (req): Promise<RetryTaskResult> => {
+    const { color, task } = req.body as RetryTaskBody;
+    const r = await o.controller.retryTask(color, task, req.principal!.name);
+    return { ...r, message: `task ${task} runs again for ${color} (${r.tag}), attempt ${r.attempt}; ${color} takes live traffic once every task succeeded` };
   });
 
   /** Roll back to a revision from history: a new commit that restores it. */

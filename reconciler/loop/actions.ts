@@ -4,14 +4,15 @@
  */
 import type { NodeSpec, RouterSpec } from "../../specs/wire.js";
 import type { Color } from "../../specs/types.js";
+import type { TaskRunRequest } from "../../specs/tasks.js";
 
 export type NodeSpecReason = "deploy" | "stop" | "heal" | "update" | "start";
 export type RouterSpecReason = "switch" | "update";
 
 /** Conditions the planner can raise when it refuses a desired state (human action needed). */
-export type RefuseReason = "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed" | "TagMissing";
+export type RefuseReason = "WouldReplaceLive" | "WouldStopLive" | "LiveSpecChange" | "DeployFailed" | "TagMissing" | "TaskFailed";
 /** Refusals that mean a deploy failed (the colour is Failed), not that a change was refused. */
-export const DEPLOY_FAILURES: ReadonlySet<string> = new Set(["DeployFailed", "TagMissing"]);
+export const DEPLOY_FAILURES: ReadonlySet<string> = new Set(["DeployFailed", "TagMissing", "TaskFailed"]);
 
 /** Things the plan waits for; each clears by itself once the world moves on. */
 export type WaitReason =
@@ -22,7 +23,9 @@ export type WaitReason =
   | "Draining"
   | "SwitchFirst"
   | "LeaseRevocation"
-  | "LeaseExpiry";
+  | "LeaseExpiry"
+  | "TaskRunning"
+  | "TasksPending";
 
 export type Action =
   /** PUT /v1/spec on a node agent. */
@@ -35,6 +38,11 @@ export type Action =
   | { readonly type: "grantLease"; readonly node: string; readonly epoch: number; readonly ttlMs: number }
   /** PUT /v1/lease with the epoch the node already holds. */
   | { readonly type: "renewLease"; readonly node: string; readonly epoch: number; readonly ttlMs: number }
+  /**
+   * POST /v1/tasks/run on one node of the colour, then follow the run to its end. The run's id comes from
+   * (app, colour, tag, task, attempt) (task-follow.ts), so asking again follows the same run.
+   */
+  | { readonly type: "runTask"; readonly node: string; readonly color: Color; readonly app: string; readonly attempt: number; readonly run: Omit<TaskRunRequest, "id"> }
   /** Nothing done: the desired state asks for something unsafe. Becomes a condition and an alert. */
   | { readonly type: "refuse"; readonly reason: RefuseReason; readonly color?: Color; readonly message: string }
   /** Nothing to do yet; plan again after the world changes or at `untilMs`. */
@@ -49,6 +57,8 @@ export function describeAction(a: Action): string {
       return a.spec.stopped ? `stop ${a.node} (${a.color})` : `${a.reason} ${a.spec.tag} on ${a.node} (${a.color})`;
     case "applyRouterSpec":
       return a.reason === "switch" ? `switch ${a.node}: live → ${a.spec.live ?? "none"}, preview → ${a.spec.preview ?? "none"}` : `update the routing table on ${a.node}`;
+    case "runTask":
+      return `run task ${a.run.name} for ${a.color} (${a.run.tag}) on ${a.node}${a.attempt > 1 ? `, attempt ${a.attempt}` : ""}`;
     case "revokeLease":
       return `revoke the job lease of ${a.node}`;
     case "grantLease":

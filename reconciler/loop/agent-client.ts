@@ -2,6 +2,7 @@
  * The reconciler's side of the agent contract: authenticated JSON calls and the /v1/watch stream,
  * reconnected with backoff. Every answer is validated against the wire schema before it is believed.
  */
+import type { TaskRecord, TaskRunRequest } from "../../specs/tasks.js";
 import { Agent, request, type Dispatcher } from "undici";
 import type { AcmeChallenges, LeaseStatus, NodeSpec, NodeStatus, RouterSpec } from "../../specs/wire.js";
 import { isLoopbackAddress } from "../../common/values.js";
@@ -81,6 +82,16 @@ export class AgentClient {
     return (await this.call("PUT", "/v1/lease", { epoch, ttlMs })) as LeaseStatus;
   }
 
+  /** POST /v1/tasks/run: starts a task run once (idempotent by id); answers its record. */
+  async runTask(req: TaskRunRequest): Promise<TaskRecord> {
+    return this.checkTask(await this.call("POST", "/v1/tasks/run", req));
+  }
+
+  /** GET /v1/tasks/:id: a task run's record. */
+  async task(id: string): Promise<TaskRecord> {
+    return this.checkTask(await this.call("GET", `/v1/tasks/${id}`));
+  }
+
   /** GET /v1/logs: the node's log records for one service (see agent-logs.ts). */
   logs(q: AgentLogsQuery, signal: AbortSignal): Promise<AsyncGenerator<LogRecord>> {
     return openAgentLogs({ node: this.node, base: this.base, auth: this.auth, dispatcher: this.dispatcher, timeoutMs: this.timeoutMs }, q, signal);
@@ -153,7 +164,7 @@ export class AgentClient {
     if (this.dispatcher !== shared) await this.dispatcher.close().catch(() => undefined);
   }
 
-  private async call(method: "GET" | "PUT" | "DELETE", path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
+  private async call(method: "GET" | "PUT" | "POST" | "DELETE", path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(this.base + path, {
@@ -182,6 +193,12 @@ export class AgentClient {
     } catch {
       throw new AgentCallError(this.node, `agent ${this.node} answered ${method} ${path} with something that is not JSON`);
     }
+  }
+
+  private checkTask(body: unknown): TaskRecord {
+    const v = validateAgainst<TaskRecord>("task-record", body);
+    if (!v.ok) throw new AgentCallError(this.node, `agent ${this.node} sent a task record that does not match the contract: ${v.issues[0]?.message}`);
+    return v.value;
   }
 
   private checkStatus(body: unknown): NodeStatus {

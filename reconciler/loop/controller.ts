@@ -263,6 +263,7 @@ export class Controller {
       nodes: this.observer!.snapshot(),
       jobs: this.o.memory.jobsLedger(),
       deploys: { ...memory.deploys },
+      tasks: { ...memory.tasks },
     });
     const now = Date.now();
     const desired = {
@@ -284,6 +285,7 @@ export class Controller {
     // older memory.json restored from a backup, a crash between a switch and its record): that is no
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
+    this.rememberServed(desired, views.routers.known ? views.routers.live : new Set());
     this.timeSwitch(desired.state.spec.active, routerLive, now);
     this.timeJobsHandoff(observed, desired.state.spec.jobs.owner !== "none", now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
@@ -330,6 +332,38 @@ export class Controller {
     this.stats.reconcileSeconds.observe(ms / 1000);
     this.stats.lastReconcileMs = ms;
     return { requeueAfterMs: this.nextDue(snap, actions, now) };
+  }
+
+  /** A colour the routers serve with its tag: its tasks count as done for that tag from now on (a rollback runs none). */
+  private rememberServed(desired: DesiredSnapshot["desired"], live: ReadonlySet<Color>): void {
+    if (desired.cluster.spec.tasks.length === 0) return;
+    for (const c of live) {
+      const tag = desired.state.spec.colors[c].tag;
+      const rec = this.o.memory.get().tasks?.[c];
+      if (tag !== undefined && !(rec?.tag === tag && rec.served)) this.remember(this.o.memory.recordTasksServed(c, tag));
+    }
+  }
+
+  /**
+   * Runs a task again for a colour that does not serve live traffic: its next attempt (a new run id, on disk
+   * first). Throws RECON_ERR_NOT_FOUND for a task cluster.yaml does not have, RECON_ERR_INVALID_STATE for a
+   * live, stopped or empty colour, or while the task runs.
+   */
+  async retryTask(color: Color, task: string, by: string): Promise<{ color: Color; task: string; tag: string; attempt: number }> {
+    const snap = this.o.source.get();
+    if (!snap) throw reconError("RECON_ERR_UNAVAILABLE", "the desired state is not loaded yet; try again shortly");
+    const d = snap.desired;
+    if (!d.cluster.spec.tasks.some((t) => t.name === task)) throw reconError("RECON_ERR_NOT_FOUND", `cluster.yaml has no task ${task}`);
+    const want = d.state.spec.colors[color];
+    if (want.stopped || want.tag === undefined) throw reconError("RECON_ERR_INVALID_STATE", `${color} is stopped or has no tag; deploy a tag to it first`);
+    if (this.current.router?.live === color) throw reconError("RECON_ERR_INVALID_STATE", `${color} serves live traffic; tasks run only before a colour goes live`);
+    const run = this.o.memory.get().tasks?.[color];
+    if (run?.tag === want.tag && run.runs[task]?.state === "running") throw reconError("RECON_ERR_INVALID_STATE", `task ${task} is running on ${run.runs[task]!.node}; wait for it to end`);
+    const attempt = await this.o.memory.retryTask(color, want.tag, task);
+    this.o.logger.info({ color, task, tag: want.tag, attempt, by }, "task retry requested");
+    this.o.events.append({ type: "info", message: `retry task ${task} for ${color} (${want.tag}) requested by ${by}: attempt ${attempt}` });
+    this.queue();
+    return { color, task, tag: want.tag, attempt };
   }
 
   /** Times a switch: from the pass that first sees the routers serve another colour than desired until they serve it. */
@@ -457,6 +491,11 @@ export class Controller {
       logger: this.o.logger,
       revokeTimeoutMs: (Math.max(0, ...stopTimeouts) + 15) * 1000,
       onSettled: () => this.queue(),
+      onTaskResult: (a, run) => {
+        const took = run.durationMs === null ? "" : ` in ${(run.durationMs / 1000).toFixed(1)} s`;
+        const how = run.state === "succeeded" ? `succeeded${took}` : `failed${took}: ${run.error ?? `exit code ${run.exitCode}`}${run.output.length ? `; last output: ${run.output.slice(-5).join(" | ")}` : ""}`;
+        this.o.events.append({ type: "result", message: `task ${a.run.name} for ${a.color} (${a.run.tag}) on ${run.node} ${how}`, action: "runTask", node: run.node, ok: run.state === "succeeded", ...(run.durationMs !== null ? { ms: run.durationMs } : {}) });
+      },
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;
         if (e.type === "result") {

@@ -9,6 +9,8 @@ import type { AgentClient } from "./agent-client.js";
 import type { Memory } from "./memory.js";
 import type { Observer } from "./observer.js";
 import type { Color } from "../../specs/types.js";
+import type { TaskRunRecord } from "../../specs/observed.js";
+import { followTask } from "./task-follow.js";
 
 export interface ExecutorOptions {
   clients: ReadonlyMap<string, AgentClient>;
@@ -21,6 +23,8 @@ export interface ExecutorOptions {
   onEvent?: (e: { type: "action" | "result"; action: Action; ok?: boolean; error?: string; ms?: number }) => void;
   /** Longest job stop timeout of the app, for revoke calls. */
   revokeTimeoutMs: number;
+  /** A task run ended (either way), for the event log and alerts. */
+  onTaskResult?: (a: Extract<Action, { type: "runTask" }>, run: TaskRunRecord) => void;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -31,6 +35,8 @@ export class Executor {
   /** In-flight keys running routine upkeep (lease renewals): not progress towards a change. */
   private readonly routine = new Set<string>();
   private readonly failures = new Map<string, { count: number; retryAt: number; error: string }>();
+  /** Aborted on drain (the controller closes): a task being followed stops being waited for (its run goes on). */
+  private readonly closing = new AbortController();
 
   constructor(private readonly o: ExecutorOptions) {}
 
@@ -68,6 +74,7 @@ export class Executor {
   }
 
   async drain(): Promise<void> {
+    this.closing.abort();
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -119,6 +126,11 @@ export class Executor {
         if (a.type === "grantLease") this.o.logger.info({ node: a.node, epoch: a.epoch }, "job lease granted");
         break;
       }
+      case "runTask": {
+        const run = await followTask(this.client(a.node), a, m, this.closing.signal);
+        if (run) this.o.onTaskResult?.(a, run);
+        return;
+      }
       default:
         return;
     }
@@ -134,6 +146,7 @@ export class Executor {
 }
 
 function keyOf(a: Exclude<Action, { type: "wait" | "refuse" }>): string {
+  if (a.type === "runTask") return `task:${a.color}`;
   const family = a.type === "grantLease" || a.type === "renewLease" || a.type === "revokeLease" ? "lease" : "spec";
   return `${family}:${a.node}`;
 }

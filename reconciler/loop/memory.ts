@@ -1,12 +1,13 @@
 /**
  * The little the reconciler must remember across restarts, written ahead of the actions it covers:
  * the job-lease ledger (the epoch only grows; when each grant was sent), when each colour's deploy
- * started (for the deploy timeout), the live colour it last set on the routers (router drift), and the
- * content (digest) each colour's tag was pinned to when it was deployed.
+ * started (for the deploy timeout), the live colour it last set on the routers (router drift), the
+ * content (digest) each colour's tag was pinned to when it was deployed, and each colour's pre-promotion
+ * task runs for its tag (a run is written as running before the agent is asked for it).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DeployRecord, JobsLedger, LeaseGrantRecord } from "../../specs/observed.js";
+import type { ColorTasksRecord, DeployRecord, JobsLedger, LeaseGrantRecord, TaskRunRecord } from "../../specs/observed.js";
 import type { Color } from "../../specs/types.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 
@@ -22,6 +23,8 @@ export interface MemoryDoc {
   restarts?: Partial<Record<Color, number>>;
   /** Pins in the services' own repositories (cluster.yaml services.*.image): colour → repository → pin. */
   imagePins?: Partial<Record<Color, Record<string, DigestPin>>>;
+  /** Pre-promotion task runs per colour, for its current tag only; absent in files from before tasks. */
+  tasks?: Partial<Record<Color, ColorTasksRecord>>;
 }
 
 /** A colour's tag pinned to one image content (manifest digest). */
@@ -57,7 +60,7 @@ export class Memory {
       const parsed = JSON.parse(await readFile(this.file, "utf8")) as MemoryDoc;
       if (parsed.version !== 1 || typeof parsed.jobs?.epoch !== "number") throw new Error("unknown format");
       // Only the fields this version knows (an older file's extra fields are dropped at the next write).
-      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}), ...(parsed.imagePins ? { imagePins: parsed.imagePins } : {}) };
+      this.doc = { version: 1, jobs: parsed.jobs, deploys: parsed.deploys ?? {}, routerLive: parsed.routerLive ?? null, pins: parsed.pins ?? {}, ...(parsed.restarts ? { restarts: parsed.restarts } : {}), ...(parsed.imagePins ? { imagePins: parsed.imagePins } : {}), ...(parsed.tasks ? { tasks: parsed.tasks } : {}) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
         throw new Error(`cannot read ${this.file}: ${(err as Error).message}. It holds the job-lease epoch; restore it from a backup rather than deleting it`);
@@ -137,6 +140,42 @@ export class Memory {
   recordRestart(color: Color, token: number): Promise<void> {
     this.doc = { ...this.doc, restarts: { ...this.doc.restarts, [color]: token } };
     return this.persist();
+  }
+
+  /** A task run about to be asked for (before the agent is asked): a restart finds it and follows the same run. */
+  recordTaskRun(color: Color, tag: string, task: string, run: TaskRunRecord): Promise<void> {
+    const cur = this.colorTasks(color, tag);
+    const old = cur.runs[task];
+    // A result is kept only for the run remembered as running: a late answer about an earlier run (another
+    // tag, or a run a retry replaced) changes nothing.
+    if (run.state !== "running" && (this.doc.tasks?.[color]?.tag !== tag || old?.id !== run.id)) return Promise.resolve();
+    if (old && old.id === run.id && old.state === run.state && old.node === run.node) return Promise.resolve();
+    this.doc = { ...this.doc, tasks: { ...this.doc.tasks, [color]: { ...cur, runs: { ...cur.runs, [task]: run } } } };
+    return this.persist();
+  }
+
+  /** The colour serves live traffic with `tag`: its tasks never run for it afterwards (a rollback needs none). */
+  recordTasksServed(color: Color, tag: string): Promise<void> {
+    const cur = this.colorTasks(color, tag);
+    if (cur.served && this.doc.tasks?.[color]?.tag === tag) return Promise.resolve();
+    this.doc = { ...this.doc, tasks: { ...this.doc.tasks, [color]: { ...cur, served: true } } };
+    return this.persist();
+  }
+
+  /** Retry: the task's next attempt for the colour's tag (a new run id); its last run is forgotten. */
+  retryTask(color: Color, tag: string, task: string): Promise<number> {
+    const cur = this.colorTasks(color, tag);
+    const attempt = (cur.attempts[task] ?? 1) + 1;
+    const runs = { ...cur.runs };
+    delete runs[task];
+    this.doc = { ...this.doc, tasks: { ...this.doc.tasks, [color]: { tag, attempts: { ...cur.attempts, [task]: attempt }, runs } } };
+    return this.persist().then(() => attempt);
+  }
+
+  /** The colour's task record for `tag` (an empty one when it holds another tag's). */
+  private colorTasks(color: Color, tag: string): ColorTasksRecord {
+    const cur = this.doc.tasks?.[color];
+    return cur?.tag === tag ? cur : { tag, attempts: {}, runs: {} };
   }
 
   /** Every write goes through here; the callers that must not act before it is on disk await it. */

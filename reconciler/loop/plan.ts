@@ -17,13 +17,15 @@ import { viewCluster, type ClusterView, type NodeView, type RouterView } from ".
 import { sameSpec } from "../../specs/equality.js";
 import { specEcho } from "../../specs/secrets.js";
 import { serviceImage } from "../../specs/images.js";
+import { taskGate, type TaskGate } from "./plan-tasks.js";
 
 export function plan(desired: Desired, observed: Observed, nowMs: number, views: ClusterView = viewCluster(desired, observed)): Action[] {
   const p = new Planner(desired, observed, nowMs, views);
   p.planColors();
+  p.planTasks();
   p.planRouters();
   p.planJobs();
-  return [...p.refusals, ...p.revokes, ...p.nodeSpecs, ...p.routerSpecs, ...p.leases, ...p.waits];
+  return [...p.refusals, ...p.revokes, ...p.nodeSpecs, ...p.tasks, ...p.routerSpecs, ...p.leases, ...p.waits];
 }
 
 class Planner {
@@ -32,7 +34,9 @@ class Planner {
   readonly nodeSpecs: Action[] = [];
   readonly routerSpecs: Action[] = [];
   readonly leases: Action[] = [];
+  readonly tasks: Action[] = [];
   readonly waits: Action[] = [];
+  private readonly gates = new Map<Color, TaskGate>();
   private readonly routers: RouterView;
   private readonly views: Readonly<Record<Color, readonly NodeView[]>>;
   private readonly failed = new Set<Color>();
@@ -80,6 +84,24 @@ class Planner {
         this.nodeSpecs.push({ type: "applyNodeSpec", node: v.node.name, color: c, reason: specReason(status.spec ?? null, v.want), spec: v.want });
       }
     }
+  }
+
+  /** Pre-promotion tasks (plan-tasks.ts): run them on a ready colour that does not serve yet; a failure is TaskFailed. */
+  planTasks(): void {
+    for (const c of COLORS) {
+      const gate = taskGate(this.d, this.o, c, this.views[c], this.isProtected(c), this.isReady(c) && !this.failed.has(c));
+      this.gates.set(c, gate);
+      for (const a of gate.actions) (a.type === "wait" ? this.waits : this.tasks).push(a);
+      if (gate.failed !== undefined) {
+        this.failed.add(c);
+        this.refuse("TaskFailed", c, gate.failed);
+      }
+    }
+  }
+
+  /** Every task succeeded for the colour's tag (or it needs none, or it already serves). */
+  private tasksDone(c: Color): boolean {
+    return this.gates.get(c)?.done ?? true;
   }
 
   /** A spec change on a colour that may be serving live traffic: heal in place, wait for the switch, or refuse. */
@@ -178,10 +200,12 @@ class Planner {
     }
     let target: Color | null;
     const routerDoubt = this.routerDoubt(active);
-    if (consensus === active || (this.isReady(active) && !this.failed.has(active) && routerDoubt === null)) target = active;
+    if (consensus === active || (this.isReady(active) && !this.failed.has(active) && routerDoubt === null && this.tasksDone(active))) target = active;
     else if (live.size === 2) return; // routers disagree and the active colour is not ready: leave them until it is
     else target = consensus;
-    if (target !== active && !this.failed.has(active)) {
+    if (target !== active && !this.failed.has(active) && this.isReady(active) && routerDoubt === null && !this.tasksDone(active)) {
+      // The plan's TaskRunning or TasksPending wait already says what it waits for.
+    } else if (target !== active && !this.failed.has(active)) {
       const why = this.views[active].map((v) => v.problem).filter((x) => x !== null);
       if (why.length === 0 && routerDoubt) why.push(routerDoubt);
       this.waits.push({ type: "wait", reason: "WaitingForHealth", color: active, message: `traffic switches to ${active} once it is ready: ${why.join("; ") || "not ready"}` });
@@ -212,7 +236,12 @@ class Planner {
 
   planJobs(): void {
     const ttlMs = this.d.cluster.spec.jobs.leaseTtlSeconds * 1000;
-    const owner = this.resolveOwner();
+    let owner = this.resolveOwner();
+    if (owner !== null && owner !== "hold" && !this.tasksDone(owner)) {
+      // A tag's jobs start only after its tasks succeeded: nobody runs them meanwhile (break before make).
+      this.waits.push({ type: "wait", reason: "TasksPending", color: owner, message: `${owner}'s jobs start once its tasks succeeded` });
+      owner = null;
+    }
     if (owner === "hold") {
       this.renewHolders(ttlMs);
       return;

@@ -13,6 +13,7 @@ import type { DriftAlert } from "./drift.js";
 import { splitListen } from "../../common/values.js";
 import { VERSION } from "../../common/version.js";
 import { summarizeIssues } from "../../specs/source.js";
+import { taskStatuses } from "./task-status.js";
 
 // The status document's types come from its schema, the API contract (specs/api/status.ts).
 export type { ClusterStatus, ColorPhase, ColorStatus, Condition, ConditionType, NodeSummary };
@@ -109,7 +110,8 @@ export function buildStatus(i: BuildInput, previous: readonly Condition[]): Clus
       message = colorViews.map((v) => v.problem).filter((x) => x !== null).join("; ");
     }
     const digest = digestFor(d, c);
-    colors[c] = { phase, tag: want.tag ?? null, ...(digest ? { digest } : {}), stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes };
+    const tasks = taskStatuses(d, o, c);
+    colors[c] = { phase, tag: want.tag ?? null, ...(digest ? { digest } : {}), stopped: want.stopped, live: live === c, preview: preview === c, message, url: colorUrl(d, c, preview === c), nodes, ...(tasks ? { tasks } : {}) };
   }
 
   const ownerSetting = d.state.spec.jobs.owner;

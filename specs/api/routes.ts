@@ -8,7 +8,7 @@ import { errorBodySchema, errorResponses } from "./error.js";
 import { clusterStatusSchema } from "./status.js";
 import {
   committedSchema, actionResultSchema, colorBodySchema, deployBodySchema, jobsBodySchema, putStateBodySchema, restoreBodySchema, stateDocSchema,
-  switchBodySchema, restartBodySchema, restartResultSchema,
+  switchBodySchema, restartBodySchema, restartResultSchema, retryTaskBodySchema, retryTaskResultSchema,
 } from "./state.js";
 import { historyPageSchema, historyQuerySchema } from "./history.js";
 import { tagsSchema } from "./tags.js";
@@ -46,6 +46,8 @@ export const apiSchemas = {
   "action-result": actionResultSchema,
   "restart-body": restartBodySchema,
   "restart-result": restartResultSchema,
+  "retry-task-body": retryTaskBodySchema,
+  "retry-task-result": retryTaskResultSchema,
   "users": usersSchema,
   "user-params": userParamsSchema,
   "token-params": tokenParamsSchema,
@@ -98,6 +100,7 @@ export const apiRoutes = {
   "POST /api/v1/actions/stop": { summary: "Stop a colour that is not live, for maintenance (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/start": { summary: "Start a stopped colour again with its last tag (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/restart": { summary: "Re-create the workloads of a colour that is not live, so they read their secret files again (no commit)", permission: "deploy", body: "restart-body", response: { 200: "restart-result" } },
+  "POST /api/v1/actions/retry-task": { summary: "Run a pre-promotion task again for a colour that is not live (no commit)", permission: "deploy", body: "retry-task-body", response: { 200: "retry-task-result" } },
   "POST /api/v1/actions/restore": { summary: "Restore the state.yaml of a commit from history (If-Match; dryRun)", permission: "deploy", body: "restore-body", response: { 200: "action-result" } },
   "GET /api/v1/users": { summary: "Every user with their role and API tokens", permission: "admin", response: { 200: "users" } },
   "PUT /api/v1/users/:name/role": { summary: "Give a user a new role (applies at their next request)", permission: "admin", params: "user-params", body: "set-role-body", response: { 200: "set-role-result" } },

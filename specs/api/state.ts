@@ -4,7 +4,7 @@
  * ignored, as they always were); answers are closed.
  */
 import type { FromSchema } from "json-schema-to-ts";
-import { colorSchema, tagSchema } from "../common.js";
+import { colorSchema, nameSchema, tagSchema } from "../common.js";
 import { stateSchema } from "../state.js";
 
 const { $id: _stateId, ...stateBody } = stateSchema;
@@ -103,6 +103,28 @@ export const restartResultSchema = {
   },
 } as const;
 
+/** POST /api/v1/actions/retry-task: run a pre-promotion task again for a colour that is not live. */
+export const retryTaskBodySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["color", "task"],
+  properties: { color: colorSchema, task: nameSchema },
+} as const;
+
+/** The answer to a retry: the attempt that runs now (no state.yaml change, no commit). */
+export const retryTaskResultSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["color", "task", "tag", "attempt", "message"],
+  properties: {
+    color: colorSchema,
+    task: nameSchema,
+    tag: tagSchema,
+    attempt: { type: "integer", minimum: 2 },
+    message: { type: "string" },
+  },
+} as const;
+
 /** POST /api/v1/actions/restore: a new commit that restores the state.yaml of `commit` (from history). */
 export const restoreBodySchema = {
   type: "object",
@@ -119,6 +141,8 @@ export type JobsBody = FromSchema<typeof jobsBodySchema>;
 export type ColorBody = FromSchema<typeof colorBodySchema>;
 export type RestoreBody = FromSchema<typeof restoreBodySchema>;
 export type RestartBody = FromSchema<typeof restartBodySchema>;
+export type RetryTaskBody = FromSchema<typeof retryTaskBodySchema>;
+export type RetryTaskResult = FromSchema<typeof retryTaskResultSchema>;
 export type RestartResult = FromSchema<typeof restartResultSchema>;
 export type SwitchBody = FromSchema<typeof switchBodySchema>;
 export type JobsOwner = (typeof jobsOwners)[number];

@@ -3,6 +3,7 @@
  * the Kubernetes manner, conditions with reason, message and transition time, plus per-colour phases and
  * per-node, per-service health.
  */
+import { taskStatusSchema } from "../tasks.js";
 import type { FromSchema } from "json-schema-to-ts";
 import { colorSchema, digestSchema, nameSchema, tagSchema } from "../common.js";
 import { leaseStatusSchema, serviceStatusSchema } from "../wire.js";
@@ -79,6 +80,8 @@ export const colorStatusSchema = {
     /** Where to look at this colour through the router: its preview address when it is the preview, else its own host name. */
     url: textOrNull,
     nodes: { type: "array", items: nodeSummarySchema },
+    /** Pre-promotion tasks for the colour's tag (cluster.yaml tasks), in order; absent without tasks. */
+    tasks: { type: "array", items: taskStatusSchema },
   },
 } as const;
 

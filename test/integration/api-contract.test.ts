@@ -90,6 +90,10 @@ describe("the reconciler API keeps to its contract", () => {
     const restart = await req("POST", "/api/v1/actions/restart", { ...as("dora"), body: { color: "green" } });
     expect(restart.status).toBe(200);
     expect(((await restart.json()) as { restartToken: number }).restartToken).toBeGreaterThan(0);
+    // Retry task: deployers only; a task cluster.yaml does not have is 404 (the run itself: test/integration/tasks.test.ts).
+    expect((await req("POST", "/api/v1/actions/retry-task", { ...as("vera"), body: { color: "green", task: "migrate" } })).status).toBe(403);
+    expect((await req("POST", "/api/v1/actions/retry-task", { ...as("dora"), body: { color: "green" } })).status).toBe(400);
+    expect((await req("POST", "/api/v1/actions/retry-task", { ...as("dora"), body: { color: "green", task: "migrate" } })).status).toBe(404);
     const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
     expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);
     const put = await req("PUT", "/api/v1/state", { ...as("dora"), body: { text: doc.text.replace("owner: active", "owner: none"), message: "jobs off" }, headers: ifMatch });

@@ -64,6 +64,8 @@ export interface ClusterBedOptions {
    */
   apiImage?: string;
   apiNotAllowed?: boolean;
+  /** cluster.yaml tasks, one flow mapping each (e.g. `{ name: migrate, service: web, command: [...] }`). */
+  tasks?: string[];
 }
 
 /** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
@@ -227,6 +229,7 @@ export class ClusterBed {
       "spec:",
       this.o.kit?.kind === "process" ? `  image: { repository: ${REPO} }` : `  image: { repository: ${REPO}, registry: { url: http://127.0.0.1:5000${this.o.registryRecheckSeconds ? `, recheckSeconds: ${this.o.registryRecheckSeconds}` : ""} } }`,
       ...svc,
+      ...(this.o.tasks ? ["  tasks:", ...this.o.tasks.map((t) => `    - ${t}`)] : []),
       "  nodes:",
       `    - { name: ${this.names.blue}, color: blue, agent: ${a(this.names.blue)}, tokenFile: secrets/${this.names.blue}.token, address: 127.0.0.1, ports: { web: ${this.ports.blue}${api("blue")} } }`,
       `    - { name: ${this.names.green}, color: green, agent: ${a(this.names.green)}, tokenFile: secrets/${this.names.green}.token, address: 127.0.0.1, ports: { web: ${this.ports.green}${api("green")} } }`,

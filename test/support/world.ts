@@ -155,6 +155,8 @@ export function summarize(a: Action): string {
       return `grant ${a.node} epoch ${a.epoch}`;
     case "renewLease":
       return `renew ${a.node} epoch ${a.epoch}`;
+    case "runTask":
+      return `task ${a.run.name} ${a.node} ${a.run.tag}#${a.attempt}`;
     case "refuse":
       return `refuse ${a.reason} ${a.color ?? ""}`.trim();
     case "wait":

@@ -23,7 +23,7 @@ describe("the planner is pure", () => {
     const external = reached.filter((m) => !m.startsWith("/"));
     expect(external, `plan.ts imports ${external.join(", ")}`).toEqual([]);
     const local = reached.filter((m) => m.startsWith("/")).map((m) => m.slice(resolve(".").length + 1)).sort();
-    expect(local).toEqual(["reconciler/loop/desired.ts", "reconciler/loop/plan.ts", "reconciler/loop/views.ts", "specs/defaults.ts", "specs/equality.ts", "specs/errors.ts", "specs/images.ts", "specs/secrets.ts", "specs/types.ts"]);
+    expect(local).toEqual(["reconciler/loop/desired.ts", "reconciler/loop/plan-tasks.ts", "reconciler/loop/plan.ts", "reconciler/loop/views.ts", "specs/defaults.ts", "specs/equality.ts", "specs/errors.ts", "specs/images.ts", "specs/secrets.ts", "specs/types.ts"]);
   });
 
   it("the import scanner sees a real I/O import (it can fail)", () => {

@@ -45,6 +45,17 @@ describe("cluster rules", () => {
     expect(issues(noExpose)).toEqual([]);
   });
 
+  it("a task names a service that exists and a name of its own", () => {
+    const task = (t: string) => edit("  nodes:\n", `  tasks:\n${t}  nodes:\n`);
+    expect(issues(task("    - { name: migrate, service: web, command: [node, migrate.js] }\n"))).toEqual([]);
+    expect(issues(task("    - { name: migrate, service: wbe, command: [node, migrate.js] }\n"))).toEqual([
+      'c.yaml:23:33: spec.tasks[0].service: "wbe" is not a service of this cluster (did you mean "web"?); a task runs with a service\'s image, env and secrets',
+    ]);
+    expect(issues(task("    - { name: migrate, service: web, command: [a] }\n    - { name: migrate, service: web, command: [b] }\n"))).toEqual([
+      'c.yaml:24:15: spec.tasks[1].name: task name "migrate" is already used by spec.tasks[0]; names must be unique',
+    ]);
+  });
+
   it("registry username and passwordFile come together", () => {
     const why = "c.yaml:9:5: spec.image.registry: registry username and passwordFile go together: give both or neither";
     expect(issues(edit(REGISTRY, "registry: { url: http://127.0.0.1:5000, username: u }"))).toEqual([why]);

@@ -9,7 +9,7 @@ import type { TagInfo, Tags as Tags200 } from "../../../specs/api/tags.js";
 import type { Alert, Alerts } from "../../../specs/api/alerts.js";
 import type { Role, UserEntry, Users, RemovedUser, Revoked, SetRoleResult } from "../../../specs/api/users.js";
 import type { Session, SessionUser } from "../../../specs/api/auth.js";
-import type { Committed, DryRun, JobsOwner, StateDoc } from "../../../specs/api/state.js";
+import type { Committed, DryRun, JobsOwner, RetryTaskResult, StateDoc } from "../../../specs/api/state.js";
 import type { State } from "../../../specs/state.js";
 import type { Color } from "../../../specs/types.js";
 import type { ApiLogRecord } from "../../../specs/logs.js";
@@ -84,6 +84,7 @@ export const getAlerts = () => request<Alerts>("GET", "/alerts");
 
 /** Admins only: users with their role and API tokens (ids and dates, never a secret). */
 /** Re-creates an idle colour's workloads so they read their secret files again (no commit). */
+export const retryTask = (color: Color, task: string) => request<RetryTaskResult>("POST", "/actions/retry-task", { color, task });
 export const restartColor = (color: Color) => request<{ color: Color; restartToken: number; message: string }>("POST", "/actions/restart", { color });
 export const getUsers = () => request<Users>("GET", "/users");
 export const setUserRole = (name: string, role: Role) => request<SetRoleResult>("PUT", `/users/${encodeURIComponent(name)}/role`, { role });
