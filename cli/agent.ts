@@ -7,7 +7,8 @@ export const agentHelp = `Usage: switchyard agent --config agent.yaml [--log-for
 
 Runs the node agent of this VM: its HTTP API (bearer token from tokenFile), and for role node the
 containers of its colour (runtime docker), for role router the routing data plane.
-Stops gracefully on SIGINT or SIGTERM; running containers keep running.
+Stops gracefully on SIGINT or SIGTERM: job workloads are stopped first (each within the lease TTL,
+then killed) and the agent says so; web workloads and the router table keep running.
 Logs are readable lines on a terminal and JSON otherwise (systemd); --log-format chooses.
 `;
 
