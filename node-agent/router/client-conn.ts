@@ -256,6 +256,11 @@ export class ClientConn {
    * The router is stopping: a keep-alive connection waiting for its next request is closed once it has been
    * idle `idleMs` (a client that sends meanwhile gets its answer, with `connection: close`).
    */
+  /** A WebSocket or other upgraded connection: it ends when either side ends it, not after an answer. */
+  get tunnel(): boolean {
+    return this.state === C_TUNNEL;
+  }
+
   closeIfIdle(now: number, idleMs: number): void {
     if (this.state === C_HEAD && this.buf === null && !this.active && now - this.since >= idleMs) this.close();
   }

@@ -286,7 +286,8 @@ export class RouterDataPlane implements PlaneState {
     const inFlight = () => this.ctx.inFlight.blue + this.ctx.inFlight.green;
     this.log.info({ connections: this.clients.size, inFlight: inFlight() }, "router stopping: no new connections; finishing requests in flight");
     const bound = this.opts.stopDrainMs ?? ROUTER_STOP_DRAIN_MS;
-    while (this.clients.size > 0 && Date.now() - t0 < bound) {
+    // Tunnels (WebSockets) have no answer to wait for: they are ended with the rest after the drain.
+    while ([...this.clients].some((c) => !c.tunnel) && Date.now() - t0 < bound) {
       const now = Date.now();
       for (const c of [...this.clients]) c.closeIfIdle(now, DRAIN_IDLE_MS);
       await sleep(DRAIN_POLL_MS, undefined, { ref: false });
