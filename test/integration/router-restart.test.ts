@@ -2,11 +2,12 @@
  * Zero-downtime router restarts with socket activation: a holder plays systemd (binds the router's port
  * once and passes it as fd 3 with LISTEN_FDS/LISTEN_PID to every router process it starts), and the router
  * is restarted ten times, as `systemctl restart` does (SIGTERM, wait for the exit, start the next), under
- * real HTTP load on keep-alive and on new connections: no request fails.
+ * real HTTP and HTTPS load on keep-alive and on new connections (both ports passed): no request fails.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { blueGreen, cleanup, freePort, get, HOSTS, routerSpec } from "../support/router-world.js";
 import { requestJson, waitFor } from "../support/agent-bed.js";
+import { httpsGet, testCa } from "../support/tls-world.js";
 
 const RESTARTS = 10;
 
@@ -23,8 +25,8 @@ class SocketHolder {
   private readonly waiters: ((line: string) => boolean)[] = [];
   readonly exits = new Map<number, number>();
 
-  constructor(listen: string) {
-    this.proc = spawn("python3", [join(process.cwd(), "test/support/socket-holder.py"), `http=${listen}`], { stdio: ["pipe", "pipe", "inherit"] });
+  constructor(sockets: Record<string, string>) {
+    this.proc = spawn("python3", [join(process.cwd(), "test/support/socket-holder.py"), ...Object.entries(sockets).map(([n, a]) => `${n}=${a}`)], { stdio: ["pipe", "pipe", "inherit"] });
     createInterface({ input: this.proc.stdout! }).on("line", (line) => {
       const m = /^exited (\d+) (-?\d+)$/.exec(line);
       if (m) this.exits.set(Number(m[1]), Number(m[2]));
@@ -52,18 +54,22 @@ class SocketHolder {
 }
 
 describe("router restarts with the listening socket held (systemd socket activation)", () => {
-  it(`${RESTARTS} restarts under keep-alive and new-connection load: 0 failed requests`, async () => {
+  it(`${RESTARTS} restarts under keep-alive and new-connection load, HTTP and HTTPS: 0 failed requests`, async () => {
     const { ups } = await blueGreen();
     const routerPort = await freePort();
     const apiPort = await freePort();
+    const tlsPort = await freePort();
     const listen = `127.0.0.1:${routerPort}`;
+    const tlsListen = `127.0.0.1:${tlsPort}`;
+    const ca = await testCa();
+    const leaf = ca.issue("shop", [HOSTS.live[0]!]);
     const dir = mkdtempSync(join(tmpdir(), "sy-router-restart-"));
     cleanup(() => rmSync(dir, { recursive: true, force: true }));
     const token = randomBytes(24).toString("hex");
     writeFileSync(join(dir, "token"), token + "\n", { mode: 0o600 });
     const config = join(dir, "agent.yaml");
-    writeFileSync(config, ["apiVersion: switchyard.dev/v1", "kind: Agent", "name: rr-router", `listen: 127.0.0.1:${apiPort}`, "tokenFile: token", "role: router", "dataDir: data", `router: { listen: ${listen} }`, ""].join("\n"));
-    const holder = new SocketHolder(listen);
+    writeFileSync(config, ["apiVersion: switchyard.dev/v1", "kind: Agent", "name: rr-router", `listen: 127.0.0.1:${apiPort}`, "tokenFile: token", "role: router", "dataDir: data", `router: { listen: ${listen}, tls: { listen: ${tlsListen}, certificates: [{ certFile: ${leaf.certFile}, keyFile: ${leaf.keyFile} }] } }`, ""].join("\n"));
+    const holder = new SocketHolder({ http: listen, https: tlsListen });
     cleanup(() => holder.close());
     await holder.line(/^ready /);
     const argv = [process.execPath, join(process.cwd(), "bin/switchyard.js"), "agent", "--config", config];
@@ -79,7 +85,8 @@ describe("router restarts with the listening socket held (systemd socket activat
     expect((await requestJson(`${api}/v1/spec`, token, "PUT", routerSpec(listen, { upstreams: ups }))).status).toBeLessThan(300);
     await waitFor("live answers through the router", async () => (await get(routerPort, "/", { host: HOSTS.live[0] }).catch(() => ({ status: 0 }))).status === 200, 30_000, 50);
 
-    const counts = { ok: 0, failed: 0, keepAlive: 0, fresh: 0, maxMs: 0 };
+    await waitFor("live answers over HTTPS", async () => (await httpsGet(tlsPort, "/", { host: HOSTS.live[0]!, ca: ca.ca }).catch(() => ({ status: 0 }))).status === 200, 30_000, 50);
+    const counts = { ok: 0, failed: 0, keepAlive: 0, fresh: 0, https: 0, maxMs: 0 };
     const errors: string[] = [];
     let stop = false;
     const client = async (agent: Agent | undefined) => {
@@ -98,9 +105,26 @@ describe("router restarts with the listening socket held (systemd socket activat
         counts.maxMs = Math.max(counts.maxMs, Date.now() - t0);
       }
     };
+    const httpsClient = async (agent: HttpsAgent | undefined) => {
+      while (!stop) {
+        const t0 = Date.now();
+        try {
+          const r = await httpsGet(tlsPort, "/", { host: HOSTS.live[0]!, ca: ca.ca, ...(agent ? { agent } : {}) });
+          if (r.status !== 200) throw new Error(`https status ${r.status}`);
+          counts.ok++;
+          counts.https++;
+        } catch (err) {
+          counts.failed++;
+          if (errors.length < 10) errors.push(`https: ${(err as Error).message}`);
+        }
+        counts.maxMs = Math.max(counts.maxMs, Date.now() - t0);
+      }
+    };
+    const httpsKeepAlive = new HttpsAgent({ keepAlive: true, maxSockets: 2, ca: ca.ca });
+    cleanup(() => httpsKeepAlive.destroy());
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
     cleanup(() => keepAlive.destroy());
-    const load = [...Array.from({ length: 4 }, () => client(keepAlive)), ...Array.from({ length: 2 }, () => client(undefined))];
+    const load = [...Array.from({ length: 4 }, () => client(keepAlive)), ...Array.from({ length: 2 }, () => client(undefined)), httpsClient(httpsKeepAlive), httpsClient(httpsKeepAlive), httpsClient(undefined)];
 
     const downMs: number[] = [];
     for (let i = 0; i < RESTARTS; i++) {
@@ -116,11 +140,12 @@ describe("router restarts with the listening socket held (systemd socket activat
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await Promise.all(load);
-    console.log(`router restarts with a held socket: ${RESTARTS} restarts, ${counts.ok} requests ok (${counts.keepAlive} keep-alive, ${counts.fresh} new connections), ${counts.failed} failed; SIGTERM → next router's API up ${Math.min(...downMs)}–${Math.max(...downMs)} ms; slowest request ${counts.maxMs} ms${errors.length ? `; errors: ${errors.join(" | ")}` : ""}`);
+    console.log(`router restarts with a held socket: ${RESTARTS} restarts, ${counts.ok} requests ok (HTTP: ${counts.keepAlive} keep-alive, ${counts.fresh} new connections; HTTPS: ${counts.https}), ${counts.failed} failed; SIGTERM → next router's API up ${Math.min(...downMs)}–${Math.max(...downMs)} ms; slowest request ${counts.maxMs} ms${errors.length ? `; errors: ${errors.join(" | ")}` : ""}`);
     expect(errors).toEqual([]);
     expect(counts.failed).toBe(0);
     expect(counts.keepAlive).toBeGreaterThan(RESTARTS * 10);
     expect(counts.fresh).toBeGreaterThan(RESTARTS * 5);
+    expect(counts.https).toBeGreaterThan(RESTARTS * 5);
     expect([...holder.exits.values()], "every router exited 0 after its SIGTERM").toEqual(Array(RESTARTS).fill(0));
   }, 300_000);
 });
