@@ -74,7 +74,7 @@ export class NodeAgent {
     this.book = new ServiceStatusBook(this.seen, this.work);
   }
 
-  /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
+  /** Restores the last spec and observes; touches nothing except job leftovers (those of no unexpired lease it adopts). */
   async start(): Promise<void> {
     const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
     this.spec = restored.spec;
