@@ -6,8 +6,10 @@ import { chooseLogFormat, makeCliLogger } from "../common/log.js";
 export const agentHelp = `Usage: switchyard agent --config agent.yaml [--log-format json|pretty]
 
 Runs the node agent of this VM: its HTTP API (bearer token from tokenFile), and for role node the
-containers of its colour (runtime docker), for role router the routing data plane.
-Stops gracefully on SIGINT or SIGTERM; running containers keep running.
+containers of its colour (runtime docker), for role router the routing data plane (on the sockets systemd
+passes, LISTEN_FDS named http and https, or bound here; on SIGTERM it finishes the requests in flight first).
+Stops gracefully on SIGINT or SIGTERM: job workloads are stopped first (each within the lease TTL,
+then killed) and the agent says so; web workloads and the router table keep running.
 Logs are readable lines on a terminal and JSON otherwise (systemd); --log-format chooses.
 `;
 

@@ -60,7 +60,9 @@ export async function startAgent(configFile: string, opts: StartAgentOptions = {
     let startCore: () => Promise<void>;
     if (config.role === "router") {
       const { RouterAgent } = await import("./router-agent.js");
-      const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, tls: config.router.tls, logger, bootId });
+      const { takeListenFds } = await import("./router/socket-activation.js");
+      const listenFds = takeListenFds();
+      const router = new RouterAgent({ name: config.name, dataDir: config.dataDir, listen: config.router.listen, allowedUpstreams: config.router.allowedUpstreams, tls: config.router.tls, listenFds, logger, bootId });
       core = router;
       startCore = async () => {
         undo.push(() => router.close());

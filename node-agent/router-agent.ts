@@ -20,6 +20,8 @@ export interface RouterAgentOptions {
   allowedUpstreams?: readonly string[];
   /** From agent.yaml router.tls: HTTPS listen address and certificates from files. */
   tls?: DataPlaneOptions["tls"];
+  /** Listening sockets passed by systemd (socket activation): fds for router.listen and router.tls.listen. */
+  listenFds?: { http?: number; https?: number };
   logger: Logger;
   bootId: string;
 }
@@ -30,7 +32,10 @@ export class RouterAgent {
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: RouterAgentOptions) {
-    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, allowedUpstreams: o.allowedUpstreams, tls: o.tls, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
+    const fds = o.listenFds ?? {};
+    if (fds.https !== undefined && o.tls === undefined) throw new Error("systemd passed an https socket but agent.yaml has no router.tls; remove it from the .socket unit or configure router.tls");
+    const tls = o.tls && fds.https !== undefined ? { ...o.tls, listenFd: fds.https } : o.tls;
+    this.plane = new RouterDataPlane({ dataDir: o.dataDir, listen: o.listen, ...(fds.http !== undefined ? { listenFd: fds.http } : {}), allowedUpstreams: o.allowedUpstreams, tls, logger: o.logger.child({ component: "router" }), onChange: () => this.emit() });
   }
 
   /** Restores the last table from disk and serves it before any contact with the reconciler. */

@@ -137,6 +137,13 @@ export const LOGIN_MAX_WAITING = 64;
 
 /** Router TLS (HTTPS) listen address when agent.yaml router.tls does not say. */
 export const DEFAULT_ROUTER_TLS_LISTEN = "127.0.0.1:8443";
+/**
+ * A stopping router (SIGTERM) stops accepting and lets requests in flight finish for at most this long; the
+ * router's systemd unit gives it more (TimeoutStopSec). A keep-alive connection is closed after its next
+ * answer, or once it has been idle for ROUTER_STOP_IDLE_MS.
+ */
+export const ROUTER_STOP_DRAIN_MS = 10_000;
+export const ROUTER_STOP_IDLE_MS = 1_000;
 /** The oldest TLS version the router speaks; 1.0 and 1.1 are refused (RFC 8996). */
 export const ROUTER_TLS_MIN_VERSION = "TLSv1.2";
 /**

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { VERSION } from "../../common/version.js";
+import { DEFAULT_LEASE_TTL_SECONDS } from "../../specs/defaults.js";
 import { NODE_FEATURES, type NodeSpec, type NodeStatus } from "../../specs/wire.js";
 import { specEcho } from "../../specs/secrets.js";
 import { secretsKeyId } from "../../specs/secrets-key-id.js";
@@ -77,7 +78,7 @@ export class NodeAgent {
     this.tasks = new TaskRunner({ ...host, node: o.name, dataDir: o.dataDir, changed: () => this.emit() });
   }
 
-  /** Restores the last spec and observes; touches nothing except job leftovers (no lease after a start). */
+  /** Restores the last spec and observes; touches nothing except job leftovers (those of no unexpired lease it adopts). */
   async start(): Promise<void> {
     const restored = await restoreSpec(this.o.dataDir, this.bounds(), this.o.logger);
     this.spec = restored.spec;
@@ -88,7 +89,10 @@ export class NodeAgent {
       void this.work.convergeJobs();
       this.emit();
     });
-    await this.work.convergeJobs(); // never run jobs without a fresh lease
+    const adopted = this.lease.adopt();
+    if (adopted !== null) this.o.logger.info({ epoch: this.lease.currentEpoch(), remainingMs: adopted }, "job lease adopted from before the restart; its running job workloads are kept, and stopped unless the reconciler renews it in time");
+    await this.persistLease();
+    await this.work.convergeJobs(); // never run jobs without a lease: only an adopted one's running jobs stay
     await this.seen.refresh();
     // An engine restart under a running agent stops every container, as a reboot does.
     this.seen.watch(() => void this.work.reviveStopped().catch((err: Error) => this.o.logger.error({ err: err.message }, "starting web services again after the engine came back failed")));
@@ -106,11 +110,30 @@ export class NodeAgent {
     return this.tasks.get(id);
   }
 
+  /**
+   * Stopping the agent: its job workloads are stopped first (each within the lease TTL, then killed), and
+   * the lease is given up, so no job outlives its agent unfenced; web workloads keep running.
+   */
   async close(): Promise<void> {
+    if (this.lease) await this.stopJobsForExit();
     this.seen.close();
     this.tasks.close();
     this.lease?.close();
     await this.work.close();
+  }
+
+  private async stopJobsForExit(): Promise<void> {
+    const boundSeconds = (this.lease.lastTtlMs() || DEFAULT_LEASE_TTL_SECONDS * 1000) / 1000;
+    this.lease.giveUp();
+    const t0 = Date.now();
+    this.o.logger.info({ epoch: this.lease.currentEpoch(), boundSeconds }, "agent stopping: stopping its job workloads");
+    try {
+      await this.persistLease();
+      const n = await this.work.stopJobsForExit(boundSeconds);
+      this.o.logger.info({ stopped: n, ms: Date.now() - t0 }, "agent stopping: job workloads stopped");
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message }, "agent stopping: cannot stop its job workloads; they stop when this node's agent starts again (the lease has lapsed by then)");
+    }
   }
 
   onChange(listener: () => void): () => void {
@@ -136,10 +159,11 @@ export class NodeAgent {
 
   /** PUT /v1/lease. */
   async grantLease(epoch: number, ttlMs: number): Promise<void> {
+    const adopted = this.lease.held() && !this.lease.confirmed();
     const changed = this.lease.grant(epoch, ttlMs);
     await this.persistLease();
     if (changed) {
-      this.o.logger.info({ epoch, ttlMs }, "job lease granted");
+      this.o.logger.info({ epoch, ttlMs }, adopted ? "job lease confirmed after the restart; its job workloads keep running" : "job lease granted");
       void this.work.convergeJobs();
     }
     this.emit();

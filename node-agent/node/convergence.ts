@@ -119,6 +119,23 @@ export class Converger {
     await this.loop?.catch(() => undefined);
   }
 
+  /**
+   * The agent is stopping: every job workload of this node is stopped (all at once), each given at most
+   * `boundSeconds` (the lease TTL) before it is killed, and none starts after this. Returns how many there were.
+   */
+  stopJobsForExit(boundSeconds: number): Promise<number> {
+    this.closed = true;
+    this.jobPulls.abort();
+    const run = this.jobsLock.then(async () => {
+      const spec = this.h.spec();
+      const jobs = (await this.h.runtime.list(spec?.app ?? "", this.h.name)).filter((w) => jobLike(w, spec));
+      await Promise.all(jobs.map((w) => this.stopWorkload(w, Math.min(spec?.services[w.service]?.stopTimeoutSeconds ?? boundSeconds, boundSeconds))));
+      return jobs.length;
+    });
+    this.jobsLock = run.catch(() => undefined);
+    return run;
+  }
+
   /** Brings job containers in line with the lease. Serialised with revocation so none starts after one. */
   convergeJobs(): Promise<void> {
     const run = this.jobsLock.then(() => this.convergeJobsNow());
@@ -386,11 +403,11 @@ export class Converger {
         continue;
       }
       if (this.restarts.waiting(name, Date.now())) continue; // dying again and again: its backoff decides when
-      if (!lease.held()) return; // lapsed meanwhile: never start a job without a lease
+      if (!lease.confirmed()) return; // lapsed meanwhile, or adopted and not yet renewed: never start a job without a lease
       try {
         const image = serviceImage(spec!, svc);
         await this.h.runtime.ensureImage(image.repository, spec!.tag!, undefined, this.jobPulls.signal, image.digest);
-        if (!lease.held()) return;
+        if (!lease.confirmed() || this.closed) return;
         await this.startWorkload(spec!, name, svc, epoch);
         this.restarts.started(name, "job", `epoch:${epoch}`);
         this.errors.delete(name);

@@ -57,6 +57,8 @@ export interface PlaneState {
   readonly redirectPort: number | null | undefined;
   /** HTTP-01 answers by token (ACME), served on any host over HTTP and HTTPS. */
   readonly challenges: ReadonlyMap<string, string>;
+  /** The router is stopping: every connection closes after its current answer. */
+  readonly draining: boolean;
 }
 
 /** HTTP-01 challenges are answered over plain HTTP, never redirected (RFC 8555 §8.3). */
@@ -131,7 +133,7 @@ export class ClientConn {
   respondHead(rh: ResponseHead): boolean {
     const rq = this.rq;
     // With the request body not all read, the connection cannot stay in step: close it after this answer.
-    let close = !rq.keepAlive || this.clientEnded || !this.reqDone;
+    let close = !rq.keepAlive || this.clientEnded || !this.reqDone || this.plane.draining;
     let framing = "";
     this.respChunked = false;
     if (rh.codings !== "" && rq.http10) return false;
@@ -248,6 +250,19 @@ export class ClientConn {
     this.up = null;
     up?.abandon();
     this.respondFail(503, why);
+  }
+
+  /**
+   * The router is stopping: a keep-alive connection waiting for its next request is closed once it has been
+   * idle `idleMs` (a client that sends meanwhile gets its answer, with `connection: close`).
+   */
+  /** A WebSocket or other upgraded connection: it ends when either side ends it, not after an answer. */
+  get tunnel(): boolean {
+    return this.state === C_TUNNEL;
+  }
+
+  closeIfIdle(now: number, idleMs: number): void {
+    if (this.state === C_HEAD && this.buf === null && !this.active && now - this.since >= idleMs) this.close();
   }
 
   /** Keep-alive, header, body-idle and linger timeouts. */
@@ -481,7 +496,7 @@ export class ClientConn {
     ctx.traffic.record(this.color, this.hostKind, this.status, (performance.now() - this.startedAt) / 1000);
     ctx.inFlight[this.color]--;
     ctx.countsChanged();
-    if (forceClose || this.respClose || !this.reqDone || !this.rq.keepAlive || this.clientEnded) {
+    if (forceClose || this.respClose || !this.reqDone || !this.rq.keepAlive || this.clientEnded || this.plane.draining) {
       this.close();
       return;
     }
@@ -508,7 +523,7 @@ export class ClientConn {
   }
 
   private replyRaw(text: (close: boolean) => string, bodyAt: number): number {
-    const close = this.rq.framing !== REQ_NONE || !this.rq.keepAlive || this.clientEnded || this.rq.upgrade !== undefined;
+    const close = this.rq.framing !== REQ_NONE || !this.rq.keepAlive || this.clientEnded || this.rq.upgrade !== undefined || this.plane.draining;
     this.socket.write(text(close), "latin1");
     if (close) {
       this.close();

@@ -36,6 +36,8 @@ import { Traffic } from "./traffic.js";
 import {
   CLIENT_HEADERS_TIMEOUT_MS, CLIENT_KEEPALIVE_TIMEOUT_MS, COUNTS_CHANGE_THROTTLE_MS, DEFAULT_ROUTER_TIMEOUTS, SWEEP_INTERVAL_MS, type RouterTimeouts,
 } from "./limits.js";
+import { listenOn } from "./socket-activation.js";
+import { ROUTER_STOP_DRAIN_MS, ROUTER_STOP_IDLE_MS as DRAIN_IDLE_MS } from "../../specs/defaults.js";
 
 export interface DataPlaneOptions {
   /** The table lives at <dataDir>/router-table.json. */
@@ -53,7 +55,11 @@ export interface DataPlaneOptions {
   /** Overrides for connect/header/idle/pool timeouts (tests use short ones). */
   timeouts?: Partial<RouterTimeouts>;
   /** agent.yaml router.tls: HTTPS on a second address, certificates from files. */
-  tls?: { listen: string; certificates: readonly { certFile: string; keyFile: string }[]; redirectPort?: number };
+  tls?: { listen: string; certificates: readonly { certFile: string; keyFile: string }[]; redirectPort?: number; listenFd?: number };
+  /** A listening socket passed by systemd for `listen` (socket-activation.ts); absent: bind it here. */
+  listenFd?: number;
+  /** How long a stopping router lets requests in flight finish (default ROUTER_STOP_DRAIN_MS). */
+  stopDrainMs?: number;
 }
 
 /** One upstream node as the router sees it (not part of RouterStatus: for logs, the dashboard and tests). */
@@ -69,6 +75,8 @@ export interface UpstreamHealth {
 const NO_TABLE_BODY = "no routing table yet\n";
 /** How often a routing table that could not be written is written again. */
 const PERSIST_RETRY_MS = 1_000;
+/** How often a stopping router looks whether its connections are done. */
+const DRAIN_POLL_MS = 25;
 const CORRUPT_TABLE_BODY = "no usable routing table: the stored one was unreadable and is kept aside; waiting for a new one\n";
 
 export class RouterDataPlane implements PlaneState {
@@ -98,6 +106,8 @@ export class RouterDataPlane implements PlaneState {
   private rewriteTimer: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
+  /** Stopping: no new connections; every connection closes after its current answer. */
+  draining = false;
   private countsTimer: NodeJS.Timeout | null = null;
   private reported = "";
   private closed = false;
@@ -170,14 +180,7 @@ export class RouterDataPlane implements PlaneState {
     } else if (restored.spec === null) {
       this.log.info({ dataDir: this.opts.dataDir }, "no stored routing table; serving 503 until one is applied");
     }
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`the router cannot listen on ${this.opts.listen}: ${err.message}`));
-      this.server.once("error", onError);
-      this.server.listen({ host: this.host, port: this.port }, () => {
-        this.server.removeListener("error", onError);
-        resolve();
-      });
-    });
+    await listenOn(this.server, this.host, this.port, this.opts.listenFd, `on ${this.opts.listen}`);
     this.server.on("error", (err) => this.log.error({ err: err.message }, "router server error"));
     if (this.https !== null) {
       try {
@@ -189,7 +192,7 @@ export class RouterDataPlane implements PlaneState {
     }
     this.sweeper = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, this.ctx.timeouts.connectMs / 4));
     this.sweeper.unref();
-    this.log.info({ listen: this.opts.listen }, "router listening");
+    this.log.info({ listen: this.opts.listen, socket: this.opts.listenFd !== undefined ? `fd ${this.opts.listenFd} from systemd` : "bound here" }, "router listening");
   }
 
   /**
@@ -245,9 +248,15 @@ export class RouterDataPlane implements PlaneState {
     return out;
   }
 
-  /** Stops listening, ends every tunnel and upstream connection, and waits for the server to close. */
+  /**
+   * Stops listening, lets the requests in flight finish (each connection is closed after its answer, an idle
+   * one after DRAIN_IDLE_MS), at most `stopDrainMs`; then ends every tunnel and upstream connection that is
+   * left and waits for the server to close. With a socket from systemd, connections that arrive meanwhile
+   * wait in its queue for the next router process.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.draining) return;
+    await this.drainForStop();
     this.closed = true;
     for (const t of [this.sweeper, this.drainTimer, this.countsTimer, this.rewriteTimer]) if (t !== null) clearTimeout(t);
     await this.applying;
@@ -267,6 +276,23 @@ export class RouterDataPlane implements PlaneState {
     for (const c of [...this.clients]) c.socket.destroy();
     await Promise.race([closed, sleep(2_000, undefined, { ref: false })]);
     this.log.info({ listen: this.opts.listen }, "router closed");
+  }
+
+  private async drainForStop(): Promise<void> {
+    this.draining = true;
+    const t0 = Date.now();
+    this.server.close();
+    void this.https?.stopListening();
+    const inFlight = () => this.ctx.inFlight.blue + this.ctx.inFlight.green;
+    this.log.info({ connections: this.clients.size, inFlight: inFlight() }, "router stopping: no new connections; finishing requests in flight");
+    const bound = this.opts.stopDrainMs ?? ROUTER_STOP_DRAIN_MS;
+    // Tunnels (WebSockets) have no answer to wait for: they are ended with the rest after the drain.
+    while ([...this.clients].some((c) => !c.tunnel) && Date.now() - t0 < bound) {
+      const now = Date.now();
+      for (const c of [...this.clients]) c.closeIfIdle(now, DRAIN_IDLE_MS);
+      await sleep(DRAIN_POLL_MS, undefined, { ref: false });
+    }
+    this.log.info({ ms: Date.now() - t0, left: this.clients.size, inFlight: inFlight() }, "router stopping: drained");
   }
 
   /** Checks and installs the spec's table; null when it is the table already served. */

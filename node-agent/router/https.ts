@@ -15,6 +15,7 @@ import { agentError } from "../errors.js";
 import { ROUTER_TLS_HANDSHAKE_TIMEOUT_MS } from "../../specs/defaults.js";
 import { splitListen } from "../../common/values.js";
 import { CertStore, tlsSettings, type CertPair } from "./certificates.js";
+import { listenOn } from "./socket-activation.js";
 
 export interface HttpsOptions {
   listen: string;
@@ -23,6 +24,8 @@ export interface HttpsOptions {
   certificates: readonly Omit<CertPair, "source">[];
   /** Port for the Location of redirects; default: the listen port. */
   redirectPort?: number;
+  /** A listening socket passed by systemd for `listen`; absent: bind it here. */
+  listenFd?: number;
   logger: Logger;
   onChange: () => void;
   onConnection: (socket: TLSSocket) => void;
@@ -75,16 +78,9 @@ export class HttpsSide {
   async start(): Promise<void> {
     await this.certs.setPairs("file", this.o.certificates);
     await this.certs.setPairs("acme", await storedAcmePairs(this.acmeDir));
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`the router cannot listen for HTTPS on ${this.o.listen}: ${err.message}`));
-      this.server.once("error", onError);
-      this.server.listen({ host: this.host, port: this.port }, () => {
-        this.server.removeListener("error", onError);
-        const a = this.server.address();
-        if (a !== null && typeof a === "object") this.port = a.port;
-        resolve();
-      });
-    });
+    await listenOn(this.server, this.host, this.port, this.o.listenFd, `for HTTPS on ${this.o.listen}`);
+    const a = this.server.address();
+    if (a !== null && typeof a === "object") this.port = a.port;
     this.server.on("error", (err) => this.o.logger.error({ err: err.message }, "router HTTPS server error"));
     this.o.logger.info({ listen: this.o.listen, certificates: this.certs.info().length }, "router listening for HTTPS");
   }
@@ -118,6 +114,11 @@ export class HttpsSide {
 
   status(): RouterTlsStatus {
     return { listen: this.o.listen, certificates: this.certs.info() };
+  }
+
+  /** Stops accepting; resolves once the open connections have ended (the data plane ends them). */
+  stopListening(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   /** Stops listening (open connections are the data plane's to end). */

@@ -4,17 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api, REPO, demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
-import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
+import { agentRestartSuite, agentStopSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
 import { agentSecretsSuite } from "../support/agent-secrets-suite.js";
 import { logsSuite } from "../support/logs-suite.js";
 import { dockerKit } from "../support/runtime-kit.js";
 
 const kit = async () => dockerKit;
-const opts = { prefix: "t-docker", ports: { web: 19111, squat: 19119, restart: 19131, lease: 19161 } };
+const opts = { prefix: "t-docker", ports: { web: 19111, squat: 19119, restart: 19131, lease: 19161, stop: 19175 } };
 
 describe("node agent on Docker", () => {
   agentSuite(kit, opts);
   agentRestartSuite(kit, opts);
+  agentStopSuite(kit, opts);
   leaseSuite(kit, opts);
   agentSecretsSuite(kit, { prefix: opts.prefix, port: 19181 });
   logsSuite(kit, { prefix: opts.prefix, port: 19191 });

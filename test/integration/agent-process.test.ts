@@ -6,7 +6,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoSpec, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
-import { agentRestartSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
+import { agentRestartSuite, agentStopSuite, agentSuite, leaseSuite } from "../support/agent-suite.js";
 import { agentSecretsSuite } from "../support/agent-secrets-suite.js";
 import { logsSuite } from "../support/logs-suite.js";
 import { processKit, type RuntimeKit } from "../support/runtime-kit.js";
@@ -21,11 +21,12 @@ const kit = () => (kitP ??= processKit());
 afterAll(async () => {
   if (kitP) rmSync(dirname((await kitP).releasesDir!), { recursive: true, force: true });
 });
-const opts = { prefix: "t-proc", ports: { web: 19211, squat: 19219, restart: 19231, lease: 19241 } };
+const opts = { prefix: "t-proc", ports: { web: 19211, squat: 19219, restart: 19231, lease: 19241, stop: 19281 } };
 
 describe("node agent on processes", () => {
   agentSuite(kit, opts);
   agentRestartSuite(kit, opts);
+  agentStopSuite(kit, opts);
   leaseSuite(kit, opts);
   agentSecretsSuite(kit, { prefix: opts.prefix, port: 19261 });
   logsSuite(kit, { prefix: opts.prefix, port: 19271 });

@@ -17,8 +17,8 @@ import { RESTART_BACKOFF_INITIAL_MS } from "../../specs/defaults.js";
 export interface AgentSuiteOptions {
   /** Node names start with this (unique per runtime: cleanup goes by node). */
   prefix: string;
-  /** Host ports: web of the main node, a port the test squats on, web of the restarted node, web of the lease node. */
-  ports: { web: number; squat: number; restart: number; lease: number };
+  /** Host ports: web of the main node, a port the test squats on, web of the restarted node, of the lease node, of the stopped node. */
+  ports: { web: number; squat: number; restart: number; lease: number; stop: number };
   /** More agent options for the main node (e.g. more allowed repositories). */
   agent?: Partial<AgentBedOptions>;
 }
@@ -162,7 +162,7 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       if (agentDir) rmSync(agentDir, { recursive: true, force: true });
     });
 
-    it("killed with SIGKILL and restarted: status right at once, workloads untouched, jobs stopped until a fresh lease", async () => {
+    it("killed with SIGKILL and restarted within its lease: status right at once, web and job workloads untouched (the lease adopted)", async () => {
       await kit.cleanupNode(NAME);
       const { configFile, token, dir } = writeAgentConfig({ name: NAME, extra: kit.agentYaml() });
       agentDir = dir;
@@ -177,6 +177,8 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       });
       const webId = before.services.web!.containerId!;
       const startedAt = await kit.startedAt(dir, webId);
+      const workerId1 = before.services.worker!.containerId!;
+      const workerStartedAt = await kit.startedAt(dir, workerId1);
 
       first.proc.kill("SIGKILL");
       await new Promise((r) => first.proc.once("exit", r));
@@ -187,19 +189,27 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       expect(after.observedGeneration).toBe(1);
       expect(after.spec?.tag).toBe("v1");
       expect(after.services.web).toMatchObject({ containerId: webId, tag: "v1" });
-      expect(after.services.worker!.state).toBe("missing"); // no job runs without a fresh lease
-      expect(after.lease.state).toBe("none");
+      // The lease (60 s) has not expired: adopted, its running worker kept — the same one, never restarted.
+      expect(after.lease).toMatchObject({ state: "held", epoch: 1 });
+      expect(after.services.worker).toMatchObject({ state: "running", containerId: workerId1 });
       expect(await kit.exists(dir, webId)).toBe(true);
       expect(await kit.startedAt(dir, webId)).toBe(startedAt);
+      expect(await kit.startedAt(dir, workerId1)).toBe(workerStartedAt);
       await waitFor("healthy after restart", async () => (await api2.status()).services.web?.health === "healthy");
 
-      // A fresh lease starts the worker again, with its epoch in the environment.
+      // A renewal of the same epoch confirms the adopted lease: still the same worker.
+      expect((await api2.req("PUT", "/v1/lease", { epoch: 1, ttlMs: 60_000 })).status).toBe(200);
+      expect((await api2.status()).services.worker).toMatchObject({ state: "running", containerId: workerId1 });
+      expect(await kit.startedAt(dir, workerId1)).toBe(workerStartedAt);
+
+      // A new epoch replaces the worker, with its epoch in the environment.
       expect((await api2.req("PUT", "/v1/lease", { epoch: 2, ttlMs: 60_000 })).status).toBe(200);
       const w = await waitFor("worker under epoch 2", async () => {
         const st = await api2.status();
-        return st.services.worker?.state === "running" && st;
+        return st.services.worker?.state === "running" && st.services.worker.containerId !== workerId1 && st;
       });
       const workerId = w.services.worker!.containerId!;
+      expect(workerId).not.toBe(workerId1);
       expect(await kit.env(dir, workerId)).toContain("SWITCHYARD_JOBS_EPOCH=2");
       await kit.checkShape(dir, workerId, { kind: "job" });
 
@@ -221,7 +231,8 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
     it("restarted after its web workload stopped (an engine or VM restart): starts it again, no spec needed", async () => {
       const { configFile } = live!;
       const token = readFileSync(join(agentDir!, "token"), "utf8").trim();
-      expect((await live!.api.status()).services.web!.state).toBe("exited"); // stopped by hand in the first test
+      const before = await live!.api.status();
+      expect(before.services.web!.state).toBe("exited"); // stopped by hand in the first test
       child!.kill("SIGKILL");
       await new Promise((r) => child!.once("exit", r));
       const again = await spawnAgent(configFile);
@@ -231,7 +242,10 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
       expect((await api.status()).observedGeneration).toBe(1); // no spec was sent
       // The worker again under a fresh lease, for the tests that follow.
       expect((await api.req("PUT", "/v1/lease", { epoch: 3, ttlMs: 60_000 })).status).toBe(200);
-      await waitFor("worker under epoch 3", async () => (await api.status()).services.worker?.state === "running");
+      await waitFor("worker under epoch 3", async () => {
+        const w = (await api.status()).services.worker;
+        return w?.state === "running" && w.containerId !== before.services.worker!.containerId; // the adopted epoch-2 one replaced
+      });
       live = { api, configFile };
     });
 
@@ -272,6 +286,96 @@ export function agentRestartSuite(getKit: () => Promise<RuntimeKit>, o: AgentSui
         squat.close();
         rmSync(other.dir, { recursive: true, force: true });
       }
+    });
+  });
+}
+
+/**
+ * Stopping an agent stops its jobs before it exits (ground truth: the runtime, read after the exit); an agent
+ * restarted within its lease keeps the job it adopted only until the lease expires unless it is renewed.
+ */
+export function agentStopSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptions): void {
+  describe("agent stop and jobs", () => {
+    const NAME = `${o.prefix}-stop`;
+    let kit: RuntimeKit;
+    let child: ChildProcess | undefined;
+    let cfg: { configFile: string; token: string; dir: string };
+    beforeAll(async () => {
+      kit = await getKit();
+      await kit.cleanupNode(NAME);
+      cfg = writeAgentConfig({ name: NAME, extra: kit.agentYaml() });
+    });
+    afterAll(async () => {
+      child?.kill("SIGKILL");
+      await kit.cleanupNode(NAME);
+      rmSync(cfg.dir, { recursive: true, force: true });
+    });
+
+    let current: Api | undefined;
+    async function start(): Promise<{ api: Api; out: () => string }> {
+      const a = await spawnAgent(cfg.configFile, { SWITCHYARD_LOG_LEVEL: "info", SWITCHYARD_LOG_FORMAT: "json" });
+      child = a.proc;
+      current = new Api(a.url, cfg.token);
+      return { api: current, out: a.out };
+    }
+    const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r())));
+
+    it("SIGTERM: the job workload is gone before the agent process exits, and it says so; the web workload is untouched", async () => {
+      const { api, out } = await start();
+      await api.putSpec(demoSpec({ node: NAME, tag: "v1", generation: 1, hostPort: o.ports.stop, withWorker: true }));
+      expect((await api.req("PUT", "/v1/lease", { epoch: 1, ttlMs: 10_000 })).status).toBe(200);
+      const st = await waitFor("web healthy and worker running", async () => {
+        const s = await api.status();
+        return s.services.web?.health === "healthy" && s.services.worker?.state === "running" && s;
+      });
+      const webId = st.services.web!.containerId!;
+      const webStartedAt = await kit.startedAt(cfg.dir, webId);
+      const workerId = st.services.worker!.containerId!;
+      const proc = child!;
+      proc.kill("SIGTERM");
+      await exited(proc);
+      // Nothing else stops it: had the agent exited first, it would still be there.
+      expect(await kit.exists(cfg.dir, workerId)).toBe(false);
+      expect(await kit.exists(cfg.dir, webId)).toBe(true);
+      expect(await kit.startedAt(cfg.dir, webId)).toBe(webStartedAt);
+      expect(out(), out()).toMatch(/agent stopping: stopping its job workloads/);
+      expect(out()).toMatch(/"stopped":1[,}].*agent stopping: job workloads stopped/);
+    });
+
+    it("restarted after a stop: no job adopted (the lease was given up); a renewal of the same epoch starts it again", async () => {
+      const { api } = await start();
+      const st = await api.status();
+      expect(st.lease.state).not.toBe("held");
+      expect(st.services.worker!.state).toBe("missing");
+      expect((await api.req("PUT", "/v1/lease", { epoch: 1, ttlMs: 10_000 })).status).toBe(200);
+      await waitFor("worker running", async () => (await api.status()).services.worker?.state === "running");
+    });
+
+    it("SIGKILL and restart within the lease, no renewal: the adopted job keeps running until the lease expires, then it is stopped", async () => {
+      const ttlMs = 15_000;
+      const api0 = current!;
+      const grantedAt = Date.now();
+      expect((await api0.req("PUT", "/v1/lease", { epoch: 2, ttlMs })).status).toBe(200);
+      const w = await waitFor("worker under epoch 2", async () => {
+        const s = await api0.status();
+        const id = s.services.worker?.state === "running" ? s.services.worker.containerId : undefined;
+        const env: string[] = id ? await kit.env(cfg.dir, id).catch(() => []) : [];
+        return env.includes("SWITCHYARD_JOBS_EPOCH=2") ? s : false;
+      });
+      const workerId = w.services.worker!.containerId!;
+      child!.kill("SIGKILL");
+      await exited(child!);
+      const { api } = await start();
+      const after = await api.status();
+      expect(after.lease).toMatchObject({ state: "held", epoch: 2 });
+      expect(after.lease.remainingMs).toBeLessThanOrEqual(ttlMs);
+      expect(after.services.worker).toMatchObject({ state: "running", containerId: workerId });
+      await waitFor("worker stopped at the lease's expiry", async () => !(await kit.exists(cfg.dir, workerId)), ttlMs + 15_000);
+      const goneAt = Date.now();
+      expect(goneAt - grantedAt).toBeGreaterThanOrEqual(ttlMs - 500);
+      const s = await api.status();
+      expect(s.lease.state).toBe("expired");
+      expect(s.services.worker!.state).toBe("missing"); // none started under a lease nobody renewed
     });
   });
 }
@@ -362,14 +466,14 @@ export function leaseSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteOptio
   });
 }
 
-function spawnAgent(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
+function spawnAgent(configFile: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string; out: () => string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, ["bin/switchyard.js", "agent", "--config", configFile], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     proc.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1]! });
+      if (m) resolve({ proc, url: m[1]!, out: () => out });
     });
     proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
     proc.on("exit", (code) => reject(new Error(`agent exited with ${code}: ${out}`)));

@@ -66,7 +66,55 @@ describe("the agent's Lease", () => {
     expect(lapses).toBe(0);
     expect(l.status()).toEqual({ state: "held", epoch: 2, remainingMs: 1_000, revokedThrough: 0 });
     expect(l.grant(3, 5_000)).toBe(true);
-    expect(l.memory()).toEqual({ highestEpoch: 3, revokedThrough: 0 });
+    expect(l.memory()).toMatchObject({ highestEpoch: 3, revokedThrough: 0, held: { epoch: 3, ttlMs: 5_000 } });
+  });
+
+  it("across a restart: a lease that has not expired is adopted (held, not confirmed) and a renewal confirms it", () => {
+    const first = fresh();
+    first.grant(7, 10_000);
+    const mem = JSON.parse(JSON.stringify(first.memory())) as ReturnType<Lease["memory"]>;
+    expect(mem.held).toMatchObject({ epoch: 7, ttlMs: 10_000 });
+    const next = new Lease(mem, () => { lapses++; });
+    const remaining = next.adopt();
+    expect(remaining).toBeGreaterThan(9_000);
+    expect(remaining).toBeLessThanOrEqual(10_000);
+    expect(next.held()).toBe(true);
+    expect(next.confirmed()).toBe(false); // no new job starts on an adopted lease
+    expect(next.status()).toMatchObject({ state: "held", epoch: 7 });
+    expect(next.grant(7, 10_000)).toBe(true); // confirmed: jobs converge (the running ones are kept)
+    expect(next.confirmed()).toBe(true);
+  });
+
+  it("an adopted lease that nobody renews lapses at its old expiry", () => {
+    const first = fresh();
+    first.grant(7, 10_000);
+    first.close();
+    let nextLapses = 0;
+    const next = new Lease(first.memory(), () => { nextLapses++; });
+    const remaining = next.adopt()!;
+    t += remaining;
+    vi.advanceTimersByTime(remaining + 1);
+    expect(nextLapses).toBe(1);
+    expect(next.held()).toBe(false);
+    expect(next.memory().held).toBeUndefined();
+  });
+
+  it("nothing is adopted when expired, from another kernel boot, when the wall clock says expired, or after a stop gave it up", () => {
+    const base = () => {
+      const l = fresh();
+      l.grant(7, 10_000);
+      return l.memory().held!;
+    };
+    const adopt = (held: NonNullable<ReturnType<Lease["memory"]>["held"]>) => new Lease({ highestEpoch: 7, revokedThrough: 0, held }, () => undefined).adopt();
+    expect(adopt({ ...base(), expiresAtMonoMs: base().expiresAtMonoMs - 10_001 })).toBeNull();
+    expect(adopt({ ...base(), kernelBootId: "another-boot" })).toBeNull();
+    expect(adopt({ ...base(), expiresAtWallMs: Date.now() - 1 })).toBeNull();
+    const stopped = fresh();
+    stopped.grant(7, 10_000);
+    stopped.giveUp();
+    expect(stopped.memory().held).toBeUndefined();
+    expect(new Lease({ highestEpoch: 7, revokedThrough: 6, held: base() }, () => undefined).adopt()).not.toBeNull();
+    expect(new Lease({ highestEpoch: 7, revokedThrough: 7, held: base() }, () => undefined).adopt()).toBeNull(); // revoked here
   });
 
   it("a grant after expiry is a change even with the same epoch", () => {
