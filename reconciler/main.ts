@@ -27,6 +27,9 @@ import { historyConditions, reportNotRecorded, reportPush } from "./history/repo
 import { RegistryClient } from "./tags/registry.js";
 import { ReleaseDirTags } from "./tags/releases.js";
 import { dashboardRoot } from "./api/static.js";
+import { Analysis } from "./loop/analysis.js";
+import { SWITCHYARD_AUTHOR } from "./history/state-repo.js";
+import { parseDocument } from "yaml";
 
 export interface ReconcilerOptions {
   dir: string;
@@ -142,8 +145,23 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       }
       return registry;
     };
+    const analysis = new Analysis({
+      dataDir: o.dataDir, logger, events, alerts,
+      routers: () => controller?.routerClients() ?? [],
+      onChange: () => controller?.queue(),
+      // Switchyard's own decision is a commit like any other (rule 11), on the revision it judged.
+      switchBack: async (color, message) => {
+        const cur = source.get()!;
+        const doc = parseDocument(cur.dir.state.text);
+        doc.setIn(["spec", "active"], color);
+        await repo.commitState({ text: doc.toString(), author: SWITCHYARD_AUTHOR, message, expectedRevision: cur.stateRevision });
+        await source.reload();
+      },
+    });
+    await analysis.load();
+    cleanups.unshift(() => analysis.close());
     controller = new Controller({
-      source, memory, alerts, events, logger, secretsKey,
+      source, memory, alerts, events, logger, secretsKey, analysis,
       digestOf: () => {
         let r: ReturnType<typeof registryFor> = null;
         try {
@@ -182,7 +200,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     const server = buildApi({
       controller, alerts, events, logger,
       auth: { users, sessions: new Sessions(), limiter: new LoginLimiter(), secureCookie },
-      state: { source, repo, registry: registryFor },
+      state: { source, repo, registry: registryFor, analysis },
       dashboardRoot: o.dashboardRoot === undefined ? dashboardRoot() : o.dashboardRoot,
       ...(o.apiSetup ? { setup: o.apiSetup } : {}),
     });

@@ -185,3 +185,16 @@ export const MAX_LOG_FOLLOWS = 8;
  * and up to LOG_ANSWER_MAX_BYTES of history per node while it merges); more get 503.
  */
 export const MAX_API_LOG_STREAMS = 16;
+
+/** Automatic rollback (cluster.yaml `rollback`): how long after a switch the new live colour is watched, ... */
+export const DEFAULT_ROLLBACK_WINDOW_SECONDS = 60;
+/** ... the largest share of 5xx answers it may give in that window, ... */
+export const DEFAULT_ROLLBACK_MAX_ERROR_RATIO = 0.05;
+/** ... and how many answers it must have given before the ratio counts (a few early 500s are no verdict). */
+export const DEFAULT_ROLLBACK_MIN_REQUESTS = 20;
+/** While an analysis window runs, the routers' counts are read this often. */
+export const ANALYSIS_POLL_MS = 250;
+/** Outside a window, the routers' counts are read this often (requests per second and error rate in status). */
+export const TRAFFIC_POLL_MS = 2_000;
+/** Requests per second and error rate in status are taken over this span of readings. */
+export const TRAFFIC_RATE_SPAN_MS = 10_000;

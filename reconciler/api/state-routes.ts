@@ -21,6 +21,8 @@ import { declareRoute } from "./route.js";
 import type { RestartBody, RestartResult } from "../../specs/api/state.js";
 import type { ColorBody, Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
+import type { Analysis } from "../loop/analysis.js";
+import type { AbortAnalysisResult } from "../../specs/api/state.js";
 
 export interface StateApiOptions {
   source: DesiredSource;
@@ -28,6 +30,8 @@ export interface StateApiOptions {
   controller: Controller;
   /** Where tags come from (the registry, or release dirs for the process runtime); null when nowhere. */
   registry: () => TagSource | null;
+  /** Automatic rollback: its marks on tags and the running window. */
+  analysis?: Analysis;
 }
 
 /** The registry client, or the release dirs of the process runtime. */
@@ -147,6 +151,14 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     return { ...r, message: `restart ${color}: its workloads are re-created with the secrets on its nodes now; promote it once it is ready` };
   });
 
+  /** Stop the analysis after a switch: no automatic rollback for it. Not a state change. */
+  declareRoute(app, "POST /api/v1/actions/abort-analysis", async (req): Promise<AbortAnalysisResult> => {
+    const w = o.analysis?.abort(req.principal!.name);
+    if (!w) throw reconError("RECON_ERR_INVALID_STATE", "no analysis is running: it starts when the routers switch to a new live colour and cluster.yaml has a rollback section");
+    req.log.info({ user: req.principal!.name, color: w.color, tag: w.tag }, "analysis aborted");
+    return { color: w.color, tag: w.tag, message: `analysis of ${w.color} (${w.tag}) aborted: it stays live, and Switchyard will not roll it back automatically` };
+  });
+
   /** Roll back to a revision from history: a new commit that restores it. */
   declareRoute(app, "POST /api/v1/actions/restore", async (req) => {
     const body = req.body as RestoreBody;
@@ -167,7 +179,13 @@ async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "pr
   }
   const text = edit(cur.text, (doc) => doc.setIn(["spec", "active"], target));
   const tag = cur.state.spec.colors[target].tag ?? "";
-  return act(o, req, body, cur, text, intent === "promote" ? `promote ${target} (${tag})` : `roll back to ${target} (${tag})`);
+  const mark = o.analysis?.marked(tag);
+  if (mark && body.confirm !== true && body.dryRun !== true) {
+    throw reconError("RECON_ERR_CONFIRM_REQUIRED", `${tag} was rolled back automatically at ${mark.at} (${mark.reason}); to make it live again anyway, send confirm: true (CLI: --yes)`, { tag, rolledBackAt: mark.at, reason: mark.reason });
+  }
+  const r = await act(o, req, body, cur, text, intent === "promote" ? `promote ${target} (${tag})` : `roll back to ${target} (${tag})`);
+  if (mark && "commit" in r) o.analysis?.unmark(tag);
+  return r;
 }
 
 /** dryRun → the exact diff and message; otherwise the commit. */

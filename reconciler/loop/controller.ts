@@ -31,6 +31,8 @@ import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 import { reconError } from "../errors.js";
 import { secretsKeyId } from "../../specs/secrets-key-id.js";
+import type { Analysis } from "./analysis.js";
+import { analysisView } from "./analysis-view.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -66,6 +68,8 @@ export interface ControllerOptions {
   acme?: () => AcmeCertificateStatus | null;
   /** The key of the secrets' fingerprints (reconciler/secrets-key.ts); never in status, events or logs. */
   secretsKey?: string;
+  /** Automatic rollback and the colours' traffic figures (reconciler/loop/analysis.ts). */
+  analysis?: Analysis;
 }
 
 export class Controller {
@@ -284,6 +288,7 @@ export class Controller {
     // older memory.json restored from a backup, a crash between a switch and its record): that is no
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
+    this.o.analysis?.onPass(analysisView(desired, observed, routerLive));
     this.timeSwitch(desired.state.spec.active, routerLive, now);
     this.timeJobsHandoff(observed, desired.state.spec.jobs.owner !== "none", now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
@@ -320,6 +325,7 @@ export class Controller {
       },
       this.conditions,
     );
+    if (this.o.analysis) Object.assign(status, { traffic: this.o.analysis.traffic(), analysis: this.o.analysis.summary(), rolledBack: this.o.analysis.rolledBack() });
     for (const c of COLORS) {
       if (status.colors?.[c].phase === "Ready" && memory.deploys[c]?.tag === status.colors[c].tag) this.remember(this.o.memory.clearDeploy(c));
     }
