@@ -32,6 +32,7 @@ import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 import { reconError } from "../errors.js";
 import { secretsKeyId } from "../../specs/secrets-key-id.js";
 import type { Analysis } from "./analysis.js";
+import type { Lifecycle } from "../notify/lifecycle.js";
 import { analysisView } from "./analysis-view.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
@@ -70,6 +71,8 @@ export interface ControllerOptions {
   secretsKey?: string;
   /** Automatic rollback and the colours' traffic figures (reconciler/loop/analysis.ts). */
   analysis?: Analysis;
+  /** Lifecycle notifications; loop code reports what status cannot show, e.g. `lifecycle.taskFailed(…)`. */
+  lifecycle?: Lifecycle;
 }
 
 export class Controller {
