@@ -7,7 +7,7 @@
  * needs confirmation. Prints the time from the first 500 a client saw to the first answer from blue again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { request } from "undici";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { waitFor } from "../support/agent-bed.js";
@@ -129,4 +129,32 @@ describe("automatic rollback", () => {
     expect(dry.diff).toContain("+  active: green");
     expect((await bed.api<{ state: { spec: { active: string } } }>("/api/v1/state")).state.spec.active).toBe("blue");
   }, 30_000);
+
+  it("the CLI asks for --yes, promotes with it (the mark goes), and a person aborts the next window", async () => {
+    // Asynchronously: the reconciler answers from this process.
+    const cli = (...args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ["bin/switchyard.js", ...args, "--server", bed.reconcilerUrl], { encoding: "utf8", env: { ...process.env, SWITCHYARD_TOKEN: bed.token } }, (err, stdout, stderr) => {
+        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+      child.stdin?.end();
+    });
+    const refused = await cli("promote");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^switchyard promote: v4 was rolled back automatically at .*; not switched \(pass --yes to switch anyway\)\n$/);
+    // No load now: the window opens and waits for answers, so a person can abort it.
+    const yes = await cli("promote", "--yes");
+    expect(yes.status, yes.stderr).toBe(0);
+    const running = await waitFor("a new window on green", async () => {
+      const s = await bed.status();
+      return s.analysis?.state === "running" && s.router?.live === "green" && s;
+    }, 30_000);
+    expect(running.rolledBack).toEqual([]);
+    expect(running.analysis!.secondsLeft).toBeGreaterThan(0);
+    expect((await bed.api<{ alerts: { name: string; state: string }[] }>("/api/v1/alerts")).alerts.filter((a) => a.name === "AutomaticRollback" && a.state === "firing")).toEqual([]);
+    const aborted = await cli("abort-analysis");
+    expect(aborted.status, aborted.stderr).toBe(0);
+    expect(aborted.stdout).toBe("analysis of green (v4) aborted: it stays live, and Switchyard will not roll it back automatically\n");
+    expect((await bed.status()).analysis).toMatchObject({ state: "aborted", message: expect.stringContaining("aborted by tester") });
+    expect((await cli("abort-analysis")).stderr).toContain("no analysis is running");
+  }, 60_000);
 });
