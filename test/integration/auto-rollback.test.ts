@@ -11,6 +11,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { request } from "undici";
 import { ClusterBed } from "../support/cluster-bed.js";
 import { waitFor } from "../support/agent-bed.js";
+import { createServer, type Server } from "node:http";
 
 const WINDOW_SECONDS = 20;
 
@@ -53,15 +54,29 @@ class RecordingLoad {
 
 describe("automatic rollback", () => {
   let bed: ClusterBed;
+  let slack: Server;
+  const slackTexts: string[] = [];
 
   beforeAll(async () => {
-    bed = new ClusterBed({ prefix: "arb", git: true, state: { blue: "v1", green: "v4" }, rollback: `{ window: ${WINDOW_SECONDS}, maxErrorRatio: 0.05, minRequests: 20 }` });
+    // A Slack-format receiver for rolled-back events.
+    slack = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d));
+      req.on("end", () => {
+        slackTexts.push((JSON.parse(body) as { text: string }).text);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => slack.listen(0, "127.0.0.1", r));
+    const hook = { url: `http://127.0.0.1:${(slack.address() as { port: number }).port}/hook`, format: "slack" as const, events: ["rolled-back"] };
+    bed = new ClusterBed({ prefix: "arb", git: true, state: { blue: "v1", green: "v4" }, webhooks: [hook], rollback: `{ window: ${WINDOW_SECONDS}, maxErrorRatio: 0.05, minRequests: 20 }` });
     await bed.startAgents();
     await bed.startReconciler();
   }, 120_000);
 
   afterAll(async () => {
     await bed?.close();
+    slack?.close();
   }, 60_000);
 
   it("switches back to blue within the window when green answers 500s, with a commit, an alert and the figures", async () => {
@@ -113,6 +128,9 @@ describe("automatic rollback", () => {
     expect((record!.errors as number) / (record!.requests as number)).toBeGreaterThan(0.05);
     expect(events.events.filter((e) => e.analysis === "aborted" || e.analysis === "rollback-failed")).toEqual([]);
     expect(rolled.rolledBack).toEqual([expect.objectContaining({ tag: "v4", color: "green" })]);
+    // Webhooks subscribed to rolled-back hear that Switchyard did it, and why.
+    await waitFor("the rolled-back message", async () => slackTexts.length > 0, 10_000);
+    expect(slackTexts).toEqual([expect.stringMatching(/^:rewind: automatic rollback to blue \(v1\): 5xx \d+(\.\d)?% over \d+ s &gt; 5% \(Switchyard\) \(arb\)$/)]); // Slack's mrkdwn escapes >
   }, 180_000);
 
   it("asks for confirmation before promoting the rolled-back tag again", async () => {
