@@ -184,6 +184,10 @@ export class Analysis {
     return this.meter.rates();
   }
 
+  private shown(): string {
+    return JSON.stringify([this.meter.rates(), this.summary()]);
+  }
+
   private schedule(ms: number): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
@@ -201,10 +205,12 @@ export class Analysis {
         counts[c.node] = await c.status().then((s) => answersOf(s.router?.responses), () => null);
       }));
       const now = this.now();
+      const before = this.shown();
       this.meter.record(counts, now);
       const w = this.doc.window;
       if (w?.state === "running") await this.judge(w, counts, now);
-      this.o.onChange();
+      // A pass (and a status to every dashboard) only when what status shows changed.
+      if (this.shown() !== before) this.o.onChange();
     } catch (err) {
       this.o.logger.error({ err: (err as Error).message }, "analysis reading failed");
     } finally {
