@@ -3,6 +3,7 @@
  * change to state.yaml made by the reconciler API (committed to git as the token's user).
  */
 import { parseArgs } from "node:util";
+import { createInterface } from "node:readline/promises";
 import { call, serverUrl, ApiError } from "./client.js";
 import { waitFor, type Goal } from "./wait.js";
 import type { Color } from "../specs/types.js";
@@ -15,8 +16,11 @@ export const actionsHelp = `Usage:
   switchyard deploy <tag> [--to blue|green]     put a tag on the idle colour (or --to)
   switchyard redeploy <blue|green>              roll out what the colour's tag points at now (after
                                                 it was pushed again; never the live colour)
-  switchyard promote                            send live traffic to the idle colour
-  switchyard rollback                           send live traffic back to the other colour
+  switchyard promote [--yes]                    send live traffic to the idle colour (--yes: even a tag
+                                                Switchyard rolled back automatically; else it asks)
+  switchyard rollback [--yes]                   send live traffic back to the other colour
+  switchyard abort-analysis                     stop watching the new live colour after a switch: no
+                                                automatic rollback for it (no commit)
   switchyard jobs <active|blue|green|none>      choose which colour runs the background jobs
   switchyard stop <blue|green>                  stop a colour for maintenance (never the live one)
   switchyard start <blue|green>                 start a stopped colour again with its last tag
@@ -29,13 +33,13 @@ Options: --server URL (or $SWITCHYARD_SERVER), --json, --dry-run (show the state
 Authentication: $SWITCHYARD_TOKEN (create one with: switchyard user token <name> --data <data-dir>).
 `;
 
-export type Verb = "tags" | "deploy" | "redeploy" | "promote" | "rollback" | "jobs" | "stop" | "start" | "restart";
+export type Verb = "tags" | "deploy" | "redeploy" | "promote" | "rollback" | "jobs" | "stop" | "start" | "restart" | "abort-analysis";
 
 export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   return async (argv) => {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, allowPositionals: true, options: { server: { type: "string" }, json: { type: "boolean" }, to: { type: "string" }, "dry-run": { type: "boolean" }, wait: { type: "boolean" }, timeout: { type: "string" } } });
+      parsed = parseArgs({ args: argv, allowPositionals: true, options: { server: { type: "string" }, json: { type: "boolean" }, to: { type: "string" }, "dry-run": { type: "boolean" }, wait: { type: "boolean" }, timeout: { type: "string" }, yes: { type: "boolean", short: "y" } } });
     } catch (err) {
       process.stderr.write(`switchyard ${verb}: ${(err as Error).message}\n`);
       return 2;
@@ -54,7 +58,13 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}; run "switchyard status" to follow it\n`);
         return 0;
       }
+      if (verb === "abort-analysis") {
+        const r = await call<{ message: string }>(server, "POST", "/api/v1/actions/abort-analysis");
+        process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}\n`);
+        return 0;
+      }
       const body: Record<string, unknown> = {};
+      if ((verb === "promote" || verb === "rollback") && values.yes) body.confirm = true;
       if (verb === "deploy") {
         if (positionals.length !== 1) throw new ApiError("name the tag to deploy, e.g. switchyard deploy v2");
         body.tag = positionals[0];
@@ -76,7 +86,13 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
         process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}\n${r.diff}`);
         return 0;
       }
-      const r = await call<{ message: string; revision: string; commit: string | null }>(server, "POST", path, { ...body, dryRun: false }, { "if-match": state.revision });
+      type Done = { message: string; revision: string; commit: string | null };
+      const r = await call<Done>(server, "POST", path, { ...body, dryRun: false }, { "if-match": state.revision }).catch(async (err: unknown) => {
+        // A tag Switchyard rolled back automatically: ask a person at a terminal; elsewhere --yes says it.
+        if (!(err instanceof ApiError) || err.code !== "RECON_ERR_CONFIRM_REQUIRED") throw err;
+        if (!process.stdin.isTTY || !(await confirm(`${err.message}\nSwitch to it anyway? [y/N] `))) throw new ApiError(`${err.message.replace(/; to make it live.*$/, "")}; not switched (pass --yes to switch anyway)`);
+        return call<Done>(server, "POST", path, { ...body, confirm: true, dryRun: false }, { "if-match": state.revision });
+      });
       if (!values.wait) {
         process.stdout.write(values.json ? JSON.stringify(r, null, 2) + "\n" : `${r.message}: committed ${r.commit?.slice(0, 12) ?? "(no git)"}, revision ${r.revision}; run "switchyard status" to follow it\n`);
         return 0;
@@ -92,7 +108,16 @@ export function runAction(verb: Verb): (argv: string[]) => Promise<number> {
   };
 }
 
-function goalOf(verb: Exclude<Verb, "tags" | "restart">, body: Record<string, unknown>): Goal {
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function goalOf(verb: Exclude<Verb, "tags" | "restart" | "abort-analysis">, body: Record<string, unknown>): Goal {
   switch (verb) {
     case "deploy":
       return { kind: "deploy", color: (body.color as Color | undefined) ?? null, tag: String(body.tag) };

@@ -1,7 +1,12 @@
 /** The CLI's side of the reconciler API: --server / $SWITCHYARD_SERVER and $SWITCHYARD_TOKEN. */
 import { DEFAULT_RECONCILER_LISTEN } from "../specs/defaults.js";
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  /** The API's error code (RECON_ERR_…), when the answer had one. */
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
 
 export function serverUrl(flag: string | undefined): string {
   return (flag ?? process.env.SWITCHYARD_SERVER ?? `http://${DEFAULT_RECONCILER_LISTEN}`).replace(/\/+$/, "");
@@ -29,9 +34,10 @@ export async function call<T>(server: string, method: string, path: string, body
     json = undefined;
   }
   if (!res.ok) {
-    const msg = (json as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 200);
-    if (res.status === 401 && !token) throw new ApiError(`${msg} (set SWITCHYARD_TOKEN to an API token: switchyard user token <name> --data <data-dir>)`);
-    throw new ApiError(msg);
+    const err = (json as { error?: { message?: string; code?: string } } | undefined)?.error;
+    const msg = err?.message ?? text.slice(0, 200);
+    if (res.status === 401 && !token) throw new ApiError(`${msg} (set SWITCHYARD_TOKEN to an API token: switchyard user token <name> --data <data-dir>)`, err?.code);
+    throw new ApiError(msg, err?.code);
   }
   return json as T;
 }

@@ -17,6 +17,7 @@ const commands: Record<string, Command> = {
   deploy: action("deploy", "put a tag on the idle colour (a commit to state.yaml)"),
   promote: action("promote", "send live traffic to the idle colour once it is ready"),
   rollback: action("rollback", "send live traffic back to the other colour"),
+  "abort-analysis": action("abort-analysis", "stop watching the new live colour after a switch (no automatic rollback)"),
   jobs: action("jobs", "choose which colour runs the background jobs"),
   redeploy: action("redeploy", "roll out what a colour's tag points at now, after it was pushed again"),
   stop: action("stop", "stop a colour that is not live, for maintenance"),

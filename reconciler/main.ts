@@ -29,6 +29,11 @@ import { ImageTags } from "./tags/images.js";
 import { clusterRepositories } from "../specs/images.js";
 import { ReleaseDirTags } from "./tags/releases.js";
 import { dashboardRoot } from "./api/static.js";
+import { Analysis } from "./loop/analysis.js";
+import { SWITCHYARD_AUTHOR } from "./history/state-repo.js";
+import { parseDocument } from "yaml";
+import { Lifecycle } from "./notify/lifecycle.js";
+import { revisionOf } from "../specs/revision.js";
 
 export interface ReconcilerOptions {
   dir: string;
@@ -81,6 +86,8 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     let acme: AcmeManager | undefined;
     let alerts: AlertManager | undefined;
     let webhooks: WebhookSinks | undefined;
+    const lifecycle = new Lifecycle({ logger, emit: (e) => webhooks?.notify(e) });
+    const hasJobs = (s: DesiredSnapshot) => Object.values(s.desired.cluster.spec.services).some((x) => x.job === true);
     // History first: the watcher acts on a state.yaml only once it is a commit (a hand edit is recorded).
     const repo = new StateRepo({
       dir: o.dir,
@@ -104,6 +111,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       },
       onChange: (s) => {
         webhooks?.sync(s);
+        lifecycle.onDesired(s.desired.state, s.stateRevision, hasJobs(s));
         events.append({ type: "spec", message: `desired state ${s.revision}: active ${s.desired.state.spec.active}, blue ${s.desired.state.spec.colors.blue.tag ?? "stopped"}, green ${s.desired.state.spec.colors.green.tag ?? "stopped"}, jobs ${s.desired.state.spec.jobs.owner}`, revision: s.revision });
         controller?.queue();
         acme?.queue();
@@ -122,6 +130,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     await source.start();
     cleanups.unshift(() => source.close());
     const snap = source.get()!;
+    lifecycle.onDesired(snap.desired.state, snap.stateRevision, hasJobs(snap));
     alerts = new AlertManager({ sinks: [], logger, events });
     webhooks = new WebhookSinks(alerts, logger);
     webhooks.sync(snap, true);
@@ -149,8 +158,25 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       }
       return registry;
     };
+    const analysis = new Analysis({
+      dataDir: o.dataDir, logger, events, alerts,
+      routers: () => controller?.routerClients() ?? [],
+      onChange: () => controller?.queue(),
+      // Switchyard's own decision is a commit like any other (rule 11), on the revision it judged.
+      switchBack: async (color, message) => {
+        const cur = source.get()!;
+        const doc = parseDocument(cur.dir.state.text);
+        doc.setIn(["spec", "active"], color);
+        const text = doc.toString();
+        lifecycle.note(revisionOf(text), { by: SWITCHYARD_AUTHOR.name, intent: "rollback", reason: message });
+        await repo.commitState({ text, author: SWITCHYARD_AUTHOR, message, expectedRevision: cur.stateRevision });
+        await source.reload();
+      },
+    });
+    await analysis.load();
+    cleanups.unshift(() => analysis.close());
     controller = new Controller({
-      source, memory, alerts, events, logger, secretsKey,
+      source, memory, alerts, events, logger, secretsKey, analysis, lifecycle,
       digestOf: () => {
         let r: ReturnType<typeof registryFor> = null;
         try {
@@ -170,6 +196,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
       repo.pushNow();
     }
     cleanups.unshift(() => controller!.close());
+    controller.onStatus((st) => lifecycle.onStatus(st));
     controller.start();
     const ctl = controller;
     acme = new AcmeManager({
@@ -190,7 +217,7 @@ export async function startReconciler(o: ReconcilerOptions): Promise<RunningReco
     const server = buildApi({
       controller, alerts, events, logger,
       auth: { users, sessions: new Sessions(), limiter: new LoginLimiter(), secureCookie },
-      state: { source, repo, registry: registryFor },
+      state: { source, repo, registry: registryFor, analysis, lifecycle },
       dashboardRoot: o.dashboardRoot === undefined ? dashboardRoot() : o.dashboardRoot,
       ...(o.apiSetup ? { setup: o.apiSetup } : {}),
     });
@@ -227,8 +254,9 @@ class WebhookSinks {
     try {
       for (const w of d.cluster.spec.alerts.webhooks) {
         const secret = w.secretFile ? readFileSync(resolve(base, w.secretFile), "utf8").trim() : undefined;
-        const key = JSON.stringify([w.url, w.format, secret ?? null, d.cluster.metadata.name]);
-        wanted.set(key, () => new WebhookSink({ url: w.url, format: w.format, logger: this.logger, cluster: d.cluster.metadata.name, ...(secret ? { secret } : {}) }));
+        const events = w.events ?? ["alerts"];
+        const key = JSON.stringify([w.url, w.format, secret ?? null, d.cluster.metadata.name, events]);
+        wanted.set(key, () => new WebhookSink({ url: w.url, format: w.format, logger: this.logger, cluster: d.cluster.metadata.name, events, ...(secret ? { secret } : {}) }));
       }
     } catch (err) {
       if (starting) throw err;
@@ -242,6 +270,11 @@ class WebhookSinks {
     }
     for (const [key, make] of wanted) if (!this.byKey.has(key)) this.byKey.set(key, make());
     this.alerts.setSinks([...this.byKey.values()]);
+  }
+
+  /** A lifecycle event to every sink (each keeps the types it subscribed to). */
+  notify(e: import("../specs/lifecycle.js").LifecycleEvent): void {
+    for (const sink of this.byKey.values()) sink.sendEvent(e);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FromSchema } from "json-schema-to-ts";
 import * as d from "./defaults.js";
+import { webhookEvents } from "./lifecycle.js";
 import {
   capabilitiesSchema, colorSchema, envSchema, filePathSchema, hostnameSchema, httpUrlSchema, listenSchema, memoryMiBSchema, metadataSchema, secretNamesSchema,
   nameSchema, pidsSchema, portSchema, repositorySchema,
@@ -168,6 +169,26 @@ export const webhookSchema = {
     format: { type: "string", enum: ["json", "slack"], default: "json" },
     /** HMAC-SHA256 key for signing JSON bodies. */
     secretFile: filePathSchema,
+    /** What this webhook hears: `alerts` (alert transitions) and lifecycle events; default alerts only. */
+    events: { type: "array", items: { type: "string", enum: webhookEvents }, uniqueItems: true, minItems: 1, default: ["alerts"] },
+  },
+} as const;
+
+/**
+ * Automatic rollback: after a switch, the new live colour is watched for `window` seconds; when its 5xx
+ * answers exceed `maxErrorRatio` of all its answers (at least `minRequests` of them) the reconciler
+ * switches back by committing state.yaml itself. Absent: no automatic rollback.
+ */
+export const rollbackSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    /** Seconds after the switch during which the new live colour is watched. */
+    window: { type: "integer", minimum: 1, maximum: 3600, default: d.DEFAULT_ROLLBACK_WINDOW_SECONDS },
+    /** Largest share of 5xx answers (0 to 1) tolerated in the window. */
+    maxErrorRatio: { type: "number", minimum: 0, exclusiveMaximum: 1, default: d.DEFAULT_ROLLBACK_MAX_ERROR_RATIO },
+    /** Answers needed before the ratio is judged. */
+    minRequests: { type: "integer", minimum: 1, maximum: 1_000_000, default: d.DEFAULT_ROLLBACK_MIN_REQUESTS },
   },
 } as const;
 
@@ -247,6 +268,7 @@ export const clusterSchema = {
             graceSeconds: { type: "integer", minimum: 0, maximum: 300, default: d.DEFAULT_ALERT_GRACE_SECONDS },
           },
         },
+        rollback: rollbackSchema,
         /** state.yaml's git history. Switchyard's own commits run no hooks and are not signed unless signCommits. */
         history: {
           type: "object",

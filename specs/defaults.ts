@@ -203,3 +203,15 @@ export const TASK_OUTPUT_LINE_CHARS = 300;
 export const TASK_POLL_MS = 500;
 /** Task records an agent keeps in its data dir (the oldest finished ones go first). */
 export const TASK_RECORDS_KEPT = 200;
+/** Automatic rollback (cluster.yaml `rollback`): how long after a switch the new live colour is watched, ... */
+export const DEFAULT_ROLLBACK_WINDOW_SECONDS = 60;
+/** ... the largest share of 5xx answers it may give in that window, ... */
+export const DEFAULT_ROLLBACK_MAX_ERROR_RATIO = 0.05;
+/** ... and how many answers it must have given before the ratio counts (a few early 500s are no verdict). */
+export const DEFAULT_ROLLBACK_MIN_REQUESTS = 20;
+/** While an analysis window runs, the routers' counts are read this often. */
+export const ANALYSIS_POLL_MS = 250;
+/** Outside a window, the routers' counts are read this often (requests per second and error rate in status). */
+export const TRAFFIC_POLL_MS = 2_000;
+/** Requests per second and error rate in status are taken over this span of readings. */
+export const TRAFFIC_RATE_SPAN_MS = 10_000;

@@ -42,6 +42,7 @@ export const errorCodes = {
   RECON_ERR_NOT_FOUND: { service: "reconciler", meaning: "no such route, user, revision or release" },
   RECON_ERR_BAD_REQUEST: { service: "reconciler", meaning: "the request is malformed or a field is missing or wrong" },
   RECON_ERR_CONFLICT: { service: "reconciler", meaning: "the change conflicts with the current state (a newer revision, an existing user, the last admin)" },
+  RECON_ERR_CONFIRM_REQUIRED: { service: "reconciler", meaning: "the switch goes to a tag Switchyard rolled back automatically; send confirm: true to go ahead" },
   RECON_ERR_INVALID_STATE: { service: "reconciler", meaning: "the resulting state.yaml would be invalid or the action is not possible now" },
   RECON_ERR_RATE_LIMITED: { service: "reconciler", meaning: "too many attempts from this address; wait" },
   RECON_ERR_PAYLOAD_TOO_LARGE: { service: "reconciler", meaning: "the body is larger than the API accepts" },

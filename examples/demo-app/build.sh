@@ -5,8 +5,9 @@
 #
 #   REPOSITORY  default $SWITCHYARD_DEMO_REPO or 127.0.0.1:5000/switchyard-demo/app
 #               (the first argument is taken as the repository when it contains a '/')
-#   TAG...      default: v1 v2 v3. The tag is the app's version (APP_VERSION): v1 and v2 look
-#               different, v3 is deliberately unhealthy, any other tag is a plain healthy version.
+#   TAG...      default: v1 v2 v3 v4. The tag is the app's version (APP_VERSION): v1 and v2 look
+#               different, v3 is deliberately unhealthy, v4 is healthy but answers 500 on every other
+#               path, any other tag is a plain healthy version.
 #   --force     rebuild and push even when the registry already has an identical image
 #   --no-push   build local images only
 #
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#tags[@]} -gt 0 ] || tags=(v1 v2 v3)
+[ ${#tags[@]} -gt 0 ] || tags=(v1 v2 v3 v4)
 
 log() { echo "build.sh: $*" >&2; }
 die() { echo "build.sh: error: $*" >&2; exit 1; }

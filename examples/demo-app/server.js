@@ -2,6 +2,7 @@
 //
 //   GET /          an HTML page naming the version, colour and node (text/plain with ?format=text)
 //   GET /healthz   200 "ok" (v3: 500 "v3 is deliberately unhealthy")
+//   (v4: every path but /healthz answers 500 "v4 fails on purpose", while its health check passes)
 //   GET /version   {"version","color","node","tag"}
 //   GET /events    server-sent events: a tick every 200 ms (?limit=N ends the stream after N ticks)
 //   GET /slow      answers after ?ms=N milliseconds (default 1000, at most 60000): an in-flight request
@@ -114,6 +115,9 @@ const server = http.createServer((req, res) => {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+  }
+  if (flavour.failing && url.pathname !== '/healthz') {
+    return send(res, 500, 'text/plain; charset=utf-8', `${version} fails on purpose\n`);
   }
   switch (url.pathname) {
     case '/':

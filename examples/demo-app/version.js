@@ -39,11 +39,13 @@ function describeDatabase(raw) {
 }
 
 // How each version looks and behaves. v1 and v2 are visibly different; v3 listens but is
-// deliberately unhealthy (GET /healthz answers 500), for testing that a bad tag is never switched to.
+// deliberately unhealthy (GET /healthz answers 500), for testing that a bad tag is never switched to;
+// v4 passes its health check but answers 500 everywhere else, for testing the automatic rollback.
 const flavours = {
   v1: { title: 'Version one', accent: '#1f6feb', background: '#eaf2ff', healthy: true, motto: 'The original.' },
   v2: { title: 'Version two', accent: '#1a7f37', background: '#eafbea', healthy: true, motto: 'New and improved.' },
   v3: { title: 'Version three', accent: '#cf222e', background: '#ffecec', healthy: false, motto: 'Broken on purpose.' },
+  v4: { title: 'Version four', accent: '#bf8700', background: '#fff8c5', healthy: true, failing: true, motto: 'Healthy outside, broken inside.' },
 };
 
 export const flavour = flavours[version] || {

@@ -21,6 +21,10 @@ import { declareRoute } from "./route.js";
 import type { RestartBody, RestartResult, RetryTaskBody, RetryTaskResult } from "../../specs/api/state.js";
 import type { ColorBody, Committed, DeployBody, DryRun, JobsBody, PutStateBody, RestoreBody, StateDoc, SwitchBody } from "../../specs/api/state.js";
 import type { HistoryEntry, HistoryQuery } from "../../specs/api/history.js";
+import type { Analysis } from "../loop/analysis.js";
+import type { Lifecycle } from "../notify/lifecycle.js";
+import { revisionOf } from "../../specs/revision.js";
+import type { AbortAnalysisResult } from "../../specs/api/state.js";
 
 export interface StateApiOptions {
   source: DesiredSource;
@@ -28,6 +32,10 @@ export interface StateApiOptions {
   controller: Controller;
   /** Where tags come from (the registry, or release dirs for the process runtime); null when nowhere. */
   registry: () => TagSource | null;
+  /** Automatic rollback: its marks on tags and the running window. */
+  analysis?: Analysis;
+  /** Lifecycle notifications learn who made each change. */
+  lifecycle?: Lifecycle;
 }
 
 /** The registry client, or the release dirs of the process runtime. */
@@ -154,6 +162,14 @@ export function registerStateRoutes(app: FastifyInstance, o: StateApiOptions): v
     return { ...r, message: `task ${task} runs again for ${color} (${r.tag}), attempt ${r.attempt}; ${color} takes live traffic once every task succeeded` };
   });
 
+  /** Stop the analysis after a switch: no automatic rollback for it. Not a state change. */
+  declareRoute(app, "POST /api/v1/actions/abort-analysis", async (req): Promise<AbortAnalysisResult> => {
+    const w = o.analysis?.abort(req.principal!.name);
+    if (!w) throw reconError("RECON_ERR_INVALID_STATE", "no analysis is running: it starts when the routers switch to a new live colour and cluster.yaml has a rollback section");
+    req.log.info({ user: req.principal!.name, color: w.color, tag: w.tag }, "analysis aborted");
+    return { color: w.color, tag: w.tag, message: `analysis of ${w.color} (${w.tag}) aborted: it stays live, and Switchyard will not roll it back automatically` };
+  });
+
   /** Roll back to a revision from history: a new commit that restores it. */
   declareRoute(app, "POST /api/v1/actions/restore", async (req) => {
     const body = req.body as RestoreBody;
@@ -174,24 +190,31 @@ async function switchActive(o: StateApiOptions, req: FastifyRequest, intent: "pr
   }
   const text = edit(cur.text, (doc) => doc.setIn(["spec", "active"], target));
   const tag = cur.state.spec.colors[target].tag ?? "";
-  return act(o, req, body, cur, text, intent === "promote" ? `promote ${target} (${tag})` : `roll back to ${target} (${tag})`);
+  const mark = o.analysis?.marked(tag);
+  if (mark && body.confirm !== true && body.dryRun !== true) {
+    throw reconError("RECON_ERR_CONFIRM_REQUIRED", `${tag} was rolled back automatically at ${mark.at} (${mark.reason}); to make it live again anyway, send confirm: true (CLI: --yes)`, { tag, rolledBackAt: mark.at, reason: mark.reason });
+  }
+  const r = await act(o, req, body, cur, text, intent === "promote" ? `promote ${target} (${tag})` : `roll back to ${target} (${tag})`, intent);
+  if (mark && "commit" in r) o.analysis?.unmark(tag);
+  return r;
 }
 
 /** dryRun → the exact diff and message; otherwise the commit. */
-async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cur: Current, text: string, message: string): Promise<DryRun | Committed> {
+async function act(o: StateApiOptions, req: FastifyRequest, body: SwitchBody, cur: Current, text: string, message: string, intent?: "promote" | "rollback"): Promise<DryRun | Committed> {
   parseState(text); // refuse before showing a diff that could never be committed
   if (body.dryRun === true) {
     return { message, diff: await o.repo.diffFor(text), revision: cur.revision };
   }
-  return commit(o, req, req.principal!, text, message);
+  return commit(o, req, req.principal!, text, message, intent);
 }
 
-async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string): Promise<Committed> {
+async function commit(o: StateApiOptions, req: FastifyRequest, who: Principal, text: string, message: string, intent?: "promote" | "rollback"): Promise<Committed> {
   const expected = req.headers["if-match"];
   if (typeof expected !== "string" || !/^"?[0-9a-f]{12}"?$/.test(expected)) {
     throw reconError("RECON_ERR_BAD_REQUEST", "send If-Match: <revision> (from GET /api/v1/state) so that nobody's change is overwritten");
   }
   const author: Author = { name: who.name, email: `${who.name}@switchyard.local` };
+  o.lifecycle?.note(revisionOf(text), { by: who.name, ...(intent ? { intent } : {}) });
   const r = await o.repo.commitState({ text, author, message, expectedRevision: expected.replace(/"/g, "") });
   await o.source.reload();
   req.log.info({ user: who.name, message, revision: r.revision, commit: r.commit }, "state changed");

@@ -31,6 +31,9 @@ import { COLORS, otherColor, type Color } from "../../specs/types.js";
 import { BucketCounts, SLOW_BUCKETS_SECONDS } from "../../common/metrics.js";
 import { reconError } from "../errors.js";
 import { secretsKeyId } from "../../specs/secrets-key-id.js";
+import type { Analysis } from "./analysis.js";
+import type { Lifecycle } from "../notify/lifecycle.js";
+import { analysisView } from "./analysis-view.js";
 
 /** Even with nothing happening, re-read every agent's status this often. */
 export const RESYNC_MS = 10_000;
@@ -66,6 +69,10 @@ export interface ControllerOptions {
   acme?: () => AcmeCertificateStatus | null;
   /** The key of the secrets' fingerprints (reconciler/secrets-key.ts); never in status, events or logs. */
   secretsKey?: string;
+  /** Automatic rollback and the colours' traffic figures (reconciler/loop/analysis.ts). */
+  analysis?: Analysis;
+  /** Lifecycle notifications; loop code reports what status cannot show, e.g. `lifecycle.taskFailed(…)`. */
+  lifecycle?: Lifecycle;
 }
 
 export class Controller {
@@ -286,6 +293,7 @@ export class Controller {
     // router elsewhere; remember what they do.
     const routerLive = views.routers.consensus;
     this.rememberServed(desired, views.routers.known ? views.routers.live : new Set());
+    this.o.analysis?.onPass(analysisView(desired, observed, routerLive));
     this.timeSwitch(desired.state.spec.active, routerLive, now);
     this.timeJobsHandoff(observed, desired.state.spec.jobs.owner !== "none", now);
     if (routerLive === desired.state.spec.active && memory.routerLive !== routerLive && !actions.some((a) => a.type === "applyRouterSpec")) {
@@ -322,6 +330,7 @@ export class Controller {
       },
       this.conditions,
     );
+    if (this.o.analysis) Object.assign(status, { traffic: this.o.analysis.traffic(), analysis: this.o.analysis.summary(), rolledBack: this.o.analysis.rolledBack() });
     for (const c of COLORS) {
       if (status.colors?.[c].phase === "Ready" && memory.deploys[c]?.tag === status.colors[c].tag) this.remember(this.o.memory.clearDeploy(c));
     }
@@ -495,6 +504,7 @@ export class Controller {
         const took = run.durationMs === null ? "" : ` in ${(run.durationMs / 1000).toFixed(1)} s`;
         const how = run.state === "succeeded" ? `succeeded${took}` : `failed${took}: ${run.error ?? `exit code ${run.exitCode}`}${run.output.length ? `; last output: ${run.output.slice(-5).join(" | ")}` : ""}`;
         this.o.events.append({ type: "result", message: `task ${a.run.name} for ${a.color} (${a.run.tag}) on ${run.node} ${how}`, action: "runTask", node: run.node, ok: run.state === "succeeded", ...(run.durationMs !== null ? { ms: run.durationMs } : {}) });
+        if (run.state === "failed") this.o.lifecycle?.taskFailed({ color: a.color, tag: a.run.tag, task: a.run.name, message: `${how} on ${run.node}` });
       },
       onEvent: (e) => {
         if (e.type === "result" && e.ok === false) this.stats.actionFailures++;

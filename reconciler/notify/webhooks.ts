@@ -5,8 +5,10 @@
  * receiver. The queue is bounded: beyond `maxQueue` the oldest waiting delivery is dropped (logged).
  *
  * Wire format (contract), `POST <url>` with `content-type: application/json`:
- * - `json`:  `{ "version": 1, "alert": Alert, "cluster"?: string }`
+ * - `json`:  `{ "version": 1, "alert": Alert, "cluster"?: string }`, or for a lifecycle event
+ *            `{ "version": 1, "event": LifecycleEvent, "cluster"?: string }` (specs/lifecycle.ts)
  * - `slack`: `{ "text": "…" }` (Slack incoming-webhook compatible)
+ * A sink hears what its `events` name: `alerts` and lifecycle event types (default: alerts only).
  *
  * Headers on every delivery: `X-Switchyard-Delivery` (one id per alert transition, the same on every
  * retry: receivers deduplicate on it, since delivery is at-least-once). With a secret configured:
@@ -26,12 +28,15 @@ import { randomUUID } from "node:crypto";
 import { signPayload } from "./webhook-signing.js";
 import type { Logger } from "../../common/log.js";
 import type { Alert, AlertSink } from "./alerts.js";
+import type { LifecycleEvent, WebhookEvent } from "../../specs/lifecycle.js";
 
 export interface WebhookSinkOptions {
   url: string;
   format: "json" | "slack";
   /** HMAC-SHA256 key; when set, every delivery is signed. */
   secret?: string;
+  /** What this sink hears (default: alerts only). */
+  events?: readonly WebhookEvent[];
   logger: Logger;
   /** Cluster name, sent in JSON bodies and shown in Slack text. */
   cluster?: string;
@@ -72,9 +77,10 @@ export const DELIVERY_HEADER = "x-switchyard-delivery";
 
 interface Delivery {
   id: string;
+  /** The alert's name, or the lifecycle event's type. */
   alert: string;
   fingerprint: string;
-  state: Alert["state"];
+  state: Alert["state"] | "event";
   body: string;
   attempts: number;
 }
@@ -110,6 +116,7 @@ export class WebhookSink implements AlertSink {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private readonly counts = { delivered: 0, failed: 0, dropped: 0 };
+  private readonly events: ReadonlySet<WebhookEvent>;
 
   constructor(o: WebhookSinkOptions) {
     const u = new URL(o.url);
@@ -135,19 +142,29 @@ export class WebhookSink implements AlertSink {
     this.timeoutMs = Math.max(1, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
     this.maxQueue = Math.max(1, Math.floor(o.maxQueue ?? DEFAULT_WEBHOOK_MAX_QUEUE));
     this.now = o.now ?? Date.now;
+    this.events = new Set(o.events ?? ["alerts"]);
   }
 
-  /** Queues the alert transition and returns at once. Never throws. */
+  /** Queues the alert transition (when this sink hears alerts) and returns at once. Never throws. */
   send(alert: Alert): void {
+    if (!this.events.has("alerts")) return;
+    this.enqueue(alert.name, alert.fingerprint, alert.state, () => this.render(alert));
+  }
+
+  /** Queues a lifecycle event (when this sink subscribed to its type) and returns at once. Never throws. */
+  sendEvent(e: LifecycleEvent): void {
+    if (!this.events.has(e.type)) return;
+    this.enqueue(e.type, e.type, "event", () => this.renderEvent(e));
+  }
+
+  private enqueue(name: string, fingerprint: string, state: Delivery["state"], body: () => string): void {
     try {
       if (this.closed) {
         this.counts.dropped++;
-        this.log.warn({ alert: alert.name, fingerprint: alert.fingerprint }, "webhook sink closed; delivery dropped");
+        this.log.warn({ alert: name, fingerprint }, "webhook sink closed; delivery dropped");
         return;
       }
-      this.queue.push({
-        id: randomUUID(), alert: alert.name, fingerprint: alert.fingerprint, state: alert.state, body: this.render(alert), attempts: 0,
-      });
+      this.queue.push({ id: randomUUID(), alert: name, fingerprint, state, body: body(), attempts: 0 });
       if (this.queue.length > this.maxQueue) {
         // The head may be mid-attempt: drop the oldest one that is only waiting.
         const i = this.queue[0] === this.inFlight ? 1 : 0;
@@ -160,7 +177,7 @@ export class WebhookSink implements AlertSink {
       // Start on the next turn: even the first fetch's setup stays off the caller's time.
       if (!this.worker) this.worker = new Promise((resolve) => setImmediate(resolve)).then(() => this.run());
     } catch (err) {
-      this.log.error({ err, alert: alert.name }, "webhook delivery not queued");
+      this.log.error({ err, alert: name }, "webhook delivery not queued");
     }
   }
 
@@ -205,6 +222,11 @@ export class WebhookSink implements AlertSink {
   private render(alert: Alert): string {
     if (this.format === "slack") return JSON.stringify({ text: slackText(alert, this.cluster) });
     return JSON.stringify({ version: 1, alert: { ...alert }, ...(this.cluster ? { cluster: this.cluster } : {}) });
+  }
+
+  private renderEvent(e: LifecycleEvent): string {
+    if (this.format === "slack") return JSON.stringify({ text: `${LIFECYCLE_ICONS[e.type]} ${slackEscape(e.summary)}${this.cluster ? ` (${slackEscape(this.cluster)})` : ""}` });
+    return JSON.stringify({ version: 1, event: { ...e }, ...(this.cluster ? { cluster: this.cluster } : {}) });
   }
 
   private async run(): Promise<void> {
@@ -317,6 +339,11 @@ function slackText(a: Alert, cluster: string | undefined): string {
   const labels = Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(" ");
   return `${head} *${slackEscape(a.name)}*${where}: ${slackEscape(a.summary)}${labels ? `\n${slackEscape(labels)}` : ""}`;
 }
+
+const LIFECYCLE_ICONS: Record<LifecycleEvent["type"], string> = {
+  "deploy-started": ":rocket:", "color-ready": ":large_green_circle:", "deploy-failed": ":x:", "task-failed": ":x:", promoted: ":arrows_counterclockwise:",
+  "rolled-back": ":rewind:", "jobs-moved": ":gear:", "maintenance-started": ":construction:", "maintenance-ended": ":white_check_mark:",
+};
 
 /** Slack's mrkdwn needs exactly these three escaped. */
 function slackEscape(s: string): string {

@@ -8,7 +8,7 @@ import { errorBodySchema, errorResponses } from "./error.js";
 import { clusterStatusSchema } from "./status.js";
 import {
   committedSchema, actionResultSchema, colorBodySchema, deployBodySchema, jobsBodySchema, putStateBodySchema, restoreBodySchema, stateDocSchema,
-  switchBodySchema, restartBodySchema, restartResultSchema, retryTaskBodySchema, retryTaskResultSchema,
+  switchBodySchema, restartBodySchema, restartResultSchema, retryTaskBodySchema, retryTaskResultSchema, abortAnalysisResultSchema,
 } from "./state.js";
 import { historyPageSchema, historyQuerySchema } from "./history.js";
 import { tagsSchema } from "./tags.js";
@@ -48,6 +48,7 @@ export const apiSchemas = {
   "restart-result": restartResultSchema,
   "retry-task-body": retryTaskBodySchema,
   "retry-task-result": retryTaskResultSchema,
+  "abort-analysis-result": abortAnalysisResultSchema,
   "users": usersSchema,
   "user-params": userParamsSchema,
   "token-params": tokenParamsSchema,
@@ -94,13 +95,14 @@ export const apiRoutes = {
   "GET /api/v1/history": { summary: "The git log of state.yaml, each commit with its diff", permission: "read", querystring: "history-query", response: { 200: "history" } },
   "POST /api/v1/actions/deploy": { summary: "Deploy a tag to a colour (If-Match; dryRun for the diff)", permission: "deploy", body: "deploy-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/redeploy": { summary: "Roll out what a colour's tag points at now, after it was pushed again (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
-  "POST /api/v1/actions/promote": { summary: "Make the other colour live (If-Match; dryRun)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
-  "POST /api/v1/actions/rollback": { summary: "Make the other colour live again (If-Match; dryRun)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
+  "POST /api/v1/actions/promote": { summary: "Make the other colour live (If-Match; dryRun; confirm for a tag rolled back automatically)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
+  "POST /api/v1/actions/rollback": { summary: "Make the other colour live again (If-Match; dryRun; confirm for a tag rolled back automatically)", permission: "deploy", body: "switch-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/jobs": { summary: "Move the background jobs (If-Match; dryRun)", permission: "deploy", body: "jobs-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/stop": { summary: "Stop a colour that is not live, for maintenance (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/start": { summary: "Start a stopped colour again with its last tag (If-Match; dryRun)", permission: "deploy", body: "color-body", response: { 200: "action-result" } },
   "POST /api/v1/actions/restart": { summary: "Re-create the workloads of a colour that is not live, so they read their secret files again (no commit)", permission: "deploy", body: "restart-body", response: { 200: "restart-result" } },
   "POST /api/v1/actions/retry-task": { summary: "Run a pre-promotion task again for a colour that is not live (no commit)", permission: "deploy", body: "retry-task-body", response: { 200: "retry-task-result" } },
+  "POST /api/v1/actions/abort-analysis": { summary: "Stop the analysis after a switch within its window: no automatic rollback for this switch (no commit)", permission: "deploy", response: { 200: "abort-analysis-result" } },
   "POST /api/v1/actions/restore": { summary: "Restore the state.yaml of a commit from history (If-Match; dryRun)", permission: "deploy", body: "restore-body", response: { 200: "action-result" } },
   "GET /api/v1/users": { summary: "Every user with their role and API tokens", permission: "admin", response: { 200: "users" } },
   "PUT /api/v1/users/:name/role": { summary: "Give a user a new role (applies at their next request)", permission: "admin", params: "user-params", body: "set-role-body", response: { 200: "set-role-result" } },

@@ -57,7 +57,22 @@ const dryRun = {
 } as const;
 
 /** POST /api/v1/actions/promote and /rollback. */
-export const switchBodySchema = { type: "object", properties: dryRun } as const;
+export const switchBodySchema = {
+  type: "object",
+  properties: {
+    ...dryRun,
+    /** true: switch to a tag Switchyard rolled back automatically (without it: 409 RECON_ERR_CONFIRM_REQUIRED). */
+    confirm: { type: "boolean" },
+  },
+} as const;
+
+/** POST /api/v1/actions/abort-analysis: the answer (the analysis stops; nothing is switched). */
+export const abortAnalysisResultSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["message", "color", "tag"],
+  properties: { message: { type: "string" }, color: colorSchema, tag: tagSchema },
+} as const;
 
 /** POST /api/v1/actions/deploy: run `tag` on `color` (default: the colour that is not live). */
 export const deployBodySchema = {
@@ -146,3 +161,4 @@ export type RetryTaskResult = FromSchema<typeof retryTaskResultSchema>;
 export type RestartResult = FromSchema<typeof restartResultSchema>;
 export type SwitchBody = FromSchema<typeof switchBodySchema>;
 export type JobsOwner = (typeof jobsOwners)[number];
+export type AbortAnalysisResult = FromSchema<typeof abortAnalysisResultSchema>;

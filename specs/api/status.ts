@@ -173,6 +173,56 @@ export const pendingStepSchema = {
   },
 } as const;
 
+const ratio = { type: "number", minimum: 0, maximum: 1 } as const;
+
+/** One colour's answers through the routers, summed over routers, over the last few seconds of readings. */
+export const colorTrafficSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["requestsPerSecond", "errorRatio"],
+  properties: {
+    requestsPerSecond: { type: "number", minimum: 0 },
+    /** 5xx answers over all answers in the span (0 without answers). */
+    errorRatio: ratio,
+  },
+} as const;
+
+/** The watch after a switch (cluster.yaml `rollback`): its figures and how it ended. */
+export const analysisSummarySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["state", "color", "tag", "from", "fromTag", "startedAt", "endsAt", "secondsLeft", "requests", "errors", "errorRatio", "maxErrorRatio", "minRequests", "message"],
+  properties: {
+    /** running: watching; passed: the window ended within the limit; rolled-back: Switchyard switched back; aborted: a person stopped it. */
+    state: { type: "string", enum: ["running", "passed", "rolled-back", "aborted"] },
+    /** The colour switched to, and its tag. */
+    color: colorSchema,
+    tag: tagSchema,
+    /** The colour switched away from, and its tag (where a rollback goes). */
+    from: colorSchema,
+    fromTag: tagSchema,
+    startedAt: { type: "string" },
+    endsAt: { type: "string" },
+    /** Whole seconds until the window ends (0 once it is over). */
+    secondsLeft: count,
+    /** Answers of the watched colour since the switch, summed over routers, and how many were 5xx. */
+    requests: count,
+    errors: count,
+    errorRatio: ratio,
+    maxErrorRatio: ratio,
+    minRequests: count,
+    message: { type: "string" },
+  },
+} as const;
+
+/** A tag Switchyard rolled back automatically: promoting it again needs confirmation. */
+export const rolledBackTagSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["tag", "color", "at", "reason"],
+  properties: { tag: tagSchema, color: colorSchema, at: { type: "string" }, reason: { type: "string" } },
+} as const;
+
 export const clusterStatusSchema = {
   type: "object",
   additionalProperties: false,
@@ -198,6 +248,12 @@ export const clusterStatusSchema = {
     certificates: { type: "array", items: certificateSummarySchema },
     /** Present when cluster.yaml has an acme section. */
     acme: nullable(acmeSummarySchema),
+    /** Requests per second and error rate per colour through the routers (null until two readings exist). */
+    traffic: nullable({ type: "object", additionalProperties: false, required: ["blue", "green"], properties: { blue: colorTrafficSchema, green: colorTrafficSchema } }),
+    /** The latest analysis after a switch (cluster.yaml `rollback`), kept in the data dir; null when none ran. */
+    analysis: nullable(analysisSummarySchema),
+    /** Tags Switchyard rolled back automatically; promoting one again needs confirmation. */
+    rolledBack: { type: "array", items: rolledBackTagSchema },
   },
 } as const;
 
@@ -207,3 +263,6 @@ export type ConditionType = (typeof conditionTypes)[number];
 export type ColorPhase = (typeof colorPhases)[number];
 export type ColorStatus = FromSchema<typeof colorStatusSchema>;
 export type NodeSummary = FromSchema<typeof nodeSummarySchema>;
+export type AnalysisSummary = FromSchema<typeof analysisSummarySchema>;
+export type ColorTraffic = FromSchema<typeof colorTrafficSchema>;
+export type RolledBackTag = FromSchema<typeof rolledBackTagSchema>;

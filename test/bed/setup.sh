@@ -12,7 +12,7 @@
 #   SWITCHYARD_BED_DIR         state and logs                        (default /tmp/switchyard-bed)
 #   SWITCHYARD_REGISTRY_PORT   registry port on 127.0.0.1            (default 5000)
 #   SWITCHYARD_DEMO_REPO       repository for the demo images        (default 127.0.0.1:PORT/switchyard-demo/app)
-#   SWITCHYARD_DEMO_TAGS       tags to build                         (default "v1 v2 v3")
+#   SWITCHYARD_DEMO_TAGS       tags to build                         (default "v1 v2 v3 v4")
 #   SWITCHYARD_DOCKERD_FLAGS   extra dockerd flags, replacing the automatic choice
 #
 # Progress goes to stderr; stdout gets only KEY=value lines at the end (DOCKER_HOST, REGISTRY,
@@ -26,7 +26,7 @@ bed="${SWITCHYARD_BED_DIR:-/tmp/switchyard-bed}"
 reg_port="${SWITCHYARD_REGISTRY_PORT:-5000}"
 registry="127.0.0.1:$reg_port"
 repo="${SWITCHYARD_DEMO_REPO:-$registry/switchyard-demo/app}"
-read -r -a tags <<<"${SWITCHYARD_DEMO_TAGS:-v1 v2 v3}"
+read -r -a tags <<<"${SWITCHYARD_DEMO_TAGS:-v1 v2 v3 v4}"
 mkdir -p "$bed"
 
 t0="${EPOCHREALTIME/[.,]/}"

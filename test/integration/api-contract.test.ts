@@ -94,6 +94,9 @@ describe("the reconciler API keeps to its contract", () => {
     expect((await req("POST", "/api/v1/actions/retry-task", { ...as("vera"), body: { color: "green", task: "migrate" } })).status).toBe(403);
     expect((await req("POST", "/api/v1/actions/retry-task", { ...as("dora"), body: { color: "green" } })).status).toBe(400);
     expect((await req("POST", "/api/v1/actions/retry-task", { ...as("dora"), body: { color: "green", task: "migrate" } })).status).toBe(404);
+    // Abort the analysis after a switch: none runs here (no rollback section), viewers may not.
+    expect((await req("POST", "/api/v1/actions/abort-analysis", { ...as("vera") })).status).toBe(403);
+    expect((await req("POST", "/api/v1/actions/abort-analysis", { ...as("dora") })).status).toBe(422);
     const first = git(rig.deploy, "rev-list", "--max-parents=0", "HEAD");
     expect((await req("POST", "/api/v1/actions/restore", { ...as("dora"), body: { commit: first, dryRun: true }, headers: ifMatch })).status).toBe(200);
     const put = await req("PUT", "/api/v1/state", { ...as("dora"), body: { text: doc.text.replace("owner: active", "owner: none"), message: "jobs off" }, headers: ifMatch });

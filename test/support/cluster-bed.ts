@@ -29,8 +29,10 @@ export interface ClusterBedOptions {
   leaseTtlSeconds?: number;
   /** cluster.yaml's alerts.graceSeconds (default 0 here, so tests see alerts at once; the product's default is 10). */
   alertGraceSeconds?: number;
-  /** Webhook URLs for alerts (format json). */
-  webhooks?: string[];
+  /** Webhooks: a URL (alerts, format json) or a webhook entry of cluster.yaml. */
+  webhooks?: (string | { url: string; format?: "json" | "slack"; events?: string[] })[];
+  /** cluster.yaml's rollback section, e.g. `{ window: 20, maxErrorRatio: 0.05, minRequests: 20 }`. */
+  rollback?: string;
   withWorker?: boolean;
   /** Extra env for the worker (e.g. STORE_URL). */
   workerEnv?: Record<string, string>;
@@ -243,7 +245,8 @@ export class ClusterBed {
       `  jobs: { leaseTtlSeconds: ${this.o.leaseTtlSeconds ?? 4} }`,
       `  deploy: { timeoutSeconds: ${this.o.deployTimeoutSeconds ?? 30} }`,
       `  drift: { policy: ${this.o.policy ?? "heal"} }`,
-      `  alerts: { graceSeconds: ${this.o.alertGraceSeconds ?? 0}, webhooks: [${(this.o.webhooks ?? []).map((url) => `{ url: "${url}" }`).join(", ")}] }`,
+      `  alerts: { graceSeconds: ${this.o.alertGraceSeconds ?? 0}, webhooks: [${(this.o.webhooks ?? []).map((w) => (typeof w === "string" ? `{ url: "${w}" }` : JSON.stringify(w))).join(", ")}] }`,
+      ...(this.o.rollback ? [`  rollback: ${this.o.rollback}`] : []),
       "",
     ].join("\n");
     this.writeAtomically("cluster.yaml", text);

@@ -24,8 +24,8 @@ export type Tags = { status: "loading" } | { status: "ok"; tags: TagInfo[] } | {
 /** What each action button sends (besides dryRun). */
 export type ActionRequest =
   | { kind: "deploy"; tag: string; color?: Color }
-  | { kind: "promote" }
-  | { kind: "rollback" }
+  | { kind: "promote"; confirm?: boolean }
+  | { kind: "rollback"; confirm?: boolean }
   | { kind: "jobs"; owner: JobsOwner }
   | { kind: "restore"; commit: string }
   | { kind: "stop"; color: Color }
@@ -116,6 +116,11 @@ export async function followLogs(node: string, service: string, tail: number, fo
       if (text) onrecord(JSON.parse(text) as ApiLogRecord);
     }
   }
+}
+
+/** Stops the analysis after a switch (no automatic rollback for it); answers the API's message. */
+export function abortAnalysis(): Promise<{ message: string }> {
+  return request("POST", "/actions/abort-analysis");
 }
 
 export function runAction(a: ActionRequest, revision: string, dryRun: true): Promise<DryRun>;
