@@ -120,6 +120,14 @@ describe("the session cookie", () => {
   });
 });
 
+describe("public routes", () => {
+  it("the dashboard's files by GET and HEAD alike (not built here: a public 404, not a 401)", async () => {
+    const { app } = await build();
+    for (const method of ["GET", "HEAD"] as const) expect((await app.inject({ method, url: "/index.html" })).statusCode, method).toBe(404);
+    expect((await app.inject({ method: "HEAD", url: "/api/v1/alerts" })).statusCode).toBe(401);
+  });
+});
+
 describe("credentials read whole", () => {
   it("the Bearer scheme only at the start of the header", async () => {
     const { app } = await build();
