@@ -38,6 +38,11 @@ export default {
     "node-agent/auth.ts",
   ],
   ignorePatterns: ["dist", ".bench", "test-results", "reports", "dashboard", "bench", "test/integration", "test/bed", ".stryker-tmp"],
+  // Incremental: a run reuses every result whose mutant, source around it and covering tests are unchanged, and
+  // carries forward the results of files it did not mutate. One file's run (`--mutate <file>`) thus adds to the
+  // same record the full run reads; `npm run mutate -- --force` tests every mutant again.
+  incremental: true,
+  incrementalFile: "reports/mutation/stryker-incremental.json",
   reporters: ["clear-text", "json", "dots"],
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
