@@ -102,7 +102,7 @@ describe("colour-node alerts: keyed and labelled by node, colour and service", (
     const { "green-1": _gone, ...rest } = steady();
     expect(drift(rest)).toEqual([]);
     const dd = desired(cluster1x1(), { active: "green", blue: null, owner: "green" });
-    const stopped = edit(node(dd, "blue-1", { tag: null, web: { tag: "v1" } }), (s) => void Object.assign(s.services.web!, { restarts: restarts(4, null), since: "2026-01-01T00:09:30Z" }));
+    const stopped = edit(node(dd, "blue-1", { tag: null, web: { tag: "v1" } }), (s) => void Object.assign(s.services.web!, { restarts: restarts(4, null), since: "2026-01-01T00:09:55Z" }));
     const o = world({ "blue-1": stopped, "green-1": node(dd, "green-1", { tag: "v2", lease: { epoch: 4 } }), "router-1": router(dd, "router-1", { live: "green" }) }, ledger({ epoch: 4 }));
     expect(detectDrift({ desired: dd, observed: o, actions: [], routerLive: "green", now: T }).map((a) => a.name)).toEqual(["ContainerRunning"]);
     // green-1 still reports the spec of v1 (a deploy of v2 in flight): its crash loop and a firing container-down are not judged yet
@@ -111,6 +111,8 @@ describe("colour-node alerts: keyed and labelled by node, colour and service", (
       Object.assign(s.services.web!, { state: "crashLooping", restarts: restarts(4, null) });
     });
     expect(drift({ ...steady(), "green-1": old }, { firing: new Set(["ContainerDown/green-1/web"]) })).toEqual([]);
+    const oldDown = edit(node(d, "green-1", { tag: "v1", web: "exited", converging: true }), () => undefined);
+    expect(drift({ ...steady(), "green-1": oldDown }, { firing: new Set(["ContainerDown/green-1/web"]) })).toEqual([]);
   });
 });
 
