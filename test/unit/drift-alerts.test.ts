@@ -68,6 +68,8 @@ describe("colour-node alerts: keyed and labelled by node, colour and service", (
     ]);
     // a job down under the held lease that the agent has no restart record for: nothing to say yet
     expect(drift({ ...steady(), "blue-1": node(d, "blue-1", { tag: "v1", lease: { epoch: 3 }, worker: "exited" }) })).toEqual([]);
+    // the same death on a node without the lease: the job is not meant to run there
+    expect(drift(green((s) => Object.assign(s.services.worker!, { state: "exited", restarts: restarts(1, null) })))).toEqual([]);
     // a job whose status the agent does not list: nothing to say, nothing thrown
     expect(drift(green((s) => void delete s.services.worker))).toEqual([]);
     expect(drift({ ...steady(), "blue-1": edit(node(d, "blue-1", { tag: "v1", lease: { epoch: 3 } }), (s) => void delete s.services.worker) })).toEqual([]);
