@@ -46,6 +46,9 @@ describe("TokenGuard", () => {
     // a2 was kept: its earlier failure still counts.
     for (let i = 1; i < MAX_FAILED_ATTEMPTS; i++) g.check("a2", undefined, T0);
     expect(g.check("a2", undefined, T0)).toBe("limited");
+    // only one window went to make room: a1, the next oldest, was kept too
+    for (let i = 1; i < MAX_FAILED_ATTEMPTS; i++) g.check("a1", undefined, T0);
+    expect(g.check("a1", undefined, T0)).toBe("limited");
     // a0 was the oldest window and was forgotten when the map overflowed: it starts again from 1.
     for (let i = 1; i <= MAX_FAILED_ATTEMPTS; i++) expect(g.check("a0", undefined, T0), `a0 attempt ${i}`).toBe("denied");
   });
