@@ -60,9 +60,10 @@ export function detectDrift({ desired: d, observed: o, actions, routerLive, firi
         for (const [svcName, svc] of Object.entries(v.want.services)) {
           const s = status.services[svcName];
           if (svc.job || !s || !crashLooping(s, now)) continue;
-          const r = s.restarts!;
-          const next = s.state === "crashLooping" ? (r.nextRestartAt ? `; the agent starts it again at ${r.nextRestartAt}` : "; the agent is starting it again") : `; it runs again since ${s.since}`;
-          add("CrashLooping", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) keeps stopping: ${r.count} times, last ${r.lastExit}${next}. Fix the cause (its last log lines are in status) or deploy another tag`, { node: n.name, color: c, service: svcName });
+          const r = s.restarts; // an agent's status may say crashLooping without its record: no count then
+          const next = s.state === "crashLooping" ? (r?.nextRestartAt ? `; the agent starts it again at ${r.nextRestartAt}` : "; the agent is starting it again") : `; it runs again since ${s.since}`;
+          const how = r ? `: ${r.count} times, last ${r.lastExit}` : "";
+          add("CrashLooping", c === routerLive ? "critical" : "warning", `${n.name}/${svcName}`, `${svcName} on ${n.name} (${c}) keeps stopping${how}${next}. Fix the cause (its last log lines are in status) or deploy another tag`, { node: n.name, color: c, service: svcName });
         }
       }
       if (v.specMatches && status.converging) {

@@ -51,6 +51,16 @@ describe("detectDrift", () => {
     expect(at(withWorker("running", 3), since + CRASH_LOOP_SETTLE_MS)).toEqual([]);
   });
 
+  it("an agent that says crashLooping without its restarts record: the alert without a count, no throw", () => {
+    const n = node(d, "green-1", { tag: "v2" });
+    if (!n.reachable) throw new Error("the builder made an unreachable node");
+    Object.assign(n.status.services.web!, { state: "crashLooping", health: "unknown" });
+    delete n.status.services.web!.restarts;
+    expect(names(d, world({ ...steady(), "green-1": n }, ledger({ epoch: 3 })))).toEqual([
+      "CrashLooping warning: web on green-1 (green) keeps stopping; the agent is starting it again. Fix the cause (its last log lines are in status) or deploy another tag",
+    ]);
+  });
+
   it("a crash-looping web service: one CrashLooping alert, no heal (the agent restarts it on its backoff), until it stayed up long enough", () => {
     const T = Date.parse("2026-01-01T00:10:00Z");
     const crash = (state: "crashLooping" | "running" | "starting", since: number, converging = false) => {
