@@ -352,7 +352,8 @@ export function agentStopSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteO
     });
 
     it("SIGKILL and restart within the lease, no renewal: the adopted job keeps running until the lease expires, then it is stopped", async () => {
-      const ttlMs = 15_000;
+      // Long enough for the worker's start, the kill and the agent's restart on a loaded machine (3–9 s each seen).
+      const ttlMs = 30_000;
       const api0 = current!;
       const grantedAt = Date.now();
       expect((await api0.req("PUT", "/v1/lease", { epoch: 2, ttlMs })).status).toBe(200);
