@@ -377,7 +377,7 @@ export function agentStopSuite(getKit: () => Promise<RuntimeKit>, o: AgentSuiteO
       const s = await api.status();
       expect(s.lease.state).toBe("expired");
       expect(s.services.worker!.state).toBe("missing"); // none started under a lease nobody renewed
-    });
+    }, 120_000);
   });
 }
 
