@@ -10,8 +10,10 @@ import { chooseLogFormat } from "../common/log.js";
 export const demoHelp = `Usage: switchyard demo [--runtime auto|docker|process] [--dir <folder>] [--dashboard-port N] [--router-port N] [--registry URL] [--log-format json|pretty]
 
 Brings up a whole blue-green cluster on this machine: the reconciler with the dashboard, a blue and a
-green agent, a router and the demo app (v1 live; v2 and v3 ready to deploy; a background worker on the
-live colour). Prints the dashboard address with a login, the live and the preview address.
+green agent, a router and the demo app (v1 live; v2, v3 and v4 ready to deploy; a background worker on the
+live colour; a migrate task before each promotion; automatic rollback; a few visitors a second on the live
+address). Prints the dashboard address with a login, the live and the preview address, and a line for each
+deploy notification (the demo's own webhook receiver).
 
   --runtime         auto (default): Docker when an engine answers and a registry is at hand, else processes
   --dir             where the demo keeps its files (default ${join(tmpdir(), "switchyard-demo-<user>")}); rewritten on every run
@@ -108,9 +110,12 @@ switchyard demo is up in ${secs} s — ${i.runtime} runtime (${i.reason})
   in the dashboard, or with the CLI (paste these lines into a shell):
     switchyard() { "${process.execPath}" "${cliPath()}" "$@"; }
     export SWITCHYARD_SERVER=${i.dashboard.replace(/\/$/, "")} SWITCHYARD_TOKEN=$(cat ${i.apiTokenFile})
-    switchyard deploy v2 --wait      # green pulls v2 and turns ready: look at it on the preview address
+    switchyard deploy v2 --wait      # green pulls v2, runs its migrate task and turns ready: see the preview address
     switchyard promote --wait
   The desired state is ${i.deployDir}/state.yaml (a git repository): edit it by hand and watch.
+  v4 answers 500s behind a passing health check: deploy and promote it, and Switchyard rolls back on its
+  own within seconds (cluster.yaml rollback). Each deploy, promotion and rollback prints a
+  "notification:" line here, as a webhook would tell your chat.
   Logs: ${i.logFile}
 
 Press Ctrl-C to stop everything.`;

@@ -3,6 +3,7 @@
  * dashboard, the demo app's v1 live on blue and idle on green, jobs on the live colour. Startup ends when
  * v1 answers through the router on both the live and the preview address; stop() leaves nothing running.
  */
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -18,6 +19,8 @@ import { ProcessRuntime } from "../../node-agent/process-runtime.js";
 import type { Runtime } from "../../node-agent/runtime.js";
 import type { Logger } from "../../common/log.js";
 import { pickPort, portFree } from "./ports.js";
+import { startNotificationReceiver, type NotificationReceiver } from "./notifications.js";
+import { startVisitor, type Visitor } from "./visitor.js";
 
 /** The demo gives up when the cluster is not serving after this long. */
 export const DEMO_READY_TIMEOUT_MS = 90_000;
@@ -77,7 +80,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const logDest = o.logFormat === "pretty" ? prettyStream({ colorize: false, destination: l.logFile }) : destination({ dest: l.logFile, mkdir: true, sync: false });
   const logger = makeLogger("switchyard-demo", { level: "info" }, logDest);
 
-  const running: { agents: RunningAgent[]; reconciler?: RunningReconciler; engine?: Engine; runtimes: { node: string; runtime: Runtime }[] } = { agents: [], runtimes: [] };
+  const running: { agents: RunningAgent[]; reconciler?: RunningReconciler; engine?: Engine; runtimes: { node: string; runtime: Runtime }[]; notifications?: NotificationReceiver; visitor?: Visitor } = { agents: [], runtimes: [] };
   let ports: DemoPorts | undefined;
   const stop = async () => {
     const step = async (what: string, fn: () => Promise<unknown>) => {
@@ -85,11 +88,13 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       await fn().catch((err: Error) => o.say(`while stopping ${what}: ${err.message}`));
       logger.info({ ms: Math.round(performance.now() - t) }, `demo stop: ${what}`);
     };
+    running.visitor?.stop();
     await step("reconciler", async () => running.reconciler?.close());
     for (const a of running.agents.reverse()) await step(`agent ${a.config.name}`, () => a.close());
     // The agents' own runtimes stop what they started (a second runtime would race their exit bookkeeping).
     await step("workloads", () => Promise.all(running.runtimes.map(({ node, runtime }) => stopAll(runtime, node))));
     await step("engine", async () => running.engine?.stop());
+    await step("notifications", async () => running.notifications?.close());
     if (ports) await step("ports", () => waitPortsFree(ports!));
     (logDest as { flushSync?: () => void }).flushSync?.();
     await releaseLock(l);
@@ -97,8 +102,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   try {
     const engine = await chooseEngine({ want: o.want, root: l.root, releasesDir: l.releasesDir, say: o.say, ...(o.registry ? { registry: o.registry } : {}) });
     running.engine = engine;
-    ports = await choosePorts(o);
-    const configs = await writeCluster(l, { runtime: engine.runtime, repository: engine.repository, ports, ...(engine.registryUrl ? { registryUrl: engine.registryUrl } : {}), ...(engine.dockerSocket ? { dockerSocket: engine.dockerSocket } : {}) });
+    const secret = randomBytes(32).toString("hex");
+    const notifications = await startNotificationReceiver({ secret, say: o.say, warn: (msg) => logger.warn(msg) });
+    running.notifications = notifications;
+    ports = { ...(await choosePorts(o)), notifications: notifications.port };
+    const configs = await writeCluster(l, { runtime: engine.runtime, repository: engine.repository, ports, notify: { url: notifications.url, secret }, ...(engine.registryUrl ? { registryUrl: engine.registryUrl } : {}), ...(engine.dockerSocket ? { dockerSocket: engine.dockerSocket } : {}) });
     const creds = await writeUsers(l);
     for (const key of ["blue", "green", "router"] as const) {
       const child = logger.child({ node: NODES[key] });
@@ -119,6 +127,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     });
     o.say(`${engine.runtime === "docker" ? "containers" : "processes"} starting: blue v1 (live), green v1 (preview), the worker on blue …`);
     await waitServing(running.reconciler, ports.router);
+    running.visitor = startVisitor(ports.router, HOSTS.live);
     const info: DemoInfo = {
       app: DEMO_APP,
       runtime: engine.runtime,
@@ -152,7 +161,7 @@ function makeRuntime(engine: Engine, dataDir: string, releasesDir: string, logge
     : new ProcessRuntime({ releasesDir, dataDir, logger });
 }
 
-async function choosePorts(o: DemoOptions): Promise<DemoPorts> {
+async function choosePorts(o: DemoOptions): Promise<Omit<DemoPorts, "notifications">> {
   const taken = new Set<number>();
   const pick = async (preferred: number) => {
     for (;;) {
@@ -219,7 +228,7 @@ async function viaRouter(port: number, host: string): Promise<{ version: string;
 }
 
 async function waitPortsFree(p: DemoPorts): Promise<void> {
-  const all = [p.dashboard, p.router, ...Object.values(p.agents), p.web.blue, p.web.green];
+  const all = [p.dashboard, p.router, ...Object.values(p.agents), p.web.blue, p.web.green, p.notifications];
   for (let i = 0; i < 50; i++) {
     const free = await Promise.all(all.map((port) => portFree("127.0.0.1", port)));
     if (free.every(Boolean)) return;

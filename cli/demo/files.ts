@@ -9,6 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { API_VERSION } from "../../specs/defaults.js";
+import { lifecycleEvents } from "../../specs/lifecycle.js";
 import { Users } from "../../reconciler/auth/users.js";
 
 /** The demo cluster's name: the `dev.switchyard.app` label of everything it runs. */
@@ -48,6 +49,8 @@ export interface DemoPorts {
   router: number;
   agents: Record<keyof typeof NODES, number>;
   web: { blue: number; green: number };
+  /** The demo's own webhook receiver (notifications printed on the console). */
+  notifications: number;
 }
 
 export interface ClusterPlan {
@@ -57,7 +60,12 @@ export interface ClusterPlan {
   registryUrl?: string;
   dockerSocket?: string;
   ports: DemoPorts;
+  /** The webhook every lifecycle event goes to, signed with `secret` (written to secrets/notify.key). */
+  notify: { url: string; secret: string };
 }
+
+/** The rollback settings of the demo's cluster.yaml: a 500-answering tag (v4) is rolled back within seconds. */
+export const DEMO_ROLLBACK = { window: 30, maxErrorRatio: 0.05, minRequests: 20 } as const;
 
 /** Writes the deploy dir and the agents' folders; returns each agent's agent.yaml. */
 export async function writeCluster(l: DemoLayout, p: ClusterPlan): Promise<Record<keyof typeof NODES, string>> {
@@ -74,6 +82,7 @@ export async function writeCluster(l: DemoLayout, p: ClusterPlan): Promise<Recor
     await writeFile(file, agentYaml(name, key === "router" ? "router" : "node", l, p));
     configs[key] = file;
   }
+  await writeFile(join(l.deployDir, "secrets", "notify.key"), p.notify.secret + "\n", { mode: 0o600 });
   await writeFile(join(l.deployDir, "cluster.yaml"), clusterYaml(p));
   await writeFile(join(l.deployDir, "state.yaml"), STATE_YAML);
   await writeFile(join(l.deployDir, ".gitignore"), "secrets/\n");
@@ -145,8 +154,14 @@ ${p.registryUrl ? `    registry: { url: ${p.registryUrl} }\n` : ""}  services:
     hosts: { live: [${HOSTS.live}], preview: [${HOSTS.preview}], blue: [${HOSTS.blue}], green: [${HOSTS.green}] }
     defaultRoute: live
     drainTimeoutSeconds: 5
+  tasks:                                 # run once per colour and tag, before the colour may go live
+    - { name: migrate, service: web, command: [node, migrate.js], timeoutSeconds: 60 }
+  rollback: { window: ${DEMO_ROLLBACK.window}, maxErrorRatio: ${DEMO_ROLLBACK.maxErrorRatio}, minRequests: ${DEMO_ROLLBACK.minRequests} }   # v4 answers 500s: promote it and watch
   jobs: { leaseTtlSeconds: 10 }
   drift: { policy: heal }
+  alerts:
+    webhooks:                            # the demo's own receiver prints each event on its console
+      - { url: ${p.notify.url}, format: json, secretFile: secrets/notify.key, events: [${lifecycleEvents.join(", ")}] }
 `;
 }
 

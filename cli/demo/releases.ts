@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { RELEASE_MANIFEST } from "../../node-agent/release-command.js";
 
 /** The demo app's files that a release needs (the same list build.sh puts into an image). */
-export const DEMO_APP_FILES = ["server.js", "worker.js", "store.js", "version.js", "package.json"] as const;
-export const DEMO_TAGS = ["v1", "v2", "v3"] as const;
+export const DEMO_APP_FILES = ["server.js", "worker.js", "migrate.js", "store.js", "version.js", "package.json"] as const;
+export const DEMO_TAGS = ["v1", "v2", "v3", "v4"] as const;
 
 /** examples/demo-app of this package, found from source (cli/demo) or from the build (dist/cli/demo). */
 export function demoAppDir(): string {

@@ -58,7 +58,7 @@ repo_path="${repo#*/}"
 [ "$registry_host" != "$repo" ] || die "repository must be HOST[:PORT]/NAME, got $repo"
 registry_url="${SWITCHYARD_DEMO_REGISTRY_URL:-http://$registry_host}"
 
-app_files=(server.js worker.js store.js version.js package.json)
+app_files=(server.js worker.js migrate.js store.js version.js package.json)
 sha() { sha256sum | cut -c1-64; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/switchyard-demo-build.XXXXXX")"

@@ -1,10 +1,12 @@
 /**
  * `switchyard demo` end to end, as a newcomer runs it: it comes up and says where, v1 serves through the
- * router, a deploy of v2 through the API shows on the preview address and a promote makes it live, an
- * unknown tag is refused, and Ctrl-C leaves nothing behind — on the process runtime, and on Docker when
- * an engine is there. A second run in the same folder works.
+ * router, a deploy of v2 through the API runs the migrate task, shows on the preview address and a promote
+ * makes it live, each step printing a notification line; v4 promoted is rolled back on its own; an unknown
+ * tag is refused, and Ctrl-C leaves nothing behind — on the process runtime, and on Docker when an engine
+ * is there. A second run in the same folder works.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "undici";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -46,7 +48,7 @@ for (const runtime of ["process", "docker"] as const) {
       expect(await demo.viaRouter("preview")).toMatchObject({ status: 200, version: "v1", color: "green" });
       const login = await fetch(`${demo.info.dashboard}api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: demo.info.user, password: demo.info.password }) });
       expect(login.status).toBe(200);
-      expect((await demo.api("GET", "/api/v1/tags")).json.tags.map((t: { tag: string }) => t.tag)).toEqual(expect.arrayContaining(["v1", "v2", "v3"]));
+      expect((await demo.api("GET", "/api/v1/tags")).json.tags.map((t: { tag: string }) => t.tag)).toEqual(expect.arrayContaining(["v1", "v2", "v3", "v4"]));
       const history = await demo.api("GET", "/api/v1/history");
       expect(history.json.enabled).toBe(true);
     });
@@ -69,6 +71,25 @@ for (const runtime of ["process", "docker"] as const) {
       expect(s.active).toBe("green");
       await waitFor("jobs follow the live colour", async () => (await demo.api("GET", "/api/v1/status")).json.jobs?.holders.map((h: { color: string }) => h.color).join() === "green", 30_000, 100);
     }, 120_000);
+
+    it("the migrate task ran for green (v2) before it went live; each step printed a signed notification line", async () => {
+      const s = (await demo.api("GET", "/api/v1/status")).json;
+      const task = s.colors.green.tasks[0];
+      expect(task).toMatchObject({ name: "migrate", state: "succeeded", attempt: 1, node: "green-1", exitCode: 0 });
+      expect(task.output.join("\n")).toContain("migrate: schema at v2; database postgres://shop@db.internal:5432/shop");
+      expect(JSON.stringify(s)).not.toMatch(/postgres:\/\/shop:/);
+      // The switch to green (the analysis window's start) came after the task had finished.
+      expect(s.analysis).toMatchObject({ color: "green", tag: "v2" });
+      expect(Date.parse(task.finishedAt)).toBeLessThanOrEqual(Date.parse(s.analysis.startedAt));
+      await waitFor("the promote's notification", async () => demo.out.includes("notification: green (v2) promoted by admin"), 10_000, 50);
+      const lines = demo.out.split("\n").filter((l) => l.startsWith("notification: "));
+      expect(lines.slice(0, 3)).toEqual(["notification: deploy of v2 to green started by admin", "notification: green is ready with v2", "notification: green (v2) promoted by admin"]);
+      // The receiver prints only what the reconciler signed with the demo's key.
+      const forged = await request(`http://127.0.0.1:${demo.info.ports.notifications}/notify`, { method: "POST", body: JSON.stringify({ version: 1, event: { type: "promoted", at: new Date().toISOString(), summary: "forged" } }), headers: { "content-type": "application/json", "x-switchyard-timestamp": String(Math.floor(Date.now() / 1000)), "x-switchyard-signature": "sha256=" + "0".repeat(64) } });
+      expect(forged.statusCode).toBe(401);
+      await forged.body.dump();
+      expect(demo.out).not.toContain("notification: forged");
+    });
 
     it("the CLI lines it prints work as printed, pasted into a shell outside the project (--wait included)", async () => {
       const block = demo.out.split("with the CLI (paste these lines into a shell):\n")[1]!.split("\n  The desired state")[0]!;
@@ -99,6 +120,19 @@ for (const runtime of ["process", "docker"] as const) {
       expect(await demo.viaRouter("preview")).toMatchObject({ status: 200, color: "green" });
     }, 120_000);
 
+    it("v4 (500s behind a passing health check) promoted under the demo's own visitors is rolled back automatically", async () => {
+      expect((await demo.act("deploy", { tag: "v4" })).status).toBe(200);
+      await waitFor("green ready on v4 with its task done", async () => {
+        const g = (await demo.api("GET", "/api/v1/status")).json.colors?.green;
+        return g?.tag === "v4" && g.phase === "Ready" && g.tasks?.[0]?.state === "succeeded";
+      }, 60_000, 100);
+      expect((await demo.act("promote")).status).toBe(200);
+      await waitFor("rolled back to blue", async () => (await demo.api("GET", "/api/v1/status")).json.analysis?.state === "rolled-back", 45_000, 100);
+      await waitFor("live on blue (v2) again", async () => (await demo.viaRouter("live")).color === "blue", 10_000, 50);
+      expect(await demo.viaRouter("live")).toMatchObject({ status: 200, version: "v2", color: "blue" });
+      await waitFor("the rollback's notification", async () => /^notification: automatic rollback to blue \(v2\): 5xx \d+% over \d+ s > 5% \(Switchyard\)$/m.test(demo.out), 10_000, 50);
+    }, 120_000);
+
     it("Ctrl-C stops everything: no processes, no containers, no ports", async () => {
       const ports = demo.info.ports;
       const { code, ms } = await demo.interrupt();
@@ -108,7 +142,7 @@ for (const runtime of ["process", "docker"] as const) {
       expect(findProcs((e) => e.SWITCHYARD_APP === DEMO_APP)).toEqual([]);
       // A Docker error fails the test: it is no evidence that no container was left.
       if (dockerThere) expect(await docker.listContainers({ all: true, filters: { label: [`dev.switchyard.app=${DEMO_APP}`] } })).toEqual([]);
-      for (const p of [ports.dashboard, ports.router, ...Object.values(ports.agents), ports.web.blue, ports.web.green]) {
+      for (const p of [ports.dashboard, ports.router, ...Object.values(ports.agents), ports.web.blue, ports.web.green, ports.notifications]) {
         expect(await portFree("127.0.0.1", p), `port ${p}`).toBe(true);
       }
     });
