@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const VM = "sy-fw-vm";
 const NET = "sy-fw-net";
 const run = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-const inNs = (ns: string, ...args: string[]) => run("ip", "netns", "exec", ns, ...args);
+/** Runs in the namespace's network only (no mount namespace of its own, which would hold copies of other tests' container mounts). */
+const nsArgv = (ns: string, args: readonly string[]) => ["nsenter", `--net=/run/netns/${ns}`, "--", ...args];
+const inNs = (ns: string, ...args: string[]) => run(...nsArgv(ns, args));
 const children: ChildProcess[] = [];
 
 function cleanup(): void {
@@ -43,10 +45,10 @@ function vm(address: string, file: string, ports: number[]): void {
   for (const a of ["10.0.0.10", "10.0.0.30", "10.0.0.99"]) if (a !== address) inNs(NET, "ip", "addr", "add", `${a}/24`, "dev", "sy-fw-b");
   inNs(NET, "ip", "link", "set", "sy-fw-b", "up");
   for (const p of ports) {
-    const c = spawn("ip", ["netns", "exec", VM, "python3", "-c", `import socket,time
+    const c = spawn("nsenter", nsArgv(VM, ["python3", "-c", `import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0",${p})); s.listen(64)
 while True:
-  c,_=s.accept(); c.close()`], { stdio: "ignore" });
+  c,_=s.accept(); c.close()`]).slice(1), { stdio: "ignore" });
     children.push(c);
   }
   // Docker publishes a container port with DNAT in its own nat table (dstnat priority).

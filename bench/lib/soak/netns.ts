@@ -66,9 +66,14 @@ export function removeNetns(list: readonly Netns[]): void {
   }
 }
 
-/** The command line that runs argv inside the namespace. */
+/**
+ * The command line that runs argv inside the namespace. It joins the network namespace only: `ip netns exec`
+ * also makes a new mount namespace, a copy of every mount of the moment (on a host whose / is not shared, as
+ * here), and a copy of a container's overlay mount keeps Docker from removing that container for as long as
+ * the router runs ("device or resource busy").
+ */
 export function inNetns(n: Netns, argv: readonly string[]): string[] {
-  return ["ip", "netns", "exec", n.name, ...argv];
+  return ["nsenter", `--net=/run/netns/${n.name}`, "--", ...argv];
 }
 
 /** Namespaces and interfaces of this tag that still exist (for the leftovers check). */
