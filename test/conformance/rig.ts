@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { pickPort } from "../../cli/demo/ports.js";
+import { freePort } from "../support/ports.js";
 import { RouterDataPlane } from "../../node-agent/router/data-plane.js";
 import type { RouterSpec } from "../../specs/wire.js";
 import { RecordingUpstream } from "./recording-upstream.js";
@@ -37,13 +37,13 @@ export class Rig {
     const rig = new Rig();
     await rig.upstream.start();
     rig.dataDir = mkdtempSync(join(tmpdir(), "switchyard-conformance-"));
-    const httpPort = await pickPort(LOOPBACK, 0);
+    const httpPort = await freePort(LOOPBACK);
     const listen = `${LOOPBACK}:${httpPort}`;
     let tls: { listen: string; certificates: Array<{ certFile: string; keyFile: string }> } | undefined;
     if (o.tls === true) {
       const pair = selfSigned(rig.dataDir, LIVE_HOST);
       rig.ca = readFileSync(pair.certFile);
-      rig.port = await pickPort(LOOPBACK, 0);
+      rig.port = await freePort(LOOPBACK);
       tls = { listen: `${LOOPBACK}:${rig.port}`, certificates: [pair] };
     } else rig.port = httpPort;
     rig.plane = new RouterDataPlane({ dataDir: rig.dataDir, listen, logger: pino({ level: "silent" }), timeouts: { idleMs: 2_000 }, ...(tls ? { tls } : {}) });

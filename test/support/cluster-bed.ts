@@ -4,7 +4,7 @@
  * process or as child processes (for SIGKILL tests). Everything is labelled and cleaned up by name.
  */
 import { chmodSync, mkdtempSync, writeFileSync, rmSync, mkdirSync, renameSync, readFileSync } from "node:fs";
-import { pickPort } from "../../cli/demo/ports.js";
+import { freePort } from "./ports.js";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,10 +70,7 @@ export interface ClusterBedOptions {
   tasks?: string[];
 }
 
-/** A free port for a server that binds later (outside the ephemeral range; see pickPort). */
-export function freePort(): Promise<number> {
-  return pickPort("127.0.0.1", 0);
-}
+export { freePort };
 
 export class ClusterBed {
   readonly dir: string;

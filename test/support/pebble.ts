@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, request } from "undici";
-import { pickPort } from "../../cli/demo/ports.js";
+import { freePort } from "./ports.js";
 import type { TestCa } from "./tls-world.js";
 
 export interface Pebble {
@@ -34,10 +34,10 @@ export function pebbleInstalled(): boolean {
  * `validitySeconds`, how long the certificates it issues are valid (pebble's default: five years).
  */
 export async function startPebble(ca: TestCa, httpPort: number, validitySeconds?: number): Promise<Pebble> {
-  const dnsPort = await pickPort("127.0.0.1", 0);
-  const dnsMgmt = await pickPort("127.0.0.1", 0);
-  const port = await pickPort("127.0.0.1", 0);
-  const mgmt = await pickPort("127.0.0.1", 0);
+  const dnsPort = await freePort();
+  const dnsMgmt = await freePort();
+  const port = await freePort();
+  const mgmt = await freePort();
   const tls = ca.issue("pebble", ["localhost", "127.0.0.1"]);
   const config = join(ca.dir, "pebble.json");
   writeFileSync(config, JSON.stringify({

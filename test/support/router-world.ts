@@ -3,7 +3,7 @@
  * plane on a free loopback port, RouterSpecs for them, and an HTTP client. Everything a test starts is
  * closed when that test finishes.
  */
-import { pickPort } from "../../cli/demo/ports.js";
+import { freePort as reservedPort } from "./ports.js";
 import { createServer, request, Agent, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -25,10 +25,9 @@ export function cleanup(fn: () => unknown): void {
   });
 }
 
-/** A port nothing listens on right now (listen on 0, read it, close). */
-/** A free port outside the ephemeral range (see pickPort), so nothing takes it before the bind. */
+/** A free port no other test is handed (see ports.ts). */
 export function freePort(): Promise<number> {
-  return pickPort(LOOPBACK, 0);
+  return reservedPort(LOOPBACK);
 }
 
 export async function tempDir(): Promise<string> {
