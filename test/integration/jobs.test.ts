@@ -85,7 +85,15 @@ function useRig(runtime: Runtime, prefix: string, extra: Partial<ConstructorPara
     t = await rig(runtime, prefix, extra);
     if (reconciler === "child") await t.bed.spawnReconciler();
     else await t.bed.startReconciler();
-    await waitFor("ready", async () => ready(await t!.bed.status()), 60_000);
+    // Under a loaded CI (the soak beside it) the first start can be slow; say why when it never gets there.
+    let why = "";
+    await waitFor("ready", async () => {
+      const s = await t!.bed.status();
+      why = JSON.stringify({ conditions: s.conditions, blue: s.colors?.blue.phase, green: s.colors?.green.phase });
+      return ready(s);
+    }, 100_000).catch((err: Error) => {
+      throw new Error(`${err.message}; last status: ${why}`);
+    });
     await ownedBy(t.bed, t.store, "blue", 0);
   });
   afterAll(async () => {

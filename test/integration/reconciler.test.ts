@@ -91,7 +91,12 @@ describe("reconciler: deploy, health gate, flip", () => {
     expect(s.conditions.find((c) => c.type === "Progressing")).toMatchObject({ status: "False", reason: "WouldReplaceLive" });
     expect(JSON.parse((await bed.viaRouter()).body).version).toBe("v2");
     bed.writeState({ active: "green", blue: "v1" });
-    await waitFor("ready again", async () => ready(await bed.status()), 10_000);
+    // Ready was true all along: wait until the reconciler has read the write (the refusal is gone), so the next
+    // test's "before" is the revision of this write.
+    await waitFor("ready again, the refusal gone", async () => {
+      const st = await bed.status();
+      return ready(st) && !st.pending.some((p) => p.reason === "WouldReplaceLive");
+    }, 10_000);
   });
 
   it("invalid YAML → SpecInvalid with file:line:col, nothing changes; fixed → cleared", async () => {
