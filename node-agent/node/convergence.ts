@@ -150,22 +150,43 @@ export class Converger {
   observed(workloads: readonly Workload[], listedAt: number): void {
     if (this.closed) return;
     const now = Date.now();
-    const died: ServiceLook[] = [];
     // Convergence itself stops and starts workloads: what a listing from before it settled shows is no death,
-    // but a death may hide in it (a workload that exits at once): such a listing is followed by a fresh one.
+    // but a death may hide in it (a workload that exits at once): such a listing is followed by a fresh one,
+    // and a pass counts the deaths its own listing shows before it starts anything (countDeaths).
     const jobsSettled = !this.jobsBusy && listedAt >= this.jobsSettledAt;
     const webSettled = !this.converging() && listedAt >= this.webSettledAt;
-    if (jobsSettled) died.push(...this.looks(workloads, "job").filter((l) => this.restarts.look(l, now)));
-    if (webSettled) died.push(...this.looks(workloads, "web").filter((l) => this.restarts.look(l, now)));
+    if (jobsSettled) this.countDeaths(workloads, "job", now);
+    if (webSettled) this.countDeaths(workloads, "web", now);
     if ((!this.jobsBusy && !jobsSettled) || (!this.converging() && !webSettled)) this.h.scheduleRefresh();
-    for (const l of died) {
+    this.armRestart();
+  }
+
+  /**
+   * Counts the deaths of `kind` a listing shows (each death once: restarts.look) and logs them. Returns one
+   * promise per death, settled once its last log lines are kept (before a pass removes the dead workload).
+   */
+  private countDeaths(workloads: readonly Workload[], kind: "web" | "job", now: number): Promise<void>[] {
+    const died = this.looks(workloads, kind).filter((l) => this.restarts.look(l, now));
+    const tails = died.map((l) => {
       const r = this.restarts.status(l.service)!;
       const again = r.nextRestartAt !== null;
       this.h.logger.warn({ service: l.service, exit: r.lastExit, restarts: r.count, nextRestartAt: r.nextRestartAt }, again ? "workload stopped; starting it again after its backoff" : "workload stopped");
-      if (l.dead) void this.keepLogTail(l.service, l.dead.id);
-    }
+      return l.dead ? this.keepLogTail(l.service, l.dead.id) : Promise.resolve();
+    });
     if (died.length > 0) this.h.changed();
+    return tails;
+  }
+
+  /**
+   * A pass's own listing, before it starts anything: a workload the agent started that is dead in it is a
+   * death (the observer leaves listings taken during a pass uncounted, and this pass would otherwise remove
+   * it and start it again uncounted, one backoff step early ever after). Returns once their log lines are kept.
+   */
+  private async deathsBeforeStart(workloads: readonly Workload[], kind: "web" | "job"): Promise<void> {
+    const tails = this.countDeaths(workloads, kind, Date.now());
+    if (tails.length === 0) return;
     this.armRestart();
+    await Promise.all(tails);
   }
 
   /** What should run of `kind` now, as the listing shows it; services that should not run are forgotten. */
@@ -318,6 +339,7 @@ export class Converger {
     }
     const all = await this.h.runtime.list(spec.app, this.h.name);
     await this.judge(all);
+    await this.deathsBeforeStart(all, "web");
     // Orphans: this node's workloads of services no longer in the spec (or of another app name).
     await Promise.all(all.filter((w) => !(w.service in spec.services)).map((w) => this.stopWorkload(w, 10)));
     if (aborted()) return;
@@ -378,6 +400,7 @@ export class Converger {
     const lease = this.h.lease();
     const listed = await this.h.runtime.list(spec?.app ?? "", this.h.name);
     await this.judge(listed);
+    await this.deathsBeforeStart(listed, "job");
     // A job is a job because the spec says so; a workload the spec does not explain is stopped with them.
     const all = listed.filter((w) => jobLike(w, spec));
     const held = lease.held();
