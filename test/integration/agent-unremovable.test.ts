@@ -9,7 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
+import { REPO, demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor, type AgentHandle } from "../support/agent-bed.js";
 import { LEFTOVER_REMOVAL_RETRY_MS } from "../../specs/defaults.js";
 
 const NODE = "t-agent-unremovable";
@@ -76,4 +76,50 @@ describe("a stopped container Docker cannot remove", () => {
     stuck = undefined;
     expect((await h.api.status()).services.web!.containerId).toBe(web.containerId);
   }, 90_000);
+});
+
+describe("a container Docker could not remove before the agent started (found dead)", () => {
+  const NODE2 = "t-agent-unremovable2";
+  const PORT2 = 19393;
+  let h: AgentHandle;
+  let stuck: { id: string; pinned: string } | undefined;
+  beforeAll(async () => {
+    // What an earlier agent left: its web container, killed, whose removal the engine refused.
+    const c = await docker.createContainer({
+      name: `sy-sytest-${NODE2}-web`, Image: `${REPO}:v1`,
+      Labels: { "dev.switchyard.app": "sytest", "dev.switchyard.node": NODE2, "dev.switchyard.service": "web", "dev.switchyard.kind": "web", "dev.switchyard.tag": "v1" },
+    });
+    await c.start();
+    await c.kill();
+    const info = await c.inspect();
+    execFileSync("chattr", ["+i", info.HostnamePath]);
+    stuck = { id: c.id, pinned: info.HostnamePath };
+    await expect(c.remove({ force: true })).rejects.toThrow(/unable to remove filesystem/);
+    h = await startTestAgent({ name: NODE2 });
+  });
+  afterAll(async () => {
+    if (stuck) {
+      execFileSync("chattr", ["-i", stuck.pinned]);
+      await docker.getContainer(stuck.id).remove({ force: true }).catch(() => undefined);
+    }
+    await stopTestAgent(h);
+  });
+
+  it("is no workload: the service starts under its own name, the dead one set aside, and it is removed once it can be", async () => {
+    const old = stuck!.id;
+    await h.api.putSpec(demoSpec({ node: NODE2, tag: "v1", generation: 1, hostPort: PORT2 }));
+    const st = await waitFor("v1 healthy", async () => {
+      const s = await h.api.status();
+      if (s.services.web?.health === "healthy" && !s.converging) return s;
+      throw new Error(`web is ${s.services.web?.state}: ${s.services.web?.error}`);
+    });
+    const web = st.services.web!;
+    expect(web.containerId).not.toBe(old);
+    expect([web.state, web.error ?? null, web.drift, web.restarts]).toEqual(["running", null, undefined, undefined]);
+    expect((await docker.getContainer(web.containerId!).inspect()).Name).toBe(`/sy-sytest-${NODE2}-web`);
+    expect((await docker.getContainer(old).inspect()).Name).toBe(`/sy-sytest-${NODE2}-web-unremovable-${old.slice(0, 12)}`);
+    execFileSync("chattr", ["-i", stuck!.pinned]);
+    await waitFor("the leftover removed", async () => docker.getContainer(old).inspect().then(() => false, (e: { statusCode?: number }) => e.statusCode === 404), 3 * LEFTOVER_REMOVAL_RETRY_MS);
+    stuck = undefined;
+  }, 60_000);
 });
