@@ -13,20 +13,30 @@ import { REPO, demoSpec, docker, httpGet, startTestAgent, stopTestAgent, waitFor
 import { LEFTOVER_REMOVAL_RETRY_MS } from "../../specs/defaults.js";
 
 const NODE = "t-agent-unremovable";
+
+/** A container whose removal the engine refuses (an immutable file in its directory) and that file, made removable again. */
+interface Stuck {
+  id: string;
+  pinned: string;
+}
+
+/** Lets the engine remove the container again and removes it (what the test made unremovable never outlives it). */
+async function release(stuck: Stuck | undefined): Promise<void> {
+  if (!stuck) return;
+  execFileSync("chattr", ["-i", stuck.pinned]);
+  await docker.getContainer(stuck.id).remove({ force: true }).catch(() => undefined);
+}
 const PORT = 19391;
 
 describe("a stopped container Docker cannot remove", () => {
   let h: AgentHandle;
   const logLines: string[] = [];
-  let stuck: { id: string; pinned: string } | undefined;
+  let stuck: Stuck | undefined;
   beforeAll(async () => {
     h = await startTestAgent({ name: NODE, logLines });
   });
   afterAll(async () => {
-    if (stuck) {
-      execFileSync("chattr", ["-i", stuck.pinned]);
-      await docker.getContainer(stuck.id).remove({ force: true }).catch(() => undefined);
-    }
+    await release(stuck);
     await stopTestAgent(h);
   });
 
@@ -82,7 +92,7 @@ describe("a container Docker could not remove before the agent started (found de
   const NODE2 = "t-agent-unremovable2";
   const PORT2 = 19393;
   let h: AgentHandle;
-  let stuck: { id: string; pinned: string } | undefined;
+  let stuck: Stuck | undefined;
   beforeAll(async () => {
     // What an earlier agent left: its web container, killed, whose removal the engine refused.
     const c = await docker.createContainer({
@@ -98,10 +108,7 @@ describe("a container Docker could not remove before the agent started (found de
     h = await startTestAgent({ name: NODE2 });
   });
   afterAll(async () => {
-    if (stuck) {
-      execFileSync("chattr", ["-i", stuck.pinned]);
-      await docker.getContainer(stuck.id).remove({ force: true }).catch(() => undefined);
-    }
+    await release(stuck);
     await stopTestAgent(h);
   });
 
