@@ -8,6 +8,7 @@ import { CONTAINER_LOG_MAX_FILES, CONTAINER_LOG_MAX_SIZE, DEFAULT_PULL_IDLE_TIME
 import { pullImage, type RegistryCredentials } from "./image-pull.js";
 import { driftOf, type ContainerFacts } from "./container-judge.js";
 import { dockerLogs } from "./docker-logs.js";
+import { DockerLeftovers } from "./docker-leftovers.js";
 import type { LogLine } from "../specs/logs.js";
 import { LABEL, RuntimeError, containerName, extraFromLabels, kindOf, labelsOf, listedAs, type LogOptions, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "./runtime.js";
 
@@ -32,12 +33,15 @@ export class DockerRuntime implements Runtime {
   private readonly rootWarned = new Set<string>();
   /** RepoDigests by image ID. */
   private readonly repoDigests = new Map<string, string[]>();
+  /** Stopped containers the engine could not remove: listed no more, their removal retried. */
+  private readonly leftovers: DockerLeftovers;
 
   constructor(opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.log = opts.logger;
     this.credentials = opts.credentials ?? [];
     this.pullIdleTimeoutMs = opts.pullIdleTimeoutMs ?? DEFAULT_PULL_IDLE_TIMEOUT_SECONDS * 1000;
+    this.leftovers = new DockerLeftovers(this.docker, this.log);
   }
 
   async ping(): Promise<void> {
@@ -49,11 +53,12 @@ export class DockerRuntime implements Runtime {
   }
 
   async list(app: string, node: string, which: "workloads" | "tasks" = "workloads"): Promise<Workload[]> {
-    const containers = await this.docker
+    const listed = await this.docker
       .listContainers({ all: true, filters: { label: app ? [`${LABEL.app}=${app}`, `${LABEL.node}=${node}`] : [`${LABEL.node}=${node}`] } })
       .catch((err: Error) => {
         throw new RuntimeError(`cannot list containers: ${err.message}`, "engine-unreachable");
       });
+    const containers = this.leftovers.keep(listed);
     const digests = await this.digestsOf(containers);
     return containers.filter((c) => listedAs(c.Labels ?? {}, which)).map((c) => {
       const l = c.Labels ?? {};
@@ -146,9 +151,8 @@ export class DockerRuntime implements Runtime {
   }
 
   async start(def: WorkloadDef): Promise<string> {
-    const name = containerName(def);
     // A leftover with our name (e.g. after a crash between create and label bookkeeping) is ours to replace.
-    await this.removeByName(name, def);
+    const name = await this.freeName(containerName(def), def);
     const labels = labelsOf(def);
     const portKey = def.port !== undefined ? `${def.port}/tcp` : undefined;
     const create: Docker.ContainerCreateOptions = {
@@ -211,7 +215,9 @@ export class DockerRuntime implements Runtime {
       await c.remove({ force: true });
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
-      if (code !== 404 && code !== 409) throw new RuntimeError(`cannot remove container ${id.slice(0, 12)}: ${(err as Error).message}`);
+      if (code === 404 || code === 409) return;
+      const refused = await this.leftovers.failed(id, err as Error);
+      if (refused) throw refused;
     }
   }
 
@@ -262,6 +268,7 @@ export class DockerRuntime implements Runtime {
 
   async close(): Promise<void> {
     // dockerode keeps no persistent connections beyond the event stream, which watch() closes.
+    this.leftovers.close();
   }
 
   /** The container runs as the image's user; say so when that is root (once per image and service). */
@@ -277,15 +284,25 @@ export class DockerRuntime implements Runtime {
     );
   }
 
-  private async removeByName(name: string, def: WorkloadDef): Promise<void> {
+  /**
+   * The name to create `def`'s container under: `name`, with our container that held it removed, or renamed
+   * aside when the engine cannot remove it (the name the engine has no objection to, when it refuses that too).
+   */
+  private async freeName(name: string, def: WorkloadDef): Promise<string> {
     const c = this.docker.getContainer(name);
     const info = await c.inspect().catch(() => undefined);
-    if (!info) return;
+    if (!info) return name;
     const l = info.Config?.Labels ?? {};
     if (l[LABEL.app] !== def.app || l[LABEL.node] !== def.node) {
       throw new RuntimeError(`a container named ${name} exists but is not this agent's (no matching labels); remove or rename it`);
     }
-    await c.remove({ force: true }).catch(() => undefined);
+    const mine = this.docker.getContainer(info.Id);
+    try {
+      await mine.remove({ force: true });
+      return name;
+    } catch (err) {
+      return this.leftovers.setAside(mine, name, err as Error);
+    }
   }
 }
 

@@ -117,7 +117,12 @@ export interface Runtime {
    * read holds the source back instead of filling memory.
    */
   logs?(id: string, opts: LogOptions, signal: AbortSignal): AsyncIterable<LogLine | { type: "caught-up" }>;
-  /** Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. */
+  /**
+   * Graceful stop (SIGTERM, then SIGKILL after timeoutSeconds) and removal. Missing is fine. A workload
+   * that is stopped but cannot be removed throws kind `unremovable`: it holds no port, the runtime lists it
+   * no more (it is no service's workload) and tries its removal again by itself. One that still runs throws
+   * another kind: it blocks its replacement.
+   */
   stopAndRemove(id: string, timeoutSeconds: number): Promise<void>;
   /**
    * Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe.
@@ -139,7 +144,7 @@ export interface Runtime {
 
 /** A runtime failure phrased for a person: what happened and what to do. */
 export class RuntimeError extends Error {
-  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "pull-stalled" | "aborted" | "port-in-use" | "engine-unreachable" | "other" = "other") {
+  constructor(message: string, readonly kind: "registry-unreachable" | "tag-not-found" | "unauthorized" | "pull-stalled" | "aborted" | "port-in-use" | "engine-unreachable" | "unremovable" | "other" = "other") {
     super(message);
     this.name = "RuntimeError";
   }

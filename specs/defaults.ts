@@ -86,6 +86,11 @@ export const RESTART_BACKOFF_MAX_MS = 5 * 60_000;
 /** ... and forgets the count once the workload has run this long in one go (KEP-4603: 10 minutes). */
 export const RESTART_BACKOFF_RESET_MS = 10 * 60_000;
 /**
+ * A stopped container Docker cannot remove (its filesystem is busy: a mount leaked into another namespace)
+ * is left aside and its removal tried again this often until it goes.
+ */
+export const LEFTOVER_REMOVAL_RETRY_MS = 5_000;
+/**
  * A web service that died again and again is CrashLooping until it has run this long in one go: the
  * CrashLooping alert resolves then (not at the first start that happens to work for a second or two).
  */

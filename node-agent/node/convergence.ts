@@ -490,6 +490,11 @@ export class Converger {
     try {
       await this.h.runtime.stopAndRemove(w.id, timeoutSeconds);
       this.h.logger.info({ service: w.service, tag: w.tag, id: w.id.slice(0, 12) }, "container removed");
+    } catch (err) {
+      // Stopped but not removed: it holds no port and the runtime retries its removal, so it never keeps a
+      // replacement from starting. Still running: that would hold the port, and blocks.
+      if (!(err instanceof RuntimeError && err.kind === "unremovable")) throw err;
+      this.h.logger.warn({ service: w.service, tag: w.tag, id: w.id.slice(0, 12), err: err.message }, "a stopped container cannot be removed; starting the new one beside it, its removal is retried");
     } finally {
       this.stopping.delete(w.id);
       this.h.scheduleRefresh();

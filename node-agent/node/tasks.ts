@@ -13,7 +13,7 @@ import type { TaskRecord, TaskRunRequest } from "../../specs/tasks.js";
 import { TASK_OUTPUT_LINES, TASK_OUTPUT_LINE_CHARS, TASK_POLL_MS, TASK_RECORDS_KEPT } from "../../specs/defaults.js";
 import { writeFileAtomic } from "../../common/atomic-file.js";
 import { agentError } from "../errors.js";
-import type { Runtime, WorkloadDef } from "../runtime.js";
+import { RuntimeError, type Runtime, type WorkloadDef } from "../runtime.js";
 import { serviceImage } from "../../specs/images.js";
 import { workloadDef } from "./workload.js";
 import { loadSecrets } from "./secrets.js";
@@ -132,11 +132,11 @@ export class TaskRunner {
       }
       const output = await this.output(rec, w.id);
       if (w.running) {
-        await this.o.runtime.stopAndRemove(w.id, TASK_STOP_SECONDS);
+        await this.remove(rec, w.id);
         return this.finish(rec, { exitCode: null, output, error: `timed out after ${Math.round(timeoutMs / 1000)} s and was stopped` });
       }
       const exitCode = exitCodeOf(w.stateText);
-      await this.o.runtime.stopAndRemove(w.id, TASK_STOP_SECONDS);
+      await this.remove(rec, w.id);
       return this.finish(rec, { exitCode, output, error: exitCode === null ? `it ended without an exit code the agent could read (${w.stateText})` : null });
     };
     const retry = (err: Error) => {
@@ -144,6 +144,16 @@ export class TaskRunner {
       if (!this.closed) setTimeout(() => void tick().catch(retry), TASK_POLL_MS * 4).unref();
     };
     void tick().catch(retry);
+  }
+
+  /** Stops and removes a run's workload; one stopped but not removable is left to the runtime's retries (its result stands). */
+  private async remove(rec: TaskRecord, workloadId: string): Promise<void> {
+    try {
+      await this.o.runtime.stopAndRemove(workloadId, TASK_STOP_SECONDS);
+    } catch (err) {
+      if (!(err instanceof RuntimeError && err.kind === "unremovable")) throw err;
+      this.o.logger.warn({ task: rec.name, id: workloadId.slice(0, 12), err: err.message }, "a finished task's container cannot be removed; its removal is retried");
+    }
   }
 
   private async output(rec: TaskRecord, workloadId: string): Promise<string[]> {

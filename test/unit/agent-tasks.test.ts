@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { TaskRunner } from "../../node-agent/node/tasks.js";
-import type { Runtime, Workload, WorkloadDef } from "../../node-agent/runtime.js";
+import { RuntimeError, type Runtime, type Workload, type WorkloadDef } from "../../node-agent/runtime.js";
 import type { NodeSpec } from "../../specs/wire.js";
 import type { TaskRecord, TaskRunRequest } from "../../specs/tasks.js";
 import { waitFor } from "../support/agent-bed.js";
@@ -88,6 +88,24 @@ describe("the agent's task runner", () => {
     expect((JSON.parse(onDisk) as TaskRecord).state).toBe("failed");
     expect((await runner.run(req())).state).toBe("failed"); // still the same run: no second start
     expect(rt.started).toHaveLength(1);
+    runner.close();
+  });
+
+  it("a finished run whose container the engine cannot remove keeps its result (the runtime retries the removal)", async () => {
+    const rt = new ScriptedRuntime();
+    rt.stopAndRemove = async (id) => {
+      rt.removed.push(id);
+      rt.w.delete(id); // listed no more, as DockerRuntime does with a leftover
+      throw new RuntimeError(`container ${id} is stopped but Docker cannot remove it (device or resource busy)`, "unremovable");
+    };
+    const { make } = setup(rt);
+    const runner = make();
+    await runner.start();
+    const r = await runner.run(req());
+    await waitFor("started", async () => rt.started.length === 1);
+    rt.exit(0, ["migrated"]);
+    const done = await waitFor("finished", async () => runner.get(r.id).state !== "running" && runner.get(r.id));
+    expect(done).toMatchObject({ state: "succeeded", exitCode: 0, error: null, output: ["migrated"] });
     runner.close();
   });
 
