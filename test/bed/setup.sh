@@ -235,6 +235,11 @@ fi
 leftovers="$( { docker ps -aq --filter label=dev.switchyard.app; docker ps -aq --filter label=dev.switchyard.bed; } | sort -u)"
 if [ -n "$leftovers" ]; then
   log "removing $(echo "$leftovers" | wc -l) leftover container(s)"
+  # agent-unremovable.test.ts makes a container's hostname file immutable; a run killed before its cleanup leaves it so.
+  for id in $leftovers; do
+    f="$(docker inspect -f '{{.HostnamePath}}' "$id" 2>/dev/null || true)"
+    [ -z "$f" ] || chattr -i "$f" 2>/dev/null || true
+  done
   echo "$leftovers" | xargs docker rm -f >/dev/null
 fi
 nets="$(docker network ls -q --filter label=dev.switchyard.app)"
