@@ -154,4 +154,23 @@ describe("a web service's first death waits for the reconciler", () => {
       await c.close();
     }
   }, 20_000);
+
+  it("the engine coming back starts what its stop took down even when only the revive's own pass sees the death", async () => {
+    const { engine, c, quiet } = bed();
+    try {
+      c.kick();
+      await quiet();
+      // The engine went away before any listing showed its stop: the revive's pass counts the first deaths.
+      const lostAt = Date.now();
+      engine.kill("web");
+      engine.kill("api");
+      await c.reviveStopped(lostAt);
+      await quiet();
+      expect(c.restarts.status("web")?.count).toBe(1);
+      expect(engine.running("web") && engine.running("api")).toBe(true);
+      expect([engine.startsOf("web"), engine.startsOf("api")]).toEqual([2, 2]);
+    } finally {
+      await c.close();
+    }
+  }, 20_000);
 });
