@@ -221,11 +221,16 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  watch(node: string, onChange: () => void, onEngineBack?: () => void): () => void {
+  watch(node: string, onChange: () => void, onEngineBack?: (lostAt: number) => void): () => void {
     let stopped = false;
     let current: NodeJS.ReadableStream | undefined;
     let retryMs = 500;
     let lost = false; // the event stream broke or could not be opened: the engine went away
+    let lostAt = 0; // when it was first found gone (Date.now())
+    const lose = () => {
+      if (!lost) lostAt = Date.now();
+      lost = true;
+    };
     const connect = () => {
       if (stopped) return;
       this.docker.getEvents({ filters: { type: ["container"], label: [`${LABEL.node}=${node}`] } }, (err, stream) => {
@@ -235,7 +240,7 @@ export class DockerRuntime implements Runtime {
         }
         if (err || !stream) {
           this.log.warn({ err: err?.message }, "docker events unavailable; retrying");
-          lost = true;
+          lose();
           setTimeout(connect, retryMs).unref();
           retryMs = Math.min(retryMs * 2, 10_000);
           return;
@@ -246,13 +251,13 @@ export class DockerRuntime implements Runtime {
         if (lost) {
           lost = false;
           this.log.warn("the Docker engine answers again after it went away");
-          onEngineBack?.();
+          onEngineBack?.(lostAt);
         }
         stream.on("data", () => onChange());
         const again = () => {
           if (current !== stream || stopped) return;
           current = undefined;
-          lost = true;
+          lose();
           setTimeout(connect, retryMs).unref();
         };
         stream.on("end", again);

@@ -127,9 +127,9 @@ export interface Runtime {
   /**
    * Calls back (soon, coalesced by the caller) whenever a workload of this node changes. Returns an unsubscribe.
    * `onEngineBack`: the engine stopped answering (a restart, an upgrade) and answers again; what it stopped
-   * meanwhile nobody chose to stop.
+   * meanwhile nobody chose to stop. `lostAt` (Date.now()) is when it was first found gone.
    */
-  watch(node: string, onChange: () => void, onEngineBack?: () => void): () => void;
+  watch(node: string, onChange: () => void, onEngineBack?: (lostAt: number) => void): () => void;
   /**
    * What differs between the workload `id` and what `def` would create, judged by what it is (image, ports,
    * capabilities, security options, mounts...), never by its labels; empty when it matches.

@@ -91,6 +91,12 @@ export const RESTART_BACKOFF_RESET_MS = 10 * 60_000;
  */
 export const LEFTOVER_REMOVAL_RETRY_MS = 5_000;
 /**
+ * A web service's first death waits for the reconciler, except one the engine's own stop caused: when the
+ * engine answers again, the agent starts the services that died this long before it went away or since
+ * (dockerd stops its containers before its event stream ends: 15 s shutdown timeout by default, plus slack).
+ */
+export const ENGINE_STOP_WINDOW_MS = 60_000;
+/**
  * A web service that died again and again is CrashLooping until it has run this long in one go: the
  * CrashLooping alert resolves then (not at the first start that happens to work for a second or two).
  */

@@ -95,7 +95,7 @@ export class NodeAgent {
     await this.work.convergeJobs(); // never run jobs without a lease: only an adopted one's running jobs stay
     await this.seen.refresh();
     // An engine restart under a running agent stops every container, as a reboot does.
-    this.seen.watch(() => void this.work.reviveStopped().catch((err: Error) => this.o.logger.error({ err: err.message }, "starting web services again after the engine came back failed")));
+    this.seen.watch((lostAt) => void this.work.reviveStopped(lostAt).catch((err: Error) => this.o.logger.error({ err: err.message }, "starting web services again after the engine came back failed")));
     await this.work.reviveStopped();
     await this.tasks.start();
   }

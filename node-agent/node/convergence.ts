@@ -3,13 +3,15 @@
  * job services whenever the lease or the spec changes (only under a held lease), and a workload that keeps
  * dying again after its backoff (restarts.ts: a job at once the first time, a web service only once it
  * died again after the reconciler had it started). Other web drift it never repairs by itself between
- * specs: the reconciler's drift policy decides.
+ * specs: the reconciler's drift policy decides. A pass knows why it runs: only a pass for a spec (a heal
+ * is a new generation) starts a web service whose first death waits for the reconciler; a pass of the
+ * agent's own (a due restart, a revive) leaves it down, unless the engine's own stop took it down.
  */
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { NodeServiceSpec, NodeSpec } from "../../specs/wire.js";
 import type { Lease } from "../lease.js";
-import { RESTART_LOG_LINES } from "../../specs/defaults.js";
+import { ENGINE_STOP_WINDOW_MS, RESTART_LOG_LINES } from "../../specs/defaults.js";
 import { RuntimeError, type PullProgress, type Runtime, type Workload, type WorkloadDef } from "../runtime.js";
 import { matches, satisfied, specHash, workloadDef, type DriftOf } from "./workload.js";
 import { Judgements, jobLike } from "./judgements.js";
@@ -51,6 +53,10 @@ export class Converger {
   readonly stopping = new Set<string>();
   private wanted = 0;
   private done = 0;
+  /** `wanted` when a spec was last accepted: a pass that includes it is a spec's pass (done below it). */
+  private specAsked = 0;
+  /** Web services down since a death at or after this (Date.now()) are started by the next pass: the engine's stop. */
+  private reviveSince: number | undefined;
   private loop: Promise<void> | undefined;
   /** Deaths and backoff of every service (web and jobs). */
   readonly restarts = new Restarts();
@@ -106,6 +112,7 @@ export class Converger {
   kick(): void {
     this.abandonPulls();
     this.wanted++;
+    this.specAsked = this.wanted;
     this.loop ??= this.runLoop().finally(() => {
       this.loop = undefined;
     });
@@ -280,17 +287,21 @@ export class Converger {
    * At the agent's start, and when the engine answers again after it went away: a web service of the spec
    * whose own workload is there but stopped (the engine or the VM restarted; the agent owns restarts, so
    * Docker's restart policy is off) is started again, as the engine's restart policy used to. Running
-   * workloads are left as they are.
+   * workloads are left as they are, and so is a first death from before the engine went away (`lostAt`,
+   * Date.now(); none at the agent's start): that one waits for the reconciler.
    */
-  async reviveStopped(): Promise<void> {
+  async reviveStopped(lostAt?: number): Promise<void> {
     const spec = this.h.spec();
     if (!spec || spec.stopped || spec.tag === undefined) return;
+    const since = lostAt === undefined ? Infinity : lostAt - ENGINE_STOP_WINDOW_MS;
     const all = await this.h.runtime.list(spec.app, this.h.name);
     const stopped = Object.entries(spec.services).filter(([name, svc]) => !svc.job
+      && !(this.restarts.down(name) && (this.restarts.lastExitAt(name) ?? 0) < since)
       && !all.some((w) => w.service === name && w.running)
       && all.some((w) => w.service === name && w.tag === spec.tag && w.specHash === specHash(spec, name, svc)));
     if (stopped.length === 0) return;
     this.h.logger.info({ services: stopped.map(([n]) => n) }, "web services of the spec found stopped after an engine or VM restart: starting them again");
+    if (lostAt !== undefined) this.reviveSince = Math.min(this.reviveSince ?? Infinity, since);
     this.restartWeb();
   }
 
@@ -305,8 +316,9 @@ export class Converger {
   private async runLoop(): Promise<void> {
     while (this.done < this.wanted && !this.closed) {
       const target = this.wanted;
+      const fromSpec = this.specAsked > this.done;
       try {
-        await this.convergeOnce(() => this.wanted !== target || this.closed);
+        await this.convergeOnce(() => this.wanted !== target || this.closed, fromSpec);
       } catch (err) {
         this.h.logger.error({ err: (err as Error).message }, "converge failed");
       }
@@ -325,7 +337,8 @@ export class Converger {
     if (this.restarts.requeue("job", Date.now()) || web) this.armRestart();
   }
 
-  private async convergeOnce(aborted: () => boolean): Promise<void> {
+  /** One pass; `fromSpec`: it includes a spec the reconciler sent (only such a pass starts a web service lying down). */
+  private async convergeOnce(aborted: () => boolean, fromSpec: boolean): Promise<void> {
     const spec = this.h.spec();
     if (!spec) return;
     const pinned = pinnedImages(spec);
@@ -340,6 +353,7 @@ export class Converger {
     const all = await this.h.runtime.list(spec.app, this.h.name);
     await this.judge(all);
     await this.deathsBeforeStart(all, "web");
+    this.reviveEngineStopped(spec);
     // Orphans: this node's workloads of services no longer in the spec (or of another app name).
     await Promise.all(all.filter((w) => !(w.service in spec.services)).map((w) => this.stopWorkload(w, 10)));
     if (aborted()) return;
@@ -357,8 +371,10 @@ export class Converger {
       this.restarts.started(name, "web", specHash(spec, name, svc));
       this.errors.delete(name); // it runs what this spec wants: an error left from an older spec (a failed pull) no longer holds
     }
-    // A web service that keeps dying waits out its backoff: its timer converges again then.
-    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf) && !this.restarts.waiting(name, Date.now()));
+    // A web service that keeps dying waits out its backoff: its timer converges again then. One lying down
+    // after its first death waits for the reconciler: only a spec's pass starts it (its drift policy decides).
+    const toStart = web.filter(([name, svc]) => !satisfied(all, name, svc, spec, this.driftOf) && !this.restarts.waiting(name, Date.now())
+      && (fromSpec || !this.restarts.down(name)));
     if (toStart.length > 0) {
       const ok = await this.pull(spec, toStart.map(([n]) => n));
       if (!ok || aborted()) return;
@@ -383,6 +399,13 @@ export class Converger {
       this.h.scheduleRefresh();
     }
     if (!aborted()) await this.convergeJobs();
+  }
+
+  /** The engine came back (reviveStopped): the web services its stop took down are the agent's to start again. */
+  private reviveEngineStopped(spec: NodeSpec): void {
+    if (this.reviveSince === undefined) return;
+    for (const [name, svc] of Object.entries(spec.services)) if (!svc.job) this.restarts.revive(name, this.reviveSince);
+    this.reviveSince = undefined;
   }
 
   private async convergeJobsNow(): Promise<void> {

@@ -52,7 +52,7 @@ export class Observer {
   constructor(private readonly h: ObserverHost) {}
 
   /** Follows runtime events from now on; `onEngineBack` as Runtime.watch has it. */
-  watch(onEngineBack?: () => void): void {
+  watch(onEngineBack?: (lostAt: number) => void): void {
     this.unwatch = this.h.runtime.watch(this.h.name, () => {
       this.scheduleRefresh();
       if (this.settleTimer) clearTimeout(this.settleTimer);

@@ -7,7 +7,8 @@
  * (doubling, capped), and the count starts over once the workload has run RESTART_BACKOFF_RESET_MS in one
  * go, or when what should run changes (a new spec hash for web, a new lease epoch for jobs). One record per
  * service says how it last died, with its last log lines, and when the next start comes (status `restarts`,
- * and state `crashLooping` while the agent waits to start it again). This file only keeps the books;
+ * and state `crashLooping` while the agent waits to start it again). Until the reconciler decides, only
+ * the engine's own stop (an engine restart) is undone without it. This file only keeps the books;
  * convergence.ts does the starting.
  */
 import type { ServiceStatus } from "../../specs/wire.js";
@@ -137,6 +138,22 @@ export class Restarts {
       any = true;
     }
     return any;
+  }
+
+  /** True while `service` lies dead after its first death as a web service: only a spec (the reconciler) starts it. */
+  down(service: string): boolean {
+    return this.book.get(service)?.phase === "down";
+  }
+
+  /**
+   * `service` lies down since a death at or after `since` (ms): it is the agent's to start again (the engine's
+   * own stop took it down, nobody's decision). Moves it to starting; true if so.
+   */
+  revive(service: string, since: number): boolean {
+    const r = this.book.get(service);
+    if (r?.phase !== "down" || r.lastExitAt < since) return false;
+    r.phase = "starting";
+    return true;
   }
 
   /** True while `service` waits out its backoff (convergence must not start it early). */
