@@ -122,6 +122,7 @@ describe("the five-VM guide, walked in network namespaces", () => {
     const code = Number((await exited)[0].split(" ")[2]);
     routerPid = await startRouter();
     await agentUp("router");
+    latest = {};
     // As an operator would before the next one: the reconciler sees the router again (its API was down).
     await until("the reconciler reaches the router again", (s) => s.router.nodes.every((n: any) => n.reachable), 30_000);
     return code;
@@ -225,6 +226,7 @@ describe("the five-VM guide, walked in network namespaces", () => {
     m.sh("controller", userAdd, { input: "walk-password-123\n" });
     expect(statSync(m.path("controller", "/var/lib/switchyard/users.json")).uid, "users.json is the reconciler's").toBe(uid("switchyard"));
     token = /([A-Za-z0-9_.-]{20,})\s*$/.exec(m.sh("controller", "switchyard user token you --data /var/lib/switchyard"))![1]!;
+    expect(statSync(m.path("controller", "/var/lib/switchyard/users.json")).uid, "still the reconciler's after `user token` as root").toBe(uid("switchyard"));
 
     // Step 7: each VM's firewall, installed and loaded as written (green: its own address for blue's).
     const nftLine = g.inline(/^install -D -m 0644 nftables\/app\.nft \/etc\/nftables\.d\/switchyard\.nft$/);
@@ -272,6 +274,7 @@ describe("the five-VM guide, walked in network namespaces", () => {
     const reach = (to: string, port: number) => spawnOut(m, "client", `python3 -c "import socket; s=socket.socket(); s.settimeout(1); print('open' if s.connect_ex(('${to}',${port}))==0 else 'closed')"`).trim();
     expect({ app: reach("10.0.0.11", 8081), agent: reach("10.0.0.11", 7100), routerApi: reach("10.0.0.10", 7100), db: reach("10.0.0.20", 5432), http: reach("10.0.0.10", 80) })
       .toEqual({ app: "closed", agent: "closed", routerApi: "closed", db: "closed", http: "open" });
+    expect(spawnOut(m, "blue", `python3 -c "import socket; s=socket.socket(); s.settimeout(1); print('open' if s.connect_ex(('10.0.0.20',5432))==0 else 'closed')"`).trim(), "blue reaches the database").toBe("open");
 
     cli("deploy v2 --wait");
     await until("green Ready on v2", (s) => s.colors.green.tag === "v2" && s.colors.green.phase === "Ready");
@@ -323,10 +326,15 @@ describe("the five-VM guide, walked in network namespaces", () => {
         continue;
       }
       const web = vm === "controller" ? [] : webPid(`${vm}-1`);
+      const down = Date.now();
       expect(await stopUnit(vm)).toBe(0);
+      const stopped = Date.now();
+      if (vm === "blue") expect(readFileSync(join(root, "logs", "blue-unit.log"), "utf8"), "the job holder's agent stops its job first").toMatch(/"stopped":1[,}].*agent stopping: job workloads stopped/);
+      latest = {}; // only status lines from after this restart count below
       startUnit(vm, vm === "controller" ? reconcilerUnit : appUnit);
       if (vm !== "controller") {
         await agentUp(vm);
+        console.log(`${vm}'s agent restart: stopped in ${stopped - down} ms, API up again after ${Date.now() - down} ms`);
         expect(webPid(`${vm}-1`), `${vm}'s web release left running across its agent's restart`).toEqual(web);
       }
       await waitFor(`all Ready after ${vm}'s restart`, async () => {
