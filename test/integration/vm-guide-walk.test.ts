@@ -334,7 +334,9 @@ describe("the five-VM guide, walked in network namespaces", () => {
       startUnit(vm, vm === "controller" ? reconcilerUnit : appUnit);
       if (vm !== "controller") {
         await agentUp(vm);
-        console.log(`${vm}'s agent restart: stopped in ${stopped - down} ms, API up again after ${Date.now() - down} ms`);
+        const apiUp = Date.now() - down;
+        await until(`the reconciler reaches ${vm}-1 again`, (s) => s.colors[vm].nodes.every((n: any) => n.reachable), 30_000);
+        console.log(`${vm}'s agent restart: stopped in ${stopped - down} ms, API up again after ${apiUp} ms, the reconciler reached it after ${Date.now() - down} ms`);
         expect(webPid(`${vm}-1`), `${vm}'s web release left running across its agent's restart`).toEqual(web);
       }
       await waitFor(`all Ready after ${vm}'s restart`, async () => {
