@@ -216,9 +216,9 @@ describe("the five-VM guide, walked in network namespaces", () => {
     copyFileSync(join(VMS_DIR, "state.yaml"), join(m.dir("controller"), "root", "state.yaml"));
     m.sh("controller", g.block("5. **Controller.**"));
     const deploy = m.path("controller", "/srv/deploy");
-    for (const [file, from] of [["ca.crt", join(ca, "ca.crt")], ...(["router", "blue", "green"] as Vm[]).map((vm) => [`${vm}-1.token`, m.path(vm, "/etc/switchyard/agent.token")])]) {
-      m.sh("controller", `install -o switchyard -g switchyard -m 0600 ${from} /srv/deploy/secrets/${file}`);
-    }
+    const secretLine = g.inline(/^install -o switchyard -g switchyard -m 0600 ca\.crt \/srv\/deploy\/secrets\/ca\.crt$/);
+    m.sh("controller", secretLine, { cwd: ca });
+    for (const vm of ["router", "blue", "green"] as Vm[]) m.sh("controller", secretLine.replace(" ca.crt ", ` ${m.path(vm, "/etc/switchyard/agent.token")} `).replace(/ca\.crt$/, `${vm}-1.token`));
     m.sh("controller", "switchyard validate /srv/deploy");
     startUnit("controller", reconcilerUnit);
     const userAdd = g.inline(/^switchyard user add you --role admin --data \/var\/lib\/switchyard$/);
