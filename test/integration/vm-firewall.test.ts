@@ -23,14 +23,14 @@ function cleanup(): void {
 }
 
 /** True when a TCP connection from `from` to `to:port` is accepted within a second. */
-function connects(from: string, to: string, port: number): boolean {
+function connects(from: string, to: string, port: number, ns = NET): boolean {
   const py = `import socket,sys
 s=socket.socket(); s.settimeout(1.0); s.bind((sys.argv[1],0))
 try:
   s.connect((sys.argv[2],int(sys.argv[3]))); print("open")
 except Exception as e:
   print("closed", e)`;
-  return inNs(NET, "python3", "-c", py, from, to, String(port)).startsWith("open");
+  return inNs(ns, "python3", "-c", py, from, to, String(port)).startsWith("open");
 }
 
 /** The VM namespace with `address`, listeners on `ports`, the guide's file loaded, and Docker-like DNAT 8081 → 18081. */
@@ -76,8 +76,10 @@ describe("the five-VM guide's firewall rules", { timeout: 60_000 }, () => {
       agentFromStranger: connects("10.0.0.99", "10.0.0.11", 7100),
       ssh: connects("10.0.0.99", "10.0.0.11", 22),
       otherPort: connects("10.0.0.10", "10.0.0.11", 9999),
+      // The agent's health probe of a process-runtime release: from the VM to its own address (through lo).
+      appFromItself: connects("10.0.0.11", "10.0.0.11", 18081, VM),
     }).toEqual({
-      appFromRouter: true, appFromStranger: false, appFromController: false,
+      appFromRouter: true, appFromStranger: false, appFromController: false, appFromItself: true,
       agentFromController: true, agentFromRouter: false, agentFromStranger: false,
       ssh: true, otherPort: false,
     });
