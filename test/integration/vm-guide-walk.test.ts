@@ -319,7 +319,7 @@ describe("the five-VM guide, walked in network namespaces", () => {
     expect({ mode: after.mode & 0o777, uid: after.uid }, "the token file keeps its owner and mode").toEqual({ mode: before.mode & 0o777, uid: before.uid });
 
     // The upgrade: each part restarted in turn as the guide orders it, its version printed.
-    for (const vm of ["blue", "green", "router", "controller"] as Vm[]) {
+    for (const vm of ["controller", "blue", "green", "router"] as Vm[]) {
       console.log(`${vm}: ${m.sh(vm, "switchyard --version").trim()}`);
       if (vm === "router") {
         expect(await restartRouter()).toBe(0);
