@@ -47,6 +47,8 @@ interface Loaded {
 
 export class CertStore {
   private loaded = new Map<string, Loaded>();
+  /** Each configured pair's place: files before ACME, then as listed. */
+  private readonly order = new Map<string, { source: CertPair["source"]; rank: number }>();
   /** Lowercase exact host → entry; `.example.com` → entry for `*.example.com`. */
   private exact = new Map<string, Loaded>();
   private wildcard = new Map<string, Loaded>();
@@ -67,7 +69,13 @@ export class CertStore {
   async setPairs(source: CertPair["source"], pairs: readonly Omit<CertPair, "source">[]): Promise<void> {
     const want = new Map(pairs.map((p) => [key(p), { ...p, source }]));
     for (const [k, l] of this.loaded) if (l.pair.source === source && !want.has(k)) this.loaded.delete(k);
+    for (const [k, o] of this.order) if (o.source === source) this.order.delete(k);
+    [...want.keys()].forEach((k, i) => this.order.set(k, { source, rank: SOURCE_RANK[source] * 100_000 + i }));
     await Promise.all([...want].map(([k, p]) => this.load(k, p, true)));
+    // The pairs load side by side and finish in any order: put them back in the configured one, which decides
+    // the certificate for clients without SNI, which pair wins a host two of them name, and the status order.
+    const rank = (k: string) => this.order.get(k)?.rank ?? Number.MAX_SAFE_INTEGER;
+    this.loaded = new Map([...this.loaded].sort(([a], [b]) => rank(a) - rank(b)));
     this.rewatch();
     this.index();
   }
@@ -204,6 +212,9 @@ export class CertStore {
     }
   }
 }
+
+/** Pairs from files (the operator's own) come before the ACME one. */
+const SOURCE_RANK: Record<CertPair["source"], number> = { file: 0, acme: 1 };
 
 function key(p: { certFile: string; keyFile: string }): string {
   return `${p.certFile}\n${p.keyFile}`;
