@@ -6,85 +6,14 @@
  * A pass now knows why it runs: only a spec (a heal is a new generation) starts a service whose first death
  * waits for the reconciler; an engine-back revive starts only what the engine's own stop took down.
  */
-import { performance } from "node:perf_hooks";
-import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Converger, type ConvergeHost } from "../../node-agent/node/convergence.js";
-import { Lease } from "../../node-agent/lease.js";
-import type { Runtime, Workload, WorkloadDef } from "../../node-agent/runtime.js";
-import type { NodeSpec } from "../../specs/wire.js";
+import { convergerRig, MemoryEngine } from "../support/converger-rig.js";
 import { demoSpec, waitFor } from "../support/agent-bed.js";
 
-/** An engine in memory whose workloads run until they are killed. */
-class Engine implements Runtime {
-  readonly name = "docker" as const;
-  readonly workloads = new Map<string, Workload>();
-  private readonly starts = new Map<string, number>();
-  private seq = 0;
-
-  async list(): Promise<Workload[]> {
-    return [...this.workloads.values()].map((w) => ({ ...w }));
-  }
-
-  async ensureImage(): Promise<void> {}
-
-  async start(def: WorkloadDef): Promise<string> {
-    const id = `c${++this.seq}`;
-    this.workloads.set(id, { id, name: id, service: def.service, tag: def.tag, kind: def.kind, specHash: def.specHash, epoch: def.epoch, running: true, stateText: "running", since: new Date().toISOString() });
-    this.starts.set(def.service, this.startsOf(def.service) + 1);
-    return id;
-  }
-
-  async stopAndRemove(id: string): Promise<void> {
-    this.workloads.delete(id);
-  }
-
-  /** The service's container exits by itself (or is stopped behind the agent's back). */
-  kill(service: string): void {
-    for (const w of this.workloads.values()) if (w.service === service) Object.assign(w, { running: false, stateText: "exited (1)" });
-  }
-
-  startsOf(service: string): number {
-    return this.starts.get(service) ?? 0;
-  }
-
-  running(service: string): boolean {
-    return [...this.workloads.values()].some((w) => w.service === service && w.running);
-  }
-
-  watch(): () => void {
-    return () => undefined;
-  }
-
-  async ping(): Promise<void> {}
-
-  async close(): Promise<void> {}
-}
-
+/** Two web services, web and api, on one node. */
 function bed() {
-  const engine = new Engine();
   const base = demoSpec({ node: "n1", tag: "v1", generation: 1, hostPort: 18080 });
-  const box: { spec: NodeSpec } = { spec: { ...base, services: { ...base.services, api: { ...base.services.web!, hostPort: 18081 } } } };
-  const lease = new Lease({ highestEpoch: 0, revokedThrough: 0 }, () => undefined);
-  const host: ConvergeHost = {
-    name: "n1", runtime: engine, publishAddress: "127.0.0.1", logger: pino({ level: "silent" }),
-    lease: () => lease, spec: () => box.spec, refresh: async () => undefined,
-    scheduleRefresh: () => undefined, changed: () => undefined, changedSoon: () => undefined,
-  };
-  const c = new Converger(host);
-  /** A new generation of the same spec (the reconciler's heal), accepted now. */
-  const heal = () => {
-    box.spec = { ...box.spec, generation: box.spec.generation + 1 };
-    c.kick();
-  };
-  /** The agent's observer: a settled listing. */
-  const observe = async () => {
-    await new Promise((r) => setTimeout(r, 5));
-    const at = performance.now();
-    c.observed(await engine.list(), at);
-  };
-  const quiet = () => waitFor("convergence done", async () => !c.converging() && (await new Promise((r) => setTimeout(r, 30)), !c.converging()), 5000, 10);
-  return { engine, c, heal, observe, quiet };
+  return convergerRig(new MemoryEngine(), { ...base, services: { ...base.services, api: { ...base.services.web!, hostPort: 18081 } } });
 }
 
 afterEach(() => {
@@ -102,7 +31,7 @@ describe("a web service's first death waits for the reconciler", () => {
       await observe();
       heal();
       await quiet();
-      expect(engine.startsOf("api")).toBe(2);
+      expect(engine.startsOf("api")).toHaveLength(2);
       // web dies once: drift, left down for the reconciler (its policy may be alert).
       engine.kill("web");
       await observe();
@@ -111,20 +40,20 @@ describe("a web service's first death waits for the reconciler", () => {
       engine.kill("api");
       await observe();
       expect(c.restarts.status("api")?.count).toBe(2);
-      await waitFor("api started again after its backoff", async () => engine.startsOf("api") === 3 && engine.running("api"), 5000, 10);
+      await waitFor("api started again after its backoff", async () => engine.startsOf("api").length === 3 && engine.runs("api"), 5000, 10);
       await quiet();
-      expect(engine.startsOf("web"), "the pass of api's due restart started web, whose first death is the reconciler's").toBe(1);
-      expect(engine.running("web")).toBe(false);
+      expect(engine.startsOf("web"), "the pass of api's due restart started web, whose first death is the reconciler's").toHaveLength(1);
+      expect(engine.runs("web")).toBe(false);
       // A revive without an engine that went away (the agent's start) does not take the reconciler's decision either.
       await c.reviveStopped();
       await quiet();
-      expect(engine.startsOf("web")).toBe(1);
+      expect(engine.startsOf("web")).toHaveLength(1);
       // The reconciler heals (policy heal): a new generation starts web.
       heal();
       await quiet();
-      expect(engine.startsOf("web")).toBe(2);
-      expect(engine.running("web")).toBe(true);
-      expect(engine.startsOf("api")).toBe(3);
+      expect(engine.startsOf("web")).toHaveLength(2);
+      expect(engine.runs("web")).toBe(true);
+      expect(engine.startsOf("api")).toHaveLength(3);
     } finally {
       await c.close();
     }
@@ -147,9 +76,9 @@ describe("a web service's first death waits for the reconciler", () => {
       expect(c.restarts.status("api")?.count).toBe(1);
       await c.reviveStopped(Date.now());
       await quiet();
-      expect(engine.running("api"), "the engine's stop is nobody's decision: api runs again").toBe(true);
-      expect(engine.startsOf("api")).toBe(2);
-      expect(engine.startsOf("web"), "web was down before the engine went away: still the reconciler's").toBe(1);
+      expect(engine.runs("api"), "the engine's stop is nobody's decision: api runs again").toBe(true);
+      expect(engine.startsOf("api")).toHaveLength(2);
+      expect(engine.startsOf("web"), "web was down before the engine went away: still the reconciler's").toHaveLength(1);
     } finally {
       await c.close();
     }
@@ -167,8 +96,8 @@ describe("a web service's first death waits for the reconciler", () => {
       await c.reviveStopped(lostAt);
       await quiet();
       expect(c.restarts.status("web")?.count).toBe(1);
-      expect(engine.running("web") && engine.running("api")).toBe(true);
-      expect([engine.startsOf("web"), engine.startsOf("api")]).toEqual([2, 2]);
+      expect(engine.runs("web") && engine.runs("api")).toBe(true);
+      expect([engine.startsOf("web").length, engine.startsOf("api").length]).toEqual([2, 2]);
     } finally {
       await c.close();
     }

@@ -7,86 +7,27 @@
  * later death was counted one lower, so every later start came one backoff step early. The same held for jobs
  * (every web pass converges jobs too): a job that kept exiting was started again by each pass, at once.
  */
-import { performance } from "node:perf_hooks";
-import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { Converger, type ConvergeHost } from "../../node-agent/node/convergence.js";
-import { Lease } from "../../node-agent/lease.js";
 import { restartDelayMs } from "../../node-agent/node/restarts.js";
-import type { Runtime, Workload, WorkloadDef } from "../../node-agent/runtime.js";
-import type { NodeSpec } from "../../specs/wire.js";
+import type { WorkloadDef } from "../../node-agent/runtime.js";
+import { convergerRig, MemoryEngine } from "../support/converger-rig.js";
 import { demoSpec, waitFor } from "../support/agent-bed.js";
 
 /** An engine in memory whose workloads of the `crashing` services exit the moment they start. */
-class CrashingEngine implements Runtime {
-  readonly name = "docker" as const;
-  readonly workloads = new Map<string, Workload>();
-  /** When each service was started (Date.now()). */
-  readonly starts = new Map<string, number[]>();
-  private seq = 0;
-
-  constructor(private readonly crashing: ReadonlySet<string>) {}
-
-  async list(): Promise<Workload[]> {
-    return [...this.workloads.values()].map((w) => ({ ...w }));
+class CrashingEngine extends MemoryEngine {
+  constructor(private readonly crashing: ReadonlySet<string>) {
+    super();
   }
 
-  async ensureImage(): Promise<void> {}
-
-  async start(def: WorkloadDef): Promise<string> {
-    const id = `c${++this.seq}`;
-    const dies = this.crashing.has(def.service);
-    this.workloads.set(id, { id, name: id, service: def.service, tag: def.tag, kind: def.kind, specHash: def.specHash, epoch: def.epoch, running: !dies, stateText: dies ? "exited (1)" : "running", since: new Date().toISOString() });
-    this.starts.set(def.service, [...(this.starts.get(def.service) ?? []), Date.now()]);
+  override async start(def: WorkloadDef): Promise<string> {
+    const id = await super.start(def);
+    if (this.crashing.has(def.service)) Object.assign(this.workloads.get(id)!, { running: false, stateText: "exited (1)" });
     return id;
   }
-
-  async stopAndRemove(id: string): Promise<void> {
-    this.workloads.delete(id);
-  }
-
-  startsOf(service: string): number[] {
-    return this.starts.get(service) ?? [];
-  }
-
-  watch(): () => void {
-    return () => undefined;
-  }
-
-  async ping(): Promise<void> {}
-
-  async close(): Promise<void> {}
 }
 
 function bed(crashing: string[], withWorker: boolean) {
-  const engine = new CrashingEngine(new Set(crashing));
-  const box: { spec: NodeSpec; onRefresh?: () => void } = { spec: demoSpec({ node: "n1", tag: "v1", generation: 1, hostPort: 18080, withWorker }) };
-  const lease = new Lease({ highestEpoch: 0, revokedThrough: 0 }, () => undefined);
-  lease.grant(1, 600_000);
-  const host: ConvergeHost = {
-    name: "n1", runtime: engine, publishAddress: "127.0.0.1", logger: pino({ level: "silent" }),
-    lease: () => lease, spec: () => box.spec,
-    refresh: async () => {
-      const f = box.onRefresh;
-      box.onRefresh = undefined;
-      f?.();
-    },
-    scheduleRefresh: () => undefined, changed: () => undefined, changedSoon: () => undefined,
-  };
-  const c = new Converger(host);
-  /** A new generation of the same spec (the reconciler's heal), accepted now. */
-  const heal = () => {
-    box.spec = { ...box.spec, generation: box.spec.generation + 1 };
-    c.kick();
-  };
-  /** The agent's observer: a settled listing. */
-  const observe = async () => {
-    await new Promise((r) => setTimeout(r, 5));
-    const at = performance.now();
-    c.observed(await engine.list(), at);
-  };
-  const quiet = () => waitFor("convergence done", async () => !c.converging() && (await new Promise((r) => setTimeout(r, 30)), !c.converging()), 5000, 10);
-  return { engine, box, c, heal, observe, quiet };
+  return convergerRig(new CrashingEngine(new Set(crashing)), demoSpec({ node: "n1", tag: "v1", generation: 1, hostPort: 18080, withWorker }), { jobs: true });
 }
 
 describe("a death found by a convergence pass", () => {
