@@ -117,6 +117,33 @@ describe("the agent's Lease", () => {
     expect(new Lease({ highestEpoch: 7, revokedThrough: 7, held: base() }, () => undefined).adopt()).toBeNull(); // revoked here
   });
 
+  it("adopts nothing when nothing was held, when the held epoch is below one granted since, or when its TTL was 0", () => {
+    expect(fresh().adopt()).toBeNull();
+    const first = fresh();
+    first.grant(6, 10_000);
+    const held = first.memory().held!;
+    expect(new Lease({ highestEpoch: 7, revokedThrough: 0, held }, () => undefined).adopt(), "epoch 7 was granted after it").toBeNull();
+    expect(new Lease({ highestEpoch: 6, revokedThrough: 0, held: { ...held, ttlMs: 0 } }, () => undefined).adopt(), "0 ms left").toBeNull();
+    const adopted = new Lease({ highestEpoch: 6, revokedThrough: 0, held }, () => undefined);
+    expect(adopted.adopt()).not.toBeNull();
+    expect(adopted.lastTtlMs()).toBe(10_000);
+  });
+
+  it("giving up at a stop: held becomes expired, the memory keeps the epochs and no lease; with nothing held it stays none", () => {
+    const l = fresh(0, 2);
+    expect(l.lastTtlMs()).toBe(0);
+    l.grant(5, 10_000);
+    expect(l.lastTtlMs()).toBe(10_000);
+    l.giveUp();
+    expect(l.status()).toEqual({ state: "expired", epoch: 5, remainingMs: 0, revokedThrough: 2 });
+    expect(l.memory()).toStrictEqual({ highestEpoch: 5, revokedThrough: 2 });
+    expect(l.held()).toBe(false);
+    const idle = fresh(3, 1);
+    idle.giveUp();
+    expect(idle.status().state).toBe("none");
+    expect(idle.memory()).toStrictEqual({ highestEpoch: 3, revokedThrough: 1 });
+  });
+
   it("a grant after expiry is a change even with the same epoch", () => {
     const l = fresh();
     l.grant(4, 1_000);
