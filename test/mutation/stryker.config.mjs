@@ -13,7 +13,7 @@ export default {
   testRunner: "vitest",
   // related: a static mutant (a module-level constant such as a regular expression) runs only the test files that import its file
   vitest: { configFile: "test/mutation/vitest.config.ts", related: true },
-  plugins: ["@stryker-mutator/vitest-runner"],
+  plugins: ["@stryker-mutator/vitest-runner", "./test/mutation/timing-reporter.mjs"],
   coverageAnalysis: "perTest",
   // Static mutants are those a test file reaches while it loads (fixtures built at module level, e.g.
   // desired(cluster1x1()) in most unit tests): every mutant of specs/ and reconciler/loop/desired.ts then
@@ -48,7 +48,7 @@ export default {
   // same record the full run reads; `npm run mutate -- --force` tests every mutant again.
   incremental: true,
   incrementalFile: "reports/mutation/stryker-incremental.json",
-  reporters: ["clear-text", "json", "dots"],
+  reporters: ["clear-text", "json", "progress-append-only", "file-timing"],
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   thresholds: { high: 90, low: 80, break: null },

@@ -47,4 +47,14 @@ console.log("\nfile                                   score  w/o equiv  target  
 for (const r of rows) {
   console.log(`${r.file.padEnd(38)} ${r.score.toFixed(1).padStart(5)}%  ${r.adjusted.toFixed(1).padStart(7)}%  ${String(r.target).padStart(5)}%  ${`${r.detected}/${r.valid}`.padStart(12)}  ${String(r.equiv).padStart(10)}  ${String(r.ignored).padStart(15)}  ${r.ok ? "ok" : "BELOW TARGET"}`);
 }
+// Where the run's time went (timing-reporter.mjs): each file's share of the wall clock.
+const TIMING = "reports/mutation/timing.json";
+if (existsSync(TIMING) && REPORT === "reports/mutation/mutation.json") {
+  const t = JSON.parse(readFileSync(TIMING, "utf8"));
+  const min = (ms) => (ms / 60_000).toFixed(1);
+  console.log(`\ntime: ${min(t.wallMs)} min in all (with the initial test run); mutants tested in this run, by file:`);
+  for (const [file, f] of Object.entries(t.files).sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(`  ${file.replace(process.cwd() + "/", "").padEnd(38)} ${String(f.mutants).padStart(5)} mutants  ${min(f.ms).padStart(5)} min  ${(f.ms / Math.max(1, f.mutants)).toFixed(0).padStart(5)} ms each`);
+  }
+}
 process.exitCode = failed ? 1 : 0;

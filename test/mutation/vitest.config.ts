@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import KillersFirst from "./sequencer.js";
 
 /** The tests Stryker runs against each mutant: pure unit tests only (no Docker, git, registry or browser). */
 export default defineConfig({
@@ -11,5 +12,9 @@ export default defineConfig({
     testTimeout: 30_000,
     fileParallelism: false,
     maxWorkers: 1,
+    // A mutant's run stops at its first failing test: the files likeliest to fail cheaply go first.
+    sequence: { sequencer: KillersFirst },
   },
+  // Each of Stryker's test runners keeps its own timings (they order its files), not one file both write.
+  cacheDir: `node_modules/.vite-mutation-${process.env.STRYKER_MUTATOR_WORKER ?? "0"}`,
 });

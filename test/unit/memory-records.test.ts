@@ -58,9 +58,10 @@ describe("memory.json: restarts, image pins and task runs", () => {
 
   it("a file from before restarts, image pins and tasks reads back without them", async () => {
     mkdirSync(data, { recursive: true });
-    writeFileSync(join(data, "memory.json"), JSON.stringify({ version: 1, jobs: { epoch: 4, grants: {} }, deploys: {}, routerLive: "blue", pins: {} }));
+    const doc = { version: 1, jobs: { epoch: 4, grants: {} }, deploys: { green: { tag: "v2", startedAtMs: 5 } }, routerLive: "blue", pins: { blue: pin("v1", "f") } };
+    writeFileSync(join(data, "memory.json"), JSON.stringify(doc));
     const m = await memory();
-    expect(m.get()).toStrictEqual({ version: 1, jobs: { epoch: 4, grants: {} }, deploys: {}, routerLive: "blue", pins: {} });
+    expect(m.get()).toStrictEqual(doc);
   });
 
   it("image pins: one per colour and repository, apart from the colour's main pin; the same pin again writes nothing", async () => {
@@ -110,6 +111,9 @@ describe("memory.json: restarts, image pins and task runs", () => {
     // A run for a new tag starts the colour's record again.
     await m.recordTaskRun("green", "v3", "migrate", run({ id: "r3" }));
     expect(onDisk().tasks.green).toEqual({ tag: "v3", attempts: {}, runs: { migrate: run({ id: "r3" }) } });
+    // Another run on the same node in the same state is another run all the same.
+    await m.recordTaskRun("green", "v3", "migrate", run({ id: "r4" }));
+    expect(onDisk().tasks.green.runs).toEqual({ migrate: run({ id: "r4" }) });
   });
 
   it("served: the colour's tasks count as done for its tag; the same again writes nothing; another tag starts a new record", async () => {
