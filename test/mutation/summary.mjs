@@ -15,7 +15,8 @@ const report = JSON.parse(readFileSync(REPORT, "utf8"));
 const equivalent = new Set();
 if (existsSync(EQUIV)) {
   // "- `file:line` Mutator → "replacement" — why" (the replacement as a JSON string, as printed below)
-  for (const m of readFileSync(EQUIV, "utf8").matchAll(/`([\w./-]+:\d+)`\s+(\w+)\s+→\s+("(?:[^"\\]|\\.)*")/g)) equivalent.add(`${m[1]} ${m[2]} ${m[3]}`);
+  // `file:line:column` names one mutant where the line has several of the same mutator and replacement
+  for (const m of readFileSync(EQUIV, "utf8").matchAll(/`([\w./-]+:\d+(?::\d+)?)`\s+(\w+)\s+→\s+("(?:[^"\\]|\\.)*")/g)) equivalent.add(`${m[1]} ${m[2]} ${m[3]}`);
 }
 let failed = false;
 const rows = [];
@@ -24,7 +25,8 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
   const count = (...s) => mutants.filter((m) => s.includes(m.status)).length;
   const detected = count("Killed", "Timeout");
   const undetected = mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage");
-  const equiv = undetected.filter((m) => equivalent.has(`${file}:${m.location.start.line} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`));
+  const listed = (m, where) => equivalent.has(`${file}:${where} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`);
+  const equiv = undetected.filter((m) => listed(m, m.location.start.line) || listed(m, `${m.location.start.line}:${m.location.start.column}`));
   const valid = detected + undetected.length;
   const score = valid === 0 ? 100 : (100 * detected) / valid;
   const adjusted = valid - equiv.length === 0 ? 100 : (100 * detected) / (valid - equiv.length);

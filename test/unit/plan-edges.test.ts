@@ -95,6 +95,75 @@ describe("plan: edges", () => {
     expect(lines(d, o)).toEqual(["renew blue-1 epoch 3", "wait RouterUnreachable"]);
   });
 
+  it("nodes missing from the observation (not observed yet) are unreachable, wherever the planner looks at them", () => {
+    const d = desired(cluster2x2());
+    const all = () => ({
+      "blue-1": node(d, "blue-1", { tag: "v1", lease: { epoch: 3 } }), "blue-2": node(d, "blue-2", { tag: "v1", lease: { epoch: 3 } }),
+      "green-1": node(d, "green-1", { tag: "v2" }), "green-2": node(d, "green-2", { tag: "v2" }),
+      "router-1": router(d, "router-1", { live: "blue" }), "router-2": router(d, "router-2", { live: "blue" }),
+    });
+    const fresh = ledger({ epoch: 3, grants: { "blue-1": { epoch: 3, sentAtMs: NOW - 1_000, ttlMs: 10_000 }, "blue-2": { epoch: 3, sentAtMs: NOW - 1_000, ttlMs: 10_000 } } });
+    // No router observed: the holders keep the jobs; a node of the other colour missing changes nothing.
+    const { "router-1": _r1, "router-2": _r2, "green-1": _g1, ...noRouters } = all();
+    expect(lines(d, world(noRouters, fresh))).toEqual(["wait NodeUnreachable green-1", "wait RouterUnreachable"]);
+    // A node of the owner colour missing: the other holder keeps its lease.
+    const { "blue-2": _b2, ...noBlue2 } = all();
+    expect(lines(d, world(noBlue2, fresh))).toEqual(["wait NodeUnreachable blue-2"]);
+    // A router missing while the idle colour drains before its redeploy: the other router's counts decide.
+    const d3 = desired(cluster2x2(), { green: "v3" });
+    const { "router-2": _r, ...oneRouter } = { ...all(), "router-1": router(d, "router-1", { live: "blue", inFlight: { green: 2 } }) };
+    expect(lines(d3, world(oneRouter, fresh))).toEqual(["wait Draining green-1", "wait Draining green-2", "wait NodeUnreachable router-2"]);
+  });
+
+  it("an unreachable node of the owner colour that was granted recently does not hold up the others' lease", () => {
+    const d = desired(cluster2x2());
+    const o = world({
+      "blue-1": node(d, "blue-1", { tag: "v1" }), "blue-2": { reachable: false, error: "connect ECONNREFUSED" },
+      "green-1": node(d, "green-1", { tag: "v2" }), "green-2": node(d, "green-2", { tag: "v2" }),
+      "router-1": router(d, "router-1", { live: "blue" }), "router-2": router(d, "router-2", { live: "blue" }),
+    }, ledger({ epoch: 3, grants: { "blue-2": { epoch: 3, sentAtMs: NOW - 1_000, ttlMs: 10_000 } } }));
+    expect(lines(d, o)).toEqual(["grant blue-1 epoch 4", "wait NodeUnreachable blue-2"]);
+  });
+
+  it("the deploy timeout counts only the deploy of the colour's current tag", () => {
+    const d = desired(cluster1x1(), { green: "v3" });
+    const o = world(
+      { "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(d, "green-1", { tag: "v3", web: "starting" }), "router-1": router(d, "router-1", { live: "blue" }) },
+      ledger(),
+      { green: { tag: "v2", startedAtMs: NOW - 600_000 } },
+    );
+    expect(lines(d, o).filter((l) => l.startsWith("refuse"))).toEqual([]);
+  });
+
+  it("messages list only the nodes that have a problem, joined by \"; \"", () => {
+    const d = desired(cluster2x2(), { green: "v3" });
+    const o = world({
+      "blue-1": node(d, "blue-1", { tag: "v1" }), "blue-2": node(d, "blue-2", { tag: "v1" }),
+      "green-1": node(d, "green-1", { tag: "v3" }), "green-2": node(d, "green-2", { tag: "v3", web: "exited" }),
+      "router-1": router(d, "router-1", { live: "blue" }), "router-2": router(d, "router-2", { live: "blue" }),
+    }, ledger(), { green: { tag: "v3", startedAtMs: NOW - 600_000 } });
+    const refusal = plan(d, freeze(o), NOW).find((a) => a.type === "refuse");
+    expect(refusal?.type === "refuse" ? refusal.message : "").toBe(
+      "green did not become ready with v3 within 120s: web on green-2 is exited: exited with code 1. Live traffic was not touched; deploy another tag or fix the app",
+    );
+    const dg = desired(cluster2x2(), { active: "green" });
+    const og = world({
+      "blue-1": node(dg, "blue-1", { tag: "v1" }), "blue-2": node(dg, "blue-2", { tag: "v1" }),
+      "green-1": node(dg, "green-1", { tag: "v2", web: "unhealthy" }), "green-2": node(dg, "green-2", { tag: "v2", web: "starting" }),
+      "router-1": router(dg, "router-1", { live: "blue" }), "router-2": router(dg, "router-2", { live: "blue" }),
+    });
+    const wait = plan(dg, freeze(og), NOW).find((a) => a.type === "wait" && a.reason === "WaitingForHealth");
+    expect(wait?.type === "wait" ? wait.message : "").toMatch(/^traffic switches to green once it is ready: web on green-1 is unhealthy[^;]*; web on green-2 is starting/);
+  });
+
+  it("the jobs of an owner whose tasks have not succeeded wait, and the wait says why", () => {
+    const c = withTasks(cluster1x1());
+    const d = desired(c, { owner: "green" });
+    const o = world({ "blue-1": node(d, "blue-1", { tag: "v1" }), "green-1": node(d, "green-1", { tag: "v2" }), "router-1": router(d, "router-1", { live: "blue" }) });
+    const wait = plan(d, freeze(o), NOW).find((a) => a.type === "wait" && a.reason === "TasksPending" && a.message.includes("jobs"));
+    expect(wait?.type === "wait" ? wait.message : "").toBe("green's jobs start once its tasks succeeded");
+  });
+
   it("both colours past their deploy timeout: a refusal for each", () => {
     const d = desired(cluster1x1(), { blue: "v5", green: "v3" });
     const old = desired(cluster1x1());
