@@ -5,8 +5,9 @@
  */
 import { readFileSync, existsSync } from "node:fs";
 
-const REPORT = process.argv[2] === "--report" ? process.argv[3] : "reports/mutation/mutation.json";
-const EQUIV = "test/mutation/equivalent.md";
+const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
+const REPORT = arg("--report", "reports/mutation/mutation.json");
+const EQUIV = arg("--equivalent", "test/mutation/equivalent.md");
 /** Planner, request/response parsing and lease logic: 90 %; the rest of the core: 80 %. */
 const STRICT = ["reconciler/loop/plan.ts", "reconciler/loop/desired.ts", "node-agent/router/request-head.ts", "node-agent/router/response-head.ts",
   "node-agent/router/chunked.ts", "node-agent/router/http-text.ts", "specs/equality.ts", "node-agent/lease.ts", "reconciler/loop/memory.ts"];
