@@ -175,6 +175,6 @@ export const CLAIMS: Claim[] = [
   { quote: "the new owner starts once its lease has certainly expired (TTL + margin after the last grant)", tests: [[U("plan"), "old owner unreachable, lease may still run: wait until TTL + margin after the last grant"], [U("plan"), "waits for an unreachable holder exactly until its last grant + TTL + the job stop timeout + margin"]] },
   // ## Development
   { quote: "TypeScript on Node.js 20. [docs/architecture.md](docs/architecture.md) is the floor plan", none: "where things are; the import rules it states are held by purity.test.ts" },
-  { quote: "It prints each file's score against its target (90 % for the planner, the parsing and the lease, 80 % elsewhere)", tests: [[U("mutation-summary"), "sets listed equivalents aside, prints the others, and fails a file below its target"], [U("mutation-summary"), "exits 1 when a file is below its target even with its equivalents aside"]] },
+  { quote: "It prints each file's score against its target (90 % for the planner, the parsing and the lease, 80 % elsewhere)", tests: [[U("mutation-summary"), "sets listed equivalents aside, prints the others and the entries that match nothing, and fails a file below its target"], [U("mutation-summary"), "exits 1 when a file is below its target even with its equivalents aside"]] },
   { quote: "the registry down; the Docker engine restarted", tests: [[I("soak"), "every invariant holds under random faults and changes"], [U("soak-checker"), "draws the registry outage and the engine restart only when Docker nodes run, and then both"]] },
 ];

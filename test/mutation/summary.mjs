@@ -26,7 +26,12 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
   const count = (...s) => mutants.filter((m) => s.includes(m.status)).length;
   const detected = count("Killed", "Timeout");
   const undetected = mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage");
-  const listed = (m, where) => equivalent.has(`${file}:${where} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`);
+  const usedKeys = [];
+  const listed = (m, where) => {
+    const key = `${file}:${where} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`;
+    if (equivalent.has(key)) usedKeys.push(key);
+    return equivalent.has(key);
+  };
   const equiv = undetected.filter((m) => listed(m, m.location.start.line) || listed(m, `${m.location.start.line}:${m.location.start.column}`));
   const valid = detected + undetected.length;
   const score = valid === 0 ? 100 : (100 * detected) / valid;
@@ -36,7 +41,7 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
   if (!ok) failed = true;
   // Static mutants (run only while modules load, covered by no test) are not run with ignoreStatic: counted here, outside the score.
   const ignored = count("Ignored");
-  rows.push({ file, score, adjusted, target, ok, detected, valid, equiv: equiv.length, ignored });
+  rows.push({ file, score, adjusted, target, ok, detected, valid, equiv: equiv.length, ignored, usedKeys });
   const open = undetected.filter((m) => !equiv.includes(m));
   if (open.length > 0) {
     console.log(`\n${file}: ${open.length} surviving mutant(s) not listed as equivalent`);
@@ -46,6 +51,10 @@ for (const [file, { mutants, source }] of Object.entries(report.files).sort()) {
     }
   }
 }
+// An entry that matches no surviving mutant of a file in this report points at code that moved or a mutant now killed.
+const used = new Set(rows.flatMap((r) => r.usedKeys));
+const stale = [...equivalent].filter((k) => Object.keys(report.files).includes(k.split(":")[0]) && !used.has(k));
+if (stale.length > 0) console.log(`\n${EQUIV}: ${stale.length} entr${stale.length === 1 ? "y matches" : "ies match"} no surviving mutant (re-check them):\n${stale.map((k) => `  ${k}`).join("\n")}`);
 console.log("\nfile                                   score  w/o equiv  target  killed/valid  equivalent  static (not run)");
 for (const r of rows) {
   console.log(`${r.file.padEnd(38)} ${r.score.toFixed(1).padStart(5)}%  ${r.adjusted.toFixed(1).padStart(7)}%  ${String(r.target).padStart(5)}%  ${`${r.detected}/${r.valid}`.padStart(12)}  ${String(r.equiv).padStart(10)}  ${String(r.ignored).padStart(15)}  ${r.ok ? "ok" : "BELOW TARGET"}`);

@@ -16,6 +16,7 @@ writeFileSync(EQUIVALENT, [
   "# Equivalent mutants",
   "- `node-agent/lease.ts:43` BooleanLiteral → \"true\": adopted is reset wherever it is read",
   "- `node-agent/lease.ts:95:9` ConditionalExpression → \"true\": lapse() checks the same condition",
+  "- `node-agent/lease.ts:120` BlockStatement → \"{}\": code that moved since (matches no survivor)",
 ].join("\n"));
 
 type Status = "Killed" | "Survived" | "Timeout" | "NoCoverage" | "Ignored";
@@ -34,7 +35,7 @@ function summarize(files: Record<string, { source: string; mutants: ReturnType<t
 const leaseSource = Array.from({ length: 100 }, (_, i) => (i === 42 ? "  private adopted = false;" : i === 94 ? '    if (this.state === "held" && performance.now() >= this.expiresAt) this.lapse();' : "")).join("\n");
 
 describe("npm run mutate's summary", () => {
-  it("sets listed equivalents aside, prints the others, and fails a file below its target", () => {
+  it("sets listed equivalents aside, prints the others and the entries that match nothing, and fails a file below its target", () => {
     const kills = Array.from({ length: 17 }, (_, i) => mutant(100 + i, 60, 1, "ConditionalExpression", "true", "Killed"));
     const { out, code } = summarize({
       "node-agent/lease.ts": {
@@ -54,6 +55,7 @@ describe("npm run mutate's summary", () => {
     expect(out).toContain("node-agent/lease.ts: 1 surviving mutant(s) not listed as equivalent");
     expect(out).toContain('`node-agent/lease.ts:95` ConditionalExpression → "true" [Survived]');
     expect(out).not.toContain("`node-agent/lease.ts:43`");
+    expect(out).toContain("equivalent.md: 1 entry matches no surviving mutant (re-check them):\n  node-agent/lease.ts:120 BlockStatement \"{}\"");
     expect(code).toBe(0);
   });
 
