@@ -14,14 +14,18 @@ class TimingReporter {
   started = Date.now();
   last = Date.now();
 
+  /** Mutants this run tests (not results reused from the incremental record, ignored or uncovered ones). */
+  toRun = new Set();
+
   /** The initial test run is over: mutants start now. */
-  onMutationTestingPlanReady() {
+  onMutationTestingPlanReady({ mutantPlans }) {
+    for (const p of mutantPlans) if (p.plan === "Run") this.toRun.add(p.mutant.id);
     this.last = Date.now();
   }
 
   onMutantTested(result) {
     const now = Date.now();
-    if (result.status === "Ignored" || result.status === "NoCoverage" || result.status === "Pending") return;
+    if (!this.toRun.has(result.id)) return;
     const f = (this.files[result.fileName] ??= { mutants: 0, ms: 0 });
     f.mutants++;
     f.ms += now - this.last;
