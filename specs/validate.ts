@@ -1,8 +1,20 @@
 /**
- * One ajv instance for every schema. Validation returns plain, position-free issues keyed by path;
+ * Validation against the published schemas. It returns plain, position-free issues keyed by path;
  * `source.ts` turns them into `file:line:col` for YAML files.
+ *
+ * The validators are ajv's code for these schemas, generated ahead of time by `npm run schemas` into
+ * specs/generated/validators.cjs (loads in ~25 ms; loading ajv and compiling the schemas takes ~0.5 s in
+ * every process that validates: each CLI command, each test file). The file carries a fingerprint of the
+ * schemas, the ajv version and the options; when it does not match (a schema was edited and the file not
+ * regenerated), or the file is missing, the schemas are compiled here as before, so a stale file is only
+ * slower, never wrong. A unit test fails while the committed file is out of date.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { closest, distance } from "fastest-levenshtein";
 import { clusterSchema } from "./cluster.js";
 import { stateSchema } from "./state.js";
@@ -45,31 +57,103 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; issues: PathIs
  */
 const withDefaults: ReadonlySet<SchemaName> = new Set(["cluster", "state", "agent", "node-spec", "router-spec", "lease", "task-run"]);
 const schemaNames = Object.keys(schemas) as SchemaName[];
-const ajvDefaults = makeAjv(true, schemaNames.filter((n) => withDefaults.has(n)));
-const ajvStatus = makeAjv(false, schemaNames.filter((n) => !withDefaults.has(n)));
-const compiled = new Map<SchemaName, ValidateFunction>();
+
+/** The two sets of schemas: those validated with defaults filled in, and the others. */
+export const validatorSets = {
+  withDefaults: { useDefaults: true, names: schemaNames.filter((n) => withDefaults.has(n)) },
+  plain: { useDefaults: false, names: schemaNames.filter((n) => !withDefaults.has(n)) },
+} as const;
+export type ValidatorSet = keyof typeof validatorSets;
+
+const ajvOptions = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true } as const;
+const require = createRequire(import.meta.url);
 
 /**
  * Every schema is added once, by its $id, when the instance is made; `getSchema` compiles it on first
  * use. Compiling by object instead added a schema twice when another one embeds it (node-status holds
- * node-spec): whichever came second failed with "schema … already exists".
+ * node-spec): whichever came second failed with "schema … already exists". `source` keeps the generated
+ * code (for specs/generated/validators.cjs).
  */
-function makeAjv(useDefaults: boolean, names: readonly SchemaName[]): Ajv {
-  const a = new Ajv({ allErrors: true, useDefaults, verbose: true, strict: true, allowUnionTypes: true });
+export function makeAjv(set: ValidatorSet, source = false): Ajv {
+  const { Ajv: AjvClass } = require("ajv") as typeof import("ajv");
+  const a = new AjvClass({ ...ajvOptions, useDefaults: validatorSets[set].useDefaults, code: { source } });
   a.addKeyword({ keyword: "x-hint", schemaType: "string" });
-  for (const n of names) a.addSchema(schemas[n]);
+  for (const n of validatorSets[set].names) a.addSchema(schemas[n]);
   return a;
+}
+
+/** What the generated validators were made from: the schemas, the ajv version and the options. */
+export function validatorsFingerprint(): string {
+  const ajvVersion = (require("ajv/package.json") as { version: string }).version;
+  return createHash("sha256").update(JSON.stringify({ ajvVersion, ajvOptions, schemas, validatorSets })).digest("hex");
+}
+
+/** specs/generated/validators.cjs in the package, whether this runs from source or from dist/. */
+export const validatorsFile = join(packageRoot(dirname(fileURLToPath(import.meta.url))), "specs", "generated", "validators.cjs");
+
+export function packageRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+type Validators = Partial<Record<SchemaName, ValidateFunction>>;
+let precompiled: Validators | null | undefined;
+const ajvs = new Map<ValidatorSet, Ajv>();
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+/** The generated validators in `file`, when it is there and was made from today's schemas; null otherwise. */
+export function loadGeneratedValidators(file: string): Validators | null {
+  if (generatedFingerprint(file) !== validatorsFingerprint()) return null;
+  const mod = require(file) as Record<ValidatorSet, Validators>;
+  return { ...mod.withDefaults, ...mod.plain };
+}
+
+/** The fingerprint a generated file was made from (from its first lines, without running it); null without one. */
+function generatedFingerprint(file: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const head = Buffer.alloc(512);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return /^exports\.fingerprint = "([0-9a-f]{64})";$/m.exec(head.subarray(0, n).toString("utf8"))?.[1] ?? null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether this process validates with the generated validators (false: it compiles the schemas). */
+export function usingGeneratedValidators(): boolean {
+  if (precompiled === undefined) precompiled = loadGeneratedValidators(validatorsFile);
+  return precompiled !== null;
+}
+
+function validatorOf(name: SchemaName): ValidateFunction {
+  let fn = compiled.get(name);
+  if (fn) return fn;
+  fn = usingGeneratedValidators() ? precompiled?.[name] : undefined;
+  if (!fn) {
+    const set: ValidatorSet = withDefaults.has(name) ? "withDefaults" : "plain";
+    let a = ajvs.get(set);
+    if (!a) ajvs.set(set, (a = makeAjv(set)));
+    fn = a.getSchema(schemas[name].$id);
+    if (!fn) throw new Error(`schema ${name} is not registered`);
+  }
+  compiled.set(name, fn);
+  return fn;
 }
 
 /** Validates `value` in place (schema defaults are filled in) against the named schema. */
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
-  let fn = compiled.get(name);
-  if (!fn) {
-    const got = (withDefaults.has(name) ? ajvDefaults : ajvStatus).getSchema(schemas[name].$id);
-    if (!got) throw new Error(`schema ${name} is not registered`);
-    fn = got;
-    compiled.set(name, fn);
-  }
+  const fn = validatorOf(name);
   if (fn(value)) return { ok: true, value: value as T };
   return { ok: false, issues: describeErrors(fn.errors ?? []) };
 }
