@@ -43,7 +43,8 @@ export class Lease {
   private adopted = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private mem: LeaseMemory, private readonly onLapse: () => void) {}
+  /** `bootId` reads the kernel's boot id (null where there is none); tests pass their own. */
+  constructor(private mem: LeaseMemory, private readonly onLapse: () => void, private readonly bootId: () => string | null = kernelBootId) {}
 
   /**
    * Takes over the lease held before this agent restarted, when it certainly has not expired (same kernel
@@ -52,7 +53,7 @@ export class Lease {
   adopt(): number | null {
     const h = this.mem.held;
     this.mem = { highestEpoch: this.mem.highestEpoch, revokedThrough: this.mem.revokedThrough };
-    const boot = kernelBootId();
+    const boot = this.bootId();
     if (!h || boot === null || h.kernelBootId !== boot || h.epoch <= this.mem.revokedThrough || h.epoch < this.mem.highestEpoch) return null;
     const remaining = Math.min(h.expiresAtMonoMs - monoNowMs(), h.expiresAtWallMs - Date.now(), h.ttlMs);
     if (!(remaining > 0)) return null;
@@ -133,7 +134,7 @@ export class Lease {
     this.ttlMs = ttlMs;
     this.expiresAt = performance.now() + remainingMs;
     this.state = "held";
-    const boot = kernelBootId();
+    const boot = this.bootId();
     this.mem = {
       highestEpoch: epoch,
       revokedThrough: this.mem.revokedThrough,

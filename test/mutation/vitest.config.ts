@@ -12,6 +12,11 @@ export default defineConfig({
     testTimeout: 30_000,
     fileParallelism: false,
     maxWorkers: 1,
+    // The test files of one mutant's run share their modules (each file's beforeAll still sets the mutant):
+    // a run then loads the fixtures and the modules under test once, not once per file. Each run still
+    // starts a fresh worker, so one mutant's module-level state never reaches the next mutant's run.
+    // No unit test may rely on vi.mock or module state of its own (npm run mutate's dry run checks it).
+    isolate: false,
     // A mutant's run stops at its first failing test: the files likeliest to fail cheaply go first.
     sequence: { sequencer: KillersFirst },
   },
