@@ -58,5 +58,8 @@ export default {
   // a dozen) cost 10 s and a test-runner restart.
   timeoutMS: 5000,
   tempDirName: ".stryker-tmp",
+  // vitest does not type-check, so the sandbox needs no `// @ts-nocheck` on top of each file: Stryker's
+  // default put one on specs/generated/validators.cjs too, which then differed from what npm run schemas writes.
+  disableTypeChecks: false,
   cleanTempDir: "always",
 };
