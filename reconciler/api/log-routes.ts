@@ -10,7 +10,7 @@ import { startNdjson, writeNdjson } from "../../common/ndjson.js";
 import type { Logger } from "pino";
 import type { Controller } from "../loop/controller.js";
 import type { AgentClient } from "../loop/agent-client.js";
-import { AgentCallError } from "../loop/agent-client.js";
+import { AgentCallError } from "../loop/agent-call-error.js";
 import { stillAuthenticated, type AuthOptions } from "../auth/hook.js";
 import { reconError } from "../errors.js";
 import { declareRoute } from "./route.js";

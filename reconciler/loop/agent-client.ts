@@ -10,6 +10,7 @@ import { validateAgainst } from "../../specs/validate.js";
 import { SseParser } from "../../common/sse.js";
 import type { AgentLogsQuery, LogRecord } from "../../specs/logs.js";
 import { openAgentLogs } from "./agent-logs.js";
+import { AgentCallError } from "./agent-call-error.js";
 
 export interface AgentClientOptions {
   node: string;
@@ -27,13 +28,7 @@ const WATCH_RETRY_MAX_MS = 5_000;
 /** A watch stream that shows nothing (not even a heartbeat) for this long is considered dead. */
 const WATCH_SILENCE_MS = 40_000;
 
-/** A failed call to an agent, phrased for a person. */
-export class AgentCallError extends Error {
-  constructor(readonly node: string, message: string, readonly status?: number, readonly code?: string) {
-    super(message);
-    this.name = "AgentCallError";
-  }
-}
+export { AgentCallError };
 
 export class AgentClient {
   readonly node: string;

@@ -6,7 +6,7 @@
 import { request, type Dispatcher } from "undici";
 import type { AgentLogsQuery, LogRecord } from "../../specs/logs.js";
 import { validateAgainst } from "../../specs/validate.js";
-import { AgentCallError } from "./agent-client.js";
+import { AgentCallError } from "./agent-call-error.js";
 import { ndjsonLines } from "../../common/ndjson.js";
 
 export interface AgentLogCall {

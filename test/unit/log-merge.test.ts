@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { registerLogRoutes } from "../../reconciler/api/log-routes.js";
 import { useContractValidation } from "../../reconciler/api/route.js";
-import { AgentCallError } from "../../reconciler/loop/agent-client.js";
+import { AgentCallError } from "../../reconciler/loop/agent-call-error.js";
 import { makeLogger } from "../../common/log.js";
 import type { Controller } from "../../reconciler/loop/controller.js";
 import type { AuthOptions } from "../../reconciler/auth/hook.js";
