@@ -102,9 +102,6 @@ export function packageRoot(from: string): string {
 }
 
 type Validators = Partial<Record<SchemaName, ValidateFunction>>;
-let precompiled: Validators | null | undefined;
-const ajvs = new Map<ValidatorSet, Ajv>();
-const compiled = new Map<SchemaName, ValidateFunction>();
 
 /** The generated validators in `file`, when it is there and was made from today's schemas; null otherwise. */
 export function loadGeneratedValidators(file: string): Validators | null {
@@ -130,32 +127,52 @@ function generatedFingerprint(file: string): string | null {
   }
 }
 
-/** Whether this process validates with the generated validators (false: it compiles the schemas). */
-export function usingGeneratedValidators(): boolean {
-  if (precompiled === undefined) precompiled = loadGeneratedValidators(validatorsFile);
-  return precompiled !== null;
+/** A validator for every schema: the generated ones in `file` when they are current, else compiled on first use. */
+export class SchemaValidators {
+  private generated: Validators | null | undefined;
+  private readonly ajvs = new Map<ValidatorSet, Ajv>();
+  private readonly fns = new Map<SchemaName, ValidateFunction>();
+
+  constructor(private readonly file: string) {}
+
+  /** Whether these come from the generated file (false: the schemas are compiled here). */
+  generatedInUse(): boolean {
+    if (this.generated === undefined) this.generated = loadGeneratedValidators(this.file);
+    return this.generated !== null;
+  }
+
+  /** Validates `value` in place (schema defaults are filled in) against the named schema. */
+  validate<T>(name: SchemaName, value: unknown): Validation<T> {
+    const fn = this.validator(name);
+    if (fn(value)) return { ok: true, value: value as T };
+    return { ok: false, issues: describeErrors(fn.errors ?? []) };
+  }
+
+  private validator(name: SchemaName): ValidateFunction {
+    let fn = this.fns.get(name);
+    if (fn) return fn;
+    fn = this.generatedInUse() ? this.generated![name] : undefined;
+    if (!fn) {
+      const set: ValidatorSet = withDefaults.has(name) ? "withDefaults" : "plain";
+      let a = this.ajvs.get(set);
+      if (!a) this.ajvs.set(set, (a = makeAjv(set)));
+      fn = a.getSchema(schemas[name].$id)!;
+    }
+    this.fns.set(name, fn);
+    return fn;
+  }
 }
 
-function validatorOf(name: SchemaName): ValidateFunction {
-  let fn = compiled.get(name);
-  if (fn) return fn;
-  fn = usingGeneratedValidators() ? precompiled?.[name] : undefined;
-  if (!fn) {
-    const set: ValidatorSet = withDefaults.has(name) ? "withDefaults" : "plain";
-    let a = ajvs.get(set);
-    if (!a) ajvs.set(set, (a = makeAjv(set)));
-    fn = a.getSchema(schemas[name].$id);
-    if (!fn) throw new Error(`schema ${name} is not registered`);
-  }
-  compiled.set(name, fn);
-  return fn;
+const validators = new SchemaValidators(validatorsFile);
+
+/** Whether this process validates with the generated validators (false: it compiles the schemas). */
+export function usingGeneratedValidators(): boolean {
+  return validators.generatedInUse();
 }
 
 /** Validates `value` in place (schema defaults are filled in) against the named schema. */
 export function validateAgainst<T>(name: SchemaName, value: unknown): Validation<T> {
-  const fn = validatorOf(name);
-  if (fn(value)) return { ok: true, value: value as T };
-  return { ok: false, issues: describeErrors(fn.errors ?? []) };
+  return validators.validate<T>(name, value);
 }
 
 /** Turns ajv's errors into one readable issue per problem. */
