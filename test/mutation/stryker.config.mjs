@@ -53,10 +53,12 @@ export default {
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   thresholds: { high: 90, low: 80, break: null },
-  // A mutant's timeout is its covering tests' own time × timeoutFactor (1.5) + timeoutMS: the unit tests take
-  // milliseconds, so 5 s (Stryker's default) is ample; at 10 s each infinite-loop mutant (specs/source.ts has
-  // a dozen) cost 10 s and a test-runner restart.
-  timeoutMS: 5000,
+  // A mutant's timeout is its covering tests' own time × timeoutFactor (1.5) + timeoutMS + the overhead Stryker
+  // measured on the initial test run (~7 s: the workers and imports of all the unit test files at once, far more
+  // than one mutant's run needs). The unit tests take milliseconds, so that overhead alone is ample and timeoutMS
+  // adds 1 s. About 30 mutants loop forever (an emptied `while` body, `i++` → `i--`) and each costs its whole
+  // timeout plus a test-runner restart: at 5 s (Stryker's default) that was ~2 of the run's minutes.
+  timeoutMS: 1000,
   tempDirName: ".stryker-tmp",
   // vitest does not type-check, so the sandbox needs no `// @ts-nocheck` on top of each file: Stryker's
   // default put one on specs/generated/validators.cjs too, which then differed from what npm run schemas writes.
