@@ -15,17 +15,20 @@
  *   global each time it runs). A "static" mutant, active while modules load, and the dry run that records
  *   coverage get a new thread;
  * - the run before it was such a mutant's too, and ended without an error outside the tests (an unhandled
- *   rejection, a worker error);
+ *   rejection, a worker error), and nothing the run left behind spoke up after it ended (such a message is
+ *   kept from vitest, which would count it against the next mutant);
  * - the thread is idle: thread-probe.ts, asked between the runs, lists nothing running in it but its message
  *   port. A timer or socket a mutant left behind (a lease's lapse timer never cleared) could otherwise fire
- *   during the next mutant's tests.
+ *   during the next mutant's tests. Worker threads a run started (the password hashers) are ended then;
+ * - it was set up for the same test environment, and has served fewer than MAX_RUNS runs.
  * Asked, thread-probe.ts also switches the last run's mutant off, so the next run's test files load with none
  * active, as in a new thread (a fixture built at module level must come from the original code), and each run
  * carries the config of its own start (the test-name filter that picks a mutant's covering tests).
  * Stryker itself restarts its whole test-runner process after a timeout, and that takes the thread along.
  *
- * A full run with this pool and one without gave every mutant the same status, but for 4 mutants that time out
- * in one and fail an assertion in the other (test/unit/mutation-pool.test.ts checks each rule above).
+ * test/unit/mutation-pool.test.ts checks each rule above. A full run with this pool and one with a new thread
+ * for each mutant gave every mutant the same status but 5, each made slower, not endless: 4 that time out in
+ * the cold run fail an assertion in the warm one, and 1 equivalent (in equivalent.md) that timed out survives.
  */
 import { EventEmitter } from "node:events";
 import { appendFileSync } from "node:fs";
@@ -38,6 +41,13 @@ const NAME = "stryker-persistent-threads";
 /** What an idle test thread has running: the port it talks to vitest through. */
 const IDLE = ["MessagePort"];
 const PROBE_TIMEOUT_MS = 2000;
+/** As long as vitest gives a new thread to start. */
+const START_TIMEOUT_MS = 60_000;
+/**
+ * Runs a thread serves before a new one takes over: what vitest's runtime and Node keep a little of from each
+ * run (vitest's cancel callbacks, a listener on process exit that the code under test adds) stays bounded.
+ */
+const MAX_RUNS = 200;
 
 /** The one thread of this process (each of Stryker's test runners is a process of its own). */
 interface Thread {
@@ -46,6 +56,11 @@ interface Thread {
   started: boolean;
   /** It ran tests: its modules are evaluated. */
   ran: boolean;
+  runs: number;
+  /** The test environment it was set up for (node). */
+  environment: string | undefined;
+  /** Its run is over: any message from it now comes from something the run left behind. */
+  finished: boolean;
   /** Its last run was a runtime-activated mutant's and nothing escaped the tests. */
   reusable: boolean;
   runtimeRun: boolean;
@@ -120,8 +135,14 @@ class PersistentThreadWorker implements PoolWorker {
     const current = thread!;
     if (message.type === "start") {
       this.startMessage = message;
-      if (current.started) this.answer({ type: "started", __vitest_worker_response__: true });
-      else current.worker.postMessage(message);
+      if (current.started) {
+        // A thread set up for another test environment serves no run of this one
+        if (message.context.environment.name !== current.environment) current.reusable = false;
+        this.answer({ type: "started", __vitest_worker_response__: true });
+      } else {
+        current.environment = message.context.environment.name;
+        current.worker.postMessage(message);
+      }
     } else if (message.type === "stop") {
       this.answer({ type: "stopped", __vitest_worker_response__: true });
     } else if (message.type === "run") {
@@ -131,25 +152,14 @@ class PersistentThreadWorker implements PoolWorker {
     }
   }
 
-  /** A message from the thread, on its way to vitest's runner unless this pool asked for it. */
-  receive(message: any): void {
-    const current = thread!;
-    if (current.waiting?.(message)) return;
-    if (message?.__vitest_worker_response__ && message.type === "started") current.started = true;
-    // birpc's call from the thread when an error escaped the tests
-    if (message?.t === "q" && message.m === "onUnhandledError") current.reusable = false;
-    if (message?.__vitest_worker_response__ && message.type === "testfileFinished") {
-      current.reusable = current.runtimeRun && current.reusable && !message.error;
-    }
-    this.events.emit("message", message);
-  }
-
   private async run(message: Extract<WorkerRequest, { type: "run" }>): Promise<void> {
     const provided = message.context.providedContext as Record<string, unknown>;
     const runtimeRun = provided.mode === "mutant" && provided.mutantActivation === "runtime";
     let current = thread!;
     counts.runs++;
-    if (current.ran && !(runtimeRun && current.reusable && (await this.idle(current)))) {
+    // idle() first: something the last run left behind may still speak up while the thread answers
+    const reuse = current.ran && runtimeRun && current.runs < MAX_RUNS && (await this.idle(current)) && current.reusable;
+    if (current.ran && !reuse) {
       current.owner = undefined;
       current.worker.removeAllListeners();
       await current.worker.terminate();
@@ -157,8 +167,9 @@ class PersistentThreadWorker implements PoolWorker {
       current.owner = this;
     }
     if (!current.started) {
-      await this.ask(current, this.startMessage, (m) => m?.__vitest_worker_response__ && m.type === "started");
-      current.started = true;
+      const start = this.startMessage as Extract<WorkerRequest, { type: "start" }>;
+      await this.ask(current, start, (m) => m?.__vitest_worker_response__ && m.type === "started", START_TIMEOUT_MS);
+      Object.assign(current, { started: true, environment: start.context.environment.name });
     }
     // The worker took its config (the test name pattern Stryker sets for each mutant among it) from the first
     // start message it answered; the run's context, spread over that, carries this run's own
@@ -170,27 +181,28 @@ class PersistentThreadWorker implements PoolWorker {
     } else {
       counts.newThreads++;
     }
-    Object.assign(current, { ran: true, reusable: runtimeRun, runtimeRun });
+    Object.assign(current, { ran: true, runs: current.runs + 1, reusable: runtimeRun, runtimeRun, finished: false });
     current.worker.postMessage(message);
   }
 
-  /** Whether the thread has nothing left running (thread-probe.ts answers from Node's list). */
+  /** Whether the thread has nothing left running (thread-probe.ts answers). */
   private async idle(current: Thread): Promise<boolean> {
     try {
-      const answer = await this.ask(current, { __strykerThreadProbe: "ask" }, (m) => Array.isArray(m?.__strykerThreadProbe));
-      const running = (answer.__strykerThreadProbe as string[]).filter((resource) => !IDLE.includes(resource));
+      const answer = await this.ask(current, { __strykerThreadProbe: "ask" }, (m) => Array.isArray(m?.__strykerThreadProbe), PROBE_TIMEOUT_MS);
+      const running = [...(answer.__strykerThreadProbe as string[])];
+      for (const resource of IDLE) running.splice(running.indexOf(resource), running.includes(resource) ? 1 : 0);
       return running.length === 0;
     } catch {
       return false;
     }
   }
 
-  private ask(current: Thread, question: unknown, isAnswer: (message: any) => boolean): Promise<any> {
+  private ask(current: Thread, question: unknown, isAnswer: (message: any) => boolean, timeoutMs: number): Promise<any> {
     return new Promise((done, fail) => {
       const timer = setTimeout(() => {
         current.waiting = undefined;
         fail(new Error(`${NAME}: the test thread did not answer`));
-      }, PROBE_TIMEOUT_MS);
+      }, timeoutMs);
       current.waiting = (message) => {
         if (!isAnswer(message)) return false;
         clearTimeout(timer);
@@ -219,6 +231,26 @@ class PersistentThreadWorker implements PoolWorker {
   }
 }
 
+/** A message from the thread, on its way to vitest's runner unless this pool asked for it. */
+function receive(current: Thread, message: any): void {
+  if (current.waiting?.(message)) return;
+  if (message?.__vitest_worker_response__ && message.type === "started") current.started = true;
+  // A call once the run is over comes from something the run left behind (a callback logging, an error
+  // escaping): vitest's runner would count it against the next mutant's run, so it is not passed on; the
+  // thread, which may wait for an answer, is not used again
+  if (message?.t === "q" && current.finished) {
+    current.reusable = false;
+    return;
+  }
+  // birpc's call from the thread when an error escaped the tests
+  if (message?.t === "q" && message.m === "onUnhandledError") current.reusable = false;
+  if (message?.__vitest_worker_response__ && message.type === "testfileFinished") {
+    current.reusable = current.runtimeRun && current.reusable && !message.error;
+    current.finished = true;
+  }
+  current.owner?.events.emit("message", message);
+}
+
 function newThread(options: PoolOptions): Thread {
   const worker = new Worker(resolve(options.distPath, "workers/threads.js"), {
     env: options.env,
@@ -231,8 +263,12 @@ function newThread(options: PoolOptions): Thread {
   const logger = options.project.vitest.logger;
   worker.stdout.pipe(logger.outputStream);
   worker.stderr.pipe(logger.errorStream);
-  const created: Thread = { worker, started: false, ran: false, reusable: false, runtimeRun: false, owner: undefined, waiting: undefined };
-  worker.on("message", (message) => created.owner?.receive(message));
+  const created: Thread = {
+    worker, started: false, ran: false, runs: 0, environment: undefined, finished: false, reusable: false, runtimeRun: false,
+    owner: undefined, waiting: undefined,
+  };
+  // Also between two runs, when no runner owns the thread: a message then still makes it unfit for reuse
+  worker.on("message", (message) => receive(created, message));
   worker.on("error", (error) => created.owner?.events.emit("error", error));
   worker.on("exit", (code) => {
     if (thread === created) thread = undefined;

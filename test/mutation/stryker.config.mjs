@@ -3,7 +3,7 @@
  * One file while developing: `npm run mutate -- --mutate node-agent/router/chunked.ts`.
  * Survivors judged equivalent are listed with the reason in test/mutation/equivalent.md.
  * Time (2026-11-30, ~4,160 mutants over the 17 files, two test runners on a quiet 2-core machine): a full run
- * (`-- --force`) takes 7.1 min, plan.ts alone 1.3 min; summary.mjs prints the split by file. It took 28.7-33.4 min
+ * (`-- --force`) takes 7.1-7.3 min, plan.ts alone 1.3-1.4 min; summary.mjs prints the split by file. It took 28.7-33.4 min
  * while vitest started a new worker thread for each mutant: persistent-pool.ts (in vitest.config.ts) keeps one.
  * Under load (other test suites running) it is far slower, and spurious timeouts (each a test-runner restart)
  * both slow it and count as killed: measure scores on a quiet machine.

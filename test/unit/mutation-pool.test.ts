@@ -82,10 +82,14 @@ describe("the mutation runs' persistent test thread", () => {
     expect(new Set([...alpha, ...beta, ...both].map((r) => r.threadId)).size).toBe(1);
   });
 
-  it("loads the next run's test files with no mutant active, as a thread of their own would", async () => {
-    const [first] = await runs("activates");
-    const [second] = await runs("activates");
-    expect([first!.name, second!.name]).toEqual(["activates (at load: none)", "activates (at load: none)"]);
+  // Two runs of a fixture in one thread: what the second saw at its start
+  it.each([
+    ["activates", "loads the next run's test files with no mutant active, as a thread of their own would", "at load: none"],
+    ["worker", "ends the idle worker threads a run started", "alive before: 0"],
+  ])("%s: %s, in the same thread", async (fixture, _what, seen) => {
+    const [first] = await runs(fixture);
+    const [second] = await runs(fixture);
+    expect([first!.name, second!.name]).toEqual([`${fixture} (${seen})`, `${fixture} (${seen})`]);
     expect(second!.threadId).toBe(first!.threadId);
   });
 
@@ -97,16 +101,22 @@ describe("the mutation runs' persistent test thread", () => {
     expect([cleared.threadId, after.threadId]).toEqual([before.threadId, before.threadId]);
   });
 
-  it("gives the next mutant a new thread after a run that left a timer running", async () => {
-    const leak = await run("leak");
+  it.each([
+    ["leak", "a timer left running"],
+    ["socket", "a server left open"],
+    ["timers-import", "a timer left running, started through node:timers"],
+  ])("gives the next mutant a new thread after a run that left something running (%s: %s)", async (fixture) => {
+    const leaky = await run(fixture);
     const after = await run("count");
-    expect(after.threadId).not.toBe(leak.threadId);
+    expect(after.threadId).not.toBe(leaky.threadId);
   });
 
-  it("gives the next mutant a new thread after a run that left a server open", async () => {
-    const socket = await run("socket");
+  it("keeps what a run's leftovers report after it ended from the next run, and gives that run a new thread", async () => {
+    const late = await run("late");
+    await new Promise((done) => setTimeout(done, 1500));
     const after = await run("count");
-    expect(after.threadId).not.toBe(socket.threadId);
+    expect(vitest.state.errorsSet.size).toBe(0);
+    expect(after.threadId).not.toBe(late.threadId);
   });
 
   it("gives the next mutant a new thread after a run an error escaped from", async () => {
@@ -114,6 +124,24 @@ describe("the mutation runs' persistent test thread", () => {
     expect(vitest.state.errorsSet.size).toBeGreaterThan(0);
     const after = await run("count");
     expect(after.threadId).not.toBe(escaped.threadId);
+  });
+
+  it("gives a run in another test environment a thread set up for it", async () => {
+    const node = await run("count");
+    for (const project of vitest.projects) project.config.environment = "./custom-env.ts";
+    const [other] = await runs("environment").finally(() => {
+      for (const project of vitest.projects) project.config.environment = "node";
+    });
+    expect(other!.name).toBe("environment pool-fixture");
+    expect(other!.threadId).not.toBe(node.threadId);
+  });
+
+  it("hands over to a new thread after 200 runs", async () => {
+    await run("count", "mutant", "static"); // the next run starts a thread of its own
+    const threads: number[] = [];
+    for (let i = 0; i < 201; i++) threads.push((await run("count")).threadId);
+    expect(new Set(threads.slice(0, 200)).size).toBe(1);
+    expect(threads[200]).not.toBe(threads[0]);
   });
 
   it("gives a static mutant (active while modules load) and the dry run a thread of their own", async () => {
