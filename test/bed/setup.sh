@@ -106,6 +106,9 @@ command -v nginx >/dev/null || need+=(nginx)
 # promtool checks every part's /metrics and the example alerting rules (Debian ships it in prometheus;
 # policy-rc.d above keeps the package's own server from starting).
 command -v promtool >/dev/null || need+=(prometheus)
+# The five-VM guide's firewall files are loaded with the real nft (vm-firewall, vm-guide-walk); docker.io
+# installed without its recommends does not bring it.
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   apt_install "${need[@]}"

@@ -38,8 +38,6 @@ import type { Plugin } from "vite";
 import type { PoolOptions, PoolRunnerInitializer, PoolWorker, WorkerRequest, WorkerResponse } from "vitest/node";
 
 const NAME = "stryker-persistent-threads";
-/** What an idle test thread has running: the port it talks to vitest through. */
-const IDLE = ["MessagePort"];
 const PROBE_TIMEOUT_MS = 2000;
 /** As long as vitest gives a new thread to start. */
 const START_TIMEOUT_MS = 60_000;
@@ -54,8 +52,7 @@ interface Thread {
   worker: Worker;
   /** It answered a start message: its environment is set up. */
   started: boolean;
-  /** It ran tests: its modules are evaluated. */
-  ran: boolean;
+  /** The runs it served (after the first, its modules are evaluated). */
   runs: number;
   /** The test environment it was set up for (node). */
   environment: string | undefined;
@@ -63,7 +60,6 @@ interface Thread {
   finished: boolean;
   /** Its last run was a runtime-activated mutant's and nothing escaped the tests. */
   reusable: boolean;
-  runtimeRun: boolean;
   /** The pool worker the thread's messages go to: the one vitest runs the tests through now. */
   owner: PersistentThreadWorker | undefined;
   /** Waits for the thread's answer to a start message or a probe. */
@@ -158,8 +154,8 @@ class PersistentThreadWorker implements PoolWorker {
     let current = thread!;
     counts.runs++;
     // idle() first: something the last run left behind may still speak up while the thread answers
-    const reuse = current.ran && runtimeRun && current.runs < MAX_RUNS && (await this.idle(current)) && current.reusable;
-    if (current.ran && !reuse) {
+    const reuse = current.runs > 0 && runtimeRun && current.runs < MAX_RUNS && (await this.idle(current)) && current.reusable;
+    if (current.runs > 0 && !reuse) {
       current.owner = undefined;
       current.worker.removeAllListeners();
       await current.worker.terminate();
@@ -175,13 +171,13 @@ class PersistentThreadWorker implements PoolWorker {
     // start message it answered; the run's context, spread over that, carries this run's own
     const { config } = (this.startMessage as Extract<WorkerRequest, { type: "start" }>).context;
     message.context = { ...message.context, config } as typeof message.context;
-    if (current.ran) {
+    if (current.runs > 0) {
       // Every project module is evaluated again: what one mutant's run left in them stays with it
       message.context.invalidates = [...(message.context.invalidates ?? []), ...this.projectModules()];
     } else {
       counts.newThreads++;
     }
-    Object.assign(current, { ran: true, runs: current.runs + 1, reusable: runtimeRun, runtimeRun, finished: false });
+    Object.assign(current, { runs: current.runs + 1, reusable: runtimeRun, finished: false });
     current.worker.postMessage(message);
   }
 
@@ -189,9 +185,9 @@ class PersistentThreadWorker implements PoolWorker {
   private async idle(current: Thread): Promise<boolean> {
     try {
       const answer = await this.ask(current, { __strykerThreadProbe: "ask" }, (m) => Array.isArray(m?.__strykerThreadProbe), PROBE_TIMEOUT_MS);
-      const running = [...(answer.__strykerThreadProbe as string[])];
-      for (const resource of IDLE) running.splice(running.indexOf(resource), running.includes(resource) ? 1 : 0);
-      return running.length === 0;
+      const running = answer.__strykerThreadProbe as string[];
+      // An idle thread has one thing running: the port it talks to vitest through
+      return running.length === 0 || (running.length === 1 && running[0] === "MessagePort");
     } catch {
       return false;
     }
@@ -245,7 +241,7 @@ function receive(current: Thread, message: any): void {
   // birpc's call from the thread when an error escaped the tests
   if (message?.t === "q" && message.m === "onUnhandledError") current.reusable = false;
   if (message?.__vitest_worker_response__ && message.type === "testfileFinished") {
-    current.reusable = current.runtimeRun && current.reusable && !message.error;
+    current.reusable &&= !message.error;
     current.finished = true;
   }
   current.owner?.events.emit("message", message);
@@ -264,7 +260,7 @@ function newThread(options: PoolOptions): Thread {
   worker.stdout.pipe(logger.outputStream);
   worker.stderr.pipe(logger.errorStream);
   const created: Thread = {
-    worker, started: false, ran: false, runs: 0, environment: undefined, finished: false, reusable: false, runtimeRun: false,
+    worker, started: false, runs: 0, environment: undefined, finished: false, reusable: false,
     owner: undefined, waiting: undefined,
   };
   // Also between two runs, when no runner owns the thread: a message then still makes it unfit for reuse
