@@ -5,9 +5,10 @@
  * socket or server never closed, a file operation still under way could otherwise act during the next
  * mutant's tests.
  *
- * - Node's list of active resources (process.getActiveResourcesInfo) names sockets, servers, file operations
- *   and busy worker threads, but only those that keep the thread alive (not the unref'd ones), and its timers
- *   include vitest's own (it flushes test results on a throttle up to 100 ms after a run).
+ * - Node's list of active resources (process.getActiveResourcesInfo) names sockets, servers and file
+ *   operations, but only those that keep the thread alive (not the unref'd ones); it never names worker
+ *   threads; and its timers include vitest's own (it flushes test results on a throttle up to 100 ms after a
+ *   run).
  * - So the timers the tests and the code under test start are counted here instead: the timer functions, the
  *   global ones and node:timers's, are wrapped once per thread, unref'd timers included. Vitest keeps the
  *   originals for itself; vi.useFakeTimers restores these. Not seen: node:timers/promises and

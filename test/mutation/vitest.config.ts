@@ -20,7 +20,7 @@ export default defineConfig({
     isolate: false,
     // A mutant's run stops at its first failing test: the files likeliest to fail cheaply go first.
     sequence: { sequencer: KillersFirst },
-    // Counts the timers the tests leave running, for the pool's question between two runs
+    // Answers the pool's question between two runs (what the last run left running) and switches its mutant off
     setupFiles: ["test/mutation/thread-probe.ts"],
   },
   // Stryker's runner asks vitest for its "threads" pool: this one keeps its thread from mutant to mutant
